@@ -1,0 +1,3 @@
+//! mmm-agentd (being built).
+
+fn main() {}

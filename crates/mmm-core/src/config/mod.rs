@@ -1,0 +1,5 @@
+//! mysql-mmm configuration files: parsing, templates, includes, per-program validation.
+
+pub mod model;
+
+pub use model::*;

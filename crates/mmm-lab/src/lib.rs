@@ -1,0 +1,1 @@
+//! A multi-host lab on one machine (being built).

@@ -1,0 +1,3 @@
+//! mmm-mond (being built).
+
+fn main() {}

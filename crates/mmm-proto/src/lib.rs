@@ -1,0 +1,12 @@
+//! The gRPC contract of mmm: generated code for the Agent, Control and Peer services.
+//!
+//! This is the only crate that knows prost; other crates convert at its edge.
+
+/// Generated messages and service stubs of package `mmm.v1`.
+#[allow(missing_docs, clippy::all)]
+pub mod pb {
+    tonic::include_proto!("mmm.v1");
+
+    /// Encoded descriptors of every service, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("mmm_descriptor");
+}

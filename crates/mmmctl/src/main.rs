@@ -1,0 +1,3 @@
+//! mmmctl (being built).
+
+fn main() {}
