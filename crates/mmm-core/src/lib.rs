@@ -5,4 +5,5 @@
 //! functions of this crate with what they observed and the current time.
 
 pub mod config;
+pub mod render;
 pub mod time;

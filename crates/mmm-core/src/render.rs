@@ -1,0 +1,1 @@
+//! Text renderings of mmm_control output (being built).

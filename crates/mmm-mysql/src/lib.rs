@@ -1,0 +1,1 @@
+//! MySQL/MariaDB access shared by the agent and the monitor (being built).
