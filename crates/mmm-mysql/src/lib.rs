@@ -1,1 +1,21 @@
-//! MySQL/MariaDB access shared by the agent and the monitor (being built).
+//! MySQL/MariaDB access shared by the mmm agent and monitor.
+//!
+//! Every connection is opened with a connect timeout and every statement runs under a
+//! per-query timeout, so a hung server can never stall a caller. The crate detects the
+//! server flavour from `SELECT VERSION()` and picks the matching statements (SLAVE vs
+//! REPLICA words, MASTER_GTID_WAIT vs WAIT_FOR_EXECUTED_GTID_SET, super_read_only), parses
+//! replication status with either generation of column names, and turns server errors
+//! into [`MysqlError`] values that name the missing grant.
+
+mod conn;
+mod error;
+mod status;
+mod version;
+
+pub use conn::{
+    ChangeMasterPosition, ConnectOpts, Mysql, ProcessRow, WaitOutcome, change_master_sql, connect,
+    quote,
+};
+pub use error::{MysqlError, Operation};
+pub use status::{MasterStatus, RowMap, SlaveStatus, gtid_without_server};
+pub use version::{Flavour, ServerInfo};

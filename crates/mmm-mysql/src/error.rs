@@ -1,0 +1,226 @@
+//! Why a MySQL call failed, in words an operator can act on.
+
+use std::time::Duration;
+
+use crate::version::{Flavour, ServerInfo};
+
+/// What the caller was doing; picks the grant named when the server says "access denied".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Connecting and identifying the server.
+    Connect,
+    /// Changing `read_only` / `super_read_only`.
+    SetReadOnly,
+    /// Listing or killing other users' sessions.
+    KillSessions,
+    /// SHOW SLAVE/REPLICA STATUS.
+    SlaveStatus,
+    /// SHOW MASTER STATUS / gtid positions.
+    MasterStatus,
+    /// START/STOP SLAVE, CHANGE MASTER.
+    ReplicationControl,
+    /// MASTER_POS_WAIT / MASTER_GTID_WAIT and friends.
+    Wait,
+    /// Anything else.
+    Query,
+}
+
+impl Operation {
+    /// The privilege the agent or monitor user needs for this operation on that server.
+    pub fn required_grant(self, info: Option<&ServerInfo>) -> &'static str {
+        let split = info.is_some_and(ServerInfo::split_super);
+        let mysql8 = info.is_some_and(|i| i.flavour == Flavour::Mysql && i.at_least(8, 0, 0));
+        match self {
+            Operation::Connect | Operation::Query => "USAGE",
+            Operation::SetReadOnly if split => "READ_ONLY ADMIN",
+            Operation::SetReadOnly if mysql8 => "SYSTEM_VARIABLES_ADMIN",
+            Operation::KillSessions if split => "CONNECTION ADMIN",
+            Operation::KillSessions if mysql8 => "CONNECTION_ADMIN",
+            Operation::KillSessions => "SUPER",
+            Operation::SlaveStatus if split => "SLAVE MONITOR",
+            Operation::SlaveStatus if mysql8 => "REPLICATION CLIENT",
+            Operation::SlaveStatus => "REPLICATION CLIENT",
+            Operation::MasterStatus if split => "BINLOG MONITOR",
+            Operation::MasterStatus => "REPLICATION CLIENT",
+            Operation::ReplicationControl | Operation::Wait if split => "REPLICATION SLAVE ADMIN",
+            Operation::ReplicationControl | Operation::Wait if mysql8 => "REPLICATION_SLAVE_ADMIN",
+            _ => "SUPER",
+        }
+    }
+}
+
+/// Every way a MySQL call of mmm can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum MysqlError {
+    /// The server did not answer in time; the connection must be thrown away.
+    #[error("{what} timed out after {after:?}")]
+    Timeout {
+        /// What was attempted.
+        what: String,
+        /// The limit that ran out.
+        after: Duration,
+    },
+    /// TCP/socket level failure (refused, reset, unreachable).
+    #[error("Connect error ({addr}): {message}")]
+    Connect {
+        /// host:port or socket path.
+        addr: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// 1045: wrong user or password.
+    #[error("Access denied for the configured user: {message}")]
+    AccessDenied {
+        /// Server text.
+        message: String,
+    },
+    /// 1040: too many connections.
+    #[error("Too many connections: {message}")]
+    TooManyConnections {
+        /// Server text.
+        message: String,
+    },
+    /// 1227/1142/1044/1095: the user lacks a privilege.
+    #[error(
+        "missing privilege {grant}: grant it with GRANT {grant} ON *.* (server said: {message})"
+    )]
+    MissingPrivilege {
+        /// The grant to add.
+        grant: String,
+        /// Server text.
+        message: String,
+    },
+    /// 1290: the server runs with --read-only (or super_read_only).
+    #[error("server is read-only: {message}")]
+    ReadOnly {
+        /// Server text.
+        message: String,
+    },
+    /// Any other server error.
+    #[error("ERROR {code}: {message}")]
+    Server {
+        /// MySQL error number.
+        code: u16,
+        /// Server text.
+        message: String,
+    },
+    /// Protocol/driver failure after connecting (connection lost and the like).
+    #[error("MySQL driver error: {0}")]
+    Driver(String),
+    /// The server answered something mmm cannot interpret.
+    #[error("unexpected reply from server: {0}")]
+    UnexpectedReply(String),
+}
+
+impl MysqlError {
+    /// Translates a driver error, naming the missing grant for `op` when access was denied.
+    pub fn from_driver(
+        err: mysql_async::Error,
+        op: Operation,
+        info: Option<&ServerInfo>,
+        addr: &str,
+    ) -> MysqlError {
+        match err {
+            mysql_async::Error::Server(se) => Self::from_server(se.code, se.message, op, info),
+            mysql_async::Error::Io(e) => MysqlError::Connect {
+                addr: addr.to_string(),
+                message: e.to_string(),
+            },
+            other => MysqlError::Driver(other.to_string()),
+        }
+    }
+
+    /// Classifies a server error number and message.
+    pub fn from_server(
+        code: u16,
+        message: String,
+        op: Operation,
+        info: Option<&ServerInfo>,
+    ) -> MysqlError {
+        match code {
+            1045 => MysqlError::AccessDenied { message },
+            1040 => MysqlError::TooManyConnections { message },
+            1290 => MysqlError::ReadOnly { message },
+            1227 | 1142 | 1044 | 1095 | 1143 => {
+                let grant = grant_in_message(&message)
+                    .unwrap_or_else(|| op.required_grant(info).to_string());
+                MysqlError::MissingPrivilege { grant, message }
+            }
+            _ => MysqlError::Server { code, message },
+        }
+    }
+
+    /// True when the connection can no longer be trusted (timeouts, I/O, driver faults).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            MysqlError::Timeout { .. } | MysqlError::Connect { .. } | MysqlError::Driver(_)
+        )
+    }
+}
+
+/// Extracts the privilege from "… you need (at least one of) the X privilege(s) …".
+fn grant_in_message(message: &str) -> Option<String> {
+    let start = message.find(" the ")? + " the ".len();
+    let rest = &message[start..];
+    let end = rest.find(" privilege")?;
+    let grant = rest[..end].trim();
+    if grant.is_empty() || grant.len() > 80 {
+        return None;
+    }
+    Some(grant.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mariadb() -> ServerInfo {
+        ServerInfo::parse("10.11.19-MariaDB").expect("version")
+    }
+
+    #[test]
+    fn names_grant_from_mariadb_message() {
+        let e = MysqlError::from_server(
+            1227,
+            "Access denied; you need (at least one of) the READ_ONLY ADMIN privilege(s) for this operation".into(),
+            Operation::SetReadOnly,
+            Some(&mariadb()),
+        );
+        match e {
+            MysqlError::MissingPrivilege { grant, .. } => assert_eq!(grant, "READ_ONLY ADMIN"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn falls_back_to_operation_table() {
+        let e = MysqlError::from_server(
+            1227,
+            "Access denied".into(),
+            Operation::KillSessions,
+            Some(&mariadb()),
+        );
+        assert!(e.to_string().contains("CONNECTION ADMIN"), "{e}");
+        let mysql = ServerInfo::parse("8.0.36").expect("version");
+        assert_eq!(
+            Operation::ReplicationControl.required_grant(Some(&mysql)),
+            "REPLICATION_SLAVE_ADMIN"
+        );
+        let old = ServerInfo::parse("5.7.40").expect("version");
+        assert_eq!(Operation::SetReadOnly.required_grant(Some(&old)), "SUPER");
+        assert_eq!(
+            Operation::SlaveStatus.required_grant(Some(&mariadb())),
+            "SLAVE MONITOR"
+        );
+    }
+
+    #[test]
+    fn classifies_common_codes() {
+        let m = |c| MysqlError::from_server(c, "x".into(), Operation::Query, None);
+        assert!(matches!(m(1045), MysqlError::AccessDenied { .. }));
+        assert!(matches!(m(1040), MysqlError::TooManyConnections { .. }));
+        assert!(matches!(m(1290), MysqlError::ReadOnly { .. }));
+        assert!(matches!(m(1064), MysqlError::Server { code: 1064, .. }));
+    }
+}
