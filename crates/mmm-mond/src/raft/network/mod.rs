@@ -1,0 +1,12 @@
+//! Raft RPC over the tonic Peer service, with link-level fault injection.
+
+mod client;
+mod codec;
+mod partition;
+mod server;
+
+pub use client::{NetworkFactory, PeerNetwork, TransportError};
+pub use codec::CodecError;
+pub use partition::Partition;
+pub(crate) use server::{ObservationsSlot, PeerService};
+pub use server::ObservationsHandler;

@@ -1,0 +1,266 @@
+//! A running Raft node: redb store, Peer server, openraft core and the API the monitor uses.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use mmm_proto::pb::peer_server::PeerServer;
+use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::{BasicNode, ChangeMembers, ServerState};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::task::JoinHandle;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use super::config::NodeConfig;
+use super::error::{MembershipError, ProposeError, StartError};
+use super::network::{NetworkFactory, ObservationsHandler, ObservationsSlot, PeerService};
+use super::store::{SharedApplied, open_store, read_lock};
+use super::types::{LogId, Metrics, MmmRaft, NodeId, Replicated};
+
+/// How many applied commands a slow subscriber may fall behind before it misses some.
+const APPLIED_CHANNEL_CAPACITY: usize = 1024;
+/// How long `shutdown` waits for the Peer server to close its connections.
+const SERVER_DRAIN: Duration = Duration::from_secs(1);
+
+/// The leader as this node currently knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderInfo {
+    /// The leader's node id.
+    pub id: NodeId,
+    /// Its Peer address, when this node knows the leader's membership entry.
+    pub addr: Option<String>,
+}
+
+/// One monitor's Raft node replicating the state machine `S`.
+pub struct RaftNode<S: Replicated> {
+    id: NodeId,
+    raft: MmmRaft<S>,
+    applied: SharedApplied<S>,
+    applied_tx: broadcast::Sender<(LogId, S::Response)>,
+    observations: ObservationsSlot,
+    propose_timeout: Duration,
+    server_stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+}
+
+impl<S: Replicated> RaftNode<S> {
+    /// Binds `config.listen` and starts the node (see [`RaftNode::start_with_listener`]).
+    pub async fn start(config: NodeConfig) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        Self::start_with_listener(config, listener).await
+    }
+
+    /// Opens the store, serves Peer on `listener`, starts openraft, and on a first start
+    /// (empty store, `config.bootstrap`) initializes membership from `config.peers`.
+    pub async fn start_with_listener(config: NodeConfig, listener: TcpListener) -> Result<Self, StartError> {
+        let raft_config = Arc::new(config.raft_config()?);
+        let (applied_tx, _) = broadcast::channel(APPLIED_CHANNEL_CAPACITY);
+        let (log_store, sm) = open_store::<S>(&config.data_dir, applied_tx.clone()).await?;
+        let applied = sm.shared();
+        let network = NetworkFactory::new(config.id, config.partition.clone(), config.connect_timeout);
+        let raft = MmmRaft::<S>::new(config.id, raft_config, network, log_store, sm)
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+
+        let observations: ObservationsSlot = Arc::new(RwLock::new(None));
+        let service = PeerService::new(config.id, raft.clone(), config.partition.clone(), observations.clone());
+        let (server_stop, stop_rx) = oneshot::channel::<()>();
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let server = tokio::spawn(
+            Server::builder()
+                .add_service(PeerServer::new(service))
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stop_rx.await;
+                }),
+        );
+
+        let node = Self {
+            id: config.id,
+            raft,
+            applied,
+            applied_tx,
+            observations,
+            propose_timeout: config.propose_timeout,
+            server_stop: Some(server_stop),
+            server: Some(server),
+        };
+        if config.bootstrap {
+            node.bootstrap(&config).await?;
+        }
+        Ok(node)
+    }
+
+    /// Initializes membership from the configured peers unless the store already has state.
+    async fn bootstrap(&self, config: &NodeConfig) -> Result<(), StartError> {
+        let initialized = self.raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))?;
+        if initialized {
+            return Ok(());
+        }
+        if !config.peers.contains_key(&config.id) {
+            return Err(StartError::NotAPeer(config.id));
+        }
+        match self.raft.initialize(config.peers.clone()).await {
+            Ok(()) => Ok(()),
+            // Another node's leader replicated to us first: the cluster already exists.
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(StartError::Initialize(e.to_string())),
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Proposes a command; returns the state machine's response once it is committed and applied
+    /// here, or why not (not the leader: with the leader's id and address; no commit in time).
+    pub async fn propose(&self, cmd: S::Command) -> Result<S::Response, ProposeError> {
+        let written = tokio::time::timeout(self.propose_timeout, self.raft.client_write(cmd))
+            .await
+            .map_err(|_| ProposeError::Timeout(self.propose_timeout))?;
+        match written {
+            Ok(resp) => resp.data.ok_or(ProposeError::NoResponse(resp.log_id.index)),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader {
+                leader_id: f.leader_id,
+                leader_addr: f.leader_node.map(|n| n.addr),
+            }),
+            Err(RaftError::APIError(e)) => Err(ProposeError::Rejected(e.to_string())),
+            Err(RaftError::Fatal(e)) => Err(ProposeError::Fatal(e.to_string())),
+        }
+    }
+
+    /// A copy of the applied state machine.
+    pub fn state(&self) -> S {
+        read_lock(&self.applied).state.clone()
+    }
+
+    /// Runs `f` on the applied state machine without copying it.
+    pub fn with_state<T>(&self, f: impl FnOnce(&S) -> T) -> T {
+        f(&read_lock(&self.applied).state)
+    }
+
+    /// The id of the last log entry applied to the state machine here.
+    pub fn last_applied(&self) -> Option<LogId> {
+        read_lock(&self.applied).last_applied
+    }
+
+    /// Every command applied from now on, with its log id and response (for MMM log lines).
+    pub fn subscribe_applied(&self) -> broadcast::Receiver<(LogId, S::Response)> {
+        self.applied_tx.subscribe()
+    }
+
+    /// openraft's metrics of this node (term, leader, log indexes, membership, quorum ack age).
+    pub fn metrics(&self) -> watch::Receiver<Metrics> {
+        self.raft.metrics()
+    }
+
+    /// Whether this node is the leader right now (as far as it knows).
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+    }
+
+    /// The current leader and its address, if this node knows one.
+    pub fn leader(&self) -> Option<LeaderInfo> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let id = m.current_leader?;
+        let addr = m.membership_config.membership().get_node(&id).map(|n| n.addr.clone());
+        Some(LeaderInfo { id, addr })
+    }
+
+    /// Whether this node leads and a quorum acknowledged it within `max_age`.
+    ///
+    /// A leader cut off from the majority keeps believing it leads until it hears a higher term;
+    /// this turns false about one `max_age` after it lost the quorum, which is what must stop it
+    /// from renewing agent leases.
+    pub fn leader_quorum_fresh(&self, max_age: Duration) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let max_ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
+        m.state == ServerState::Leader && m.millis_since_quorum_ack.is_some_and(|ms| ms <= max_ms)
+    }
+
+    /// Adds a node: first as a learner that catches up, then as a voter.
+    pub async fn add_member(&self, id: NodeId, addr: impl Into<String>) -> Result<(), MembershipError> {
+        self.raft
+            .add_learner(id, BasicNode { addr: addr.into() }, true)
+            .await
+            .map_err(membership_error)?;
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+            .map_err(membership_error)?;
+        Ok(())
+    }
+
+    /// Removes a voter from the cluster (and forgets its address).
+    pub async fn remove_member(&self, id: NodeId) -> Result<(), MembershipError> {
+        self.raft
+            .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+            .await
+            .map_err(membership_error)?;
+        Ok(())
+    }
+
+    /// Makes this node start an election at once (openraft 0.9 has no leader transfer; while the
+    /// current leader is healthy the other voters refuse, so this only speeds up a takeover).
+    pub async fn campaign(&self) -> Result<(), MembershipError> {
+        self.raft.trigger().elect().await.map_err(|e| MembershipError::Fatal(e.to_string()))
+    }
+
+    /// Builds a snapshot now (and lets openraft purge the log behind it).
+    pub async fn trigger_snapshot(&self) -> Result<(), MembershipError> {
+        self.raft.trigger().snapshot().await.map_err(|e| MembershipError::Fatal(e.to_string()))
+    }
+
+    /// Installs the handler for `Peer.ReportObservations` on this node's server.
+    pub fn set_observations_handler(&self, handler: Arc<dyn ObservationsHandler>) {
+        *self.observations.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handler);
+    }
+
+    /// The underlying openraft handle, for what this wrapper does not cover.
+    pub fn raft(&self) -> &MmmRaft<S> {
+        &self.raft
+    }
+
+    /// Stops the node abruptly (no leadership hand-over, like a killed process) and closes its
+    /// Peer server so peers' connections fail and later reach a restarted node instead.
+    pub async fn shutdown(mut self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(node = self.id, error = %e, "raft core did not stop cleanly");
+        }
+        if let Some(stop) = self.server_stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut server) = self.server.take() {
+            if tokio::time::timeout(SERVER_DRAIN, &mut server).await.is_err() {
+                server.abort();
+            }
+        }
+    }
+}
+
+impl<S: Replicated> Drop for RaftNode<S> {
+    fn drop(&mut self) {
+        if let Some(stop) = self.server_stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn membership_error(e: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> MembershipError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => MembershipError::NotLeader {
+            leader_id: f.leader_id,
+            leader_addr: f.leader_node.map(|n| n.addr),
+        },
+        RaftError::APIError(e) => MembershipError::Rejected(e.to_string()),
+        RaftError::Fatal(e) => MembershipError::Fatal(e.to_string()),
+    }
+}

@@ -1,0 +1,30 @@
+//! The persistent Raft store of one node: a single redb file holding the log, vote, committed
+//! and purged log ids, the applied state machine and the current snapshot.
+
+mod db;
+mod log_store;
+mod state_machine;
+
+use std::path::Path;
+
+use tokio::sync::broadcast;
+
+pub use db::{STORE_FILE, StoreError};
+pub use log_store::LogStore;
+pub(crate) use state_machine::{SharedApplied, read_lock};
+pub use state_machine::{SnapshotBuilder, StateMachineStore};
+
+use crate::raft::types::{LogId, Replicated};
+
+/// Opens the store file in `data_dir` and returns its log store and state machine.
+///
+/// Applied commands and their responses are sent to `applied_tx` after they are persisted.
+pub async fn open_store<S: Replicated>(
+    data_dir: &Path,
+    applied_tx: broadcast::Sender<(LogId, S::Response)>,
+) -> Result<(LogStore<S>, StateMachineStore<S>), StoreError> {
+    let dir = data_dir.to_path_buf();
+    let db = tokio::task::spawn_blocking(move || db::Db::open(&dir)).await??;
+    let sm = StateMachineStore::load(db.clone(), applied_tx).await?;
+    Ok((LogStore::new(db), sm))
+}
