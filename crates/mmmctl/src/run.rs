@@ -1,0 +1,197 @@
+//! Executes one parsed command: builds the request, calls the monitors, prints the reply.
+
+use mmm_proto::pb;
+use time::UtcOffset;
+
+use crate::cli::{ClusterCommand, Command, GlobalOpts};
+use crate::client::{Retry, Targets};
+use crate::outcome::Failure;
+use crate::views;
+
+/// Runs a command that needs a monitor and returns what to print on success.
+pub async fn remote(
+    command: &Command,
+    global: &GlobalOpts,
+    targets: &Targets,
+    offset: UtcOffset,
+) -> Result<String, Failure> {
+    let json = global.json;
+    match command {
+        Command::Ping => {
+            let reply = targets
+                .call(Retry::Safe, |mut c| {
+                    Box::pin(async move { c.ping(pb::ControlPingRequest {}).await })
+                })
+                .await?;
+            command_result(reply)
+        }
+        Command::Show => {
+            let reply = show(targets).await?;
+            if json {
+                Ok(pretty(&views::show_json(&reply)))
+            } else {
+                Ok(mmm_reply(&views::show_text(&reply)))
+            }
+        }
+        Command::Mode => {
+            let reply = show(targets).await?;
+            if json {
+                Ok(pretty(&views::mode_json(&reply.mode)))
+            } else {
+                Ok(mmm_reply(&reply.mode))
+            }
+        }
+        Command::Checks { host, check } => {
+            let host = host.clone().unwrap_or_else(|| "all".into());
+            let check = check.clone().unwrap_or_else(|| "all".into());
+            let request = pb::ChecksRequest {
+                host: host.clone(),
+                check,
+            };
+            let reply = targets
+                .call(Retry::Safe, move |mut c| {
+                    let request = request.clone();
+                    Box::pin(async move { c.checks(request).await })
+                })
+                .await?;
+            if !reply.error.is_empty() {
+                return Err(refused(&reply.error, json));
+            }
+            if json {
+                Ok(pretty(&views::checks_json(&reply)))
+            } else {
+                Ok(mmm_reply(&views::checks_text(&reply, host != "all", offset)))
+            }
+        }
+        Command::SetOnline { host } => admin(targets, &["set_online", host]).await,
+        Command::SetOffline { host } => admin(targets, &["set_offline", host]).await,
+        Command::SetActive => admin(targets, &["set_active"]).await,
+        Command::SetManual => admin(targets, &["set_manual"]).await,
+        Command::SetPassive => admin(targets, &["set_passive"]).await,
+        Command::MoveRole { force, role, host } => {
+            if *force {
+                admin(targets, &["move_role", "--force", role, host]).await
+            } else {
+                admin(targets, &["move_role", role, host]).await
+            }
+        }
+        Command::SetIp { ip, host } => admin(targets, &["set_ip", &ip.to_string(), host]).await,
+        Command::Cluster(sub) => cluster(sub, json, targets).await,
+        Command::History { limit } => {
+            let limit = *limit;
+            let reply = targets
+                .call(Retry::Safe, move |mut c| {
+                    Box::pin(async move { c.history(pb::HistoryRequest { limit }).await })
+                })
+                .await?;
+            if json {
+                Ok(pretty(&views::history_json(&reply)))
+            } else {
+                Ok(views::history_text(&reply, offset))
+            }
+        }
+        Command::Help | Command::Config(_) | Command::Completions { .. } => Err(Failure::Usage(
+            "ERROR: this command does not talk to a monitor".into(),
+        )),
+    }
+}
+
+async fn show(targets: &Targets) -> Result<pb::ShowReply, Failure> {
+    targets
+        .call(Retry::Safe, |mut c| {
+            Box::pin(async move { c.show(pb::ShowRequest {}).await })
+        })
+        .await
+}
+
+async fn admin(targets: &Targets, args: &[&str]) -> Result<String, Failure> {
+    let request = pb::CommandRequest {
+        args: args.iter().map(|s| (*s).to_string()).collect(),
+    };
+    let reply = targets
+        .call(Retry::OnlyIfNotSent, move |mut c| {
+            let request = request.clone();
+            Box::pin(async move { c.command(request).await })
+        })
+        .await?;
+    command_result(reply)
+}
+
+async fn cluster(sub: &ClusterCommand, json: bool, targets: &Targets) -> Result<String, Failure> {
+    match sub {
+        ClusterCommand::Status | ClusterCommand::Members => {
+            let reply = targets
+                .call(Retry::Safe, |mut c| {
+                    Box::pin(async move { c.cluster_status(pb::ClusterStatusRequest {}).await })
+                })
+                .await?;
+            let members_only = matches!(sub, ClusterCommand::Members);
+            Ok(match (json, members_only) {
+                (true, false) => pretty(&views::cluster_json(&reply)),
+                (true, true) => pretty(&views::members_only_json(&reply)),
+                (false, false) => views::cluster_text(&reply),
+                (false, true) => views::members_text(&reply),
+            })
+        }
+        ClusterCommand::Add { name } => {
+            let name = name.clone();
+            let reply = targets
+                .call(Retry::OnlyIfNotSent, move |mut c| {
+                    let name = name.clone();
+                    Box::pin(async move { c.add_member(pb::AddMemberRequest { name }).await })
+                })
+                .await?;
+            command_result(reply)
+        }
+        ClusterCommand::Remove { name } => {
+            let name = name.clone();
+            let reply = targets
+                .call(Retry::OnlyIfNotSent, move |mut c| {
+                    let name = name.clone();
+                    Box::pin(async move { c.remove_member(pb::RemoveMemberRequest { name }).await })
+                })
+                .await?;
+            command_result(reply)
+        }
+        ClusterCommand::TransferLeader { name } => {
+            let name = name.clone();
+            let reply = targets
+                .call(Retry::OnlyIfNotSent, move |mut c| {
+                    let name = name.clone();
+                    Box::pin(
+                        async move { c.transfer_leader(pb::TransferLeaderRequest { name }).await },
+                    )
+                })
+                .await?;
+            command_result(reply)
+        }
+    }
+}
+
+/// A `CommandReply` printed the way mmm_control prints any reply.
+fn command_result(reply: pb::CommandReply) -> Result<String, Failure> {
+    if reply.ok {
+        Ok(mmm_reply(&reply.text))
+    } else {
+        Err(Failure::Refused(mmm_reply(&reply.text)))
+    }
+}
+
+fn refused(message: &str, json: bool) -> Failure {
+    if json {
+        Failure::Refused(pretty(&views::error_json(message)))
+    } else {
+        Failure::Refused(mmm_reply(message))
+    }
+}
+
+/// mmm_control printed the monitor's reply followed by one newline.
+fn mmm_reply(text: &str) -> String {
+    format!("{text}\n")
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    s.push('\n');
+    s
+}
