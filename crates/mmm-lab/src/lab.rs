@@ -1,0 +1,419 @@
+//! The lab: a bridge namespace, host namespaces wired to it, and network faults between them.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::error::{LabError, Result};
+use crate::host::{HOST_INTERFACE, Host};
+use crate::netns::{self, Netns};
+use crate::process::{PidRegistry, send_signal};
+
+/// The lab subnet; it exists only inside lab namespaces and has no route out.
+pub const LAB_SUBNET: &str = "10.213.7.0/24";
+/// Prefix length of [`LAB_SUBNET`].
+pub const LAB_PREFIX_LEN: u8 = 24;
+/// Name of the bridge device inside the bridge namespace.
+const BRIDGE: &str = "br0";
+/// nftables table (bridge family) that implements cuts and isolation.
+const NFT_TABLE: &str = "mmmlab";
+
+/// The address `10.213.7.<octet>` on the lab subnet.
+pub fn lab_ip(octet: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 213, 7, octet)
+}
+
+/// A set of namespaces on one bridge, owned by one test: dropping it kills the processes started
+/// in it and deletes exactly its namespaces.
+#[derive(Debug)]
+pub struct Lab {
+    prefix: String,
+    bridge: Netns,
+    hosts: Mutex<Vec<Host>>,
+    registry: PidRegistry,
+    dir: tempfile::TempDir,
+    cuts: Mutex<BTreeSet<(String, String)>>,
+}
+
+impl Lab {
+    /// Creates an empty lab whose namespaces are all named `<prefix>-…`; fails if the bridge
+    /// namespace `<prefix>-br` already exists.
+    pub fn new(prefix: &str) -> Result<Self> {
+        validate_prefix(prefix)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{prefix}-"))
+            .tempdir()
+            .map_err(|e| LabError::io("creating the lab directory", e))?;
+        let bridge = Netns::create(&format!("{prefix}-br"))?;
+        let lab = Self {
+            prefix: prefix.to_owned(),
+            bridge,
+            hosts: Mutex::new(Vec::new()),
+            registry: PidRegistry::default(),
+            dir,
+            cuts: Mutex::new(BTreeSet::new()),
+        };
+        lab.bridge
+            .ip(&["link", "add", BRIDGE, "type", "bridge"])?;
+        lab.bridge.ip(&["link", "set", BRIDGE, "up"])?;
+        lab.bridge.exec_with_input("nft", &["-f", "-"], Some(&nft_ruleset()))?;
+        tracing::info!(prefix, "lab created");
+        Ok(lab)
+    }
+
+    /// Creates a lab with a prefix unique to this process and call (`<tag>-<pid>-<n>`).
+    pub fn new_unique(tag: &str) -> Result<Self> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Self::new(&format!("{tag}-{}-{n}", std::process::id()))
+    }
+
+    /// The prefix every namespace of this lab starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The lab's scratch directory (removed on drop).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The namespace holding the bridge.
+    pub fn bridge_netns(&self) -> &Netns {
+        &self.bridge
+    }
+
+    /// Adds host `name` with address `10.213.7.<octet>`: a namespace `<prefix>-<name>` whose
+    /// `eth0` is a veth whose peer sits on the lab bridge. No default route.
+    pub fn add_host(&self, name: &str, octet: u8) -> Result<Host> {
+        validate_host_name(name)?;
+        if octet == 0 || octet == 255 {
+            return Err(LabError::InvalidName {
+                name: octet.to_string(),
+                reason: "host octet must be 1..=254",
+            });
+        }
+        {
+            let hosts = self.lock_hosts();
+            if hosts.iter().any(|h| h.name == name || h.ip == lab_ip(octet)) {
+                return Err(LabError::InvalidName {
+                    name: format!("{name}/{octet}"),
+                    reason: "host name or address already used in this lab",
+                });
+            }
+        }
+        let ns = Netns::create(&format!("{}-{name}", self.prefix))?;
+        let port = format!("vh{octet}");
+        let wired = self.wire(&ns, &port, octet);
+        if let Err(e) = wired {
+            let _ = ns.delete();
+            return Err(e);
+        }
+        let dir = self.dir().join(name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| LabError::io(format!("creating {}", dir.display()), e))?;
+        let host = Host {
+            name: name.to_owned(),
+            ip: lab_ip(octet),
+            netns: ns,
+            bridge_port: port,
+            registry: self.registry.clone(),
+            dir,
+        };
+        self.lock_hosts().push(host.clone());
+        tracing::debug!(host = name, ip = %host.ip, "lab host added");
+        Ok(host)
+    }
+
+    fn wire(&self, ns: &Netns, port: &str, octet: u8) -> Result<()> {
+        self.bridge.ip(&[
+            "link", "add", port, "type", "veth", "peer", "name", HOST_INTERFACE, "netns", ns.name(),
+        ])?;
+        self.bridge.ip(&["link", "set", port, "master", BRIDGE])?;
+        self.bridge.ip(&["link", "set", port, "up"])?;
+        let cidr = format!("{}/{LAB_PREFIX_LEN}", lab_ip(octet));
+        ns.ip(&["addr", "add", &cidr, "dev", HOST_INTERFACE])?;
+        ns.ip(&["link", "set", HOST_INTERFACE, "up"])?;
+        Ok(())
+    }
+
+    /// The host called `name`, if added.
+    pub fn host(&self, name: &str) -> Option<Host> {
+        self.lock_hosts().iter().find(|h| h.name == name).cloned()
+    }
+
+    /// All hosts in the order they were added.
+    pub fn hosts(&self) -> Vec<Host> {
+        self.lock_hosts().clone()
+    }
+
+    /// Names of all namespaces this lab created (bridge first).
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut names = vec![self.bridge.name().to_owned()];
+        names.extend(self.lock_hosts().iter().map(|h| h.netns.name().to_owned()));
+        names
+    }
+
+    /// Drops all traffic (IP and ARP, VIPs included) between hosts `a` and `b` in both directions,
+    /// with an nftables rule on the bridge between their two ports.
+    pub fn cut(&self, a: &Host, b: &Host) -> Result<()> {
+        let pair = ordered(&a.bridge_port, &b.bridge_port);
+        let mut cuts = self.lock_cuts();
+        if cuts.contains(&pair) {
+            return Ok(());
+        }
+        self.nft(&format!(
+            "add element bridge {NFT_TABLE} cut {{ \"{0}\" . \"{1}\", \"{1}\" . \"{0}\" }}",
+            pair.0, pair.1
+        ))?;
+        cuts.insert(pair);
+        tracing::info!(a = %a.name, b = %b.name, "lab link cut");
+        Ok(())
+    }
+
+    /// Restores traffic between `a` and `b` after [`Lab::cut`]; healing an intact link is a no-op.
+    pub fn heal(&self, a: &Host, b: &Host) -> Result<()> {
+        let pair = ordered(&a.bridge_port, &b.bridge_port);
+        let mut cuts = self.lock_cuts();
+        if !cuts.contains(&pair) {
+            return Ok(());
+        }
+        self.nft(&format!(
+            "delete element bridge {NFT_TABLE} cut {{ \"{0}\" . \"{1}\", \"{1}\" . \"{0}\" }}",
+            pair.0, pair.1
+        ))?;
+        cuts.remove(&pair);
+        tracing::info!(a = %a.name, b = %b.name, "lab link healed");
+        Ok(())
+    }
+
+    /// Cuts `host` off from every other host of the lab (its bridge port drops everything).
+    pub fn isolate(&self, host: &Host) -> Result<()> {
+        if self.isolated(host)? {
+            return Ok(());
+        }
+        self.nft(&format!(
+            "add element bridge {NFT_TABLE} isolated {{ \"{}\" }}",
+            host.bridge_port
+        ))?;
+        tracing::info!(host = %host.name, "lab host isolated");
+        Ok(())
+    }
+
+    /// Undoes [`Lab::isolate`]; a host that is not isolated is left alone.
+    pub fn rejoin(&self, host: &Host) -> Result<()> {
+        if !self.isolated(host)? {
+            return Ok(());
+        }
+        self.nft(&format!(
+            "delete element bridge {NFT_TABLE} isolated {{ \"{}\" }}",
+            host.bridge_port
+        ))?;
+        tracing::info!(host = %host.name, "lab host rejoined");
+        Ok(())
+    }
+
+    fn isolated(&self, host: &Host) -> Result<bool> {
+        let out = self
+            .bridge
+            .exec("nft", &["list", "set", "bridge", NFT_TABLE, "isolated"])?;
+        Ok(out.contains(&format!("\"{}\"", host.bridge_port)))
+    }
+
+    /// Adds `delay_ms` of delay and `loss_pct` % loss to everything `host` sends (tc netem on its
+    /// `eth0`); replaces any earlier setting.
+    pub fn netem(&self, host: &Host, delay_ms: u32, loss_pct: f64) -> Result<()> {
+        if !(0.0..=100.0).contains(&loss_pct) {
+            return Err(LabError::Unsupported(format!(
+                "loss {loss_pct}% is outside 0..=100"
+            )));
+        }
+        let delay = format!("{delay_ms}ms");
+        let loss = format!("{loss_pct}%");
+        host.netns.exec(
+            "tc",
+            &[
+                "qdisc", "replace", "dev", HOST_INTERFACE, "root", "netem", "delay", &delay, "loss",
+                &loss,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a netem setting from `host`; no-op when there is none.
+    pub fn clear_netem(&self, host: &Host) -> Result<()> {
+        let qdisc = host
+            .netns
+            .exec("tc", &["qdisc", "show", "dev", HOST_INTERFACE])?;
+        if qdisc.contains("netem") {
+            host.netns
+                .exec("tc", &["qdisc", "del", "dev", HOST_INTERFACE, "root"])?;
+        }
+        Ok(())
+    }
+
+    /// Deletes namespaces left by a crashed earlier run with exactly this prefix (`<prefix>-…`),
+    /// killing the processes inside them by pid first. Other prefixes are never touched.
+    pub fn cleanup_stale(prefix: &str) -> Result<Vec<String>> {
+        validate_prefix(prefix)?;
+        let mine = format!("{prefix}-");
+        let mut removed = Vec::new();
+        for name in netns::list()? {
+            if let Some(rest) = name.strip_prefix(&mine) {
+                if rest.contains('-') && !rest.is_empty() {
+                    // `<prefix>-<host>` only; a longer prefix sharing ours is another lab.
+                    continue;
+                }
+                let ns = Netns::from_name(&name);
+                kill_namespace_processes(&ns);
+                ns.delete()?;
+                removed.push(name);
+            }
+        }
+        Ok(removed)
+    }
+
+    fn nft(&self, command: &str) -> Result<String> {
+        self.bridge.exec_with_input("nft", &["-f", "-"], Some(command))
+    }
+
+    fn lock_hosts(&self) -> std::sync::MutexGuard<'_, Vec<Host>> {
+        self.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_cuts(&self) -> std::sync::MutexGuard<'_, BTreeSet<(String, String)>> {
+        self.cuts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.registry.kill_all();
+        let hosts = self.lock_hosts().clone();
+        for host in hosts.iter().rev() {
+            kill_namespace_processes(&host.netns);
+            if let Err(e) = host.netns.delete() {
+                tracing::warn!(netns = host.netns.name(), error = %e, "could not delete lab namespace");
+            }
+        }
+        kill_namespace_processes(&self.bridge);
+        if let Err(e) = self.bridge.delete() {
+            tracing::warn!(netns = self.bridge.name(), error = %e, "could not delete lab namespace");
+        }
+        if std::env::var_os("MMM_LAB_KEEP_DIR").is_some() {
+            let kept = std::mem::replace(
+                &mut self.dir,
+                match tempfile::tempdir() {
+                    Ok(d) => d,
+                    Err(_) => return,
+                },
+            );
+            tracing::info!(dir = %kept.keep().display(), "lab directory kept");
+        }
+    }
+}
+
+/// SIGKILLs every process whose network namespace is `ns` (found by pid via `ip netns pids`).
+fn kill_namespace_processes(ns: &Netns) {
+    if let Ok(pids) = ns.pids() {
+        for pid in pids {
+            if let Ok(pid) = u32::try_from(pid) {
+                let _ = send_signal(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn ordered(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_owned(), b.to_owned())
+    } else {
+        (b.to_owned(), a.to_owned())
+    }
+}
+
+fn nft_ruleset() -> String {
+    format!(
+        "table bridge {NFT_TABLE} {{
+  set cut {{ type ifname . ifname; }}
+  set isolated {{ type ifname; }}
+  chain forward {{
+    type filter hook forward priority 0; policy accept;
+    iifname . oifname @cut drop
+    iifname @isolated drop
+    oifname @isolated drop
+  }}
+}}
+"
+    )
+}
+
+fn validate_prefix(prefix: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(LabError::InvalidName {
+            name: prefix.to_owned(),
+            reason,
+        })
+    };
+    if prefix.len() < 3 || prefix.len() > 32 {
+        return bad("a lab prefix must be 3..=32 characters");
+    }
+    if !prefix
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return bad("a lab prefix may only hold a-z, 0-9 and '-'");
+    }
+    Ok(())
+}
+
+fn validate_host_name(name: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(LabError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() || name.len() > 16 {
+        return bad("a host name must be 1..=16 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return bad("a host name may only hold letters, digits and '_'");
+    }
+    if name == "br" {
+        return bad("`br` is the bridge namespace's suffix");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_and_names_are_validated() {
+        assert!(validate_prefix("mmmt-12-0").is_ok());
+        assert!(validate_prefix("ab").is_err());
+        assert!(validate_prefix("MMM").is_err());
+        assert!(validate_prefix("a b c").is_err());
+        assert!(validate_host_name("db1").is_ok());
+        assert!(validate_host_name("db-1").is_err());
+        assert!(validate_host_name("br").is_err());
+        assert!(validate_host_name("").is_err());
+    }
+
+    #[test]
+    fn lab_ips_are_on_the_lab_subnet() {
+        assert_eq!(lab_ip(11).to_string(), "10.213.7.11");
+    }
+
+    #[test]
+    fn pairs_are_ordered() {
+        assert_eq!(ordered("vh12", "vh11"), ("vh11".into(), "vh12".into()));
+    }
+}
