@@ -4,6 +4,13 @@
 //! monitor and agent daemons each run one driver loop that performs I/O and feeds the
 //! functions of this crate with what they observed and the current time.
 
+pub mod admin;
+pub mod checks;
+pub mod command;
 pub mod config;
+pub mod decide;
+pub mod desired;
+pub mod log;
 pub mod render;
+pub mod state;
 pub mod time;

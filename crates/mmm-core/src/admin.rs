@@ -1,0 +1,443 @@
+//! mmm_control's state-changing commands with their exact replies.
+//!
+//! `admin` validates a request against the replicated state and returns the commands to
+//! propose plus mmm_control's reply. A refused request returns no commands. `show` and
+//! `checks` only read state; their text comes from [`crate::render`].
+
+use std::net::IpAddr;
+
+use crate::checks::{CheckKind, CheckTable};
+use crate::command::{Change, Command, apply};
+use crate::config::{Config, RoleMode};
+use crate::decide::peer_of;
+use crate::log::LogLine;
+use crate::state::{ClusterState, HostState, Mode};
+use crate::time::Timestamp;
+
+/// One parsed mmm_control command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminRequest {
+    /// `help`.
+    Help,
+    /// `ping`.
+    Ping,
+    /// `show` (rendered by [`crate::render`]).
+    Show,
+    /// `checks [host|all [check|all]]` (rendered by [`crate::render`]).
+    Checks {
+        /// Host name or `all` (None = all).
+        host: Option<String>,
+        /// Check name or `all` (None = all).
+        check: Option<String>,
+    },
+    /// `mode`.
+    Mode,
+    /// `set_online HOST`.
+    SetOnline(String),
+    /// `set_offline HOST`.
+    SetOffline(String),
+    /// `set_active`.
+    SetActive,
+    /// `set_manual`.
+    SetManual,
+    /// `set_passive`.
+    SetPassive,
+    /// `move_role [--force] ROLE HOST`.
+    MoveRole {
+        /// Role name.
+        role: String,
+        /// Target host.
+        host: String,
+        /// `--force`.
+        force: bool,
+    },
+    /// `set_ip IP HOST`.
+    SetIp {
+        /// The role IP as typed.
+        ip: String,
+        /// Target host.
+        host: String,
+    },
+}
+
+/// The text mmm_control prints, and whether the command succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reply {
+    /// False when refused (`ERROR: …`, `Invalid command …`).
+    pub ok: bool,
+    /// The exact text.
+    pub text: String,
+}
+
+impl Reply {
+    fn ok(text: impl Into<String>) -> Self {
+        Reply { ok: true, text: text.into() }
+    }
+
+    fn err(text: impl Into<String>) -> Self {
+        Reply { ok: false, text: text.into() }
+    }
+}
+
+impl AdminRequest {
+    /// Parses mmm_control's words; unknown commands or wrong argument counts give the
+    /// `Invalid command '<line>'` reply followed by the help text.
+    pub fn parse(args: &[String]) -> Result<Self, Reply> {
+        let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+        let line = words.join(" ");
+        let invalid =
+            || Reply::err(format!("Invalid command '{line}'\n\n{}", crate::render::help_text()));
+        let s = |i: usize| words[i].to_string();
+        let Some((cmd, rest)) = words.split_first() else { return Err(invalid()) };
+        let req = match (*cmd, rest.len()) {
+            ("help", 0) => AdminRequest::Help,
+            ("ping", 0) => AdminRequest::Ping,
+            ("show", 0) => AdminRequest::Show,
+            ("mode", 0) => AdminRequest::Mode,
+            ("set_active", 0) => AdminRequest::SetActive,
+            ("set_manual", 0) => AdminRequest::SetManual,
+            ("set_passive", 0) => AdminRequest::SetPassive,
+            ("checks", n) if n <= 2 => AdminRequest::Checks {
+                host: rest.first().map(|h| h.to_string()),
+                check: rest.get(1).map(|c| c.to_string()),
+            },
+            ("set_online", 1) => AdminRequest::SetOnline(s(1)),
+            ("set_offline", 1) => AdminRequest::SetOffline(s(1)),
+            ("move_role", 2) => AdminRequest::MoveRole { role: s(1), host: s(2), force: false },
+            ("move_role", 3) if rest[0] == "--force" => {
+                AdminRequest::MoveRole { role: s(2), host: s(3), force: true }
+            }
+            ("set_ip", 2) => AdminRequest::SetIp { ip: s(1), host: s(2) },
+            _ => return Err(invalid()),
+        };
+        Ok(req)
+    }
+}
+
+/// Builds and validates the commands of one admin request on a scratch copy.
+struct Batch<'a> {
+    work: ClusterState,
+    out: Vec<Command>,
+    now: Timestamp,
+    config: &'a Config,
+}
+
+impl Batch<'_> {
+    fn emit(&mut self, change: Change, lines: Vec<LogLine>) -> bool {
+        let cmd = Command { at: self.now, change, lines };
+        match apply(&mut self.work, &cmd, self.config) {
+            Ok(_) => {
+                self.out.push(cmd);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Runs one mmm_control request. `agent_reachable` is the result of pinging the target
+/// host's agent (mysql-mmm pings before set_online, set_offline and move_role).
+pub fn admin(
+    state: &ClusterState,
+    checks: &CheckTable,
+    req: &AdminRequest,
+    agent_reachable: bool,
+    now: Timestamp,
+    config: &Config,
+) -> (Vec<Command>, Reply) {
+    let mut b = Batch { work: state.clone(), out: Vec::new(), now, config };
+    let reply = match req {
+        AdminRequest::Help => Reply::ok(crate::render::help_text()),
+        AdminRequest::Ping => Reply::ok("OK: Pinged successfully!"),
+        AdminRequest::Show | AdminRequest::Checks { .. } => Reply::ok(""),
+        AdminRequest::Mode => Reply::ok(state.mode.as_str()),
+        AdminRequest::SetOnline(h) => set_online(&mut b, checks, h, agent_reachable),
+        AdminRequest::SetOffline(h) => set_offline(&mut b, h, agent_reachable),
+        AdminRequest::SetActive => set_active(&mut b),
+        AdminRequest::SetManual => set_mode(&mut b, Mode::Manual),
+        AdminRequest::SetPassive => set_mode(&mut b, Mode::Passive),
+        AdminRequest::MoveRole { role, host, force } => {
+            move_role(&mut b, checks, role, host, *force, agent_reachable)
+        }
+        AdminRequest::SetIp { ip, host } => set_ip(&mut b, ip, host),
+    };
+    if !reply.ok {
+        return (Vec::new(), reply);
+    }
+    (b.out, reply)
+}
+
+fn unknown_host(h: &str) -> Reply {
+    Reply::err(format!("ERROR: Unknown host name '{h}'!"))
+}
+
+fn set_online(b: &mut Batch<'_>, checks: &CheckTable, h: &str, reachable: bool) -> Reply {
+    let Some(st) = b.work.state_of(h) else { return unknown_host(h) };
+    if st == HostState::Online {
+        return Reply::ok("OK: This host is already ONLINE. Skipping command.");
+    }
+    if st != HostState::AdminOffline && st != HostState::AwaitingRecovery {
+        return Reply::err(format!(
+            "ERROR: Host '{h}' is '{st}' at the moment. It can't be switched to ONLINE."
+        ));
+    }
+    if !(checks.ok(h, CheckKind::Ping) && checks.ok(h, CheckKind::Mysql)) {
+        return Reply::err(format!(
+            "ERROR: Checks ping and/or mysql are not ok for host '{h}'. It can't be switched to ONLINE."
+        ));
+    }
+    if let Some(p) = peer_of(&b.work, h, b.config)
+        && b.work.state_of(&p) == Some(HostState::Online)
+        && !(checks.ok(&p, CheckKind::RepThreads) && checks.ok(&p, CheckKind::RepBacklog))
+    {
+        return Reply::err(format!(
+            "ERROR: Some replication checks failed on peer '{p}'. We can't set '{h}' online now. Please, wait some time."
+        ));
+    }
+    if !reachable {
+        return Reply::err(format!("ERROR: Can't reach agent daemon on '{h}'! Can't switch its state!"));
+    }
+    let line = LogLine::fatal(format!("Admin changed state of '{h}' from {st} to ONLINE"));
+    b.emit(
+        Change::SetState {
+            host: h.to_string(),
+            from: st,
+            to: HostState::Online,
+            clear_roles: false,
+            clear_flapping: true,
+            last_uptime_ms: None,
+        },
+        vec![line],
+    );
+    Reply::ok(format!(
+        "OK: State of '{h}' changed to ONLINE. Now you can wait some time and check its new roles!"
+    ))
+}
+
+fn set_offline(b: &mut Batch<'_>, h: &str, reachable: bool) -> Reply {
+    let Some(st) = b.work.state_of(h) else { return unknown_host(h) };
+    if st == HostState::AdminOffline {
+        return Reply::ok("OK: This host is already ADMIN_OFFLINE. Skipping command.");
+    }
+    if !matches!(st, HostState::Online | HostState::ReplicationFail | HostState::ReplicationDelay) {
+        return Reply::err(format!(
+            "ERROR: Host '{h}' is '{st}' at the moment. It can't be switched to ADMIN_OFFLINE."
+        ));
+    }
+    if !reachable {
+        return Reply::err(format!("ERROR: Can't reach agent daemon on '{h}'! Can't switch its state!"));
+    }
+    let line = LogLine::fatal(format!("Admin changed state of '{h}' from {st} to ADMIN_OFFLINE"));
+    b.emit(
+        Change::SetState {
+            host: h.to_string(),
+            from: st,
+            to: HostState::AdminOffline,
+            clear_roles: true,
+            clear_flapping: false,
+            last_uptime_ms: None,
+        },
+        vec![line],
+    );
+    Reply::ok(format!(
+        "OK: State of '{h}' changed to ADMIN_OFFLINE. Now you can wait some time and check all roles!"
+    ))
+}
+
+fn set_active(b: &mut Batch<'_>) -> Reply {
+    let old = b.work.mode;
+    if old == Mode::Active {
+        return Reply::ok("OK: Already in active mode.");
+    }
+    let line = LogLine::info(format!("Admin changed mode from '{old}' to 'ACTIVE'"));
+    b.emit(Change::SetMode { from: old, to: Mode::Active, cause: String::new() }, vec![line]);
+    if old.is_manual() {
+        let victims: Vec<(String, HostState)> = b
+            .work
+            .hosts
+            .iter()
+            .filter(|h| h.state != HostState::Online && !h.roles.is_empty())
+            .map(|h| (h.name.clone(), h.state))
+            .collect();
+        for (host, state) in victims {
+            b.emit(Change::ClearRoles { host, state }, Vec::new());
+        }
+    }
+    Reply::ok("OK: Switched into active mode.")
+}
+
+fn set_mode(b: &mut Batch<'_>, to: Mode) -> Reply {
+    let old = b.work.mode;
+    match to {
+        Mode::Manual if old.is_manual() => Reply::ok("OK: Already in manual mode."),
+        Mode::Manual => {
+            let line = LogLine::info(format!("Admin changed mode from '{old}' to 'MANUAL'"));
+            b.emit(Change::SetMode { from: old, to, cause: String::new() }, vec![line]);
+            Reply::ok("OK: Switched into manual mode.")
+        }
+        _ if old == Mode::Passive => Reply::ok("OK: Already in passive mode."),
+        _ => {
+            let cause = "Admin switched to passive mode.".to_string();
+            let line = LogLine::info(cause.clone());
+            b.emit(Change::SetMode { from: old, to: Mode::Passive, cause }, vec![line]);
+            Reply::ok("OK: Switched into passive mode.")
+        }
+    }
+}
+
+fn move_role(
+    b: &mut Batch<'_>,
+    checks: &CheckTable,
+    role: &str,
+    h: &str,
+    force: bool,
+    reachable: bool,
+) -> Reply {
+    let config = b.config;
+    if b.work.mode == Mode::Passive {
+        return Reply::err("ERROR: This command is not allowed in passive mode");
+    }
+    let Some(rc) = config.roles.iter().find(|r| r.name == role) else {
+        return Reply::err(format!("ERROR: Unknown role name '{role}'!"));
+    };
+    let Some(st) = b.work.state_of(h) else { return unknown_host(h) };
+    let am = config.active_master_role.as_deref() == Some(role);
+    if force && !am {
+        return Reply::err("ERROR: move_role --forced may be used for the active master role only!");
+    }
+    if rc.mode == RoleMode::Balanced {
+        b.emit(Change::RemoveRole { host: h.to_string(), role: role.to_string() }, Vec::new());
+        return Reply::ok(format!(
+            "OK: Balanced role {role} has been removed from host '{h}'. Now you can wait some time and check new roles info!"
+        ));
+    }
+    if force && !matches!(st, HostState::ReplicationFail | HostState::ReplicationDelay) {
+        return Reply::err(format!("ERROR: Can't force move of role to host with state {st}."));
+    }
+    if !force && st != HostState::Online {
+        return Reply::err(format!("ERROR: Can't move role to host with state {st}."));
+    }
+    if !rc.hosts.iter().any(|x| x == h) {
+        return Reply::err(format!(
+            "ERROR: Host '{h}' can't handle role '{role}'. Only following hosts could: {}",
+            rc.hosts.join(", ")
+        ));
+    }
+    let Some(ip) = rc.ips.first().copied() else {
+        return Reply::err(format!("Error: Role {role} has no IP."));
+    };
+    let owner = b.work.owner_of(role, ip).map(str::to_string);
+    if owner.as_deref() == Some(h) {
+        return Reply::ok(format!("OK: Role is on '{h}' already. Skipping command."));
+    }
+    if !reachable {
+        return Reply::err(format!("ERROR: Can't reach agent daemon on '{h}'! Can't move roles there!"));
+    }
+    if !force
+        && b.work.mode == Mode::Active
+        && let (Some(p), Some(o)) = (rc.prefer.as_deref(), owner.as_deref())
+        && p == o
+    {
+        return Reply::err(format!("ERROR: Role '{role}' is assigned to preferred host '{o}'. Can't move it!"));
+    }
+    let from = owner.clone().unwrap_or_default();
+    let admin_line = LogLine::fatal(format!("Admin moved role '{role}' from '{from}' to '{h}'"));
+    if force {
+        let line = LogLine::fatal(format!(
+            "State of host '{h}' changed from {st} to ONLINE (because of move_role --force)"
+        ));
+        b.emit(
+            Change::SetState {
+                host: h.to_string(),
+                from: st,
+                to: HostState::Online,
+                clear_roles: false,
+                clear_flapping: false,
+                last_uptime_ms: None,
+            },
+            vec![admin_line.clone(), line],
+        );
+        if let Some(o) = owner.as_deref()
+            && b.work.state_of(o) == Some(HostState::Online)
+        {
+            let to = if !checks.ok(o, CheckKind::RepThreads) {
+                Some(HostState::ReplicationFail)
+            } else if !checks.ok(o, CheckKind::RepBacklog) {
+                Some(HostState::ReplicationDelay)
+            } else {
+                None
+            };
+            if let Some(to) = to {
+                let line =
+                    LogLine::fatal(format!("State of host '{o}' changed from ONLINE to {to}"));
+                b.emit(
+                    Change::SetState {
+                        host: o.to_string(),
+                        from: HostState::Online,
+                        to,
+                        clear_roles: b.work.mode == Mode::Active,
+                        clear_flapping: false,
+                        last_uptime_ms: None,
+                    },
+                    vec![line],
+                );
+            }
+        }
+        move_exclusive(b, role, ip, h, Vec::new());
+        return Reply::ok(format!(
+            "OK: Role '{role}' has been moved from '{from}' to '{h}' enforcedly. Now you can wait some time and check new roles info!"
+        ));
+    }
+    move_exclusive(b, role, ip, h, vec![admin_line]);
+    Reply::ok(format!(
+        "OK: Role '{role}' has been moved from '{from}' to '{h}'. Now you can wait some time and check new roles info!"
+    ))
+}
+
+/// Moves an exclusive role; the active-master role is released (or retargeted) instead.
+fn move_exclusive(b: &mut Batch<'_>, role: &str, ip: IpAddr, h: &str, lines: Vec<LogLine>) {
+    let am = b.config.active_master_role.as_deref() == Some(role);
+    let owner = b.work.owner_of(role, ip).map(str::to_string);
+    let change = match (am, owner) {
+        (true, Some(o)) => Change::ReleaseWriter { host: o, ip, target: Some(h.to_string()) },
+        (true, None) if b.work.writer_release.is_some() => {
+            Change::RetargetWriter { to: h.to_string() }
+        }
+        (_, owner) => {
+            Change::AssignRole { role: role.to_string(), ip, from: owner, to: h.to_string() }
+        }
+    };
+    b.emit(change, lines);
+}
+
+fn set_ip(b: &mut Batch<'_>, ip_s: &str, h: &str) -> Reply {
+    if b.work.mode != Mode::Passive {
+        return Reply::err("ERROR: This command is only allowed in passive mode");
+    }
+    let ip: Option<IpAddr> = ip_s.parse().ok();
+    let Some((rc, ip)) =
+        ip.and_then(|ip| b.config.roles.iter().find(|r| r.ips.contains(&ip)).map(|r| (r, ip)))
+    else {
+        return Reply::err(format!("ERROR: Unknown ip '{ip_s}'!"));
+    };
+    let Some(st) = b.work.state_of(h) else { return unknown_host(h) };
+    if !rc.hosts.iter().any(|x| x == h) {
+        return Reply::err(format!(
+            "ERROR: Host '{h}' can't handle role '{}'. Following hosts could: {}",
+            rc.name,
+            rc.hosts.join(", ")
+        ));
+    }
+    if st != HostState::Online {
+        return Reply::err(format!(
+            "ERROR: Host '{h}' is '{st}' at the moment. Can't move role with ip '{ip}' there."
+        ));
+    }
+    let role = rc.name.clone();
+    let owner = b.work.owner_of(&role, ip).map(str::to_string);
+    if owner.as_deref() != Some(h) {
+        let line = LogLine::fatal(format!("Admin set role '{role}({ip})' to host '{h}'"));
+        b.emit(Change::AssignRole { role: role.clone(), ip, from: owner, to: h.to_string() }, vec![line]);
+    }
+    Reply::ok(format!("OK: Set role '{role}({ip})' to host '{h}'."))
+}

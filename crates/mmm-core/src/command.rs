@@ -1,0 +1,529 @@
+//! Commands the leader proposes to Raft, and the deterministic `apply` every monitor runs.
+//!
+//! Each command names the state it expects (`from`), so a stale command is rejected the
+//! same way on every monitor and a rejected command changes nothing. The epoch grows by one
+//! with every applied change of a host state or a role, and never otherwise.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::config::{Config, RoleMode};
+use crate::log::{LogLine, fmt_secs};
+use crate::state::{ClusterState, HostState, Mode, RoleIp, WriterRelease};
+use crate::time::Timestamp;
+
+/// One change to the replicated state, with the leader's time and the MMM lines it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Command {
+    /// Leader's wall-clock time when it decided.
+    pub at: Timestamp,
+    /// What changes.
+    pub change: Change,
+    /// The MMM log lines the decision stands for (apply adds the lines it derives).
+    pub lines: Vec<LogLine>,
+}
+
+/// The kinds of change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Change {
+    /// A host moves from `from` to `to`.
+    SetState {
+        /// Host name.
+        host: String,
+        /// Expected current state.
+        from: HostState,
+        /// New state.
+        to: HostState,
+        /// Remove all its roles (mysql-mmm's offline notification).
+        clear_roles: bool,
+        /// Clear the flapping flag (`set_online`, quiet flap window).
+        clear_flapping: bool,
+        /// Agent OS uptime (ms) last seen while ONLINE, stored for the 60-second rule.
+        last_uptime_ms: Option<u64>,
+    },
+    /// Remove all roles of a host that is in `state` (WAIT/MANUAL → ACTIVE).
+    ClearRoles {
+        /// Host name.
+        host: String,
+        /// Expected current state.
+        state: HostState,
+    },
+    /// Give `role(ip)` to `to`; `from` is its expected current owner (None = orphaned).
+    /// Moving the active-master role from one host to another directly is allowed only in
+    /// PASSIVE mode (`set_ip`); otherwise it must be released first.
+    AssignRole {
+        /// Role name.
+        role: String,
+        /// Role IP.
+        ip: IpAddr,
+        /// Expected current owner.
+        from: Option<String>,
+        /// New owner (must be ONLINE and allowed by the role).
+        to: String,
+    },
+    /// Take the active-master role from `host`; it may go elsewhere only once fenced.
+    ReleaseWriter {
+        /// Current owner.
+        host: String,
+        /// The role IP.
+        ip: IpAddr,
+        /// Where it should go once fenced (admin move, `prefer`).
+        target: Option<String>,
+    },
+    /// Change where a released active-master role should go once fenced.
+    RetargetWriter {
+        /// New destination.
+        to: String,
+    },
+    /// Remove every IP of the balanced `role` from `host` (`move_role` of a balanced role).
+    RemoveRole {
+        /// Host name.
+        host: String,
+        /// Balanced role name.
+        role: String,
+    },
+    /// Switch mode from `from` to `to`; `cause` is kept when entering PASSIVE.
+    SetMode {
+        /// Expected current mode.
+        from: Mode,
+        /// New mode.
+        to: Mode,
+        /// Passive cause (ignored for other modes).
+        cause: String,
+    },
+    /// Mark a host's agent unreachable (true) or reachable again (false).
+    SetAgentDown {
+        /// Host name.
+        host: String,
+        /// New value.
+        down: bool,
+    },
+    /// The startup vote's result (see [`crate::startup`]): states and roles of every host,
+    /// replacing an unstarted state.
+    Startup {
+        /// (host, state, roles) for every configured host, in config order.
+        hosts: Vec<(String, HostState, Vec<RoleIp>)>,
+        /// Mode to run in.
+        mode: Mode,
+        /// Passive cause when `mode` is PASSIVE.
+        cause: String,
+    },
+}
+
+/// What an applied command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Every log line, in order (the command's own, then derived ones).
+    pub lines: Vec<LogLine>,
+    /// Epoch after the command.
+    pub epoch: u64,
+    /// Whether a host state or role changed (and so the epoch grew).
+    pub changed: bool,
+}
+
+/// Why a command was refused; the state is untouched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// Host not in the config.
+    #[error("unknown host '{0}'")]
+    UnknownHost(String),
+    /// Role or role IP not in the config.
+    #[error("unknown role instance '{0}'")]
+    UnknownRole(String),
+    /// The host's state is not what the command expected.
+    #[error("host '{host}' is {actual}, expected {expected}")]
+    StateMismatch {
+        /// Host name.
+        host: String,
+        /// Expected state.
+        expected: HostState,
+        /// Actual state.
+        actual: HostState,
+    },
+    /// The role's owner is not what the command expected.
+    #[error("role '{role}' is on {actual:?}, expected {expected:?}")]
+    OwnerMismatch {
+        /// The role instance.
+        role: String,
+        /// Expected owner.
+        expected: Option<String>,
+        /// Actual owner.
+        actual: Option<String>,
+    },
+    /// The host may not hold that role.
+    #[error("host '{host}' can't handle role '{role}'")]
+    CannotHold {
+        /// Host name.
+        host: String,
+        /// Role name.
+        role: String,
+    },
+    /// A role may only be given to an ONLINE host.
+    #[error("host '{host}' is {state}; roles go to ONLINE hosts only")]
+    NotOnline {
+        /// Host name.
+        host: String,
+        /// Its state.
+        state: HostState,
+    },
+    /// The active-master role must be released before it moves.
+    #[error("the active-master role must be released before it moves")]
+    WriterNotReleased,
+    /// No release of the active-master role is pending.
+    #[error("no release of the active-master role is pending")]
+    NoReleasePending,
+    /// The mode is not what the command expected.
+    #[error("mode is {actual}, expected {expected}")]
+    ModeMismatch {
+        /// Expected mode.
+        expected: Mode,
+        /// Actual mode.
+        actual: Mode,
+    },
+    /// The command would change nothing.
+    #[error("command changes nothing")]
+    NoChange,
+    /// Startup was already applied, or its host list does not match the config.
+    #[error("invalid startup command: {0}")]
+    BadStartup(String),
+}
+
+/// `agent_lease + agent_timeout + lease_margin`: after this long without confirmation an
+/// old writer's agent has surely fenced itself.
+pub fn fencing_hold(config: &Config) -> Duration {
+    match &config.monitor {
+        Some(m) => m.agent_lease + m.agent_timeout + m.lease_margin,
+        None => Duration::from_secs(8),
+    }
+}
+
+/// Applies one command; on `Err` the state is unchanged.
+pub fn apply(state: &mut ClusterState, cmd: &Command, config: &Config) -> Result<Applied, Rejected> {
+    validate(state, cmd, config)?;
+    let mut lines = cmd.lines.clone();
+    let changed = mutate(state, cmd, config, &mut lines);
+    if changed {
+        state.epoch += 1;
+        for l in &lines {
+            state.record(cmd.at, l.text.clone());
+        }
+    }
+    Ok(Applied { lines, epoch: state.epoch, changed })
+}
+
+/// Applies a batch atomically: all commands or none.
+pub fn apply_all(
+    state: &mut ClusterState,
+    cmds: &[Command],
+    config: &Config,
+) -> Result<Vec<Applied>, Rejected> {
+    let mut work = state.clone();
+    let mut out = Vec::with_capacity(cmds.len());
+    for c in cmds {
+        out.push(apply(&mut work, c, config)?);
+    }
+    *state = work;
+    Ok(out)
+}
+
+fn host_state(state: &ClusterState, host: &str) -> Result<HostState, Rejected> {
+    state.state_of(host).ok_or_else(|| Rejected::UnknownHost(host.to_string()))
+}
+
+fn expect_state(state: &ClusterState, host: &str, expected: HostState) -> Result<(), Rejected> {
+    let actual = host_state(state, host)?;
+    if actual != expected {
+        return Err(Rejected::StateMismatch { host: host.to_string(), expected, actual });
+    }
+    Ok(())
+}
+
+fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), Rejected> {
+    let am_role = config.active_master_role.as_deref();
+    match &cmd.change {
+        Change::SetState { host, from, to, .. } => {
+            expect_state(state, host, *from)?;
+            if from == to {
+                return Err(Rejected::NoChange);
+            }
+        }
+        Change::ClearRoles { host, state: st } => {
+            expect_state(state, host, *st)?;
+            if state.roles_of(host).is_empty() {
+                return Err(Rejected::NoChange);
+            }
+        }
+        Change::AssignRole { role, ip, from, to } => {
+            let rc = config
+                .roles
+                .iter()
+                .find(|r| &r.name == role && r.ips.contains(ip))
+                .ok_or_else(|| Rejected::UnknownRole(format!("{role}({ip})")))?;
+            let to_state = host_state(state, to)?;
+            if !rc.hosts.contains(to) {
+                return Err(Rejected::CannotHold { host: to.clone(), role: role.clone() });
+            }
+            if to_state != HostState::Online {
+                return Err(Rejected::NotOnline { host: to.clone(), state: to_state });
+            }
+            let actual = state.owner_of(role, *ip).map(str::to_string);
+            if &actual != from {
+                return Err(Rejected::OwnerMismatch {
+                    role: format!("{role}({ip})"),
+                    expected: from.clone(),
+                    actual,
+                });
+            }
+            if from.as_ref() == Some(to) {
+                return Err(Rejected::NoChange);
+            }
+            if Some(role.as_str()) == am_role && from.is_some() && state.mode != Mode::Passive {
+                return Err(Rejected::WriterNotReleased);
+            }
+        }
+        Change::ReleaseWriter { host, ip, target } => {
+            host_state(state, host)?;
+            let role = am_role.ok_or_else(|| Rejected::UnknownRole("active master".into()))?;
+            if state.owner_of(role, *ip) != Some(host.as_str()) {
+                return Err(Rejected::OwnerMismatch {
+                    role: format!("{role}({ip})"),
+                    expected: Some(host.clone()),
+                    actual: state.owner_of(role, *ip).map(str::to_string),
+                });
+            }
+            if let Some(t) = target {
+                host_state(state, t)?;
+            }
+        }
+        Change::RetargetWriter { to } => {
+            host_state(state, to)?;
+            let rel = state.writer_release.as_ref().ok_or(Rejected::NoReleasePending)?;
+            if rel.target.as_ref() == Some(to) {
+                return Err(Rejected::NoChange);
+            }
+        }
+        Change::RemoveRole { host, role } => {
+            host_state(state, host)?;
+            let rc = config
+                .roles
+                .iter()
+                .find(|r| &r.name == role && r.mode == RoleMode::Balanced)
+                .ok_or_else(|| Rejected::UnknownRole(role.clone()))?;
+            if !state.roles_of(host).iter().any(|r| r.role == rc.name) {
+                return Err(Rejected::NoChange);
+            }
+        }
+        Change::SetMode { from, to, .. } => {
+            if state.mode != *from {
+                return Err(Rejected::ModeMismatch { expected: *from, actual: state.mode });
+            }
+            if from == to {
+                return Err(Rejected::NoChange);
+            }
+        }
+        Change::SetAgentDown { host, down } => {
+            let h = state.host(host).ok_or_else(|| Rejected::UnknownHost(host.clone()))?;
+            if h.agent_down == *down {
+                return Err(Rejected::NoChange);
+            }
+        }
+        Change::Startup { hosts, .. } => {
+            if state.started {
+                return Err(Rejected::BadStartup("already started".into()));
+            }
+            let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
+            let want: Vec<&str> = state.hosts.iter().map(|h| h.name.as_str()).collect();
+            if names != want {
+                return Err(Rejected::BadStartup("host list differs from the config".into()));
+            }
+            for (h, _, roles) in hosts {
+                for r in roles {
+                    let ok = config
+                        .roles
+                        .iter()
+                        .any(|rc| rc.name == r.role && rc.ips.contains(&r.ip) && rc.hosts.contains(h));
+                    if !ok {
+                        return Err(Rejected::BadStartup(format!("{h} can't hold {r}")));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes all roles of `host`, logging as mysql-mmm does and recording a writer release.
+fn clear_roles(
+    state: &mut ClusterState,
+    host: &str,
+    at: Timestamp,
+    config: &Config,
+    lines: &mut Vec<LogLine>,
+) {
+    lines.push(LogLine::info(format!("Removing all roles from host '{host}':")));
+    let roles = match state.host_mut(host) {
+        Some(h) => std::mem::take(&mut h.roles),
+        None => return,
+    };
+    for r in &roles {
+        lines.push(LogLine::info(format!("    Removed role '{r}' from host '{host}'")));
+    }
+    note_writer_removed(state, host, &roles, None, at, config, lines);
+}
+
+/// Records the release of the active-master role if it was among `removed`.
+fn note_writer_removed(
+    state: &mut ClusterState,
+    host: &str,
+    removed: &[RoleIp],
+    target: Option<String>,
+    at: Timestamp,
+    config: &Config,
+    lines: &mut Vec<LogLine>,
+) {
+    let Some(am) = config.active_master_role.as_deref() else { return };
+    let Some(w) = removed.iter().find(|r| r.role == am) else { return };
+    state.writer_release = Some(WriterRelease {
+        host: host.to_string(),
+        ip: w.ip,
+        epoch: state.epoch + 1,
+        at,
+        target,
+    });
+    lines.push(LogLine::info(format!(
+        "Role '{w}' is held back until host '{host}' confirms it dropped the role or its lease \
+         has run out ({} seconds)",
+        fmt_secs(fencing_hold(config))
+    )));
+}
+
+/// Performs a validated command; returns whether states or roles changed.
+fn mutate(
+    state: &mut ClusterState,
+    cmd: &Command,
+    config: &Config,
+    lines: &mut Vec<LogLine>,
+) -> bool {
+    let at = cmd.at;
+    match &cmd.change {
+        Change::SetState { host, from, to, clear_roles: clear, clear_flapping, last_uptime_ms } => {
+            let mon = config.monitor.as_ref();
+            let flap_count = mon.map(|m| m.flap_count).unwrap_or(3);
+            let flap_duration = mon.map(|m| m.flap_duration).unwrap_or(Duration::from_secs(3600));
+            if let Some(h) = state.host_mut(host) {
+                h.state = *to;
+                h.last_state_change = at;
+                if *to == HostState::Online {
+                    h.online_since = Some(at);
+                }
+                if let Some(u) = last_uptime_ms {
+                    h.last_uptime_ms = *u;
+                    h.uptime_ms = *u;
+                }
+                if *clear_flapping {
+                    h.flapping = false;
+                    h.flapstart = None;
+                    h.flapcount = 0;
+                }
+                if flap_count > 0 && *from == HostState::Online && *to != HostState::AdminOffline {
+                    match h.flapstart {
+                        Some(start) if at.since(start) <= flap_duration => {
+                            h.flapcount += 1;
+                            if h.flapcount > flap_count {
+                                h.flapping = true;
+                                h.flapstart = None;
+                                lines.push(LogLine::fatal(format!("Host {host} is flapping!")));
+                            }
+                        }
+                        _ => {
+                            h.flapstart = Some(at);
+                            h.flapcount = 1;
+                        }
+                    }
+                }
+            }
+            if *clear {
+                clear_roles(state, host, at, config, lines);
+            }
+            true
+        }
+        Change::ClearRoles { host, .. } => {
+            clear_roles(state, host, at, config, lines);
+            true
+        }
+        Change::AssignRole { role, ip, from, to } => {
+            let r = RoleIp::new(role.clone(), *ip);
+            if let Some(f) = from.as_deref().and_then(|f| state.host_mut(f)) {
+                f.roles.retain(|x| x != &r);
+            }
+            if let Some(h) = state.host_mut(to) {
+                h.roles.push(r);
+                h.roles.sort();
+            }
+            if config.active_master_role.as_deref() == Some(role.as_str()) {
+                state.writer_release = None;
+            }
+            true
+        }
+        Change::ReleaseWriter { host, ip, target } => {
+            let role = config.active_master_role.clone().unwrap_or_default();
+            let r = RoleIp::new(role, *ip);
+            if let Some(h) = state.host_mut(host) {
+                h.roles.retain(|x| x != &r);
+            }
+            note_writer_removed(state, host, &[r], target.clone(), at, config, lines);
+            true
+        }
+        Change::RetargetWriter { to } => {
+            if let Some(rel) = state.writer_release.as_mut() {
+                rel.target = Some(to.clone());
+            }
+            false
+        }
+        Change::RemoveRole { host, role } => {
+            lines.push(LogLine::info(format!("Removing balanced role {role} from host '{host}':")));
+            if let Some(h) = state.host_mut(host) {
+                let (gone, keep): (Vec<RoleIp>, Vec<RoleIp>) =
+                    std::mem::take(&mut h.roles).into_iter().partition(|r| &r.role == role);
+                h.roles = keep;
+                for r in gone {
+                    lines.push(LogLine::info(format!("    Removed role '{r}' from host '{host}'")));
+                }
+            }
+            true
+        }
+        Change::SetMode { to, cause, .. } => {
+            state.mode = *to;
+            state.passive_cause = if *to == Mode::Passive { cause.clone() } else { String::new() };
+            false
+        }
+        Change::SetAgentDown { host, down } => {
+            if let Some(h) = state.host_mut(host) {
+                h.agent_down = *down;
+            }
+            false
+        }
+        Change::Startup { hosts, mode, cause } => {
+            let mut changed = false;
+            for (name, st, roles) in hosts {
+                if let Some(h) = state.host_mut(name) {
+                    let mut roles = roles.clone();
+                    roles.sort();
+                    changed |= h.state != *st || h.roles != roles;
+                    if h.state != *st {
+                        h.state = *st;
+                        h.last_state_change = at;
+                        if *st == HostState::Online {
+                            h.online_since = Some(at);
+                        }
+                    }
+                    h.roles = roles;
+                }
+            }
+            state.mode = *mode;
+            state.passive_cause = if *mode == Mode::Passive { cause.clone() } else { String::new() };
+            state.started = true;
+            changed
+        }
+    }
+}

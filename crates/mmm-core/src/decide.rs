@@ -1,0 +1,573 @@
+//! mysql-mmm's main loop as a pure function: host state transitions, the WAIT epilogue and
+//! role distribution, returning the commands the leader proposes.
+//!
+//! Deliberate differences from mysql-mmm 2.2.1 (reference §11.9 and DESIGN §3):
+//!
+//! * **Order.** Every loop runs in config-file order (hosts, roles, role IPs, a role's hosts);
+//!   Perl's hash order was arbitrary.
+//! * **Fencing.** When the active-master role leaves a host it is only *released*; it is
+//!   given to another host only after that host's agent confirmed (at an epoch ≥ the release
+//!   epoch) that it is read-only without the writer IP, or after
+//!   `agent_lease + agent_timeout + lease_margin` both since the release and since this
+//!   leader took over. Until then the writer stays orphaned (logged once, at the release).
+//!   Going back to the very host it was released from needs no wait.
+//! * **Fresh observations.** A new leader decides nothing until it has a full round of fresh
+//!   observations (`Inputs::fresh`), so it never demotes on an empty check table.
+//! * **Incomplete checks.** A host without a status for all four checks is not evaluated.
+//! * **Flapping** is replicated, so it survives monitor restarts and leader changes.
+//! * **auto_set_online of a flapping host** (after `flap_duration` without a failure) also
+//!   clears the flapping flag: the host proved stable for a whole flap window.
+//! * **Checker edge bug** (a recovery that stayed "failed") is fixed in [`crate::checks::Tracker`].
+//! * **careful_startup** keeps mysql-mmm's real default (on).
+//! * **Active master coming back.** A HARD_OFFLINE host that still holds the active-master
+//!   role (MANUAL/WAIT keeps roles) goes to AWAITING_RECOVERY, never REPLICATION_*, because
+//!   replication checks are ignored on the active master.
+//! * **→ HARD_OFFLINE lines** always carry the `(ping: …, mysql: …)` detail.
+//! * **Removing all roles** is logged only when a host's roles are actually cleared.
+//! * The PASSIVE kill-hook quirk is gone: the core never runs hooks; in PASSIVE a failing
+//!   host's roles are still cleared in the replicated state (pushed when PASSIVE ends).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::checks::{CheckKind, CheckTable};
+use crate::command::{Change, Command, apply, fencing_hold};
+use crate::config::{Config, HostMode, RoleMode};
+use crate::log::{LogLine, fmt_secs};
+use crate::state::{ClusterState, HostState, Mode, WriterRelease};
+use crate::time::Timestamp;
+
+/// Grace after a peer went ONLINE during which replication failures are ignored.
+const PEER_GRACE: Duration = Duration::from_secs(60);
+
+/// What the leader knows about one host's agent (not replicated).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentFacts {
+    /// The last call to the agent succeeded.
+    pub reachable: bool,
+    /// The agent's last reported OS uptime (ms); keep the last value while unreachable.
+    pub uptime_ms: Option<u64>,
+    /// Highest epoch at which the agent confirmed it is not writable and holds no writer IP.
+    pub confirmed_not_writer_epoch: Option<u64>,
+}
+
+/// Everything `decide` reads besides the replicated state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inputs {
+    /// Merged check statuses.
+    pub checks: CheckTable,
+    /// Agent facts by host name.
+    pub agents: BTreeMap<String, AgentFacts>,
+    /// When this node became leader.
+    pub leader_since: Timestamp,
+    /// The leader has a full round of fresh observations.
+    pub fresh: bool,
+}
+
+/// Runs one main-loop iteration and returns the commands to propose, in order.
+pub fn decide(state: &ClusterState, inputs: &Inputs, now: Timestamp, config: &Config) -> Vec<Command> {
+    if !inputs.fresh {
+        return Vec::new();
+    }
+    let mut d = Decider { work: state.clone(), out: Vec::new(), inputs, now, config };
+    d.agents();
+    d.hosts();
+    if d.work.mode == Mode::Wait {
+        d.wait_epilogue();
+    }
+    if d.work.mode != Mode::Passive {
+        d.distribute();
+    }
+    d.out
+}
+
+/// Whether the released writer may now go to `candidate`.
+pub fn writer_may_move(
+    rel: &WriterRelease,
+    candidate: &str,
+    inputs: &Inputs,
+    now: Timestamp,
+    config: &Config,
+) -> bool {
+    if rel.host == candidate {
+        return true;
+    }
+    let confirmed = inputs
+        .agents
+        .get(&rel.host)
+        .and_then(|f| f.confirmed_not_writer_epoch)
+        .is_some_and(|e| e >= rel.epoch);
+    let hold = fencing_hold(config);
+    confirmed || (now >= rel.at.plus(hold) && now >= inputs.leader_since.plus(hold))
+}
+
+/// mysql-mmm's peer: the configured `peer`, or the active master for a slave without one.
+pub fn peer_of(state: &ClusterState, host: &str, config: &Config) -> Option<String> {
+    let hc = config.hosts.iter().find(|h| h.name == host)?;
+    match (&hc.peer, hc.mode) {
+        (Some(p), _) => Some(p.clone()),
+        (None, HostMode::Slave) => state.active_master(config).map(str::to_string),
+        (None, HostMode::Master) => None,
+    }
+}
+
+fn ok_str(b: bool) -> &'static str {
+    if b { "OK" } else { "not OK" }
+}
+
+struct Decider<'a> {
+    work: ClusterState,
+    out: Vec<Command>,
+    inputs: &'a Inputs,
+    now: Timestamp,
+    config: &'a Config,
+}
+
+impl Decider<'_> {
+    fn emit(&mut self, change: Change, lines: Vec<LogLine>) {
+        let cmd = Command { at: self.now, change, lines };
+        match apply(&mut self.work, &cmd, self.config) {
+            Ok(_) => self.out.push(cmd),
+            Err(e) => debug_assert!(false, "decide produced a rejected command: {e}: {cmd:?}"),
+        }
+    }
+
+    fn checks(&self) -> &CheckTable {
+        &self.inputs.checks
+    }
+
+    fn ok(&self, host: &str, c: CheckKind) -> bool {
+        self.checks().ok(host, c)
+    }
+
+    fn state_line(host: &str, from: HostState, to: HostState) -> LogLine {
+        LogLine::fatal(format!("State of host '{host}' changed from {from} to {to}"))
+    }
+
+    fn offline_line(&self, host: &str, from: HostState) -> LogLine {
+        LogLine::fatal(format!(
+            "State of host '{host}' changed from {from} to HARD_OFFLINE (ping: {}, mysql: {})",
+            ok_str(self.ok(host, CheckKind::Ping)),
+            ok_str(self.ok(host, CheckKind::Mysql))
+        ))
+    }
+
+    fn set_state(&mut self, host: &str, from: HostState, to: HostState, clear: bool, line: LogLine) {
+        let last_uptime_ms = if from == HostState::Online {
+            self.inputs.agents.get(host).and_then(|f| f.uptime_ms)
+        } else {
+            None
+        };
+        self.emit(
+            Change::SetState {
+                host: host.to_string(),
+                from,
+                to,
+                clear_roles: clear,
+                clear_flapping: false,
+                last_uptime_ms,
+            },
+            vec![line],
+        );
+    }
+
+    /// §3.6: agent reachability flags.
+    fn agents(&mut self) {
+        for i in 0..self.work.hosts.len() {
+            let name = self.work.hosts[i].name.clone();
+            let down = self.work.hosts[i].agent_down;
+            let Some(f) = self.inputs.agents.get(&name) else { continue };
+            if !f.reachable && !down && self.ok(&name, CheckKind::Ping) {
+                let line = LogLine::fatal(format!("Can't reach agent on host '{name}'"));
+                self.emit(Change::SetAgentDown { host: name, down: true }, vec![line]);
+            } else if f.reachable && down {
+                let line = LogLine::fatal(format!("Agent on host '{name}' is reachable again"));
+                self.emit(Change::SetAgentDown { host: name, down: false }, vec![line]);
+            }
+        }
+    }
+
+    fn peer_of(&self, host: &str) -> Option<String> {
+        peer_of(&self.work, host, self.config)
+    }
+
+    fn can_hold_active_master(&self, host: &str) -> bool {
+        let Some(am) = self.config.active_master_role.as_deref() else { return false };
+        self.config.roles.iter().any(|r| r.name == am && r.hosts.iter().any(|h| h == host))
+    }
+
+    /// §3.3, every host in config order.
+    fn hosts(&mut self) {
+        let names: Vec<String> = self.work.hosts.iter().map(|h| h.name.clone()).collect();
+        for host in names {
+            if self.checks().complete(&host) {
+                self.host(&host);
+            }
+        }
+    }
+
+    fn host(&mut self, host: &str) {
+        let Some(st) = self.work.state_of(host) else { return };
+        let p = self.ok(host, CheckKind::Ping);
+        let m = self.ok(host, CheckKind::Mysql);
+        let t = self.ok(host, CheckKind::RepThreads);
+        let b = self.ok(host, CheckKind::RepBacklog);
+        let pm = p && m;
+        let peer = self.peer_of(host);
+        let peer_status = peer.as_deref().and_then(|p| self.work.host(p)).cloned();
+        let peer_online = peer_status.as_ref().is_some_and(|s| s.state == HostState::Online);
+        let manual = self.work.mode.is_manual();
+        let am = self.work.active_master(self.config).map(str::to_string);
+        match st {
+            HostState::AdminOffline | HostState::Unknown => {}
+            HostState::Online => {
+                if !pm {
+                    let line = self.offline_line(host, st);
+                    self.set_state(host, st, HostState::HardOffline, !manual, line);
+                    return;
+                }
+                if am.as_deref() == Some(host) {
+                    return;
+                }
+                if let Some(ps) = &peer_status
+                    && ps.state == HostState::Online
+                    && ps.online_since.is_some_and(|s| self.now.since(s) < PEER_GRACE)
+                {
+                    return;
+                }
+                let peer_pm = peer
+                    .as_deref()
+                    .is_some_and(|p| self.ok(p, CheckKind::Ping) && self.ok(p, CheckKind::Mysql));
+                if !t && peer_online && peer_pm {
+                    let to = HostState::ReplicationFail;
+                    self.set_state(host, st, to, !manual, Self::state_line(host, st, to));
+                } else if !b && t && peer_online && peer_pm {
+                    let to = HostState::ReplicationDelay;
+                    self.set_state(host, st, to, !manual, Self::state_line(host, st, to));
+                }
+            }
+            HostState::AwaitingRecovery => {
+                if !pm {
+                    let line = self.offline_line(host, st);
+                    self.set_state(host, st, HostState::HardOffline, false, line);
+                    return;
+                }
+                if t && b {
+                    self.awaiting_recovery_online(host);
+                }
+            }
+            HostState::HardOffline => {
+                if !pm {
+                    return;
+                }
+                let guarded = (am.is_some() && am.as_deref() != Some(host))
+                    || !self.can_hold_active_master(host);
+                let to = if guarded && !t {
+                    HostState::ReplicationFail
+                } else if guarded && !b {
+                    HostState::ReplicationDelay
+                } else {
+                    HostState::AwaitingRecovery
+                };
+                self.set_state(host, st, to, false, Self::state_line(host, st, to));
+            }
+            HostState::ReplicationFail | HostState::ReplicationDelay => {
+                if st == HostState::ReplicationFail && pm && !b && t {
+                    let to = HostState::ReplicationDelay;
+                    self.set_state(host, st, to, false, Self::state_line(host, st, to));
+                } else if st == HostState::ReplicationDelay && pm && !t {
+                    let to = HostState::ReplicationFail;
+                    self.set_state(host, st, to, false, Self::state_line(host, st, to));
+                } else if pm && ((t && b) || !peer_online) {
+                    let flapping = self.work.host(host).is_some_and(|h| h.flapping);
+                    if flapping {
+                        let to = HostState::AwaitingRecovery;
+                        let line = LogLine::fatal(format!(
+                            "State of host '{host}' changed from {st} to {to} (because it's flapping)"
+                        ));
+                        self.set_state(host, st, to, false, line);
+                    } else {
+                        let to = HostState::Online;
+                        self.set_state(host, st, to, false, Self::state_line(host, st, to));
+                    }
+                } else if !pm {
+                    let line = self.offline_line(host, st);
+                    self.set_state(host, st, HostState::HardOffline, false, line);
+                }
+            }
+        }
+    }
+
+    /// §3.3 AWAITING_RECOVERY 2a–2c, all checks OK.
+    fn awaiting_recovery_online(&mut self, host: &str) {
+        let Some(h) = self.work.host(host).cloned() else { return };
+        let mon = self.config.monitor.as_ref();
+        let auto = mon.map(|m| m.auto_set_online).unwrap_or_default();
+        let flap_duration = mon.map(|m| m.flap_duration).unwrap_or(Duration::from_secs(3600));
+        let st = HostState::AwaitingRecovery;
+        let was_for = fmt_secs(Duration::from_secs(self.now.since(h.last_state_change).as_secs()));
+        let change = |d: &mut Self, line: String, clear_flapping: bool| {
+            d.emit(
+                Change::SetState {
+                    host: host.to_string(),
+                    from: st,
+                    to: HostState::Online,
+                    clear_roles: false,
+                    clear_flapping,
+                    last_uptime_ms: None,
+                },
+                vec![LogLine::fatal(line)],
+            );
+        };
+        if h.flapping {
+            let quiet = self
+                .checks()
+                .last_change(host)
+                .is_some_and(|lc| self.now.since(lc) >= flap_duration);
+            if !auto.is_zero() && quiet {
+                let line = format!(
+                    "State of flapping host '{host}' changed from {st} to ONLINE because of \
+                     auto_set_online and flap_duration({}) seconds passed without another \
+                     failure. It was in state {st} for {was_for} seconds",
+                    fmt_secs(flap_duration)
+                );
+                change(self, line, true);
+            }
+            return;
+        }
+        let uptime = self.inputs.agents.get(host).and_then(|f| f.uptime_ms);
+        if let Some(up) = uptime
+            && h.last_uptime_ms > 0
+            && up > h.last_uptime_ms
+            && up - h.last_uptime_ms < 60_000
+        {
+            let d = fmt_secs(Duration::from_millis(up - h.last_uptime_ms));
+            let line = format!(
+                "State of host '{host}' changed from {st} to ONLINE because it was down for only {d} seconds"
+            );
+            change(self, line, false);
+            return;
+        }
+        if !auto.is_zero() && self.now.since(h.last_state_change) >= auto {
+            let line = format!(
+                "State of host '{host}' changed from {st} to ONLINE because of auto_set_online({} \
+                 seconds). It was in state {st} for {was_for} seconds",
+                fmt_secs(auto)
+            );
+            change(self, line, false);
+        }
+    }
+
+    /// §3.4: WAIT → ACTIVE.
+    fn wait_epilogue(&mut self) {
+        let Some(am) = self.config.active_master_role.as_deref() else { return };
+        let Some(role) = self.config.roles.iter().find(|r| r.name == am) else { return };
+        let (Some(first), Some(second)) = (role.hosts.first(), role.hosts.get(1)) else { return };
+        let online = |n: &str| self.work.state_of(n) == Some(HostState::Online);
+        let (a, b) = (online(first), online(second));
+        let line = if a && b {
+            LogLine::info(format!(
+                "Nodes {first} and {second} are ONLINE, switching from mode 'WAIT' to 'ACTIVE'."
+            ))
+        } else {
+            let wait = self.config.monitor.as_ref().map(|m| m.wait_for_other_master);
+            let wait = wait.unwrap_or(Duration::from_secs(120));
+            if wait.is_zero() || a == b {
+                return;
+            }
+            let (up, missing) = if a { (first, second) } else { (second, first) };
+            let since = self.work.host(up).and_then(|h| h.online_since);
+            if !since.is_some_and(|s| self.now.since(s) >= wait) {
+                return;
+            }
+            LogLine::warn(format!(
+                "Master {missing} did not come online for {}(wait_for_other_master) seconds. \
+                 Switching from mode 'WAIT' to 'ACTIVE'",
+                fmt_secs(wait)
+            ))
+        };
+        self.emit(
+            Change::SetMode { from: Mode::Wait, to: Mode::Active, cause: String::new() },
+            vec![line],
+        );
+        self.offline_notifications();
+    }
+
+    /// Clears the roles of every non-ONLINE host that still holds some.
+    fn offline_notifications(&mut self) {
+        let victims: Vec<(String, HostState)> = self
+            .work
+            .hosts
+            .iter()
+            .filter(|h| h.state != HostState::Online && !h.roles.is_empty())
+            .map(|h| (h.name.clone(), h.state))
+            .collect();
+        for (host, state) in victims {
+            self.emit(Change::ClearRoles { host, state }, Vec::new());
+        }
+    }
+
+    fn eligible(&self, hosts: &[String]) -> Vec<String> {
+        hosts
+            .iter()
+            .filter(|h| {
+                self.work
+                    .host(h)
+                    .is_some_and(|s| s.state == HostState::Online && !s.agent_down)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// §4.2 steps 2–4.
+    fn distribute(&mut self) {
+        let active = self.work.mode == Mode::Active;
+        let am = self.config.active_master_role.clone();
+        for mode in [RoleMode::Exclusive, RoleMode::Balanced] {
+            for role in self.config.roles.iter().filter(|r| r.mode == mode) {
+                for ip in &role.ips {
+                    if self.work.owner_of(&role.name, *ip).is_some() {
+                        continue;
+                    }
+                    let eligible = self.eligible(&role.hosts);
+                    if eligible.is_empty() {
+                        break;
+                    }
+                    let preferred = role
+                        .prefer
+                        .as_ref()
+                        .filter(|p| active && role.mode == RoleMode::Exclusive && eligible.contains(p));
+                    let mut choice = match preferred {
+                        Some(p) => p.clone(),
+                        None => self.least_loaded(&eligible),
+                    };
+                    if am.as_deref() == Some(role.name.as_str()) {
+                        if let Some(rel) = self.work.writer_release.clone() {
+                            if let Some(t) = rel.target.as_ref().filter(|t| eligible.contains(t)) {
+                                choice = t.clone();
+                            }
+                            if !writer_may_move(&rel, &choice, self.inputs, self.now, self.config) {
+                                break;
+                            }
+                        }
+                    }
+                    let line = LogLine::info(format!(
+                        "Orphaned role '{}({ip})' has been assigned to '{choice}'",
+                        role.name
+                    ));
+                    self.emit(
+                        Change::AssignRole {
+                            role: role.name.clone(),
+                            ip: *ip,
+                            from: None,
+                            to: choice,
+                        },
+                        vec![line],
+                    );
+                }
+            }
+        }
+        if active {
+            self.obey_preferences();
+        }
+        self.balance();
+    }
+
+    fn least_loaded(&self, eligible: &[String]) -> String {
+        let mut best: Option<(u32, &String)> = None;
+        for h in eligible {
+            let c = self.work.role_count_x2(h, self.config);
+            if best.is_none_or(|(bc, _)| c < bc) {
+                best = Some((c, h));
+            }
+        }
+        best.map(|(_, h)| h.clone()).unwrap_or_default()
+    }
+
+    /// §4.2 step 3 (ACTIVE only).
+    fn obey_preferences(&mut self) {
+        let am = self.config.active_master_role.clone();
+        for role in self.config.roles.iter().filter(|r| r.mode == RoleMode::Exclusive) {
+            let Some(p) = role.prefer.clone() else { continue };
+            if self.eligible(std::slice::from_ref(&p)).is_empty() || !role.hosts.contains(&p) {
+                continue;
+            }
+            for ip in &role.ips {
+                let Some(owner) = self.work.owner_of(&role.name, *ip).map(str::to_string) else {
+                    continue;
+                };
+                if owner == p {
+                    continue;
+                }
+                let line = LogLine::info(format!(
+                    "Moving role '{}({ip})' from host '{owner}' to preferred host '{p}'",
+                    role.name
+                ));
+                let change = if am.as_deref() == Some(role.name.as_str()) {
+                    Change::ReleaseWriter { host: owner, ip: *ip, target: Some(p.clone()) }
+                } else {
+                    Change::AssignRole {
+                        role: role.name.clone(),
+                        ip: *ip,
+                        from: Some(owner),
+                        to: p.clone(),
+                    }
+                };
+                self.emit(change, vec![line]);
+            }
+        }
+    }
+
+    /// §4.2 step 4.
+    fn balance(&mut self) {
+        for role in self.config.roles.iter().filter(|r| r.mode == RoleMode::Balanced) {
+            let eligible = self.eligible(&role.hosts);
+            if eligible.len() < 2 {
+                continue;
+            }
+            let mut counts: Vec<(String, u32)> = eligible
+                .iter()
+                .map(|h| (h.clone(), self.work.role_count_x2(h, self.config)))
+                .collect();
+            for _ in 0..1000 {
+                let (mut max_i, mut min_i) = (0, 0);
+                for (i, (_, c)) in counts.iter().enumerate() {
+                    if *c > counts[max_i].1 {
+                        max_i = i;
+                    }
+                    if *c < counts[min_i].1 {
+                        min_i = i;
+                    }
+                }
+                if counts[max_i].1 <= counts[min_i].1 + 2 {
+                    break;
+                }
+                let from = counts[max_i].0.clone();
+                let to = counts[min_i].0.clone();
+                let ip = role
+                    .ips
+                    .iter()
+                    .rev()
+                    .find(|ip| self.work.owner_of(&role.name, **ip) == Some(from.as_str()))
+                    .copied();
+                if let Some(ip) = ip {
+                    let line = LogLine::info(format!(
+                        "Moving role '{}({ip})' from host '{from}' to host '{to}'",
+                        role.name
+                    ));
+                    self.emit(
+                        Change::AssignRole {
+                            role: role.name.clone(),
+                            ip,
+                            from: Some(from),
+                            to,
+                        },
+                        vec![line],
+                    );
+                }
+                counts[max_i].1 -= 2;
+                counts[min_i].1 += 2;
+            }
+        }
+    }
+}
