@@ -1,3 +1,208 @@
-//! mmm-agentd (being built).
+//! mmm-agentd: the agent on each MySQL host. It applies the desired status the leading
+//! monitor sends over gRPC (VIPs, read_only, replication source), refuses stale epochs,
+//! and drops the writer role by itself when its lease runs out.
 
-fn main() {}
+mod arp;
+mod db;
+mod desired;
+mod driver;
+mod epoch;
+mod kill;
+mod logging;
+mod pidfile;
+mod plan;
+mod service;
+mod uptime;
+mod vip;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use mmm_core::config::{Config, Program, SocketType};
+use mmm_proto::pb::agent_server::AgentServer;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+/// Command line of mmm-agentd.
+#[derive(Debug, Parser)]
+#[command(name = "mmm-agentd", version, about = "mmm agent for a MySQL host")]
+struct Cli {
+    /// Config file; default: mmm_agent[_CLUSTER].conf in /etc, /etc/mmm, /etc/mysql-mmm.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory holding the fencing epoch.
+    #[arg(long, default_value = "/var/lib/mmm-agent")]
+    state_dir: PathBuf,
+    /// Pid file (overrides the host's pid_path).
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Log JSON lines instead of mysql-mmm's layout.
+    #[arg(long)]
+    log_json: bool,
+    /// Timeout of each MySQL connect/statement and netlink call, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    io_timeout_ms: u64,
+    /// `@CLUSTER`: use mmm_agent_CLUSTER.conf.
+    cluster: Option<String>,
+}
+
+const SEARCH_DIRS: [&str; 3] = ["/etc", "/etc/mmm", "/etc/mysql-mmm"];
+
+fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &cli.config {
+        return Ok(p.clone());
+    }
+    let name = match &cli.cluster {
+        None => "mmm_agent.conf".to_string(),
+        Some(c) => match c.strip_prefix('@') {
+            Some(n) if !n.is_empty() => format!("mmm_agent_{n}.conf"),
+            _ => bail!("invalid cluster argument '{c}' (expected @NAME)"),
+        },
+    };
+    SEARCH_DIRS
+        .iter()
+        .map(|d| Path::new(d).join(&name))
+        .find(|p| p.is_file())
+        .with_context(|| format!("no {name} in {}", SEARCH_DIRS.join(", ")))
+}
+
+fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    logging::capture_local_offset();
+    let cli = Cli::parse();
+    logging::init(cli.log_json, false);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            fatal!("Can't start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            fatal!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    let _ = (path, Program::Agent);
+    anyhow::bail!("config loader pending")
+}
+
+fn tls_config(cfg: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
+    if cfg.socket.kind != SocketType::Ssl {
+        return Ok(None);
+    }
+    let read = |p: &Option<PathBuf>, what: &str| -> anyhow::Result<Vec<u8>> {
+        let p = p
+            .as_ref()
+            .with_context(|| format!("<socket> type ssl needs {what}"))?;
+        std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+    };
+    let cert = read(&cfg.socket.cert_file, "cert_file")?;
+    let key = read(&cfg.socket.key_file, "key_file")?;
+    let ca = read(&cfg.socket.ca_file, "ca_file")?;
+    Ok(Some(
+        ServerTlsConfig::new()
+            .identity(Identity::from_pem(cert, key))
+            .client_ca_root(Certificate::from_pem(ca)),
+    ))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let path = config_path(&cli)?;
+    let cfg = Arc::new(load_config(&path).with_context(|| format!("loading {}", path.display()))?);
+    let this = cfg.this.clone().context("config has no 'this' host")?;
+    let me = cfg
+        .hosts
+        .iter()
+        .find(|h| h.name == this)
+        .cloned()
+        .with_context(|| format!("'this' names unknown host '{this}'"))?;
+    let interface = me
+        .cluster_interface
+        .clone()
+        .with_context(|| format!("host '{this}' has no cluster_interface"))?;
+
+    let pid_path = cli
+        .pid_file
+        .clone()
+        .or_else(|| me.pid_path.clone())
+        .unwrap_or_else(|| PathBuf::from("/run/mmm-agentd.pid"));
+    let (pid, stale) = pidfile::PidFile::acquire(&pid_path)?;
+    if stale {
+        tracing::warn!("Unclean start - found stale pid file!");
+    }
+    tracing::info!("STARTING...");
+
+    let io_timeout = Duration::from_millis(cli.io_timeout_ms.max(100));
+    let epochs = epoch::EpochStore::open(&cli.state_dir)?;
+    tracing::info!(
+        epoch = epochs.current(),
+        "Loaded fencing epoch {}",
+        epochs.current()
+    );
+    let vips = vip::Vips::new(&interface, io_timeout)?;
+    let db = db::Db::new(&cfg, &me, io_timeout)?;
+    let (drv, tx, snap) = driver::Driver::new(&cfg, me.clone(), db.clone(), vips.clone(), epochs);
+    let driver_task = tokio::spawn(drv.run());
+
+    let kill_rounds = u64::from(cfg.max_kill_retries) + 1;
+    let driver_timeout =
+        cfg.catchup_timeout * 2 + Duration::from_secs(kill_rounds) + io_timeout * 10;
+    let svc = service::AgentService {
+        cfg: cfg.clone(),
+        me: this.clone(),
+        tx,
+        snapshot: snap,
+        db,
+        vips,
+        driver_timeout,
+        read_timeout: io_timeout * 4,
+    };
+    let addr = SocketAddr::new(me.ip, me.agent_port);
+    let mut server = Server::builder();
+    if let Some(tls) = tls_config(&cfg)? {
+        server = server.tls_config(tls).context("TLS configuration")?;
+    }
+    tracing::info!("Listening on {addr}");
+    server
+        .add_service(AgentServer::new(svc))
+        .serve_with_shutdown(addr, shutdown_signal())
+        .await
+        .with_context(|| format!("serving on {addr}"))?;
+    driver_task.abort();
+    drop(pid);
+    tracing::info!("END");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => {
+            fatal!("Couldn't install signal handlers");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("Signal received: exiting...");
+}

@@ -1,0 +1,379 @@
+//! The agent's MySQL actions: deny/allow writes, catch up before taking writes, follow a new
+//! master, and read the server's status. Every call is bounded by the connection timeouts.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use mmm_core::config::{Config, HostConfig};
+use mmm_mysql::{
+    ChangeMasterPosition, ConnectOpts, Flavour, MasterStatus, Mysql, MysqlError, ServerInfo,
+    SlaveStatus, WaitOutcome, gtid_without_server,
+};
+
+use crate::kill::select_kills;
+
+/// Why an agent MySQL action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The server refused or did not answer.
+    #[error(transparent)]
+    Mysql(#[from] MysqlError),
+    /// The configuration lacks what the action needs.
+    #[error("{0}")]
+    Config(String),
+    /// Replication did not reach its target in time.
+    #[error("{0}")]
+    CatchUp(String),
+    /// The server is not in the state the action expects.
+    #[error("{0}")]
+    State(String),
+}
+
+/// What GET_SYSTEM_STATUS reports about MySQL.
+#[derive(Debug, Clone, Default)]
+pub struct MysqlState {
+    /// Server version and flavour.
+    pub info: Option<ServerInfo>,
+    /// read_only = 0.
+    pub writable: bool,
+    /// Replication, when this server is a slave.
+    pub slave: Option<SlaveStatus>,
+    /// Binlog and GTID position.
+    pub master: MasterStatus,
+}
+
+/// MySQL access of the agent for its own host and, read-only, its peer.
+#[derive(Debug, Clone)]
+pub struct Db {
+    hosts: Vec<HostConfig>,
+    me: HostConfig,
+    user: String,
+    password: String,
+    timeout: Duration,
+    catchup_timeout: Duration,
+    max_kill_retries: u32,
+    use_gtid: bool,
+    kill_pause: Duration,
+}
+
+impl Db {
+    /// Builds the backend for host `me` of `cfg` with per-call `timeout`.
+    pub fn new(cfg: &Config, me: &HostConfig, timeout: Duration) -> Result<Db, DbError> {
+        let user = me
+            .agent_user
+            .clone()
+            .ok_or_else(|| DbError::Config(format!("host '{}' has no agent_user", me.name)))?;
+        Ok(Db {
+            hosts: cfg.hosts.clone(),
+            me: me.clone(),
+            user,
+            password: me.agent_password.clone().unwrap_or_default(),
+            timeout,
+            catchup_timeout: cfg.catchup_timeout,
+            max_kill_retries: cfg.max_kill_retries,
+            use_gtid: cfg.use_gtid,
+            kill_pause: Duration::from_secs(1),
+        })
+    }
+
+    fn opts(&self, host: &HostConfig) -> ConnectOpts {
+        ConnectOpts::tcp(
+            host.ip.to_string(),
+            host.mysql_port,
+            self.user.clone(),
+            self.password.clone(),
+            self.timeout,
+        )
+    }
+
+    async fn local(&self) -> Result<Mysql, DbError> {
+        Ok(mmm_mysql::connect(&self.opts(&self.me)).await?)
+    }
+
+    fn host_by_ip(&self, ip: &str) -> Option<&HostConfig> {
+        let parsed: Option<IpAddr> = ip.parse().ok();
+        self.hosts
+            .iter()
+            .find(|h| Some(h.ip) == parsed || h.name == ip)
+    }
+
+    fn host(&self, name: &str) -> Result<&HostConfig, DbError> {
+        self.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .ok_or_else(|| DbError::Config(format!("unknown host '{name}'")))
+    }
+
+    /// `read_only` of the local server.
+    pub async fn read_only(&self) -> Result<bool, DbError> {
+        let mut c = self.local().await?;
+        let ro = c.read_only().await?;
+        c.close().await;
+        Ok(ro)
+    }
+
+    /// Everything GET_SYSTEM_STATUS needs from MySQL.
+    pub async fn state(&self) -> Result<MysqlState, DbError> {
+        let mut c = self.local().await?;
+        let state = MysqlState {
+            info: Some(c.info().clone()),
+            writable: !c.read_only().await?,
+            slave: c.slave_status().await?,
+            master: c.master_status().await?,
+        };
+        c.close().await;
+        Ok(state)
+    }
+
+    /// mysql-mmm's `mysql_deny_write`: read_only=1 (super_read_only on MySQL ≥5.7), then kill
+    /// client sessions in rounds, sparing writing statements while rounds remain, then verify.
+    /// Returns the number of sessions killed.
+    pub async fn deny_write(&self) -> Result<usize, DbError> {
+        let mut c = self.local().await?;
+        c.set_read_only(true).await?;
+        let own = c.connection_id().await?;
+        let mut killed = 0;
+        for round in 0..=self.max_kill_retries {
+            let last = round == self.max_kill_retries;
+            let rows = c.processlist().await?;
+            let sel = select_kills(&rows, own, last);
+            for id in &sel.kill {
+                c.kill(*id).await?;
+                killed += 1;
+            }
+            if sel.spared.is_empty() {
+                break;
+            }
+            tracing::debug!(round, spared = ?sel.spared, "sparing writing statements");
+            tokio::time::sleep(self.kill_pause).await;
+        }
+        if !c.read_only().await? {
+            return Err(DbError::State(
+                "read_only is still 0 after setting it".into(),
+            ));
+        }
+        c.close().await;
+        Ok(killed)
+    }
+
+    /// mysql-mmm's `mysql_allow_write`: read_only=0 (and super_read_only=0), then verify.
+    pub async fn allow_write(&self) -> Result<(), DbError> {
+        let mut c = self.local().await?;
+        c.set_read_only(false).await?;
+        if c.read_only().await? {
+            return Err(DbError::State(
+                "read_only is still 1 after clearing it".into(),
+            ));
+        }
+        c.close().await;
+        Ok(())
+    }
+
+    /// START SLAVE (leaving ADMIN_OFFLINE).
+    pub async fn start_slave(&self) -> Result<(), DbError> {
+        let mut c = self.local().await?;
+        if c.slave_status().await?.is_some() {
+            c.start_slave().await?;
+        }
+        c.close().await;
+        Ok(())
+    }
+
+    /// STOP SLAVE (entering ADMIN_OFFLINE).
+    pub async fn stop_slave(&self) -> Result<(), DbError> {
+        let mut c = self.local().await?;
+        if c.slave_status().await?.is_some() {
+            c.stop_slave().await?;
+        }
+        c.close().await;
+        Ok(())
+    }
+
+    /// The master status of another host, or `None` when it cannot be reached.
+    async fn remote_master_status(&self, host: &HostConfig) -> Option<(MasterStatus, bool)> {
+        let mut c = match mmm_mysql::connect(&self.opts(host)).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!(host = %host.name, error = %e, "host not reachable for catch-up");
+                return None;
+            }
+        };
+        let status = c.master_status().await.ok()?;
+        let gtid = c.gtid_enabled().await.unwrap_or(false);
+        c.close().await;
+        Some((status, gtid))
+    }
+
+    /// Waits, bounded by `catchup_timeout`, until the local server applied what it must have
+    /// before taking writes (mysql-mmm's `sync_with_master`, with a timeout and GTID support).
+    pub async fn sync_with_master(&self) -> Result<String, DbError> {
+        let mut c = self.local().await?;
+        let Some(slave) = c.slave_status().await? else {
+            c.close().await;
+            return Ok("not a slave, nothing to catch up".into());
+        };
+        let peer = match &self.me.peer {
+            Some(p) => Some(self.host(p)?.clone()),
+            None => None,
+        };
+        let reachable = match &peer {
+            Some(p) => self.remote_master_status(p).await.map(|s| (p.clone(), s)),
+            None => None,
+        };
+        let outcome = match reachable {
+            Some((p, (status, peer_gtid)))
+                if self.host_by_ip(&slave.master_host).map(|h| &h.name) == Some(&p.name) =>
+            {
+                self.wait_for_master(&mut c, &slave, &status, peer_gtid)
+                    .await?
+            }
+            _ => {
+                let what = format!(
+                    "own relay log {}:{}",
+                    slave.master_log_file, slave.read_master_log_pos
+                );
+                let o = c
+                    .wait_for_position(
+                        &slave.master_log_file,
+                        slave.read_master_log_pos,
+                        self.catchup_timeout,
+                    )
+                    .await?;
+                (o, what)
+            }
+        };
+        c.close().await;
+        match outcome {
+            (WaitOutcome::Reached, what) => Ok(format!("caught up with {what}")),
+            (WaitOutcome::NotReplicating, what) => {
+                tracing::warn!(
+                    "Replication SQL thread is not running; taking writes without waiting for {what}"
+                );
+                Ok(format!("SQL thread not running, did not wait for {what}"))
+            }
+            (WaitOutcome::TimedOut, what) => Err(DbError::CatchUp(format!(
+                "did not reach {what} within {:?}",
+                self.catchup_timeout
+            ))),
+        }
+    }
+
+    async fn wait_for_master(
+        &self,
+        c: &mut Mysql,
+        slave: &SlaveStatus,
+        master: &MasterStatus,
+        master_gtid: bool,
+    ) -> Result<(WaitOutcome, String), DbError> {
+        let use_gtid = self.use_gtid && slave.using_gtid && master_gtid;
+        if use_gtid {
+            let target = match c.info().flavour {
+                Flavour::Mariadb => {
+                    let own = c.server_id().await?;
+                    gtid_without_server(&master.gtid_binlog_pos, own)
+                }
+                Flavour::Mysql => master.gtid_executed.clone(),
+            };
+            let o = c.wait_for_gtid(&target, self.catchup_timeout).await?;
+            return Ok((o, format!("master GTID {target}")));
+        }
+        let o = c
+            .wait_for_position(&master.file, master.position, self.catchup_timeout)
+            .await?;
+        Ok((
+            o,
+            format!("master binlog {}:{}", master.file, master.position),
+        ))
+    }
+
+    /// mysql-mmm's `set_active_master NEW` for a slave: catch up (bounded), stop, point at
+    /// NEW (GTID auto-positioning when possible, else NEW's current binlog coordinates), start.
+    pub async fn set_active_master(&self, new_name: &str) -> Result<String, DbError> {
+        let new = self.host(new_name)?.clone();
+        let mut c = self.local().await?;
+        let slave = c.slave_status().await?;
+        if let Some(s) = &slave
+            && self.host_by_ip(&s.master_host).map(|h| h.name.as_str()) == Some(new_name)
+        {
+            c.close().await;
+            return Ok("OK: We are already a slave of the new master".into());
+        }
+        // Wait for what we already have (or what the old master wrote) to be applied.
+        if let Some(s) = &slave {
+            let old = self.host_by_ip(&s.master_host).cloned();
+            let target = match &old {
+                Some(o) => self.remote_master_status(o).await.map(|(m, _)| m),
+                None => None,
+            };
+            let (file, pos) = match &target {
+                Some(m) => (m.file.clone(), m.position),
+                None => (s.master_log_file.clone(), s.read_master_log_pos),
+            };
+            if !file.is_empty() {
+                match c
+                    .wait_for_position(&file, pos, self.catchup_timeout)
+                    .await?
+                {
+                    WaitOutcome::Reached => {}
+                    other => tracing::warn!(
+                        "Catch-up to {file}:{pos} before changing master ended with {other:?}"
+                    ),
+                }
+            }
+        }
+        let (repl_user, repl_password) = (
+            new.replication_user.clone().ok_or_else(|| {
+                DbError::Config(format!("host '{}' has no replication_user", new.name))
+            })?,
+            new.replication_password.clone().unwrap_or_default(),
+        );
+        let new_conn = mmm_mysql::connect(&self.opts(&new)).await;
+        let mut new_conn = new_conn
+            .map_err(|e| DbError::State(format!("new master '{}' not reachable: {e}", new.name)))?;
+        let new_gtid = new_conn.gtid_enabled().await?;
+        let local_gtid = c.gtid_enabled().await?;
+        let gtid =
+            self.use_gtid && new_gtid && local_gtid && new_conn.info().flavour == c.info().flavour;
+        if slave.is_some() {
+            c.stop_slave().await?;
+        }
+        let position = if gtid {
+            ChangeMasterPosition::Gtid
+        } else {
+            let m = new_conn.master_status().await?;
+            if m.file.is_empty() {
+                return Err(DbError::State(format!(
+                    "new master '{}' has binary logging off",
+                    new.name
+                )));
+            }
+            tracing::warn!(
+                "Changing master to '{}' with binlog coordinates {}:{}: without GTID, events the new master lacks or wrote at other positions can be skipped or applied twice",
+                new.name,
+                m.file,
+                m.position
+            );
+            ChangeMasterPosition::Binlog {
+                file: m.file,
+                position: m.position,
+            }
+        };
+        new_conn.close().await;
+        c.change_master(
+            &new.ip.to_string(),
+            new.mysql_port,
+            &repl_user,
+            &repl_password,
+            &position,
+        )
+        .await?;
+        c.start_slave().await?;
+        c.close().await;
+        Ok(match position {
+            ChangeMasterPosition::Gtid => format!("OK: now replicating from '{new_name}' (GTID)"),
+            ChangeMasterPosition::Binlog { file, position } => {
+                format!("OK: now replicating from '{new_name}' at {file}:{position}")
+            }
+        })
+    }
+}

@@ -1,0 +1,373 @@
+//! The status the leader wants this host in, and the checks a request must pass first.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use mmm_core::config::Config;
+use mmm_proto::pb;
+
+/// Host states as mysql-mmm names them.
+pub const STATES: [&str; 7] = [
+    "ONLINE",
+    "ADMIN_OFFLINE",
+    "HARD_OFFLINE",
+    "AWAITING_RECOVERY",
+    "REPLICATION_DELAY",
+    "REPLICATION_FAIL",
+    "UNKNOWN",
+];
+
+/// One role instance, `name(ip)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Role {
+    /// Role name.
+    pub name: String,
+    /// Its virtual IP.
+    pub ip: IpAddr,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name, self.ip)
+    }
+}
+
+/// Joins roles as mysql-mmm logs them (`a(ip), b(ip)`).
+pub fn role_list(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(Role::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the agent should make true.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    /// Host state (one of [`STATES`]).
+    pub state: String,
+    /// Held roles, sorted and without duplicates.
+    pub roles: Vec<Role>,
+    /// Host name of the active master ("" when none).
+    pub active_master: String,
+}
+
+impl Default for Desired {
+    fn default() -> Desired {
+        Desired {
+            state: "UNKNOWN".into(),
+            roles: Vec::new(),
+            active_master: String::new(),
+        }
+    }
+}
+
+/// A SetStatus request that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCommand {
+    /// The status to apply.
+    pub desired: Desired,
+    /// Fencing epoch of the sender.
+    pub epoch: u64,
+    /// Lease, `None` for "no lease" (non-writer statuses only).
+    pub lease: Option<Duration>,
+}
+
+/// Why a request was refused before anything happened (INVALID_ARGUMENT).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The request names another host.
+    #[error("ERROR: Invalid hostname in command ({got})! My name is '{me}'")]
+    WrongHost {
+        /// Name in the request.
+        got: String,
+        /// Our name.
+        me: String,
+    },
+    /// A state mysql-mmm does not know.
+    #[error("ERROR: Invalid state '{0}'!")]
+    UnknownState(String),
+    /// A role not defined in the configuration.
+    #[error("ERROR: Unknown role '{0}'!")]
+    UnknownRole(String),
+    /// An IP that does not parse or is not one of the role's IPs.
+    #[error("ERROR: IP '{ip}' is not configured for role '{role}'!")]
+    BadIp {
+        /// Role name.
+        role: String,
+        /// IP text from the request.
+        ip: String,
+    },
+    /// The role may not be held by this host.
+    #[error("ERROR: Host '{host}' may not hold role '{role}'!")]
+    NotAllowed {
+        /// This host.
+        host: String,
+        /// Role name.
+        role: String,
+    },
+    /// The active master is not a configured host.
+    #[error("ERROR: Unknown active master '{0}'!")]
+    UnknownMaster(String),
+    /// No fence in the request.
+    #[error("ERROR: Missing fence (epoch) in command!")]
+    MissingFence,
+    /// A writer status must carry a lease.
+    #[error("ERROR: A status with role '{0}' needs a lease!")]
+    WriterWithoutLease(String),
+}
+
+/// Checks that a request is addressed to this host.
+pub fn check_host(cfg: &Config, me: &str, host: &str) -> Result<(), RequestError> {
+    let _ = cfg;
+    if host == me {
+        Ok(())
+    } else {
+        Err(RequestError::WrongHost {
+            got: host.to_string(),
+            me: me.to_string(),
+        })
+    }
+}
+
+/// Validates a SetStatus request against the configuration; nothing is changed on failure.
+pub fn validate_set_status(
+    cfg: &Config,
+    me: &str,
+    req: &pb::SetStatusRequest,
+) -> Result<StatusCommand, RequestError> {
+    check_host(cfg, me, &req.host)?;
+    let fence = req.fence.as_ref().ok_or(RequestError::MissingFence)?;
+    if !STATES.contains(&req.state.as_str()) {
+        return Err(RequestError::UnknownState(req.state.clone()));
+    }
+    let mut roles = Vec::with_capacity(req.roles.len());
+    for r in &req.roles {
+        let role = cfg
+            .roles
+            .iter()
+            .find(|c| c.name == r.role)
+            .ok_or_else(|| RequestError::UnknownRole(r.role.clone()))?;
+        let bad_ip = || RequestError::BadIp {
+            role: r.role.clone(),
+            ip: r.ip.clone(),
+        };
+        let ip: IpAddr = r.ip.trim().parse().map_err(|_| bad_ip())?;
+        if !role.ips.contains(&ip) {
+            return Err(bad_ip());
+        }
+        if !role.hosts.iter().any(|h| h == me) {
+            return Err(RequestError::NotAllowed {
+                host: me.to_string(),
+                role: r.role.clone(),
+            });
+        }
+        roles.push(Role {
+            name: r.role.clone(),
+            ip,
+        });
+    }
+    roles.sort();
+    roles.dedup();
+    if !req.active_master.is_empty() && !cfg.hosts.iter().any(|h| h.name == req.active_master) {
+        return Err(RequestError::UnknownMaster(req.active_master.clone()));
+    }
+    let lease = (req.lease_ms > 0).then(|| Duration::from_millis(req.lease_ms));
+    if lease.is_none()
+        && let Some(w) = roles
+            .iter()
+            .find(|r| Some(r.name.as_str()) == cfg.active_master_role.as_deref())
+    {
+        return Err(RequestError::WriterWithoutLease(w.to_string()));
+    }
+    Ok(StatusCommand {
+        desired: Desired {
+            state: req.state.clone(),
+            roles,
+            active_master: req.active_master.clone(),
+        },
+        epoch: fence.epoch,
+        lease,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use mmm_core::config::{
+        CheckConfig, ChecksConfig, HostConfig, HostMode, RoleConfig, RoleMode, SocketConfig,
+        SocketType,
+    };
+
+    fn host(name: &str, ip: &str, mode: HostMode) -> HostConfig {
+        HostConfig {
+            name: name.into(),
+            ip: ip.parse().expect("ip"),
+            mode,
+            peer: None,
+            pid_path: None,
+            bin_path: None,
+            agent_port: 9989,
+            cluster_interface: Some("eth0".into()),
+            mysql_port: 3306,
+            tools: vec![],
+            agent_user: Some("agent".into()),
+            agent_password: Some("pw".into()),
+            monitor_user: None,
+            monitor_password: None,
+            replication_user: Some("repl".into()),
+            replication_password: Some("pw".into()),
+        }
+    }
+
+    /// A two-master, one-slave configuration for unit tests.
+    pub(crate) fn config() -> Config {
+        let check = CheckConfig {
+            check_period: Duration::from_secs(5),
+            trap_period: Duration::from_secs(10),
+            timeout: Duration::from_secs(2),
+            restart_after: 0,
+            max_backlog: 60,
+        };
+        Config {
+            this: Some("db1".into()),
+            debug: false,
+            active_master_role: Some("writer".into()),
+            max_kill_retries: 10,
+            catchup_timeout: Duration::from_secs(5),
+            use_gtid: true,
+            hosts: vec![
+                host("db1", "10.213.7.11", HostMode::Master),
+                host("db2", "10.213.7.12", HostMode::Master),
+                host("db3", "10.213.7.13", HostMode::Slave),
+            ],
+            roles: vec![
+                RoleConfig {
+                    name: "writer".into(),
+                    mode: RoleMode::Exclusive,
+                    hosts: vec!["db1".into(), "db2".into()],
+                    ips: vec!["10.213.7.100".parse().expect("ip")],
+                    prefer: None,
+                },
+                RoleConfig {
+                    name: "reader".into(),
+                    mode: RoleMode::Balanced,
+                    hosts: vec!["db1".into(), "db2".into(), "db3".into()],
+                    ips: vec![
+                        "10.213.7.101".parse().expect("ip"),
+                        "10.213.7.102".parse().expect("ip"),
+                    ],
+                    prefer: None,
+                },
+            ],
+            checks: ChecksConfig {
+                ping: check.clone(),
+                mysql: check.clone(),
+                rep_threads: check.clone(),
+                rep_backlog: check,
+            },
+            monitor: None,
+            monitor_nodes: vec![],
+            this_monitor: None,
+            socket: SocketConfig {
+                kind: SocketType::Plain,
+                cert_file: None,
+                key_file: None,
+                ca_file: None,
+            },
+        }
+    }
+
+    fn req(host: &str, roles: &[(&str, &str)], lease_ms: u64) -> pb::SetStatusRequest {
+        pb::SetStatusRequest {
+            host: host.into(),
+            fence: Some(pb::Fence {
+                epoch: 4,
+                term: 1,
+                leader_id: 1,
+            }),
+            state: "ONLINE".into(),
+            roles: roles
+                .iter()
+                .map(|(r, ip)| pb::RoleIp {
+                    role: (*r).into(),
+                    ip: (*ip).into(),
+                })
+                .collect(),
+            active_master: "db1".into(),
+            lease_ms,
+        }
+    }
+
+    #[test]
+    fn accepts_a_good_request_sorted() {
+        let c = validate_set_status(
+            &config(),
+            "db1",
+            &req(
+                "db1",
+                &[("writer", "10.213.7.100"), ("reader", "10.213.7.101")],
+                3000,
+            ),
+        )
+        .expect("valid");
+        assert_eq!(c.epoch, 4);
+        assert_eq!(c.lease, Some(Duration::from_millis(3000)));
+        assert_eq!(
+            role_list(&c.desired.roles),
+            "reader(10.213.7.101), writer(10.213.7.100)"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_requests() {
+        let cfg = config();
+        let e = validate_set_status(&cfg, "db1", &req("db9", &[], 1000)).expect_err("host");
+        assert_eq!(
+            e.to_string(),
+            "ERROR: Invalid hostname in command (db9)! My name is 'db1'"
+        );
+        let e = validate_set_status(&cfg, "db1", &req("db1", &[("boss", "10.213.7.100")], 1000))
+            .expect_err("role");
+        assert!(matches!(e, RequestError::UnknownRole(_)));
+        let e = validate_set_status(
+            &cfg,
+            "db1",
+            &req("db1", &[("writer", "10.213.7.200")], 1000),
+        )
+        .expect_err("ip");
+        assert!(matches!(e, RequestError::BadIp { .. }));
+        let e = validate_set_status(&cfg, "db1", &req("db1", &[("writer", "not-an-ip")], 1000))
+            .expect_err("ip");
+        assert!(matches!(e, RequestError::BadIp { .. }));
+        let e = validate_set_status(
+            &cfg,
+            "db3",
+            &req("db3", &[("writer", "10.213.7.100")], 1000),
+        )
+        .expect_err("not allowed");
+        assert!(matches!(e, RequestError::NotAllowed { .. }));
+        let e = validate_set_status(&cfg, "db1", &req("db1", &[("writer", "10.213.7.100")], 0))
+            .expect_err("lease");
+        assert!(matches!(e, RequestError::WriterWithoutLease(_)));
+        let mut r = req("db1", &[], 0);
+        r.state = "SLEEPY".into();
+        assert!(matches!(
+            validate_set_status(&cfg, "db1", &r),
+            Err(RequestError::UnknownState(_))
+        ));
+        let mut r = req("db1", &[], 0);
+        r.fence = None;
+        assert_eq!(
+            validate_set_status(&cfg, "db1", &r),
+            Err(RequestError::MissingFence)
+        );
+        let mut r = req("db1", &[], 0);
+        r.active_master = "dbX".into();
+        assert!(matches!(
+            validate_set_status(&cfg, "db1", &r),
+            Err(RequestError::UnknownMaster(_))
+        ));
+    }
+}

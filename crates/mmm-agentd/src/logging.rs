@@ -1,0 +1,136 @@
+//! Log output in mysql-mmm's layout (`yyyy/MM/dd HH:mm:ss LEVEL message`) or JSON.
+//!
+//! mysql-mmm has a FATAL level above ERROR; here it is an ERROR event with the field
+//! `fatal = true`, written as `FATAL` in the classic layout. Use [`fatal!`](crate::fatal).
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use time::{OffsetDateTime, UtcOffset, macros::format_description};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Logs at mysql-mmm's FATAL level (tracing ERROR with `fatal = true`).
+#[macro_export]
+macro_rules! fatal {
+    ($($arg:tt)+) => { ::tracing::error!(fatal = true, $($arg)+) };
+}
+
+static OFFSET: OnceLock<UtcOffset> = OnceLock::new();
+
+/// Reads the local UTC offset; call before any thread is started (the `time` crate refuses later).
+pub fn capture_local_offset() {
+    let off = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
+    let _ = OFFSET.set(off);
+}
+
+/// The classic formatter.
+struct MmmLayout;
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    fatal: bool,
+}
+
+impl Visit for Fields {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == "fatal" {
+            self.fatal = value;
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        }
+    }
+}
+
+/// The level word mysql-mmm prints.
+fn level_word(level: Level, fatal: bool) -> &'static str {
+    if fatal {
+        return "FATAL";
+    }
+    match level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARN",
+        Level::INFO => "INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
+    }
+}
+
+/// One line in mysql-mmm's layout.
+fn render(now: OffsetDateTime, level: &str, message: &str) -> String {
+    let fmt = format_description!("[year]/[month]/[day] [hour]:[minute]:[second]");
+    let stamp = now.format(fmt).unwrap_or_default();
+    format!("{stamp} {level:>5} {message}")
+}
+
+impl<S, N> FormatEvent<S, N> for MmmLayout
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let now = OffsetDateTime::now_utc().to_offset(*OFFSET.get().unwrap_or(&UtcOffset::UTC));
+        let level = level_word(*event.metadata().level(), fields.fatal);
+        writeln!(writer, "{}", render(now, level, &fields.message))
+    }
+}
+
+/// Installs the global subscriber: classic layout on stderr, or JSON lines.
+pub fn init(json: bool, debug: bool) {
+    let default = if debug { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .event_format(MmmLayout)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_layout() {
+        let t = time::macros::datetime!(2010-05-07 07:50:00 UTC);
+        assert_eq!(
+            render(t, level_word(Level::ERROR, true), "Lease expired"),
+            "2010/05/07 07:50:00 FATAL Lease expired"
+        );
+        assert_eq!(
+            render(t, level_word(Level::INFO, false), "END"),
+            "2010/05/07 07:50:00  INFO END"
+        );
+        assert_eq!(level_word(Level::WARN, false), "WARN");
+    }
+}
