@@ -139,13 +139,14 @@ pub fn render_checks(checks: &[CheckView], single_host: bool) -> String {
         Some(first) => checks.len() == 1 || checks.iter().all(|c| c.check == first.check),
         None => false,
     };
-    if single_host && single_check {
-        if let Some(c) = checks.first() {
-            return format!(
-                "{}  {}  [last change: {}]  {}",
-                c.host, c.check, c.last_change, c.message
-            );
-        }
+    if single_host
+        && single_check
+        && let Some(c) = checks.first()
+    {
+        return format!(
+            "{}  {}  [last change: {}]  {}",
+            c.host, c.check, c.last_change, c.message
+        );
     }
     let width = if single_host {
         0

@@ -89,8 +89,13 @@ impl Targets {
             let answer = tokio::time::timeout(self.call_timeout, call(client)).await;
             let status = match answer {
                 Ok(Ok(reply)) => return Ok(reply.into_inner()),
-                Ok(Err(status)) => status,
-                Err(_) => {
+                Ok(Err(status))
+                    if !matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded) =>
+                {
+                    status
+                }
+                // Our own bound, or the channel's (tonic reports it as CANCELLED).
+                Ok(Err(_)) | Err(_) => {
                     let secs = self.call_timeout.as_secs_f64();
                     if retry == Retry::OnlyIfNotSent {
                         return Err(Failure::Unreachable(format!(
@@ -114,9 +119,7 @@ impl Targets {
                     no_quorum = true;
                     problems.push(format!("{addr}: no quorum ({})", status.message()));
                 }
-                Code::Unavailable | Code::Cancelled | Code::DeadlineExceeded | Code::Unknown
-                    if retry == Retry::Safe =>
-                {
+                Code::Unknown if retry == Retry::Safe => {
                     problems.push(format!("{addr}: {}", describe_status(&status)));
                 }
                 Code::Unavailable => {
@@ -215,7 +218,12 @@ fn leader_of(status: &Status) -> Option<String> {
     if !matches!(status.code(), Code::Unavailable | Code::FailedPrecondition) {
         return None;
     }
-    let value = status.metadata().get(LEADER_METADATA)?.to_str().ok()?.trim();
+    let value = status
+        .metadata()
+        .get(LEADER_METADATA)?
+        .to_str()
+        .ok()?
+        .trim();
     (!value.is_empty()).then(|| value.to_string())
 }
 

@@ -54,7 +54,7 @@ pub fn load(path: &Path, program: Program) -> Result<Config, String> {
 
 /// `config check`: the effective configuration, or the error lines.
 pub fn check(path: &Path, program: Program) -> Result<String, Failure> {
-    let cfg = load(path, program).map_err(|lines| Failure::Usage(lines))?;
+    let cfg = load(path, program).map_err(Failure::Usage)?;
     let _ = cfg;
     Ok(String::new())
 }

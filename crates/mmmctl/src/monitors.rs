@@ -112,7 +112,11 @@ pub fn normalize(addr: &str) -> Result<String, Failure> {
         return match tail {
             "" => Ok(join(host, DEFAULT_PORT)),
             t => {
-                let port: u16 = t.strip_prefix(':').ok_or_else(bad)?.parse().map_err(|_| bad())?;
+                let port: u16 = t
+                    .strip_prefix(':')
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|_| bad())?;
                 Ok(join(host, port))
             }
         };
@@ -149,11 +153,24 @@ mod tests {
     #[test]
     fn addresses_get_default_ports_and_brackets() {
         assert_eq!(normalize("10.0.0.5").ok(), Some("10.0.0.5:9988".into()));
-        assert_eq!(normalize("10.0.0.5:1234").ok(), Some("10.0.0.5:1234".into()));
+        assert_eq!(
+            normalize("10.0.0.5:1234").ok(),
+            Some("10.0.0.5:1234".into())
+        );
         assert_eq!(normalize("mon1").ok(), Some("mon1:9988".into()));
         assert_eq!(normalize("::1").ok(), Some("[::1]:9988".into()));
         assert_eq!(normalize("[::1]:7").ok(), Some("[::1]:7".into()));
-        for bad in ["", "a:b", ":9", "h:0", "h:70000", "[::1", "[x]:1", "http://h:1", "a b"] {
+        for bad in [
+            "",
+            "a:b",
+            ":9",
+            "h:0",
+            "h:70000",
+            "[::1",
+            "[x]:1",
+            "http://h:1",
+            "a b",
+        ] {
             assert!(normalize(bad).is_err(), "{bad} accepted");
         }
     }

@@ -60,7 +60,11 @@ pub async fn remote(
             if json {
                 Ok(pretty(&views::checks_json(&reply)))
             } else {
-                Ok(mmm_reply(&views::checks_text(&reply, host != "all", offset)))
+                Ok(mmm_reply(&views::checks_text(
+                    &reply,
+                    host != "all",
+                    offset,
+                )))
             }
         }
         Command::SetOnline { host } => admin(targets, &["set_online", host]).await,

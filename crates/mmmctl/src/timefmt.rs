@@ -31,7 +31,10 @@ mod tests {
 
     #[test]
     fn formats_like_log4perl() {
-        assert_eq!(format_secs(1_345_712_590, UtcOffset::UTC), "2012/08/23 09:03:10");
+        assert_eq!(
+            format_secs(1_345_712_590, UtcOffset::UTC),
+            "2012/08/23 09:03:10"
+        );
         let cst = UtcOffset::from_hms(8, 0, 0).expect("valid offset");
         assert_eq!(format_secs(1_345_712_590, cst), "2012/08/23 17:03:10");
         assert_eq!(format_millis(1_345_712_590_999, cst), "2012/08/23 17:03:10");

@@ -1,0 +1,1 @@
+//! `config check` (filled in when the config loader lands).

@@ -1,0 +1,132 @@
+//! Finding the leader, unreachable monitors, no quorum and timeouts.
+
+use std::time::{Duration, Instant};
+
+use super::harness::{mmmctl, runtime};
+use super::server::{Behaviour, Topology, dead_address, start};
+
+#[test]
+fn follows_the_leader_past_a_dead_monitor_and_a_follower() {
+    let rt = runtime();
+    let leader = start(&rt, Behaviour::Leader(Topology::Seed000));
+    let follower = start(&rt, Behaviour::Follower(leader.address()));
+    let dead = dead_address();
+    let run = mmmctl(&[
+        "--monitor",
+        &dead,
+        "--monitor",
+        &follower.address(),
+        "set_online",
+        "db2",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("OK: State of 'db2' changed to ONLINE.")
+    );
+    // The follower refused without executing; the leader executed exactly once.
+    assert_eq!(follower.calls().len(), 1);
+    assert_eq!(leader.calls().len(), 1);
+
+    let show = mmmctl(&["--monitor", &dead, "--monitor", &follower.address(), "show"]);
+    assert_eq!(show.code, 0);
+    assert!(show.stdout.contains("db2(192.168.1.187) master/ONLINE."));
+}
+
+#[test]
+fn no_monitor_reachable_exits_3_with_hints() {
+    let (a, b) = (dead_address(), dead_address());
+    let run = mmmctl(&["--monitor", &a, "--monitor", &b, "show"]);
+    assert_eq!(run.code, 3);
+    assert_eq!(run.stdout, "ERROR: Can't connect to monitor daemon!\n");
+    assert!(
+        run.stderr.contains(&a) && run.stderr.contains(&b),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--monitor HOST:PORT"), "{}", run.stderr);
+}
+
+#[test]
+fn a_follower_pointing_at_a_dead_leader_is_unreachable() {
+    let rt = runtime();
+    let dead = dead_address();
+    let follower = start(&rt, Behaviour::Follower(dead.clone()));
+    let run = mmmctl(&["--monitor", &follower.address(), "set_offline", "db1"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("redirected to {dead}")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn no_quorum_exits_3() {
+    let rt = runtime();
+    let lonely = start(&rt, Behaviour::NoQuorum);
+    let run = mmmctl(&["--monitor", &lonely.address(), "set_online", "db2"]);
+    assert_eq!(run.code, 3);
+    assert!(run.stdout.starts_with("ERROR: No quorum"), "{}", run.stdout);
+    assert!(run.stderr.contains("majority"), "{}", run.stderr);
+}
+
+#[test]
+fn slow_monitor_is_skipped_for_reads_within_the_timeout() {
+    let rt = runtime();
+    let slow = start(
+        &rt,
+        Behaviour::Slow(Duration::from_secs(20), Topology::Seed000),
+    );
+    let good = start(&rt, Behaviour::Leader(Topology::Seed000));
+    let started = Instant::now();
+    let run = mmmctl(&[
+        "--timeout",
+        "0.5",
+        "--monitor",
+        &slow.address(),
+        "--monitor",
+        &good.address(),
+        "show",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(good.calls().len(), 1);
+}
+
+#[test]
+fn slow_monitor_on_a_write_stops_with_exit_3_and_no_retry() {
+    let rt = runtime();
+    let slow = start(
+        &rt,
+        Behaviour::Slow(Duration::from_secs(20), Topology::Seed000),
+    );
+    let good = start(&rt, Behaviour::Leader(Topology::Seed000));
+    let started = Instant::now();
+    let run = mmmctl(&[
+        "--timeout",
+        "0.5",
+        "--monitor",
+        &slow.address(),
+        "--monitor",
+        &good.address(),
+        "set_online",
+        "db2",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("did not answer within 0.5 s"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("may or may not have been applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        good.calls().is_empty(),
+        "a possibly applied command was sent again"
+    );
+}
