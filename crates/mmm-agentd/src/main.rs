@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use mmm_core::config::{Config, Program, SocketType};
+use mmm_core::config::{Config, ConfigKind, Program, SocketType};
 use mmm_proto::pb::agent_server::AgentServer;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
@@ -50,24 +50,17 @@ struct Cli {
     cluster: Option<String>,
 }
 
-const SEARCH_DIRS: [&str; 3] = ["/etc", "/etc/mmm", "/etc/mysql-mmm"];
-
 fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
     if let Some(p) = &cli.config {
         return Ok(p.clone());
     }
-    let name = match &cli.cluster {
-        None => "mmm_agent.conf".to_string(),
-        Some(c) => match c.strip_prefix('@') {
-            Some(n) if !n.is_empty() => format!("mmm_agent_{n}.conf"),
-            _ => bail!("invalid cluster argument '{c}' (expected @NAME)"),
-        },
-    };
-    SEARCH_DIRS
-        .iter()
-        .map(|d| Path::new(d).join(&name))
-        .find(|p| p.is_file())
-        .with_context(|| format!("no {name} in {}", SEARCH_DIRS.join(", ")))
+    if let Some(c) = &cli.cluster
+        && !c.starts_with('@')
+    {
+        bail!("invalid cluster argument '{c}' (expected @NAME)");
+    }
+    mmm_core::config::find_default(ConfigKind::Agent, cli.cluster.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn main() -> ExitCode {
@@ -96,8 +89,7 @@ fn main() -> ExitCode {
 }
 
 fn load_config(path: &Path) -> anyhow::Result<Config> {
-    let _ = (path, Program::Agent);
-    anyhow::bail!("config loader pending")
+    mmm_core::config::load(path, Program::Agent).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn tls_config(cfg: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
