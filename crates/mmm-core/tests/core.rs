@@ -1,0 +1,6 @@
+//! mmm-core's integration tests: golden scenarios, properties of `apply`, the simulator.
+
+#[path = "core/fixtures.rs"]
+mod fixtures;
+#[path = "core/scenario.rs"]
+mod scenario;
