@@ -1,0 +1,72 @@
+//! One short-lived MySQL connection per check call, as mysql-mmm's checker opens them,
+//! and the wording of MySQL failures inside check messages.
+
+use std::time::Duration;
+
+use mmm_mysql::{ConnectOpts, Mysql, MysqlError};
+
+use super::target::CheckTarget;
+
+/// mysql-mmm's hard bound on a MySQL check: the connect timeout plus one second.
+pub fn hard_bound(timeout: Duration) -> Duration {
+    timeout + Duration::from_secs(1)
+}
+
+/// Opens a TCP connection to `target` as the monitor user: connecting may take `timeout`,
+/// each statement afterwards up to the check's hard bound.
+pub(crate) async fn open(target: &CheckTarget, timeout: Duration) -> Result<Mysql, MysqlError> {
+    let mut opts = ConnectOpts::tcp(
+        target.ip.to_string(),
+        target.mysql_port,
+        target.user.clone(),
+        target.password.clone(),
+        timeout,
+    );
+    opts.query_timeout = hard_bound(timeout);
+    mmm_mysql::connect(&opts).await
+}
+
+/// Says goodbye to the server in the background (bounded inside), so the check's result
+/// is not held up by a server that stopped answering.
+pub(crate) fn close(conn: Mysql) {
+    tokio::spawn(conn.close());
+}
+
+/// A MySQL failure in the words an operator reads after `Connect error (…)! ` and the like:
+/// the server's own text, with its error number where it has one.
+pub(crate) fn detail(err: &MysqlError) -> String {
+    match err {
+        MysqlError::Connect { message, .. } | MysqlError::Driver(message) => message.clone(),
+        MysqlError::AccessDenied { message } => format!("ERROR 1045: {message}"),
+        MysqlError::TooManyConnections { message } => format!("ERROR 1040: {message}"),
+        MysqlError::ReadOnly { message } => format!("ERROR 1290: {message}"),
+        MysqlError::MissingPrivilege { message, .. } => message.clone(),
+        MysqlError::Server { code, message } => format!("ERROR {code}: {message}"),
+        MysqlError::Timeout { .. } | MysqlError::UnexpectedReply(_) => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_keep_server_text_and_number() {
+        let denied = MysqlError::AccessDenied {
+            message: "Access denied for user 'x'@'127.0.0.1' (using password: YES)".into(),
+        };
+        assert_eq!(
+            detail(&denied),
+            "ERROR 1045: Access denied for user 'x'@'127.0.0.1' (using password: YES)"
+        );
+        let refused = MysqlError::Connect {
+            addr: "127.0.0.1:1".into(),
+            message: "Input/output error: Connection refused (os error 111)".into(),
+        };
+        assert_eq!(
+            detail(&refused),
+            "Input/output error: Connection refused (os error 111)"
+        );
+        assert_eq!(hard_bound(Duration::from_secs(2)), Duration::from_secs(3));
+    }
+}

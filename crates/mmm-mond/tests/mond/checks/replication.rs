@@ -1,0 +1,117 @@
+//! `rep_threads` and `rep_backlog` on a real master/slave pair.
+
+use std::time::{Duration, Instant};
+
+use mmm_lab::replication::{ReplicationMode, replicate_from};
+use mmm_mond::checks::{CheckTarget, check_mysql, check_rep_backlog, check_rep_threads};
+
+use super::{TIMEOUT, loopback_db, target_as, target_for};
+
+/// Polls `check` until it returns `want` or `limit` passes; returns the last line.
+async fn eventually<F, Fut>(limit: Duration, want: &str, check: F) -> String
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = String>,
+{
+    let started = Instant::now();
+    loop {
+        let line = check().await;
+        if line == want || started.elapsed() > limit {
+            return line;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn threads(t: &CheckTarget) -> String {
+    check_rep_threads(t, TIMEOUT).await
+}
+
+async fn backlog(t: &CheckTarget, max: u64) -> String {
+    check_rep_backlog(t, TIMEOUT, max).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_set_up_then_ok_then_broken() {
+    let master = loopback_db("chk-rm", 111).await;
+    let slave = loopback_db("chk-rs", 112).await;
+    let on_slave = target_for(&slave, "db2");
+
+    assert_eq!(threads(&on_slave).await, "ERROR: Replication is not set up");
+    assert_eq!(
+        backlog(&on_slave, 60).await,
+        "ERROR: Replication is not set up"
+    );
+
+    replicate_from(&slave, &master, &ReplicationMode::Gtid)
+        .await
+        .expect("start replication");
+    assert_eq!(threads(&on_slave).await, "OK");
+    let idle = eventually(Duration::from_secs(10), "OK: Backlog is null", || {
+        backlog(&on_slave, 60)
+    })
+    .await;
+    assert_eq!(idle, "OK: Backlog is null", "an idle slave is 0 s behind");
+
+    slave
+        .exec("STOP SLAVE SQL_THREAD")
+        .await
+        .expect("stop the SQL thread");
+    assert_eq!(threads(&on_slave).await, "ERROR: Replication is broken");
+    // With the SQL thread stopped Seconds_Behind_Master is NULL.
+    assert_eq!(backlog(&on_slave, 60).await, "OK: Backlog is null");
+    // The master itself replicates from nobody.
+    assert_eq!(
+        threads(&target_for(&master, "db1")).await,
+        "ERROR: Replication is not set up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_slave_has_too_big_a_backlog() {
+    let master = loopback_db("chk-dm", 113).await;
+    let slave = loopback_db("chk-ds", 114).await;
+    replicate_from(&slave, &master, &ReplicationMode::Gtid)
+        .await
+        .expect("start replication");
+    slave.exec("STOP SLAVE").await.expect("stop slave");
+    slave
+        .exec("CHANGE MASTER TO MASTER_DELAY = 60")
+        .await
+        .expect("delay the slave");
+    slave.exec("START SLAVE").await.expect("start slave");
+    master
+        .exec("CREATE TABLE mmm_test.backlog (id INT PRIMARY KEY)")
+        .await
+        .expect("write on the master");
+
+    let on_slave = target_for(&slave, "db2");
+    let big = eventually(Duration::from_secs(15), "ERROR: Backlog is too big", || {
+        backlog(&on_slave, 1)
+    })
+    .await;
+    assert_eq!(big, "ERROR: Backlog is too big");
+    assert_eq!(backlog(&on_slave, 3600).await, "OK");
+    assert_eq!(threads(&on_slave).await, "OK", "a delayed slave still runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_user_without_slave_monitor_gets_the_privilege_message() {
+    let db = loopback_db("chk-priv", 115).await;
+    db.exec("CREATE USER 'mmm_nopriv'@'%' IDENTIFIED BY 'nopriv-pass'")
+        .await
+        .expect("create an unprivileged user");
+    let target = target_as(&db, "db1", "mmm_nopriv", "nopriv-pass");
+
+    assert_eq!(check_mysql(&target, TIMEOUT).await, "OK", "USAGE is enough");
+    let prefix = "ERROR: The monitor user 'mmm_nopriv' doesn't have the required \
+                  REPLICATION CLIENT privilege! ";
+    for line in [threads(&target).await, backlog(&target, 60).await] {
+        assert!(line.starts_with(prefix), "{line}");
+        assert!(
+            line.contains("1227") || line.contains("Access denied"),
+            "{line}"
+        );
+        assert!(line.contains("SLAVE MONITOR"), "{line}");
+    }
+}
