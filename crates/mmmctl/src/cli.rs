@@ -7,15 +7,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-  mmmctl show                         host states and roles (mmm_control show)
-  mmmctl @c2 show                     the cluster described by mmm_mon_c2.conf
-  mmmctl checks db2 mysql             one check of one host
-  mmmctl set_online db2               bring a recovered host back
-  mmmctl move_role writer db1         move the writer role (exclusive roles)
-  mmmctl --json show                  the same data as JSON (see JSON.md)
-  mmmctl --monitor 10.0.0.5:9988 ping talk to a monitor without a config file
-  mmmctl cluster status               Raft leader, term, members
-  mmmctl history --limit 20           the last 20 replicated state changes
+  mmmctl show                          host states and roles (mmm_control show)
+  mmmctl @c2 show                      the cluster described by mmm_mon_c2.conf
+  mmmctl checks db2 mysql              one check of one host
+  mmmctl set_online db2                bring a recovered host back
+  mmmctl move_role writer db1          move the writer role (exclusive roles)
+  mmmctl --json show                   the same data as JSON (see JSON.md)
+  mmmctl -m 10.0.0.5:9988 ping         talk to a monitor without a config file
+  mmmctl cluster status                Raft leader, term, members
+  mmmctl history --limit 20            the last 20 replicated state changes
   mmmctl config check /etc/mysql-mmm/mmm_mon.conf
 
 Exit codes: 0 success, 1 the monitor refused the command, 2 usage or config error,
