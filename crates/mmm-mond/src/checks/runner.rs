@@ -78,10 +78,14 @@ impl CheckRunner {
         ))
     }
 
-    /// Runs only these check kinds (all four by default).
+    /// Runs only these check kinds (all four by default), each once, in the order given.
     pub fn with_kinds(mut self, kinds: &[CheckKind]) -> CheckRunner {
-        self.kinds = kinds.to_vec();
-        self.kinds.dedup();
+        self.kinds.clear();
+        for &kind in kinds {
+            if !self.kinds.contains(&kind) {
+                self.kinds.push(kind);
+            }
+        }
         self
     }
 

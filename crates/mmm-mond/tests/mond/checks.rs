@@ -2,6 +2,8 @@
 //!
 //! Run with `cargo test -p mmm-mond --test mond checks`.
 
+#[path = "checks/driver.rs"]
+mod driver;
 #[path = "checks/mysql.rs"]
 mod mysql;
 #[path = "checks/ping.rs"]
