@@ -114,6 +114,13 @@ impl Targets {
                 }
                 continue;
             }
+            if is_transport_failure(&status) {
+                problems.push(format!(
+                    "{addr}: {} (plain vs TLS mismatch, or not an mmm monitor?)",
+                    describe_status(&status)
+                ));
+                continue;
+            }
             match status.code() {
                 Code::Unavailable if status.message().contains("no quorum") => {
                     no_quorum = true;
@@ -225,6 +232,15 @@ fn leader_of(status: &Status) -> Option<String> {
         .ok()?
         .trim();
     (!value.is_empty()).then(|| value.to_string())
+}
+
+/// The call failed below gRPC (HTTP/2 or TLS framing): no handler ran on the other side.
+fn is_transport_failure(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Internal | Code::Unknown | Code::Unavailable
+    ) && (status.message().starts_with("h2 protocol error")
+        || status.message().starts_with("transport error"))
 }
 
 fn describe_status(status: &Status) -> String {

@@ -13,4 +13,5 @@ mod ctl {
     mod golden;
     mod json;
     mod leader;
+    mod tls;
 }

@@ -57,6 +57,25 @@ impl FakeMonitor {
 
 /// Starts a fake monitor on a free loopback port inside `rt`.
 pub fn start(rt: &tokio::runtime::Runtime, behaviour: Behaviour) -> FakeMonitor {
+    start_with(rt, behaviour, None)
+}
+
+/// PEM material of a mutual-TLS server: its certificate and key, and the CA clients need.
+pub struct ServerTls {
+    /// Server certificate.
+    pub cert: Vec<u8>,
+    /// Server key.
+    pub key: Vec<u8>,
+    /// CA that must have signed the client's certificate.
+    pub client_ca: Vec<u8>,
+}
+
+/// Starts a fake monitor, with mutual TLS when `tls` is given.
+pub fn start_with(
+    rt: &tokio::runtime::Runtime,
+    behaviour: Behaviour,
+    tls: Option<ServerTls>,
+) -> FakeMonitor {
     let listener = rt
         .block_on(TcpListener::bind("127.0.0.1:0"))
         .expect("bind loopback");
@@ -68,7 +87,14 @@ pub fn start(rt: &tokio::runtime::Runtime, behaviour: Behaviour) -> FakeMonitor 
     };
     rt.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let _ = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            let config = tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(tls.cert, tls.key))
+                .client_ca_root(tonic::transport::Certificate::from_pem(tls.client_ca));
+            builder = builder.tls_config(config).expect("server TLS config");
+        }
+        let _ = builder
             .add_service(ControlServer::new(service))
             .serve_with_incoming(incoming)
             .await;
