@@ -23,7 +23,8 @@
 //!   role (MANUAL/WAIT keeps roles) goes to AWAITING_RECOVERY, never REPLICATION_*, because
 //!   replication checks are ignored on the active master.
 //! * **→ HARD_OFFLINE lines** always carry the `(ping: …, mysql: …)` detail.
-//! * **Removing all roles** is logged only when a host's roles are actually cleared.
+//! * **Removing all roles from host** is logged whenever a host's roles are cleared, as
+//!   mysql-mmm does, even when it holds none.
 //! * The PASSIVE kill-hook quirk is gone: the core never runs hooks; in PASSIVE a failing
 //!   host's roles are still cleared in the replicated state (pushed when PASSIVE ends).
 
