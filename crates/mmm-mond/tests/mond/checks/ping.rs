@@ -1,6 +1,6 @@
 //! `ping` and the network self-check inside lab namespaces (ICMP never leaves them).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
@@ -8,6 +8,7 @@ use mmm_lab::{Lab, lab_ip};
 use mmm_mond::checks::{NetworkChecker, PING_TIMEOUT, ProbeMethod, check_ping, probe};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const LOCALHOST_V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 
 /// A lab with a monitor host and one database host.
 fn lab_with(tag: &str) -> (Lab, mmm_lab::Host, mmm_lab::Host) {
@@ -23,13 +24,21 @@ fn icmp_ping_answers_and_silence() {
     let db1_ip = IpAddr::V4(db1.ip());
     let nobody = IpAddr::V4(lab_ip(250));
 
-    let (live, method, empty, local, empty_took) = mon
+    let (live, method, empty, local, empty_took, local_v6) = mon
         .block_on(async move {
             let (live, method) = probe(db1_ip, 1, PING_TIMEOUT).await;
             let started = Instant::now();
             let empty = check_ping(nobody, 1).await;
             let took = started.elapsed();
-            (live, method, empty, check_ping(LOCALHOST, 1).await, took)
+            let local = check_ping(LOCALHOST, 1).await;
+            (
+                live,
+                method,
+                empty,
+                local,
+                took,
+                probe(LOCALHOST_V6, 1, PING_TIMEOUT).await,
+            )
         })
         .expect("run in mon");
     assert!(live, "db1 answers");
@@ -40,6 +49,7 @@ fn icmp_ping_answers_and_silence() {
         "{empty_took:?}"
     );
     assert_eq!(local, "OK");
+    assert_eq!(local_v6, (true, ProbeMethod::Icmp), "ICMPv6 echo to ::1");
 
     lab.cut(&mon, &db1).expect("cut mon from db1");
     let cut = mon
@@ -84,6 +94,43 @@ fn drop_net_raw_on_this_thread() {
     assert_eq!(set, 0, "capset");
 }
 
+/// Runs `fut` inside `host`'s namespace on a thread without CAP_NET_RAW.
+fn run_without_net_raw<F>(host: &mmm_lab::Host, fut: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    host.run(move || {
+        drop_net_raw_on_this_thread();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(fut)
+    })
+    .expect("run in the namespace")
+}
+
+#[test]
+fn unprivileged_datagram_icmp_where_ping_group_range_allows() {
+    let (_lab, mon, db1) = lab_with("mchkd");
+    // A per-namespace sysctl: only the lab's monitor namespace lets every group ping.
+    mon.exec("sysctl", &["-w", "net.ipv4.ping_group_range=0 2147483647"])
+        .expect("open ping_group_range in mon");
+    let db1_ip = IpAddr::V4(db1.ip());
+    let nobody = IpAddr::V4(lab_ip(253));
+    let (live, empty, local_v6) = run_without_net_raw(&mon, async move {
+        (
+            probe(db1_ip, 1, PING_TIMEOUT).await,
+            probe(nobody, 1, PING_TIMEOUT).await,
+            probe(LOCALHOST_V6, 1, PING_TIMEOUT).await,
+        )
+    });
+    assert_eq!(live, (true, ProbeMethod::Icmp));
+    assert_eq!(empty, (false, ProbeMethod::Icmp));
+    assert_eq!(local_v6, (true, ProbeMethod::Icmp));
+}
+
 #[test]
 fn tcp_fallback_without_icmp_privilege() {
     let (lab, mon, db1) = lab_with("mchkt");
@@ -109,16 +156,7 @@ fn tcp_fallback_without_icmp_privilege() {
     assert_eq!(empty, "ERROR: Could not ping 10.213.7.251");
 
     lab.cut(&mon, &db1).expect("cut");
-    let cut = mon
-        .run(move || {
-            drop_net_raw_on_this_thread();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(probe(db1_ip, 1, PING_TIMEOUT))
-        })
-        .expect("run in mon");
+    let cut = run_without_net_raw(&mon, probe(db1_ip, 1, PING_TIMEOUT));
     assert_eq!(cut, (false, ProbeMethod::Tcp));
 }
 
