@@ -68,7 +68,7 @@ impl NodeConfig {
     }
 
     /// The openraft configuration these settings describe, validated.
-    pub(crate) fn raft_config(&self) -> Result<openraft::Config, openraft::ConfigError> {
+    pub(crate) fn raft_config(&self) -> Result<openraft::Config, Box<openraft::ConfigError>> {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         openraft::Config {
             cluster_name: "mmm".to_string(),
@@ -81,6 +81,7 @@ impl NodeConfig {
             ..Default::default()
         }
         .validate()
+        .map_err(Box::new)
     }
 }
 
@@ -97,6 +98,9 @@ mod tests {
         c.election_timeout_min = Duration::from_millis(700);
         assert!(c.raft_config().is_err(), "min above max must be rejected");
         c.election_timeout_min = Duration::from_millis(50);
-        assert!(c.raft_config().is_err(), "election timeout below heartbeat must be rejected");
+        assert!(
+            c.raft_config().is_err(),
+            "election timeout below heartbeat must be rejected"
+        );
     }
 }

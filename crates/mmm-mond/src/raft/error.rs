@@ -19,7 +19,7 @@ pub enum StartError {
     },
     /// The timing settings are inconsistent.
     #[error("invalid raft settings: {0}")]
-    Config(#[from] openraft::ConfigError),
+    Config(#[from] Box<openraft::ConfigError>),
     /// The redb store could not be opened or read.
     #[error("raft store: {0}")]
     Store(#[from] StoreError),

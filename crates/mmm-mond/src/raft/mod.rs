@@ -12,7 +12,9 @@ mod types;
 
 pub use config::NodeConfig;
 pub use error::{MembershipError, ProposeError, StartError};
-pub use network::{CodecError, NetworkFactory, ObservationsHandler, Partition, PeerNetwork, TransportError};
+pub use network::{
+    CodecError, NetworkFactory, ObservationsHandler, Partition, PeerNetwork, TransportError,
+};
 pub use node::{LeaderInfo, RaftNode};
 pub use openraft::BasicNode;
 pub use store::{LogStore, STORE_FILE, SnapshotBuilder, StateMachineStore, StoreError, open_store};

@@ -16,13 +16,15 @@ use tonic::transport::server::TcpIncoming;
 use super::config::NodeConfig;
 use super::error::{MembershipError, ProposeError, StartError};
 use super::network::{NetworkFactory, ObservationsHandler, ObservationsSlot, PeerService};
-use super::store::{SharedApplied, open_store, read_lock};
+use super::store::{Db, SharedApplied, open_store_tracked, read_lock};
 use super::types::{LogId, Metrics, MmmRaft, NodeId, Replicated};
 
 /// How many applied commands a slow subscriber may fall behind before it misses some.
 const APPLIED_CHANNEL_CAPACITY: usize = 1024;
 /// How long `shutdown` waits for the Peer server to close its connections.
 const SERVER_DRAIN: Duration = Duration::from_secs(1);
+/// How long `shutdown` waits for openraft's background tasks to release the store file.
+const STORE_RELEASE: Duration = Duration::from_secs(3);
 
 /// The leader as this node currently knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,31 +45,46 @@ pub struct RaftNode<S: Replicated> {
     propose_timeout: Duration,
     server_stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    store: Db,
 }
 
 impl<S: Replicated> RaftNode<S> {
     /// Binds `config.listen` and starts the node (see [`RaftNode::start_with_listener`]).
     pub async fn start(config: NodeConfig) -> Result<Self, StartError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         Self::start_with_listener(config, listener).await
     }
 
     /// Opens the store, serves Peer on `listener`, starts openraft, and on a first start
     /// (empty store, `config.bootstrap`) initializes membership from `config.peers`.
-    pub async fn start_with_listener(config: NodeConfig, listener: TcpListener) -> Result<Self, StartError> {
+    pub async fn start_with_listener(
+        config: NodeConfig,
+        listener: TcpListener,
+    ) -> Result<Self, StartError> {
         let raft_config = Arc::new(config.raft_config()?);
         let (applied_tx, _) = broadcast::channel(APPLIED_CHANNEL_CAPACITY);
-        let (log_store, sm) = open_store::<S>(&config.data_dir, applied_tx.clone()).await?;
+        let (log_store, sm, store) =
+            open_store_tracked::<S>(&config.data_dir, applied_tx.clone()).await?;
         let applied = sm.shared();
-        let network = NetworkFactory::new(config.id, config.partition.clone(), config.connect_timeout);
+        let network =
+            NetworkFactory::new(config.id, config.partition.clone(), config.connect_timeout);
         let raft = MmmRaft::<S>::new(config.id, raft_config, network, log_store, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
 
         let observations: ObservationsSlot = Arc::new(RwLock::new(None));
-        let service = PeerService::new(config.id, raft.clone(), config.partition.clone(), observations.clone());
+        let service = PeerService::new(
+            config.id,
+            raft.clone(),
+            config.partition.clone(),
+            observations.clone(),
+        );
         let (server_stop, stop_rx) = oneshot::channel::<()>();
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let server = tokio::spawn(
@@ -87,6 +104,7 @@ impl<S: Replicated> RaftNode<S> {
             propose_timeout: config.propose_timeout,
             server_stop: Some(server_stop),
             server: Some(server),
+            store,
         };
         if config.bootstrap {
             node.bootstrap(&config).await?;
@@ -96,7 +114,11 @@ impl<S: Replicated> RaftNode<S> {
 
     /// Initializes membership from the configured peers unless the store already has state.
     async fn bootstrap(&self, config: &NodeConfig) -> Result<(), StartError> {
-        let initialized = self.raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))?;
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
         if initialized {
             return Ok(());
         }
@@ -124,10 +146,12 @@ impl<S: Replicated> RaftNode<S> {
             .map_err(|_| ProposeError::Timeout(self.propose_timeout))?;
         match written {
             Ok(resp) => resp.data.ok_or(ProposeError::NoResponse(resp.log_id.index)),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader {
-                leader_id: f.leader_id,
-                leader_addr: f.leader_node.map(|n| n.addr),
-            }),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(ProposeError::NotLeader {
+                    leader_id: f.leader_id,
+                    leader_addr: f.leader_node.map(|n| n.addr),
+                })
+            }
             Err(RaftError::APIError(e)) => Err(ProposeError::Rejected(e.to_string())),
             Err(RaftError::Fatal(e)) => Err(ProposeError::Fatal(e.to_string())),
         }
@@ -170,7 +194,11 @@ impl<S: Replicated> RaftNode<S> {
         let m = self.raft.metrics();
         let m = m.borrow();
         let id = m.current_leader?;
-        let addr = m.membership_config.membership().get_node(&id).map(|n| n.addr.clone());
+        let addr = m
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.addr.clone());
         Some(LeaderInfo { id, addr })
     }
 
@@ -187,7 +215,11 @@ impl<S: Replicated> RaftNode<S> {
     }
 
     /// Adds a node: first as a learner that catches up, then as a voter.
-    pub async fn add_member(&self, id: NodeId, addr: impl Into<String>) -> Result<(), MembershipError> {
+    pub async fn add_member(
+        &self,
+        id: NodeId,
+        addr: impl Into<String>,
+    ) -> Result<(), MembershipError> {
         self.raft
             .add_learner(id, BasicNode { addr: addr.into() }, true)
             .await
@@ -211,17 +243,28 @@ impl<S: Replicated> RaftNode<S> {
     /// Makes this node start an election at once (openraft 0.9 has no leader transfer; while the
     /// current leader is healthy the other voters refuse, so this only speeds up a takeover).
     pub async fn campaign(&self) -> Result<(), MembershipError> {
-        self.raft.trigger().elect().await.map_err(|e| MembershipError::Fatal(e.to_string()))
+        self.raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| MembershipError::Fatal(e.to_string()))
     }
 
     /// Builds a snapshot now (and lets openraft purge the log behind it).
     pub async fn trigger_snapshot(&self) -> Result<(), MembershipError> {
-        self.raft.trigger().snapshot().await.map_err(|e| MembershipError::Fatal(e.to_string()))
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| MembershipError::Fatal(e.to_string()))
     }
 
     /// Installs the handler for `Peer.ReportObservations` on this node's server.
     pub fn set_observations_handler(&self, handler: Arc<dyn ObservationsHandler>) {
-        *self.observations.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handler);
+        *self
+            .observations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handler);
     }
 
     /// The underlying openraft handle, for what this wrapper does not cover.
@@ -231,6 +274,8 @@ impl<S: Replicated> RaftNode<S> {
 
     /// Stops the node abruptly (no leadership hand-over, like a killed process) and closes its
     /// Peer server so peers' connections fail and later reach a restarted node instead.
+    ///
+    /// When it returns, the store file is closed and the node can be started again from it.
     pub async fn shutdown(mut self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(node = self.id, error = %e, "raft core did not stop cleanly");
@@ -238,10 +283,21 @@ impl<S: Replicated> RaftNode<S> {
         if let Some(stop) = self.server_stop.take() {
             let _ = stop.send(());
         }
-        if let Some(mut server) = self.server.take() {
-            if tokio::time::timeout(SERVER_DRAIN, &mut server).await.is_err() {
-                server.abort();
-            }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(SERVER_DRAIN, &mut server)
+                .await
+                .is_err()
+        {
+            server.abort();
+        }
+        let store = self.store.clone();
+        drop(self);
+        let deadline = tokio::time::Instant::now() + STORE_RELEASE;
+        while !store.is_last_handle() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if !store.is_last_handle() {
+            tracing::warn!("raft store still in use after shutdown");
         }
     }
 }

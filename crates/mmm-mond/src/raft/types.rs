@@ -5,8 +5,8 @@ use std::fmt;
 use std::io::Cursor;
 use std::marker::PhantomData;
 
-use openraft::{BasicNode, Entry, RaftTypeConfig, TokioRuntime};
 use openraft::raft::responder::OneshotResponder;
+use openraft::{BasicNode, Entry, RaftTypeConfig, TokioRuntime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

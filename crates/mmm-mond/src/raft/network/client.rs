@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use mmm_proto::pb::RaftPayload;
 use mmm_proto::pb::peer_client::PeerClient;
+use openraft::BasicNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -17,7 +18,6 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::{Channel, Endpoint};
@@ -124,7 +124,10 @@ pub struct PeerNetwork<S> {
 impl<S> PeerNetwork<S> {
     /// The cached client for the target, created (lazily connecting) when missing or moved.
     fn client(&self) -> Result<PeerClient<Channel>, TransportError> {
-        let mut cache = self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cache = self
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((addr, client)) = cache.get(&self.target)
             && *addr == self.addr
         {
@@ -136,7 +139,10 @@ impl<S> PeerNetwork<S> {
             format!("http://{}", self.addr)
         };
         let channel = Endpoint::from_shared(uri)
-            .map_err(|source| TransportError::BadAddress { addr: self.addr.clone(), source })?
+            .map_err(|source| TransportError::BadAddress {
+                addr: self.addr.clone(),
+                source,
+            })?
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true)
             .connect_lazy();
@@ -175,7 +181,10 @@ impl<S> PeerNetwork<S> {
             Ok(Ok(reply)) => reply.into_inner(),
         };
         if self.partition.is_blocked(to, from) {
-            return Err(unreachable(&TransportError::Partitioned { from: to, to: from }));
+            return Err(unreachable(&TransportError::Partitioned {
+                from: to,
+                to: from,
+            }));
         }
         let result: Result<Resp, RaftError<NodeId, E>> = from_payload(&reply)
             .map_err(|e| RPCError::Network(NetworkError::new(&TransportError::Codec(e))))?;
@@ -188,8 +197,14 @@ fn unreachable<E: Error>(e: &TransportError) -> RPCError<NodeId, BasicNode, Raft
 }
 
 /// Connection-level failures mean the peer is down or cut off; anything else is a network error.
-fn status_error<E: Error>(to: NodeId, status: tonic::Status) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
-    let down = matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown);
+fn status_error<E: Error>(
+    to: NodeId,
+    status: tonic::Status,
+) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
+    let down = matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown
+    );
     let e = TransportError::Rpc { to, status };
     if down {
         RPCError::Unreachable(Unreachable::new(&e))
@@ -204,7 +219,10 @@ impl<S: Replicated> RaftNetwork<MmmRaftTypes<S>> for PeerNetwork<S> {
         rpc: AppendEntriesRequest<MmmRaftTypes<S>>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(&rpc, &option, |mut c, p| async move { c.append_entries(p).await }).await
+        self.call(&rpc, &option, |mut c, p| async move {
+            c.append_entries(p).await
+        })
+        .await
     }
 
     async fn install_snapshot(
@@ -215,7 +233,10 @@ impl<S: Replicated> RaftNetwork<MmmRaftTypes<S>> for PeerNetwork<S> {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        self.call(&rpc, &option, |mut c, p| async move { c.install_snapshot(p).await }).await
+        self.call(&rpc, &option, |mut c, p| async move {
+            c.install_snapshot(p).await
+        })
+        .await
     }
 
     async fn vote(
@@ -223,7 +244,8 @@ impl<S: Replicated> RaftNetwork<MmmRaftTypes<S>> for PeerNetwork<S> {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(&rpc, &option, |mut c, p| async move { c.vote(p).await }).await
+        self.call(&rpc, &option, |mut c, p| async move { c.vote(p).await })
+            .await
     }
 
     fn backoff(&self) -> Backoff {

@@ -11,7 +11,9 @@ pub struct CodecError(#[from] postcard::Error);
 
 /// Encodes an openraft request or response into a payload.
 pub(crate) fn to_payload<T: Serialize>(value: &T) -> Result<RaftPayload, CodecError> {
-    Ok(RaftPayload { data: postcard::to_stdvec(value)? })
+    Ok(RaftPayload {
+        data: postcard::to_stdvec(value)?,
+    })
 }
 
 /// Decodes an openraft request or response from a payload.

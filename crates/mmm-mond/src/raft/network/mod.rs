@@ -8,5 +8,5 @@ mod server;
 pub use client::{NetworkFactory, PeerNetwork, TransportError};
 pub use codec::CodecError;
 pub use partition::Partition;
-pub(crate) use server::{ObservationsSlot, PeerService};
 pub use server::ObservationsHandler;
+pub(crate) use server::{ObservationsSlot, PeerService};

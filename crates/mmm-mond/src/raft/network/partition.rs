@@ -43,11 +43,16 @@ impl Partition {
 
     /// Whether messages from `from` to `to` are currently dropped.
     pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
-        self.blocked.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&(from, to))
+        self.blocked
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(from, to))
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeSet<(NodeId, NodeId)>> {
-        self.blocked.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.blocked
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

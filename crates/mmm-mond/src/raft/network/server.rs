@@ -19,7 +19,10 @@ use crate::raft::types::{MmmRaft, MmmRaftTypes, NodeId, Replicated};
 /// node with [`crate::raft::RaftNode::set_observations_handler`].
 pub trait ObservationsHandler: Send + Sync + 'static {
     /// Accepts one monitor's observations and answers whether this node took them.
-    fn report(&self, observations: Observations) -> BoxFuture<'static, Result<ObservationsAck, Status>>;
+    fn report(
+        &self,
+        observations: Observations,
+    ) -> BoxFuture<'static, Result<ObservationsAck, Status>>;
 }
 
 /// The slot holding the optional observations handler, shared with the running server.
@@ -34,14 +37,27 @@ pub(crate) struct PeerService<S: Replicated> {
 }
 
 impl<S: Replicated> PeerService<S> {
-    pub(crate) fn new(id: NodeId, raft: MmmRaft<S>, partition: Partition, observations: ObservationsSlot) -> Self {
-        Self { id, raft, partition, observations }
+    pub(crate) fn new(
+        id: NodeId,
+        raft: MmmRaft<S>,
+        partition: Partition,
+        observations: ObservationsSlot,
+    ) -> Self {
+        Self {
+            id,
+            raft,
+            partition,
+            observations,
+        }
     }
 
     /// Refuses requests whose sender is cut off from this node.
     fn admit(&self, sender: NodeId) -> Result<(), Status> {
         if self.partition.is_blocked(sender, self.id) {
-            return Err(Status::unavailable(format!("link {sender} -> {} is partitioned", self.id)));
+            return Err(Status::unavailable(format!(
+                "link {sender} -> {} is partitioned",
+                self.id
+            )));
         }
         Ok(())
     }
@@ -52,13 +68,19 @@ fn bad_payload(e: impl std::fmt::Display) -> Status {
 }
 
 fn reply<T: Serialize>(result: &T) -> Result<Response<RaftPayload>, Status> {
-    to_payload(result).map(Response::new).map_err(|e| Status::internal(e.to_string()))
+    to_payload(result)
+        .map(Response::new)
+        .map_err(|e| Status::internal(e.to_string()))
 }
 
 #[tonic::async_trait]
 impl<S: Replicated> Peer for PeerService<S> {
-    async fn append_entries(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let req: AppendEntriesRequest<MmmRaftTypes<S>> = from_payload(request.get_ref()).map_err(bad_payload)?;
+    async fn append_entries(
+        &self,
+        request: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
+        let req: AppendEntriesRequest<MmmRaftTypes<S>> =
+            from_payload(request.get_ref()).map_err(bad_payload)?;
         self.admit(req.vote.leader_id().voted_for().unwrap_or_default())?;
         reply(&self.raft.append_entries(req).await)
     }
@@ -69,8 +91,12 @@ impl<S: Replicated> Peer for PeerService<S> {
         reply(&self.raft.vote(req).await)
     }
 
-    async fn install_snapshot(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let req: InstallSnapshotRequest<MmmRaftTypes<S>> = from_payload(request.get_ref()).map_err(bad_payload)?;
+    async fn install_snapshot(
+        &self,
+        request: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
+        let req: InstallSnapshotRequest<MmmRaftTypes<S>> =
+            from_payload(request.get_ref()).map_err(bad_payload)?;
         self.admit(req.vote.leader_id().voted_for().unwrap_or_default())?;
         reply(&self.raft.install_snapshot(req).await)
     }
@@ -86,7 +112,9 @@ impl<S: Replicated> Peer for PeerService<S> {
             .clone();
         match handler {
             Some(h) => h.report(request.into_inner()).await.map(Response::new),
-            None => Err(Status::unavailable("this monitor does not accept observations yet")),
+            None => Err(Status::unavailable(
+                "this monitor does not accept observations yet",
+            )),
         }
     }
 }

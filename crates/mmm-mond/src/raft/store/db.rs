@@ -69,7 +69,14 @@ impl Db {
         tx.open_table(META).map_err(redb_err)?;
         tx.open_table(SM).map_err(redb_err)?;
         tx.commit().map_err(redb_err)?;
-        Ok(Self { inner: Arc::new(db) })
+        Ok(Self {
+            inner: Arc::new(db),
+        })
+    }
+
+    /// Whether this handle is the last one, i.e. the file is closed once it is dropped.
+    pub(crate) fn is_last_handle(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
     }
 
     /// Runs `f` on the blocking thread pool so redb never stalls the async executor.

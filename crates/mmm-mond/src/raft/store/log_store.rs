@@ -21,16 +21,26 @@ pub struct LogStore<S> {
 
 impl<S> Clone for LogStore<S> {
     fn clone(&self) -> Self {
-        Self { db: self.db.clone(), _state: PhantomData }
+        Self {
+            db: self.db.clone(),
+            _state: PhantomData,
+        }
     }
 }
 
 impl<S: Replicated> LogStore<S> {
     pub(crate) fn new(db: Db) -> Self {
-        Self { db, _state: PhantomData }
+        Self {
+            db,
+            _state: PhantomData,
+        }
     }
 
-    async fn read_range(&self, lo: Bound<u64>, hi: Bound<u64>) -> Result<Vec<LogEntry<S>>, StoreError> {
+    async fn read_range(
+        &self,
+        lo: Bound<u64>,
+        hi: Bound<u64>,
+    ) -> Result<Vec<LogEntry<S>>, StoreError> {
         self.db
             .run(move |db| {
                 let tx = db.begin_read().map_err(redb_err)?;
@@ -73,7 +83,8 @@ impl<S: Replicated> LogStore<S> {
                 let tx = db.begin_write().map_err(redb_err)?;
                 {
                     let mut t = tx.open_table(LOG).map_err(redb_err)?;
-                    t.retain_in::<u64, _>((lo, hi), |_, _| false).map_err(redb_err)?;
+                    t.retain_in::<u64, _>((lo, hi), |_, _| false)
+                        .map_err(redb_err)?;
                     if let Some((key, value)) = &meta {
                         let mut m = tx.open_table(META).map_err(redb_err)?;
                         m.insert(*key, value.as_slice()).map_err(redb_err)?;
@@ -92,7 +103,9 @@ impl<S: Replicated> RaftLogReader<MmmRaftTypes<S>> for LogStore<S> {
     ) -> Result<Vec<LogEntry<S>>, StorageError<NodeId>> {
         let lo = range.start_bound().cloned();
         let hi = range.end_bound().cloned();
-        self.read_range(lo, hi).await.map_err(|e| StorageIOError::read_logs(&e).into())
+        self.read_range(lo, hi)
+            .await
+            .map_err(|e| StorageIOError::read_logs(&e).into())
     }
 }
 
@@ -116,14 +129,23 @@ impl<S: Replicated> RaftLogStorage<MmmRaftTypes<S>> for LogStore<S> {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.db.put(META, KEY_VOTE, vote).await.map_err(|e| StorageIOError::write_vote(&e).into())
+        self.db
+            .put(META, KEY_VOTE, vote)
+            .await
+            .map_err(|e| StorageIOError::write_vote(&e).into())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
-        self.db.get(META, KEY_VOTE).await.map_err(|e| StorageIOError::read_vote(&e).into())
+        self.db
+            .get(META, KEY_VOTE)
+            .await
+            .map_err(|e| StorageIOError::read_vote(&e).into())
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError<NodeId>> {
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId>,
+    ) -> Result<(), StorageError<NodeId>> {
         self.db
             .put(META, KEY_COMMITTED, &committed)
             .await
@@ -131,12 +153,19 @@ impl<S: Replicated> RaftLogStorage<MmmRaftTypes<S>> for LogStore<S> {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError<NodeId>> {
-        let stored: Option<Option<LogId>> =
-            self.db.get(META, KEY_COMMITTED).await.map_err(|e| StorageIOError::read(&e))?;
+        let stored: Option<Option<LogId>> = self
+            .db
+            .get(META, KEY_COMMITTED)
+            .await
+            .map_err(|e| StorageIOError::read(&e))?;
         Ok(stored.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<MmmRaftTypes<S>>) -> Result<(), StorageError<NodeId>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<MmmRaftTypes<S>>,
+    ) -> Result<(), StorageError<NodeId>>
     where
         I: IntoIterator<Item = LogEntry<S>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -181,8 +210,12 @@ impl<S: Replicated> RaftLogStorage<MmmRaftTypes<S>> for LogStore<S> {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError<NodeId>> {
         let meta = encode(&log_id).map_err(|e| StorageIOError::write_logs(&e))?;
-        self.delete_range(Bound::Unbounded, Bound::Included(log_id.index), Some((KEY_LAST_PURGED, meta)))
-            .await
-            .map_err(|e| StorageIOError::write_logs(&e).into())
+        self.delete_range(
+            Bound::Unbounded,
+            Bound::Included(log_id.index),
+            Some((KEY_LAST_PURGED, meta)),
+        )
+        .await
+        .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }

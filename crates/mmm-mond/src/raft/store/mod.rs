@@ -9,6 +9,7 @@ use std::path::Path;
 
 use tokio::sync::broadcast;
 
+pub(crate) use db::Db;
 pub use db::{STORE_FILE, StoreError};
 pub use log_store::LogStore;
 pub(crate) use state_machine::{SharedApplied, read_lock};
@@ -23,8 +24,17 @@ pub async fn open_store<S: Replicated>(
     data_dir: &Path,
     applied_tx: broadcast::Sender<(LogId, S::Response)>,
 ) -> Result<(LogStore<S>, StateMachineStore<S>), StoreError> {
+    let (log, sm, _) = open_store_tracked(data_dir, applied_tx).await?;
+    Ok((log, sm))
+}
+
+/// Like [`open_store`], also returning a handle that tells when the file is closed again.
+pub(crate) async fn open_store_tracked<S: Replicated>(
+    data_dir: &Path,
+    applied_tx: broadcast::Sender<(LogId, S::Response)>,
+) -> Result<(LogStore<S>, StateMachineStore<S>, db::Db), StoreError> {
     let dir = data_dir.to_path_buf();
     let db = tokio::task::spawn_blocking(move || db::Db::open(&dir)).await??;
     let sm = StateMachineStore::load(db.clone(), applied_tx).await?;
-    Ok((LogStore::new(db), sm))
+    Ok((LogStore::new(db.clone()), sm, db))
 }

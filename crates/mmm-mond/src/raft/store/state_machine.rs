@@ -65,7 +65,11 @@ impl<S: Replicated> StateMachineStore<S> {
         applied_tx: broadcast::Sender<(LogId, S::Response)>,
     ) -> Result<Self, StoreError> {
         let applied: Applied<S> = db.get(SM, KEY_APPLIED).await?.unwrap_or_default();
-        Ok(Self { db, applied: Arc::new(RwLock::new(applied)), applied_tx })
+        Ok(Self {
+            db,
+            applied: Arc::new(RwLock::new(applied)),
+            applied_tx,
+        })
     }
 
     /// The shared applied state, for readers outside openraft.
@@ -106,7 +110,10 @@ impl<S: Replicated> RaftStateMachine<MmmRaftTypes<S>> for StateMachineStore<S> {
         Ok((a.last_applied, a.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Option<S::Response>>, StorageError<NodeId>>
+    async fn apply<I>(
+        &mut self,
+        entries: I,
+    ) -> Result<Vec<Option<S::Response>>, StorageError<NodeId>>
     where
         I: IntoIterator<Item = LogEntry<S>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -143,10 +150,15 @@ impl<S: Replicated> RaftStateMachine<MmmRaftTypes<S>> for StateMachineStore<S> {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder { db: self.db.clone(), applied: self.applied.clone() }
+        SnapshotBuilder {
+            db: self.db.clone(),
+            applied: self.applied.clone(),
+        }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
@@ -159,9 +171,13 @@ impl<S: Replicated> RaftStateMachine<MmmRaftTypes<S>> for StateMachineStore<S> {
         let sig = Some(meta.signature());
         let installed: Applied<S> =
             decode(&data).map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?;
-        let record = encode(&installed).map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
-        let stored = encode(&StoredSnapshot { meta: meta.clone(), data })
-            .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        let record =
+            encode(&installed).map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        let stored = encode(&StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        })
+        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
         self.persist(vec![(KEY_APPLIED, record), (KEY_SNAPSHOT, stored)])
             .await
             .map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
@@ -169,13 +185,18 @@ impl<S: Replicated> RaftStateMachine<MmmRaftTypes<S>> for StateMachineStore<S> {
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<MmmRaftTypes<S>>>, StorageError<NodeId>> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<MmmRaftTypes<S>>>, StorageError<NodeId>> {
         let stored: Option<StoredSnapshot> = self
             .db
             .get(SM, KEY_SNAPSHOT)
             .await
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(stored.map(|s| Snapshot { meta: s.meta, snapshot: Box::new(Cursor::new(s.data)) }))
+        Ok(stored.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
     }
 }
 
@@ -195,7 +216,10 @@ impl<S: Replicated> RaftSnapshotBuilder<MmmRaftTypes<S>> for SnapshotBuilder<S> 
                 .map(|d| d.as_nanos())
                 .unwrap_or_default();
             let snapshot_id = match a.last_applied {
-                Some(id) => format!("{}-{}-{}-{nanos}", id.leader_id.term, id.leader_id.node_id, id.index),
+                Some(id) => format!(
+                    "{}-{}-{}-{nanos}",
+                    id.leader_id.term, id.leader_id.node_id, id.index
+                ),
                 None => format!("none-{nanos}"),
             };
             let meta = SnapshotMeta {
@@ -206,11 +230,17 @@ impl<S: Replicated> RaftSnapshotBuilder<MmmRaftTypes<S>> for SnapshotBuilder<S> 
             (meta, data)
         };
         let sig = Some(meta.signature());
-        let stored = encode(&StoredSnapshot { meta: meta.clone(), data: data.clone() })
-            .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        let stored = encode(&StoredSnapshot {
+            meta: meta.clone(),
+            data: data.clone(),
+        })
+        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
         write_rows(&self.db, SM, vec![(KEY_SNAPSHOT, stored)])
             .await
             .map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
