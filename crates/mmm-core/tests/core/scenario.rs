@@ -320,7 +320,7 @@ impl Runner {
                     }
                 };
                 for l in reply.text.trim_end().lines() {
-                    let _ = writeln!(self.out, "= {l}").map(|_| ());
+                    let _ = writeln!(self.out, "{}", format!("= {l}").trim_end());
                 }
             }
             "show" => {
