@@ -4,3 +4,5 @@
 mod fixtures;
 #[path = "core/scenario.rs"]
 mod scenario;
+#[path = "core/config_tests/mod.rs"]
+mod config_tests;

@@ -52,7 +52,12 @@ impl Default for ChecksConfig {
 impl Default for SocketConfig {
     /// Plain TCP, no certificates.
     fn default() -> Self {
-        SocketConfig { kind: SocketType::Plain, cert_file: None, key_file: None, ca_file: None }
+        SocketConfig {
+            kind: SocketType::Plain,
+            cert_file: None,
+            key_file: None,
+            ca_file: None,
+        }
     }
 }
 

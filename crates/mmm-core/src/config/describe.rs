@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::model::{
-    CheckConfig, Config, HostConfig, MonitorConfig, MonitorNode, Program, RoleConfig, RoleMode, SocketConfig,
-    SocketType, StartMode,
+    CheckConfig, Config, HostConfig, MonitorConfig, MonitorNode, Program, RoleConfig, RoleMode,
+    SocketConfig, SocketType, StartMode,
 };
 use super::value::format_seconds;
 
@@ -15,7 +15,10 @@ use super::value::format_seconds;
 /// `key value` lines; stable order (config-file order for hosts, roles and monitor nodes).
 pub fn describe(cfg: &Config, program: Program) -> String {
     let mut out = Out(String::new());
-    out.raw(&format!("# effective mysql-mmm configuration as read by {}", program_name(program)));
+    out.raw(&format!(
+        "# effective mysql-mmm configuration as read by {}",
+        program_name(program)
+    ));
     global(&mut out, cfg);
     for host in &cfg.hosts {
         self::host(&mut out, host);
@@ -86,7 +89,11 @@ impl Out {
     }
 
     fn credentials(&mut self, key: &str, user: &Option<String>, password: &Option<String>) {
-        let password = if password.is_some() { "password set" } else { "no password" };
+        let password = if password.is_some() {
+            "password set"
+        } else {
+            "no password"
+        };
         match user {
             Some(user) => self.kv(key, format!("{user} ({password})")),
             None if password == "password set" => self.kv(key, "- (password set)"),
@@ -119,10 +126,18 @@ fn host(out: &mut Out, host: &HostConfig) {
     out.kv("agent_port", host.agent_port);
     out.opt("cluster_interface", host.cluster_interface.as_deref());
     out.path("pid_path", &host.pid_path, "");
-    out.path("bin_path", &host.bin_path, " (accepted, unused: the agent needs no helpers)");
+    out.path(
+        "bin_path",
+        &host.bin_path,
+        " (accepted, unused: the agent needs no helpers)",
+    );
     out.credentials("agent_user", &host.agent_user, &host.agent_password);
     out.credentials("monitor_user", &host.monitor_user, &host.monitor_password);
-    out.credentials("replication_user", &host.replication_user, &host.replication_password);
+    out.credentials(
+        "replication_user",
+        &host.replication_user,
+        &host.replication_password,
+    );
     for (key, value) in &host.tools {
         if key.ends_with("_password") {
             out.kv(key, "(set)");
@@ -133,7 +148,11 @@ fn host(out: &mut Out, host: &HostConfig) {
 }
 
 fn role(out: &mut Out, role: &RoleConfig, cfg: &Config) {
-    let note = if cfg.active_master_role.as_deref() == Some(role.name.as_str()) { " (active master role)" } else { "" };
+    let note = if cfg.active_master_role.as_deref() == Some(role.name.as_str()) {
+        " (active master role)"
+    } else {
+        ""
+    };
     out.section(&format!("role {}{note}", role.name));
     out.kv(
         "mode",
@@ -151,7 +170,11 @@ fn list<T: Display>(items: &[T]) -> String {
     if items.is_empty() {
         return "-".to_owned();
     }
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn check(out: &mut Out, name: &str, check: &CheckConfig) {
@@ -159,7 +182,10 @@ fn check(out: &mut Out, name: &str, check: &CheckConfig) {
     out.secs("check_period", check.check_period);
     out.secs("trap_period", check.trap_period);
     out.secs("timeout", check.timeout);
-    out.kv("restart_after", format!("{} (accepted, no effect)", check.restart_after));
+    out.kv(
+        "restart_after",
+        format!("{} (accepted, no effect)", check.restart_after),
+    );
     out.kv("max_backlog", check.max_backlog);
 }
 
@@ -168,8 +194,16 @@ fn monitor(out: &mut Out, monitor: &MonitorConfig, nodes: usize) {
     out.kv("ip", monitor.ip);
     out.kv("port", monitor.port);
     out.path("pid_path", &monitor.pid_path, "");
-    out.path("bin_path", &monitor.bin_path, " (accepted, unused: checks are built in)");
-    out.path("status_path", &monitor.status_path, " (accepted, unused: state lives in Raft)");
+    out.path(
+        "bin_path",
+        &monitor.bin_path,
+        " (accepted, unused: checks are built in)",
+    );
+    out.path(
+        "status_path",
+        &monitor.status_path,
+        " (accepted, unused: state lives in Raft)",
+    );
     out.secs("ping_interval", monitor.ping_interval);
     out.kv("ping_ips", list(&monitor.ping_ips));
     out.secs("flap_duration", monitor.flap_duration);
@@ -193,7 +227,10 @@ fn monitor(out: &mut Out, monitor: &MonitorConfig, nodes: usize) {
     out.secs("agent_timeout", monitor.agent_timeout);
     match monitor.observer_quorum {
         Some(quorum) => out.kv("observer_quorum", format!("{quorum} of {nodes}")),
-        None => out.kv("observer_quorum", format!("majority ({} of {nodes})", nodes / 2 + 1)),
+        None => out.kv(
+            "observer_quorum",
+            format!("majority ({} of {nodes})", nodes / 2 + 1),
+        ),
     }
 }
 

@@ -17,17 +17,29 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error pinned to a line of a file.
     pub fn at(file: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
-        ConfigError { file: file.into(), line: Some(line), message: message.into() }
+        ConfigError {
+            file: file.into(),
+            line: Some(line),
+            message: message.into(),
+        }
     }
 
     /// An error about a whole file (no single line is to blame).
     pub fn in_file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        ConfigError { file: file.into(), line: None, message: message.into() }
+        ConfigError {
+            file: file.into(),
+            line: None,
+            message: message.into(),
+        }
     }
 
     /// An error at a recorded location.
     pub(crate) fn at_loc(loc: &Loc, message: impl Into<String>) -> Self {
-        ConfigError { file: loc.file.clone(), line: loc.line, message: message.into() }
+        ConfigError {
+            file: loc.file.clone(),
+            line: loc.line,
+            message: message.into(),
+        }
     }
 }
 
@@ -73,11 +85,17 @@ pub(crate) struct Loc {
 impl Loc {
     /// A line of a file.
     pub(crate) fn line(file: &Path, line: usize) -> Self {
-        Loc { file: file.to_path_buf(), line: Some(line) }
+        Loc {
+            file: file.to_path_buf(),
+            line: Some(line),
+        }
     }
 
     /// A whole file.
     pub(crate) fn file(file: &Path) -> Self {
-        Loc { file: file.to_path_buf(), line: None }
+        Loc {
+            file: file.to_path_buf(),
+            line: None,
+        }
     }
 }

@@ -26,7 +26,10 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { search_dirs: MMM_SEARCH_DIRS.iter().map(PathBuf::from).collect(), check_permissions: true }
+        LoadOptions {
+            search_dirs: MMM_SEARCH_DIRS.iter().map(PathBuf::from).collect(),
+            check_permissions: true,
+        }
     }
 }
 
@@ -34,18 +37,31 @@ impl LoadOptions {
     /// mysql-mmm's search path with the permission check off — for tests and scripts
     /// whose files git checked out world-readable.
     pub fn without_permission_check() -> Self {
-        LoadOptions { check_permissions: false, ..LoadOptions::default() }
+        LoadOptions {
+            check_permissions: false,
+            ..LoadOptions::default()
+        }
     }
 
     /// Only `dirs` are searched; permissions are checked as `check_permissions` says.
-    pub fn searching(dirs: impl IntoIterator<Item = impl Into<PathBuf>>, check_permissions: bool) -> Self {
-        LoadOptions { search_dirs: dirs.into_iter().map(Into::into).collect(), check_permissions }
+    pub fn searching(
+        dirs: impl IntoIterator<Item = impl Into<PathBuf>>,
+        check_permissions: bool,
+    ) -> Self {
+        LoadOptions {
+            search_dirs: dirs.into_iter().map(Into::into).collect(),
+            check_permissions,
+        }
     }
 }
 
 /// `NAME` with `.conf` appended unless it already ends so (mysql-mmm's rule).
 pub(crate) fn with_conf_suffix(name: &str) -> String {
-    if name.ends_with(".conf") { name.to_owned() } else { format!("{name}.conf") }
+    if name.ends_with(".conf") {
+        name.to_owned()
+    } else {
+        format!("{name}.conf")
+    }
 }
 
 /// The first readable `file` in `dirs`, or mysql-mmm's message.
@@ -57,7 +73,10 @@ pub(crate) fn search(file: &str, dirs: &[PathBuf]) -> Result<PathBuf, String> {
 }
 
 fn join_dirs(dirs: &[PathBuf]) -> String {
-    dirs.iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>().join(", ")
+    dirs.iter()
+        .map(|dir| dir.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_readable_file(path: &Path) -> bool {
@@ -67,9 +86,12 @@ fn is_readable_file(path: &Path) -> bool {
 /// Reads one configuration file, refusing it (when asked) if others may read or write it.
 pub(crate) fn read(path: &Path, check_permissions: bool) -> Result<SourceFile, String> {
     let shown = path.display();
-    let metadata = fs::metadata(path).map_err(|e| format!("Can't read config file '{shown}': {e}"))?;
+    let metadata =
+        fs::metadata(path).map_err(|e| format!("Can't read config file '{shown}': {e}"))?;
     if !metadata.is_file() {
-        return Err(format!("Can't read config file '{shown}': not a regular file"));
+        return Err(format!(
+            "Can't read config file '{shown}': not a regular file"
+        ));
     }
     if check_permissions {
         let mode = metadata.permissions().mode();
@@ -85,22 +107,32 @@ pub(crate) fn read(path: &Path, check_permissions: bool) -> Result<SourceFile, S
         }
     }
     if metadata.len() > MAX_FILE_BYTES {
-        return Err(format!("Can't read config file '{shown}': larger than {MAX_FILE_BYTES} bytes"));
+        return Err(format!(
+            "Can't read config file '{shown}': larger than {MAX_FILE_BYTES} bytes"
+        ));
     }
     let mut bytes = Vec::new();
     fs::File::open(path)
         .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| format!("Can't read config file '{shown}': {e}"))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        format!("Can't read config file '{shown}': not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())
+        format!(
+            "Can't read config file '{shown}': not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
     })?;
     let identity = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok(SourceFile { path: path.to_path_buf(), identity, text })
+    Ok(SourceFile {
+        path: path.to_path_buf(),
+        identity,
+        text,
+    })
 }
 
 /// Reads the main file given on the command line, as a list of errors on failure.
 pub(crate) fn read_main(path: &Path, options: &LoadOptions) -> Result<SourceFile, ConfigErrors> {
-    read(path, options.check_permissions).map_err(|why| ConfigErrors::single(ConfigError::in_file(path, why)))
+    read(path, options.check_permissions)
+        .map_err(|why| ConfigErrors::single(ConfigError::in_file(path, why)))
 }
 
 /// Resolves `include` lines on the real file system.
@@ -124,7 +156,11 @@ impl FsIncludes<'_> {
             return Ok(here.join(path));
         }
         let mut dirs = self.options.search_dirs.clone();
-        dirs.push(if here.as_os_str().is_empty() { PathBuf::from(".") } else { here.to_path_buf() });
+        dirs.push(if here.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            here.to_path_buf()
+        });
         search(&file, &dirs)
     }
 }

@@ -20,7 +20,9 @@ impl Config {
 
     /// The role named by `active_master_role` (usually `writer`).
     pub fn active_master_role(&self) -> Option<&RoleConfig> {
-        self.active_master_role.as_deref().and_then(|name| self.role(name))
+        self.active_master_role
+            .as_deref()
+            .and_then(|name| self.role(name))
     }
 
     /// The monitor node this process is: the one `this_monitor` names, or the only node of

@@ -85,7 +85,8 @@ pub fn find_default_with(
             format!("Invalid cluster name '{name}': use letters, digits, '_' and '-'"),
         )));
     }
-    files::search(&file, &options.search_dirs).map_err(|why| ConfigErrors::single(ConfigError::in_file(&file, why)))
+    files::search(&file, &options.search_dirs)
+        .map_err(|why| ConfigErrors::single(ConfigError::in_file(&file, why)))
 }
 
 /// Loads the file at `path` (and what it includes) for `program`, with mysql-mmm's search
@@ -95,7 +96,11 @@ pub fn load(path: &Path, program: Program) -> Result<Config, ConfigErrors> {
 }
 
 /// [`load`] with explicit search dirs and permission check.
-pub fn load_with(path: &Path, program: Program, options: &LoadOptions) -> Result<Config, ConfigErrors> {
+pub fn load_with(
+    path: &Path,
+    program: Program,
+    options: &LoadOptions,
+) -> Result<Config, ConfigErrors> {
     let main = files::read_main(path, options)?;
     load_source(main, program, options)
 }
@@ -107,13 +112,30 @@ pub fn load_str(text: &str, origin: &str, program: Program) -> Result<Config, Co
 }
 
 /// [`load_str`] with explicit search dirs and permission check.
-pub fn load_str_with(text: &str, origin: &str, program: Program, options: &LoadOptions) -> Result<Config, ConfigErrors> {
+pub fn load_str_with(
+    text: &str,
+    origin: &str,
+    program: Program,
+    options: &LoadOptions,
+) -> Result<Config, ConfigErrors> {
     let path = PathBuf::from(origin);
     let identity = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-    load_source(SourceFile { path, identity, text: text.to_owned() }, program, options)
+    load_source(
+        SourceFile {
+            path,
+            identity,
+            text: text.to_owned(),
+        },
+        program,
+        options,
+    )
 }
 
-fn load_source(main: SourceFile, program: Program, options: &LoadOptions) -> Result<Config, ConfigErrors> {
+fn load_source(
+    main: SourceFile,
+    program: Program,
+    options: &LoadOptions,
+) -> Result<Config, ConfigErrors> {
     let (tree, errors) = parser::parse(main, &files::FsIncludes { options });
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));

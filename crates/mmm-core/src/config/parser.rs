@@ -120,18 +120,36 @@ impl Parser<'_> {
             }
             Line::BadTag(why) => {
                 let tag = raw.trim();
-                self.error(file, n, format!("Invalid section tag '{tag}' in '{quoted}' on line {n}: {why}"));
+                self.error(
+                    file,
+                    n,
+                    format!("Invalid section tag '{tag}' in '{quoted}' on line {n}: {why}"),
+                );
             }
-            Line::Directive { key: "include", value } => self.include(file, n, value, current),
+            Line::Directive {
+                key: "include",
+                value,
+            } => self.include(file, n, value, current),
             Line::Directive { .. } if *current == Current::Skip => {}
             Line::Directive { key, value } => self.directive(file, n, key, value, current),
         }
     }
 
-    fn open(&mut self, file: &Path, n: usize, word: &str, name: Option<&str>, empty: bool) -> Current {
+    fn open(
+        &mut self,
+        file: &Path,
+        n: usize,
+        word: &str,
+        name: Option<&str>,
+        empty: bool,
+    ) -> Current {
         let quoted = file.display();
         let Some(kind) = Kind::from_word(word) else {
-            self.error(file, n, format!("Invalid section {word} in '{quoted}' on line {n}!"));
+            self.error(
+                file,
+                n,
+                format!("Invalid section {word} in '{quoted}' on line {n}!"),
+            );
             return if empty { Current::Top } else { Current::Skip };
         };
         let at = Loc::line(file, n);
@@ -171,20 +189,28 @@ impl Parser<'_> {
             self.error(
                 file,
                 n,
-                format!("'{key}' should be a section instead of a variable in '{quoted}' on line {n}!"),
+                format!(
+                    "'{key}' should be a section instead of a variable in '{quoted}' on line {n}!"
+                ),
             );
             return;
         }
         if !rules::is_known(scope, key) {
             let hint = unknown_key_hint(scope, key, value);
-            self.error(file, n, format!("Unknown variable {key} in '{quoted}' on line {n}!{hint}"));
+            self.error(
+                file,
+                n,
+                format!("Unknown variable {key} in '{quoted}' on line {n}!{hint}"),
+            );
             return;
         }
         if value.is_empty() {
             self.error(
                 file,
                 n,
-                format!("Invalid config line in file '{quoted}' on line {n}! ('{key}' needs a value)"),
+                format!(
+                    "Invalid config line in file '{quoted}' on line {n}! ('{key}' needs a value)"
+                ),
             );
             return;
         }
@@ -220,18 +246,28 @@ impl Parser<'_> {
             self.error(
                 file,
                 n,
-                format!("Includes nested more than {MAX_INCLUDE_DEPTH} deep in '{quoted}' on line {n}!"),
+                format!(
+                    "Includes nested more than {MAX_INCLUDE_DEPTH} deep in '{quoted}' on line {n}!"
+                ),
             );
             return;
         }
         let source = match self.includes.include(value, file) {
             Ok(source) => source,
             Err(why) => {
-                self.error(file, n, format!("Can't include '{value}' in '{quoted}' on line {n}: {why}"));
+                self.error(
+                    file,
+                    n,
+                    format!("Can't include '{value}' in '{quoted}' on line {n}: {why}"),
+                );
                 return;
             }
         };
-        if let Some(start) = self.stack.iter().position(|open| open.identity == source.identity) {
+        if let Some(start) = self
+            .stack
+            .iter()
+            .position(|open| open.identity == source.identity)
+        {
             let chain: Vec<String> = self.stack[start..]
                 .iter()
                 .map(|open| open.path.display().to_string())
@@ -240,7 +276,10 @@ impl Parser<'_> {
             self.error(
                 file,
                 n,
-                format!("Include cycle in '{quoted}' on line {n}: {}", chain.join(" -> ")),
+                format!(
+                    "Include cycle in '{quoted}' on line {n}: {}",
+                    chain.join(" -> ")
+                ),
             );
             return;
         }
@@ -253,12 +292,20 @@ impl Parser<'_> {
 fn unknown_key_hint(scope: Scope, key: &str, value: &str) -> String {
     let glued = rules::keys(scope)
         .iter()
-        .chain(if scope == Scope::Named(Kind::Host) { rules::HOST_TOOLS_KEYS } else { &[] })
+        .chain(if scope == Scope::Named(Kind::Host) {
+            rules::HOST_TOOLS_KEYS
+        } else {
+            &[]
+        })
         .filter(|known| key.len() > known.len() && key.starts_with(**known))
         .max_by_key(|known| known.len());
     if let Some(known) = glued {
         let rest = &key[known.len()..];
-        let shown = if value.is_empty() { rest.to_owned() } else { format!("{rest} {value}") };
+        let shown = if value.is_empty() {
+            rest.to_owned()
+        } else {
+            format!("{rest} {value}")
+        };
         return format!(" (missing space between '{known}' and its value '{shown}'?)");
     }
     match rules::home_of(key) {
@@ -279,12 +326,20 @@ mod tests {
     impl Includes for Files {
         fn include(&self, name: &str, _from: &Path) -> Result<SourceFile, String> {
             let text = self.0.get(name).ok_or_else(|| "no such file".to_owned())?;
-            Ok(SourceFile { path: name.into(), identity: name.into(), text: (*text).to_owned() })
+            Ok(SourceFile {
+                path: name.into(),
+                identity: name.into(),
+                text: (*text).to_owned(),
+            })
         }
     }
 
     fn parse_text(text: &str, files: &[(&'static str, &'static str)]) -> (Tree, Vec<String>) {
-        let main = SourceFile { path: "main.conf".into(), identity: "main.conf".into(), text: text.into() };
+        let main = SourceFile {
+            path: "main.conf".into(),
+            identity: "main.conf".into(),
+            text: text.into(),
+        };
         let (tree, errors) = parse(main, &Files(files.iter().copied().collect()));
         (tree, errors.iter().map(ToString::to_string).collect())
     }
@@ -353,7 +408,9 @@ mod tests {
         let (tree, errors) = parse_text("<host db1>\nip 1\n<host db2>\nip 2\n</host>\n", &[]);
         assert_eq!(
             errors,
-            ["main.conf:3: Section <host> opened inside <host db1> in 'main.conf' on line 3! (missing closing tag?)"]
+            [
+                "main.conf:3: Section <host> opened inside <host db1> in 'main.conf' on line 3! (missing closing tag?)"
+            ]
         );
         assert_eq!(value(&tree, Kind::Host, "db2", "ip"), Some("2"));
     }
@@ -378,7 +435,10 @@ mod tests {
 
     #[test]
     fn include_cycles_are_errors() {
-        let (_, errors) = parse_text("include a\n", &[("a", "include b\n"), ("b", "\n\ninclude a\n")]);
+        let (_, errors) = parse_text(
+            "include a\n",
+            &[("a", "include b\n"), ("b", "\n\ninclude a\n")],
+        );
         assert_eq!(errors, ["b:3: Include cycle in 'b' on line 3: a -> b -> a"]);
     }
 }

@@ -44,9 +44,16 @@ impl Kind {
 
     /// The section type a tag word names.
     pub(crate) fn from_word(word: &str) -> Option<Kind> {
-        [Kind::Host, Kind::Role, Kind::Check, Kind::Monitor, Kind::Socket, Kind::CopyMethod]
-            .into_iter()
-            .find(|kind| kind.word() == word)
+        [
+            Kind::Host,
+            Kind::Role,
+            Kind::Check,
+            Kind::Monitor,
+            Kind::Socket,
+            Kind::CopyMethod,
+        ]
+        .into_iter()
+        .find(|kind| kind.word() == word)
     }
 
     /// Whether sections of this type carry a name.
@@ -127,8 +134,13 @@ const HOST_KEYS: &[&str] = &[
 
 const ROLE_KEYS: &[&str] = &["mode", "hosts", "ips", "prefer"];
 
-const CHECK_KEYS: &[&str] =
-    &["check_period", "trap_period", "timeout", "restart_after", "max_backlog"];
+const CHECK_KEYS: &[&str] = &[
+    "check_period",
+    "trap_period",
+    "timeout",
+    "restart_after",
+    "max_backlog",
+];
 
 /// Keys of the unnamed `<monitor>` section (shared by every monitor node).
 const MONITOR_SHARED_KEYS: &[&str] = &[
@@ -201,11 +213,20 @@ pub(crate) fn home_of(key: &str) -> Option<&'static str> {
         (Scope::Named(Kind::Role), "in a <role NAME> section"),
         (Scope::Named(Kind::Check), "in a <check NAME> section"),
         (Scope::Named(Kind::Monitor), "in a <monitor NAME> section"),
-        (Scope::Unique(Kind::Monitor), "in the unnamed <monitor> section"),
+        (
+            Scope::Unique(Kind::Monitor),
+            "in the unnamed <monitor> section",
+        ),
         (Scope::Unique(Kind::Socket), "in the <socket> section"),
-        (Scope::Named(Kind::CopyMethod), "in a <copy_method NAME> section"),
+        (
+            Scope::Named(Kind::CopyMethod),
+            "in a <copy_method NAME> section",
+        ),
     ];
-    HOMES.iter().find(|(scope, _)| is_known(*scope, key)).map(|(_, home)| *home)
+    HOMES
+        .iter()
+        .find(|(scope, _)| is_known(*scope, key))
+        .map(|(_, home)| *home)
 }
 
 #[cfg(test)]
@@ -214,8 +235,14 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_through_its_word() {
-        for kind in [Kind::Host, Kind::Role, Kind::Check, Kind::Monitor, Kind::Socket, Kind::CopyMethod]
-        {
+        for kind in [
+            Kind::Host,
+            Kind::Role,
+            Kind::Check,
+            Kind::Monitor,
+            Kind::Socket,
+            Kind::CopyMethod,
+        ] {
             assert_eq!(Kind::from_word(kind.word()), Some(kind));
         }
         assert_eq!(Kind::from_word("hosts"), None);
@@ -231,7 +258,10 @@ mod tests {
 
     #[test]
     fn hints_name_the_right_section() {
-        assert_eq!(home_of("ping_ips"), Some("in the unnamed <monitor> section"));
+        assert_eq!(
+            home_of("ping_ips"),
+            Some("in the unnamed <monitor> section")
+        );
         assert_eq!(home_of("peer"), Some("in a <host NAME> section"));
         assert_eq!(home_of("raft_port"), Some("in a <monitor NAME> section"));
         assert_eq!(home_of("nonsense"), None);

@@ -39,7 +39,9 @@ fn is_word(s: &str) -> bool {
 
 /// Characters mysql-mmm accepts in a section name (`[\w\-_]`).
 pub(crate) fn is_section_name(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Classifies `raw` (one line, without its line terminator).
@@ -52,8 +54,14 @@ pub(crate) fn classify(raw: &str) -> Line<'_> {
         return classify_tag(line);
     }
     match line.find(char::is_whitespace) {
-        Some(at) => Line::Directive { key: &line[..at], value: line[at..].trim() },
-        None => Line::Directive { key: line, value: "" },
+        Some(at) => Line::Directive {
+            key: &line[..at],
+            value: line[at..].trim(),
+        },
+        None => Line::Directive {
+            key: line,
+            value: "",
+        },
     }
 }
 
@@ -107,7 +115,10 @@ mod tests {
     fn directive_value_is_rest_of_line_trimmed() {
         assert_eq!(classify("  ip   10.0.0.1  \r"), directive("ip", "10.0.0.1"));
         assert_eq!(classify("debug 1 # x"), directive("debug", "1 # x"));
-        assert_eq!(classify("ips 10.0.0.1, 10.0.0.2"), directive("ips", "10.0.0.1, 10.0.0.2"));
+        assert_eq!(
+            classify("ips 10.0.0.1, 10.0.0.2"),
+            directive("ips", "10.0.0.1, 10.0.0.2")
+        );
         assert_eq!(classify("modemaster"), directive("modemaster", ""));
         assert_eq!(
             classify("pid_path/var/run/mysql-mmm/mmm_agentd.pid"),
@@ -122,16 +133,33 @@ mod tests {
         assert_eq!(classify("< monitor >"), open("monitor", None, false));
         assert_eq!(classify("<socket/>"), open("socket", None, true));
         assert_eq!(classify("<host db1>"), open("host", Some("db1"), false));
-        assert_eq!(classify("<host db-1_a>"), open("host", Some("db-1_a"), false));
-        assert_eq!(classify("<check mysql/>"), open("check", Some("mysql"), true));
-        assert_eq!(classify("<check mysql />"), open("check", Some("mysql"), true));
+        assert_eq!(
+            classify("<host db-1_a>"),
+            open("host", Some("db-1_a"), false)
+        );
+        assert_eq!(
+            classify("<check mysql/>"),
+            open("check", Some("mysql"), true)
+        );
+        assert_eq!(
+            classify("<check mysql />"),
+            open("check", Some("mysql"), true)
+        );
         assert_eq!(classify("</host>"), Line::Close);
         assert_eq!(classify("</anything>"), Line::Close);
     }
 
     #[test]
     fn malformed_tags() {
-        for bad in ["<host db1", "<host db1 x>", "<host db.1>", "<>", "</>", "</a b>", "<ho-st>"] {
+        for bad in [
+            "<host db1",
+            "<host db1 x>",
+            "<host db.1>",
+            "<>",
+            "</>",
+            "</a b>",
+            "<ho-st>",
+        ] {
             assert!(matches!(classify(bad), Line::BadTag(_)), "{bad}");
         }
     }

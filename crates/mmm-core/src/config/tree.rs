@@ -27,7 +27,10 @@ pub(crate) struct Section {
 impl Section {
     /// An empty section opened at `at`.
     pub(crate) fn new(at: Loc) -> Self {
-        Section { at, entries: BTreeMap::new() }
+        Section {
+            at,
+            entries: BTreeMap::new(),
+        }
     }
 
     /// The value of `key`, if set.
@@ -37,7 +40,13 @@ impl Section {
 
     /// Sets `key`, replacing an earlier value.
     pub(crate) fn set(&mut self, key: &str, value: &str, at: Loc) {
-        self.entries.insert(key.to_owned(), Entry { value: value.to_owned(), at });
+        self.entries.insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_owned(),
+                at,
+            },
+        );
     }
 }
 
@@ -55,7 +64,11 @@ pub(crate) struct Tree {
 impl Tree {
     /// An empty tree whose top level belongs to `main`.
     pub(crate) fn new(main: Loc) -> Self {
-        Tree { top: Section::new(main), unique: BTreeMap::new(), named: BTreeMap::new() }
+        Tree {
+            top: Section::new(main),
+            unique: BTreeMap::new(),
+            named: BTreeMap::new(),
+        }
     }
 
     /// The unnamed section of `kind`, created at `at` if new.
@@ -113,7 +126,10 @@ impl Tree {
             let (_, template) = list.remove(index);
             for (_, section) in list.iter_mut() {
                 for (key, entry) in &template.entries {
-                    section.entries.entry(key.clone()).or_insert_with(|| entry.clone());
+                    section
+                        .entries
+                        .entry(key.clone())
+                        .or_insert_with(|| entry.clone());
                 }
             }
         }
@@ -133,10 +149,17 @@ mod tests {
     #[test]
     fn named_sections_keep_first_appearance_order_and_merge() {
         let mut tree = Tree::new(Loc::file(Path::new("t.conf")));
-        tree.named_mut(Kind::Host, "db2", loc(1)).set("ip", "10.0.0.2", loc(2));
-        tree.named_mut(Kind::Host, "db1", loc(3)).set("ip", "10.0.0.1", loc(4));
-        tree.named_mut(Kind::Host, "db2", loc(5)).set("ip", "10.0.0.22", loc(6));
-        let names: Vec<_> = tree.named(Kind::Host).iter().map(|(n, _)| n.as_str()).collect();
+        tree.named_mut(Kind::Host, "db2", loc(1))
+            .set("ip", "10.0.0.2", loc(2));
+        tree.named_mut(Kind::Host, "db1", loc(3))
+            .set("ip", "10.0.0.1", loc(4));
+        tree.named_mut(Kind::Host, "db2", loc(5))
+            .set("ip", "10.0.0.22", loc(6));
+        let names: Vec<_> = tree
+            .named(Kind::Host)
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         assert_eq!(names, ["db2", "db1"]);
         let db2 = &tree.named(Kind::Host)[0].1;
         assert_eq!(db2.at, loc(1));
@@ -147,17 +170,25 @@ mod tests {
     #[test]
     fn templates_fill_missing_keys_and_disappear() {
         let mut tree = Tree::new(Loc::file(Path::new("t.conf")));
-        tree.named_mut(Kind::Host, "db1", loc(1)).set("mysql_port", "3307", loc(2));
+        tree.named_mut(Kind::Host, "db1", loc(1))
+            .set("mysql_port", "3307", loc(2));
         let default = tree.named_mut(Kind::Host, "default", loc(3));
         default.set("mysql_port", "3308", loc(4));
         default.set("agent_user", "agent", loc(5));
-        tree.named_mut(Kind::Role, "default", loc(6)).set("mode", "balanced", loc(7));
+        tree.named_mut(Kind::Role, "default", loc(6))
+            .set("mode", "balanced", loc(7));
         tree.apply_templates();
         let hosts = tree.named(Kind::Host);
         assert_eq!(hosts.len(), 1);
         let db1 = &hosts[0].1;
-        assert_eq!(db1.get("mysql_port").map(|e| e.value.as_str()), Some("3307"));
+        assert_eq!(
+            db1.get("mysql_port").map(|e| e.value.as_str()),
+            Some("3307")
+        );
         assert_eq!(db1.get("agent_user").map(|e| e.at.clone()), Some(loc(5)));
-        assert!(tree.has_named(Kind::Role, "default"), "roles have no template");
+        assert!(
+            tree.has_named(Kind::Role, "default"),
+            "roles have no template"
+        );
     }
 }

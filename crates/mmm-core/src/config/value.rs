@@ -42,7 +42,9 @@ pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
         0
     } else {
         let padded = format!("{fraction:0<9}");
-        padded.parse::<u32>().map_err(|_| "expected a number of seconds such as 5 or 0.5".to_owned())?
+        padded
+            .parse::<u32>()
+            .map_err(|_| "expected a number of seconds such as 5 or 0.5".to_owned())?
     };
     Ok(Duration::new(secs, nanos))
 }
@@ -92,7 +94,10 @@ pub(crate) fn list(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// Every item of a list parsed with `item`; the first failure names its item.
-pub(crate) fn list_of<T>(text: &str, item: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+pub(crate) fn list_of<T>(
+    text: &str,
+    item: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
     list(text)?
         .iter()
         .map(|value| item(value).map_err(|why| format!("'{value}': {why}")))
@@ -137,7 +142,19 @@ mod tests {
 
     #[test]
     fn bad_seconds_are_refused() {
-        for bad in ["-1", "-0.5", "abc", "", ".", "1.2.3", "1e3", "5s", "0.0000000001", "1 # x", "+1"] {
+        for bad in [
+            "-1",
+            "-0.5",
+            "abc",
+            "",
+            ".",
+            "1.2.3",
+            "1e3",
+            "5s",
+            "0.0000000001",
+            "1 # x",
+            "+1",
+        ] {
             assert!(seconds(bad).is_err(), "{bad}");
         }
         assert!(seconds("99999999999999999999999").is_err());
@@ -161,10 +178,16 @@ mod tests {
 
     #[test]
     fn lists_split_on_commas_with_spaces() {
-        assert_eq!(list("db1, db2 ,db3"), Ok(vec!["db1".into(), "db2".into(), "db3".into()]));
+        assert_eq!(
+            list("db1, db2 ,db3"),
+            Ok(vec!["db1".into(), "db2".into(), "db3".into()])
+        );
         assert!(list("db1,,db2").is_err());
         assert!(list("db1,").is_err());
-        assert_eq!(list_of("1.2.3.4,x", ip), Err("'x': not an IP address".to_owned()));
+        assert_eq!(
+            list_of("1.2.3.4,x", ip),
+            Err("'x': not an IP address".to_owned())
+        );
     }
 
     #[test]

@@ -10,10 +10,17 @@ use super::context::{Ctx, View};
 pub(super) fn build(ctx: &mut Ctx, tree: &Tree) -> ChecksConfig {
     for (name, section) in tree.named(Kind::Check) {
         if !CHECK_NAMES.contains(&name.as_str()) {
-            let allowed: Vec<String> = CHECK_NAMES.iter().chain(&["default"]).map(|n| format!("'{n}'")).collect();
+            let allowed: Vec<String> = CHECK_NAMES
+                .iter()
+                .chain(&["default"])
+                .map(|n| format!("'{n}'"))
+                .collect();
             ctx.error(
                 &section.at,
-                format!("Invalid check '{name}' in configuration allowed values are: {}", allowed.join(", ")),
+                format!(
+                    "Invalid check '{name}' in configuration allowed values are: {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -32,10 +39,20 @@ fn one(ctx: &mut Ctx, tree: &Tree, name: &str) -> CheckConfig {
     let view = View::named(Kind::Check, name, section);
     let defaults = CheckConfig::default();
     CheckConfig {
-        check_period: ctx.parse_or(&view, "check_period", defaults.check_period, value::positive_seconds),
+        check_period: ctx.parse_or(
+            &view,
+            "check_period",
+            defaults.check_period,
+            value::positive_seconds,
+        ),
         trap_period: ctx.parse_or(&view, "trap_period", defaults.trap_period, value::seconds),
         timeout: ctx.parse_or(&view, "timeout", defaults.timeout, value::positive_seconds),
-        restart_after: ctx.parse_or(&view, "restart_after", defaults.restart_after, value::unsigned),
+        restart_after: ctx.parse_or(
+            &view,
+            "restart_after",
+            defaults.restart_after,
+            value::unsigned,
+        ),
         max_backlog: ctx.parse_or(&view, "max_backlog", defaults.max_backlog, value::unsigned),
     }
 }

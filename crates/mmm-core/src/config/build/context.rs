@@ -7,7 +7,12 @@ use super::super::rules::Kind;
 use super::super::tree::{Entry, Section};
 
 /// Every program: a key required by all of them.
-pub(super) const ALL: &[Program] = &[Program::Monitor, Program::Agent, Program::Control, Program::Tools];
+pub(super) const ALL: &[Program] = &[
+    Program::Monitor,
+    Program::Agent,
+    Program::Control,
+    Program::Tools,
+];
 
 /// Validation state shared by the section builders.
 pub(super) struct Ctx {
@@ -29,17 +34,26 @@ pub(super) struct View<'t> {
 impl<'t> View<'t> {
     /// The top level.
     pub(super) fn top(section: &'t Section) -> Self {
-        View { path: String::new(), section }
+        View {
+            path: String::new(),
+            section,
+        }
     }
 
     /// An unnamed section (`monitor`, `socket`).
     pub(super) fn unique(kind: Kind, section: &'t Section) -> Self {
-        View { path: format!("{}->", kind.word()), section }
+        View {
+            path: format!("{}->", kind.word()),
+            section,
+        }
     }
 
     /// A named section (`host->db1`).
     pub(super) fn named(kind: Kind, name: &str, section: &'t Section) -> Self {
-        View { path: format!("{}->{name}->", kind.word()), section }
+        View {
+            path: format!("{}->{name}->", kind.word()),
+            section,
+        }
     }
 
     /// mysql-mmm's name of `key` in this section (`host->db1->ip`).
@@ -62,7 +76,11 @@ impl<'t> View<'t> {
 impl Ctx {
     /// A fresh context for `program` loading `main`.
     pub(super) fn new(program: Program, main: Loc) -> Self {
-        Ctx { program, main, errors: Vec::new() }
+        Ctx {
+            program,
+            main,
+            errors: Vec::new(),
+        }
     }
 
     /// Whether the loading program is one of `programs`.
@@ -82,16 +100,27 @@ impl Ctx {
 
     /// Records mysql-mmm's message for a value outside the allowed set.
     pub(super) fn not_allowed(&mut self, entry: &Entry, name: &str, value: &str, allowed: &[&str]) {
-        let allowed = allowed.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ");
+        let allowed = allowed
+            .iter()
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         self.error(
             &entry.at,
-            format!("Config entry '{name}' has invalid value '{value}' allowed values are: {allowed}"),
+            format!(
+                "Config entry '{name}' has invalid value '{value}' allowed values are: {allowed}"
+            ),
         );
     }
 
     /// The directive `key` of `view`; when absent and the program is in `required`, records
     /// that it is missing.
-    pub(super) fn text<'t>(&mut self, view: &View<'t>, key: &str, required: &[Program]) -> Option<&'t Entry> {
+    pub(super) fn text<'t>(
+        &mut self,
+        view: &View<'t>,
+        key: &str,
+        required: &[Program],
+    ) -> Option<&'t Entry> {
         let entry = view.get(key);
         if entry.is_none() && self.needs(required) {
             self.missing(view.missing_at(), &view.entry_name(key));
@@ -139,6 +168,10 @@ impl Ctx {
 
     /// The configuration if nothing was wrong, else every error.
     pub(super) fn finish<T>(self, value: T) -> Result<T, Vec<ConfigError>> {
-        if self.errors.is_empty() { Ok(value) } else { Err(self.errors) }
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.errors)
+        }
     }
 }

@@ -59,11 +59,14 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree) -> Vec<HostConfig> {
         let mode = ctx.parse(&view, "mode", ALL, host_mode);
         let peer = peer(ctx, &view, name, mode, &names);
         let path = |ctx: &mut Ctx, key: &str, required: &[Program]| {
-            ctx.text(&view, key, required).map(|entry| PathBuf::from(&entry.value))
+            ctx.text(&view, key, required)
+                .map(|entry| PathBuf::from(&entry.value))
         };
         let pid_path = path(ctx, "pid_path", AGENT);
         let bin_path = path(ctx, "bin_path", &[]);
-        let mut text = |key: &str, required: &[Program]| ctx.text(&view, key, required).map(|e| e.value.clone());
+        let mut text = |key: &str, required: &[Program]| {
+            ctx.text(&view, key, required).map(|e| e.value.clone())
+        };
         let cluster_interface = text("cluster_interface", AGENT);
         let agent_user = text("agent_user", AGENT);
         let agent_password = text("agent_password", AGENT);
@@ -74,7 +77,9 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree) -> Vec<HostConfig> {
         let agent_port = ctx.parse_or(&view, "agent_port", 9989, value::port);
         let mysql_port = ctx.parse_or(&view, "mysql_port", 3306, value::port);
         let tools = tools_settings(ctx, &view);
-        let (Some(ip), Some(mode)) = (ip, mode) else { continue };
+        let (Some(ip), Some(mode)) = (ip, mode) else {
+            continue;
+        };
         hosts.push(HostConfig {
             name: name.clone(),
             ip,
@@ -98,7 +103,13 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree) -> Vec<HostConfig> {
 }
 
 /// `peer`: required for masters, must name another host.
-fn peer(ctx: &mut Ctx, view: &View<'_>, name: &str, mode: Option<HostMode>, names: &[&str]) -> Option<String> {
+fn peer(
+    ctx: &mut Ctx,
+    view: &View<'_>,
+    name: &str,
+    mode: Option<HostMode>,
+    names: &[&str],
+) -> Option<String> {
     let Some(entry) = view.get("peer") else {
         if mode == Some(HostMode::Master) {
             let at = view.section.at.clone();
@@ -112,7 +123,11 @@ fn peer(ctx: &mut Ctx, view: &View<'_>, name: &str, mode: Option<HostMode>, name
         }
         return None;
     };
-    let others: Vec<&str> = names.iter().copied().filter(|other| *other != name).collect();
+    let others: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|other| *other != name)
+        .collect();
     if !others.contains(&entry.value.as_str()) {
         ctx.not_allowed(entry, &view.entry_name("peer"), &entry.value, &others);
         return None;
@@ -125,10 +140,16 @@ fn tools_settings(ctx: &mut Ctx, view: &View<'_>) -> Vec<(String, String)> {
     let for_tools = ctx.needs(TOOLS);
     let mut settings = Vec::new();
     for key in HOST_TOOLS_KEYS {
-        let required = if TOOLS_REQUIRED.contains(key) { TOOLS } else { &[] };
+        let required = if TOOLS_REQUIRED.contains(key) {
+            TOOLS
+        } else {
+            &[]
+        };
         if let Some(entry) = ctx.text(view, key, required) {
             settings.push(((*key).to_owned(), entry.value.clone()));
-        } else if for_tools && let Some((_, default)) = TOOLS_DEFAULTS.iter().find(|(k, _)| k == key) {
+        } else if for_tools
+            && let Some((_, default)) = TOOLS_DEFAULTS.iter().find(|(k, _)| k == key)
+        {
             settings.push(((*key).to_owned(), (*default).to_owned()));
         }
     }

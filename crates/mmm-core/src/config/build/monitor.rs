@@ -43,15 +43,20 @@ fn node_id(text: &str) -> Result<u64, String> {
 pub(super) fn build(ctx: &mut Ctx, tree: &Tree) -> (Option<MonitorConfig>, Vec<MonitorNode>) {
     let named = tree.named(Kind::Monitor);
     let this_monitor = tree.top.get("this_monitor");
-    let Some(shared_section) = tree.unique(Kind::Monitor).cloned().or_else(|| {
-        (!named.is_empty()).then(|| Section::new(ctx.main.clone()))
-    }) else {
+    let Some(shared_section) = tree
+        .unique(Kind::Monitor)
+        .cloned()
+        .or_else(|| (!named.is_empty()).then(|| Section::new(ctx.main.clone())))
+    else {
         if ctx.needs(MONITOR_CONTROL) {
             let main = ctx.main.clone();
             ctx.missing(&main, "monitor");
         }
         if let Some(entry) = this_monitor {
-            ctx.error(&entry.at, "'this_monitor' is set but there is no <monitor NAME> section");
+            ctx.error(
+                &entry.at,
+                "'this_monitor' is set but there is no <monitor NAME> section",
+            );
         }
         return (None, Vec::new());
     };
@@ -88,11 +93,19 @@ fn classic_node(ctx: &mut Ctx, shared: &View<'_>) -> Vec<MonitorNode> {
     let port = ctx.parse_or(shared, "port", DEFAULT_MONITOR_PORT, value::port);
     let raft_port = ctx.parse_or(shared, "raft_port", DEFAULT_RAFT_PORT, value::port);
     let id = ctx.parse_or(shared, "id", 1, node_id);
-    let data_dir = shared
-        .get("data_dir")
-        .map_or_else(|| defaults::default_data_dir(CLASSIC_MONITOR_NAME), |entry| PathBuf::from(&entry.value));
+    let data_dir = shared.get("data_dir").map_or_else(
+        || defaults::default_data_dir(CLASSIC_MONITOR_NAME),
+        |entry| PathBuf::from(&entry.value),
+    );
     match ip {
-        Some(ip) => vec![MonitorNode { name: CLASSIC_MONITOR_NAME.to_owned(), id, ip, port, raft_port, data_dir }],
+        Some(ip) => vec![MonitorNode {
+            name: CLASSIC_MONITOR_NAME.to_owned(),
+            id,
+            ip,
+            port,
+            raft_port,
+            data_dir,
+        }],
         None => Vec::new(),
     }
 }
@@ -108,14 +121,31 @@ fn named_nodes(ctx: &mut Ctx, shared: &View<'_>, named: &[(String, Section)]) ->
         let node_port = ctx.parse_or(&view, "port", port, value::port);
         let node_raft_port = ctx.parse_or(&view, "raft_port", raft_port, value::port);
         let id = ctx.parse_or(&view, "id", position as u64 + 1, node_id);
-        let data_dir =
-            view.get("data_dir").map_or_else(|| defaults::default_data_dir(name), |entry| PathBuf::from(&entry.value));
+        let data_dir = view.get("data_dir").map_or_else(
+            || defaults::default_data_dir(name),
+            |entry| PathBuf::from(&entry.value),
+        );
         if let Some(other) = nodes.iter().find(|node| node.id == id) {
-            let at = view.get("id").map_or_else(|| section.at.clone(), |entry| entry.at.clone());
-            ctx.error(&at, format!("Monitor node id {id} of '{name}' is already used by '{}'", other.name));
+            let at = view
+                .get("id")
+                .map_or_else(|| section.at.clone(), |entry| entry.at.clone());
+            ctx.error(
+                &at,
+                format!(
+                    "Monitor node id {id} of '{name}' is already used by '{}'",
+                    other.name
+                ),
+            );
         }
         if let Some(ip) = ip {
-            nodes.push(MonitorNode { name: name.clone(), id, ip, port: node_port, raft_port: node_raft_port, data_dir });
+            nodes.push(MonitorNode {
+                name: name.clone(),
+                id,
+                ip,
+                port: node_port,
+                raft_port: node_raft_port,
+                data_dir,
+            });
         }
     }
     nodes
@@ -125,14 +155,27 @@ fn named_nodes(ctx: &mut Ctx, shared: &View<'_>, named: &[(String, Section)]) ->
 fn check_endpoints(ctx: &mut Ctx, named: &[(String, Section)], nodes: &[MonitorNode]) {
     let mut seen: Vec<(IpAddr, u16, &str)> = Vec::new();
     for node in nodes {
-        let at = named.iter().find(|(name, _)| *name == node.name).map(|(_, section)| section.at.clone());
+        let at = named
+            .iter()
+            .find(|(name, _)| *name == node.name)
+            .map(|(_, section)| section.at.clone());
         for port in [node.port, node.raft_port] {
-            if let Some((_, _, owner)) = seen.iter().find(|(ip, used, _)| *ip == node.ip && *used == port) {
+            if let Some((_, _, owner)) = seen
+                .iter()
+                .find(|(ip, used, _)| *ip == node.ip && *used == port)
+            {
                 let at = at.clone().unwrap_or_else(|| ctx.main.clone());
-                let whose = if *owner == node.name { "its own other port".to_owned() } else { format!("'{owner}'") };
+                let whose = if *owner == node.name {
+                    "its own other port".to_owned()
+                } else {
+                    format!("'{owner}'")
+                };
                 ctx.error(
                     &at,
-                    format!("Monitor node '{}' listens on {}:{port}, already used by {whose}", node.name, node.ip),
+                    format!(
+                        "Monitor node '{}' listens on {}:{port}, already used by {whose}",
+                        node.name, node.ip
+                    ),
                 );
             }
             seen.push((node.ip, port, &node.name));
@@ -171,24 +214,55 @@ fn this_node<'n>(
 }
 
 /// The shared settings; `ip` and `port` are those of this node (or the first node).
-fn settings(ctx: &mut Ctx, shared: &View<'_>, node: Option<&MonitorNode>, node_count: usize) -> Option<MonitorConfig> {
+fn settings(
+    ctx: &mut Ctx,
+    shared: &View<'_>,
+    node: Option<&MonitorNode>,
+    node_count: usize,
+) -> Option<MonitorConfig> {
     let defaults = MonitorConfig::with_defaults(IpAddr::from([0, 0, 0, 0]));
     let path = |key: &str| shared.get(key).map(|entry| PathBuf::from(&entry.value));
-    let pid_path = ctx.text(shared, "pid_path", MONITOR).map(|entry| PathBuf::from(&entry.value));
-    let ping_ips = ctx.parse(shared, "ping_ips", MONITOR, |text| value::list_of(text, value::ip)).unwrap_or_default();
+    let pid_path = ctx
+        .text(shared, "pid_path", MONITOR)
+        .map(|entry| PathBuf::from(&entry.value));
+    let ping_ips = ctx
+        .parse(shared, "ping_ips", MONITOR, |text| {
+            value::list_of(text, value::ip)
+        })
+        .unwrap_or_default();
     let config = MonitorConfig {
         ip: defaults.ip,
         port: defaults.port,
         pid_path,
         bin_path: path("bin_path"),
         status_path: path("status_path"),
-        ping_interval: ctx.parse_or(shared, "ping_interval", defaults.ping_interval, value::positive_seconds),
+        ping_interval: ctx.parse_or(
+            shared,
+            "ping_interval",
+            defaults.ping_interval,
+            value::positive_seconds,
+        ),
         ping_ips,
-        flap_duration: ctx.parse_or(shared, "flap_duration", defaults.flap_duration, value::seconds),
+        flap_duration: ctx.parse_or(
+            shared,
+            "flap_duration",
+            defaults.flap_duration,
+            value::seconds,
+        ),
         flap_count: ctx.parse_or(shared, "flap_count", defaults.flap_count, value::unsigned),
-        auto_set_online: ctx.parse_or(shared, "auto_set_online", defaults.auto_set_online, value::seconds),
+        auto_set_online: ctx.parse_or(
+            shared,
+            "auto_set_online",
+            defaults.auto_set_online,
+            value::seconds,
+        ),
         kill_host_bin: path("kill_host_bin"),
-        careful_startup: ctx.parse_or(shared, "careful_startup", defaults.careful_startup, value::boolean),
+        careful_startup: ctx.parse_or(
+            shared,
+            "careful_startup",
+            defaults.careful_startup,
+            value::boolean,
+        ),
         mode: ctx.parse_or(shared, "mode", defaults.mode, start_mode),
         wait_for_other_master: ctx.parse_or(
             shared,
@@ -196,17 +270,39 @@ fn settings(ctx: &mut Ctx, shared: &View<'_>, node: Option<&MonitorNode>, node_c
             defaults.wait_for_other_master,
             value::seconds,
         ),
-        agent_lease: ctx.parse_or(shared, "agent_lease", defaults.agent_lease, value::positive_seconds),
-        lease_margin: ctx.parse_or(shared, "lease_margin", defaults.lease_margin, value::seconds),
-        status_interval: ctx.parse_or(shared, "status_interval", defaults.status_interval, value::positive_seconds),
-        agent_timeout: ctx.parse_or(shared, "agent_timeout", defaults.agent_timeout, value::positive_seconds),
-        observer_quorum: ctx.parse(shared, "observer_quorum", &[], |text| quorum(text, node_count)),
+        agent_lease: ctx.parse_or(
+            shared,
+            "agent_lease",
+            defaults.agent_lease,
+            value::positive_seconds,
+        ),
+        lease_margin: ctx.parse_or(
+            shared,
+            "lease_margin",
+            defaults.lease_margin,
+            value::seconds,
+        ),
+        status_interval: ctx.parse_or(
+            shared,
+            "status_interval",
+            defaults.status_interval,
+            value::positive_seconds,
+        ),
+        agent_timeout: ctx.parse_or(
+            shared,
+            "agent_timeout",
+            defaults.agent_timeout,
+            value::positive_seconds,
+        ),
+        observer_quorum: ctx.parse(shared, "observer_quorum", &[], |text| {
+            quorum(text, node_count)
+        }),
     };
     if config.status_interval >= config.agent_lease {
-        let at = shared.get("status_interval").or(shared.get("agent_lease")).map_or_else(
-            || shared.section.at.clone(),
-            |entry| entry.at.clone(),
-        );
+        let at = shared
+            .get("status_interval")
+            .or(shared.get("agent_lease"))
+            .map_or_else(|| shared.section.at.clone(), |entry| entry.at.clone());
         ctx.error(
             &at,
             format!(
@@ -218,14 +314,21 @@ fn settings(ctx: &mut Ctx, shared: &View<'_>, node: Option<&MonitorNode>, node_c
         );
     }
     let node = node?;
-    Some(MonitorConfig { ip: node.ip, port: node.port, ..config })
+    Some(MonitorConfig {
+        ip: node.ip,
+        port: node.port,
+        ..config
+    })
 }
 
 /// `observer_quorum`: 1 up to the number of monitor nodes.
 fn quorum(text: &str, node_count: usize) -> Result<usize, String> {
     let quorum: usize = value::unsigned(text)?;
     if quorum == 0 || quorum > node_count.max(1) {
-        return Err(format!("must be between 1 and {} (the number of monitor nodes)", node_count.max(1)));
+        return Err(format!(
+            "must be between 1 and {} (the number of monitor nodes)",
+            node_count.max(1)
+        ));
     }
     Ok(quorum)
 }

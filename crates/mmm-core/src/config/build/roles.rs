@@ -29,8 +29,15 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree, hosts: &[HostConfig]) -> Vec<Rol
         let main = ctx.main.clone();
         ctx.missing(&main, "role");
     }
-    let host_names: Vec<&str> = tree.named(Kind::Host).iter().map(|(name, _)| name.as_str()).collect();
-    let active_master = tree.top.get("active_master_role").map(|entry| entry.value.as_str());
+    let host_names: Vec<&str> = tree
+        .named(Kind::Host)
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let active_master = tree
+        .top
+        .get("active_master_role")
+        .map(|entry| entry.value.as_str());
     let mut roles = Vec::new();
     let mut vips: Vec<(IpAddr, String)> = Vec::new();
     for (name, section) in sections {
@@ -43,25 +50,42 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree, hosts: &[HostConfig]) -> Vec<Rol
             (None, None) if is_active_master => RoleMode::Exclusive,
             (None, None) => RoleMode::Balanced,
         };
-        let Some(role_hosts) = role_hosts(ctx, &view, &host_names) else { continue };
-        let Some(ips) = ctx.parse(&view, "ips", AGENT_MONITOR, |text| value::list_of(text, value::ip)).or_else(|| {
-            view.get("ips").is_none().then(Vec::new)
-        }) else {
+        let Some(role_hosts) = role_hosts(ctx, &view, &host_names) else {
+            continue;
+        };
+        let Some(ips) = ctx
+            .parse(&view, "ips", AGENT_MONITOR, |text| {
+                value::list_of(text, value::ip)
+            })
+            .or_else(|| view.get("ips").is_none().then(Vec::new))
+        else {
             continue;
         };
         let prefer = prefer(ctx, &view, &role_hosts);
-        let ips_at = view.get("ips").map_or_else(|| section.at.clone(), |entry| entry.at.clone());
+        let ips_at = view
+            .get("ips")
+            .map_or_else(|| section.at.clone(), |entry| entry.at.clone());
         if mode == RoleMode::Exclusive && ips.len() > 1 {
             ctx.error(
                 &ips_at,
-                format!("Exclusive role '{name}' must have exactly one IP, but '{}' lists {}", view.entry_name("ips"), ips.len()),
+                format!(
+                    "Exclusive role '{name}' must have exactly one IP, but '{}' lists {}",
+                    view.entry_name("ips"),
+                    ips.len()
+                ),
             );
         }
         if is_active_master {
             check_active_master(ctx, &view, name, mode, &role_hosts, &ips);
         }
         check_unique_vips(ctx, name, &ips, &ips_at, hosts, &mut vips);
-        roles.push(RoleConfig { name: name.clone(), mode, hosts: role_hosts, ips, prefer });
+        roles.push(RoleConfig {
+            name: name.clone(),
+            mode,
+            hosts: role_hosts,
+            ips,
+            prefer,
+        });
     }
     roles
 }
@@ -73,12 +97,20 @@ fn role_hosts(ctx: &mut Ctx, view: &View<'_>, host_names: &[&str]) -> Option<Vec
     };
     let mut valid = true;
     for (index, host) in list.iter().enumerate() {
-        let Some(entry) = view.get("hosts") else { break };
+        let Some(entry) = view.get("hosts") else {
+            break;
+        };
         if !host_names.contains(&host.as_str()) {
             ctx.not_allowed(entry, &view.entry_name("hosts"), host, host_names);
             valid = false;
         } else if list[..index].contains(host) {
-            ctx.error(&entry.at, format!("Config entry '{}' lists host '{host}' twice", view.entry_name("hosts")));
+            ctx.error(
+                &entry.at,
+                format!(
+                    "Config entry '{}' lists host '{host}' twice",
+                    view.entry_name("hosts")
+                ),
+            );
             valid = false;
         }
     }
@@ -97,18 +129,37 @@ fn prefer(ctx: &mut Ctx, view: &View<'_>, role_hosts: &[String]) -> Option<Strin
 }
 
 /// The active-master role is exclusive, has one IP and at most two hosts can hold it.
-fn check_active_master(ctx: &mut Ctx, view: &View<'_>, name: &str, mode: RoleMode, hosts: &[String], ips: &[IpAddr]) {
+fn check_active_master(
+    ctx: &mut Ctx,
+    view: &View<'_>,
+    name: &str,
+    mode: RoleMode,
+    hosts: &[String],
+    ips: &[IpAddr],
+) {
     if mode != RoleMode::Exclusive {
-        let at = view.get("mode").map_or_else(|| view.section.at.clone(), |entry| entry.at.clone());
-        ctx.error(&at, format!("The active master role '{name}' must be an exclusive role (mode exclusive)"));
+        let at = view
+            .get("mode")
+            .map_or_else(|| view.section.at.clone(), |entry| entry.at.clone());
+        ctx.error(
+            &at,
+            format!("The active master role '{name}' must be an exclusive role (mode exclusive)"),
+        );
     }
     // An exclusive role with several IPs is already reported for every exclusive role.
     if ips.len() > 1 && mode != RoleMode::Exclusive {
-        let at = view.get("ips").map_or_else(|| view.section.at.clone(), |entry| entry.at.clone());
-        ctx.error(&at, format!("The active master role '{name}' must have exactly one IP"));
+        let at = view
+            .get("ips")
+            .map_or_else(|| view.section.at.clone(), |entry| entry.at.clone());
+        ctx.error(
+            &at,
+            format!("The active master role '{name}' must have exactly one IP"),
+        );
     }
     if hosts.len() > 2 {
-        let at = view.get("hosts").map_or_else(|| view.section.at.clone(), |entry| entry.at.clone());
+        let at = view
+            .get("hosts")
+            .map_or_else(|| view.section.at.clone(), |entry| entry.at.clone());
         ctx.error(
             &at,
             format!(
@@ -132,10 +183,23 @@ fn check_unique_vips(
 ) {
     for ip in ips {
         if let Some((_, other)) = seen.iter().find(|(used, _)| used == ip) {
-            let whose = if other == role { "this role".to_owned() } else { format!("role '{other}'") };
-            ctx.error(at, format!("IP {ip} of role '{role}' is also used by {whose}"));
+            let whose = if other == role {
+                "this role".to_owned()
+            } else {
+                format!("role '{other}'")
+            };
+            ctx.error(
+                at,
+                format!("IP {ip} of role '{role}' is also used by {whose}"),
+            );
         } else if let Some(host) = hosts.iter().find(|host| host.ip == *ip) {
-            ctx.error(at, format!("IP {ip} of role '{role}' is the permanent IP of host '{}'", host.name));
+            ctx.error(
+                at,
+                format!(
+                    "IP {ip} of role '{role}' is the permanent IP of host '{}'",
+                    host.name
+                ),
+            );
         }
         seen.push((*ip, role.to_owned()));
     }

@@ -28,7 +28,10 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree) -> SocketConfig {
         if entry.is_none() && kind == SocketType::Ssl && ctx.needs(needed_by) {
             ctx.error(
                 &section.at,
-                format!("Config entry '{}' is required because of 'type ssl', but missing", view.entry_name(key)),
+                format!(
+                    "Config entry '{}' is required because of 'type ssl', but missing",
+                    view.entry_name(key)
+                ),
             );
         }
         entry.map(|entry| PathBuf::from(&entry.value))

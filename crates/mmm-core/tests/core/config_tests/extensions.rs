@@ -16,7 +16,11 @@ fn fractional_seconds_wherever_mysql_mmm_takes_seconds() {
     let mysql = &cfg.checks.mysql;
     assert_eq!(
         (mysql.check_period, mysql.trap_period, mysql.timeout),
-        (Duration::from_millis(200), Duration::from_millis(500), Duration::from_millis(750))
+        (
+            Duration::from_millis(200),
+            Duration::from_millis(500),
+            Duration::from_millis(750)
+        )
     );
     let m = cfg.monitor.expect("monitor");
     assert_eq!(m.ping_interval, Duration::from_millis(250));
@@ -28,17 +32,35 @@ fn fractional_seconds_wherever_mysql_mmm_takes_seconds() {
 #[test]
 fn negative_or_non_numeric_seconds_are_refused() {
     for (key, value, why) in [
-        ("trap_period", "-1", "a duration in seconds must not be negative"),
-        ("trap_period", "ten", "expected a number of seconds such as 5 or 0.5"),
+        (
+            "trap_period",
+            "-1",
+            "a duration in seconds must not be negative",
+        ),
+        (
+            "trap_period",
+            "ten",
+            "expected a number of seconds such as 5 or 0.5",
+        ),
         ("check_period", "0", "must be more than zero seconds"),
-        ("check_period", "1e3", "expected a number of seconds such as 5 or 0.5"),
-        ("timeout", "2s", "expected a number of seconds such as 5 or 0.5"),
+        (
+            "check_period",
+            "1e3",
+            "expected a number of seconds such as 5 or 0.5",
+        ),
+        (
+            "timeout",
+            "2s",
+            "expected a number of seconds such as 5 or 0.5",
+        ),
     ] {
         let text = with_base(&format!("<check ping>\n{key} {value}\n</check>\n"));
         let at = line_of(&text, &format!("{key} {value}"));
         assert_single_error(
             load_text(&text, Program::Monitor),
-            &format!("test.conf:{at}: Config entry 'check->ping->{key}' has invalid value '{value}': {why}"),
+            &format!(
+                "test.conf:{at}: Config entry 'check->ping->{key}' has invalid value '{value}': {why}"
+            ),
         );
     }
     let text = with_base("<monitor>\nauto_set_online -0.5\n</monitor>\n");
@@ -62,17 +84,33 @@ fn new_top_level_directives() {
     let at = line_of(&text, "catchup_timeout 0");
     assert_single_error(
         load_text(&text, Program::Agent),
-        &format!("test.conf:{at}: Config entry 'catchup_timeout' has invalid value '0': must be more than zero seconds"),
+        &format!(
+            "test.conf:{at}: Config entry 'catchup_timeout' has invalid value '0': must be more than zero seconds"
+        ),
     );
 }
 
 #[test]
 fn lease_directives_and_their_consistency() {
-    let text = with_base("<monitor>\nagent_lease 3\nlease_margin 0.5\nstatus_interval 0.3\nagent_timeout 0.8\n</monitor>\n");
-    let m = loaded(load_text(&text, Program::Monitor)).monitor.expect("monitor");
+    let text = with_base(
+        "<monitor>\nagent_lease 3\nlease_margin 0.5\nstatus_interval 0.3\nagent_timeout 0.8\n</monitor>\n",
+    );
+    let m = loaded(load_text(&text, Program::Monitor))
+        .monitor
+        .expect("monitor");
     assert_eq!(
-        (m.agent_lease, m.lease_margin, m.status_interval, m.agent_timeout),
-        (Duration::from_secs(3), Duration::from_millis(500), Duration::from_millis(300), Duration::from_millis(800))
+        (
+            m.agent_lease,
+            m.lease_margin,
+            m.status_interval,
+            m.agent_timeout
+        ),
+        (
+            Duration::from_secs(3),
+            Duration::from_millis(500),
+            Duration::from_millis(300),
+            Duration::from_millis(800)
+        )
     );
     let text = with_base("<monitor>\nagent_lease 1\nstatus_interval 1\n</monitor>\n");
     let at = line_of(&text, "status_interval 1");
@@ -87,7 +125,9 @@ fn lease_directives_and_their_consistency() {
     let at = line_of(&text, "agent_lease 0");
     assert_single_error(
         load_text(&text, Program::Monitor),
-        &format!("test.conf:{at}: Config entry 'monitor->agent_lease' has invalid value '0': must be more than zero seconds"),
+        &format!(
+            "test.conf:{at}: Config entry 'monitor->agent_lease' has invalid value '0': must be more than zero seconds"
+        ),
     );
 }
 
@@ -96,7 +136,11 @@ fn monitor_status_and_bin_paths_are_accepted_but_not_required() {
     let cfg = loaded(load_text(BASE, Program::Monitor));
     let m = cfg.monitor.expect("monitor");
     assert_eq!((m.bin_path, m.status_path), (None, None));
-    let text = replace_line(BASE, "pid_path /run/mmm/mond.pid", "bin_path /usr/lib/mysql-mmm\nstatus_path /var/lib/mysql-mmm/mmm_mond.status");
+    let text = replace_line(
+        BASE,
+        "pid_path /run/mmm/mond.pid",
+        "bin_path /usr/lib/mysql-mmm\nstatus_path /var/lib/mysql-mmm/mmm_mond.status",
+    );
     let at = line_of(&text, "<monitor>");
     assert_single_error(
         load_text(&text, Program::Monitor),
@@ -108,7 +152,10 @@ fn monitor_status_and_bin_paths_are_accepted_but_not_required() {
         load_text(&text, Program::Monitor),
         &format!("test.conf:{at}: Required config entry 'monitor->ping_ips' is missing"),
     );
-    assert!(load_text(&text, Program::Control).is_ok(), "mmmctl needs no ping_ips");
+    assert!(
+        load_text(&text, Program::Control).is_ok(),
+        "mmmctl needs no ping_ips"
+    );
 }
 
 #[test]
@@ -122,5 +169,8 @@ fn classic_monitor_ip_is_still_required() {
         );
     }
     let cfg = loaded(load_text(&text, Program::Agent));
-    assert!(cfg.monitor.is_none(), "the agent does not need the monitor's address");
+    assert!(
+        cfg.monitor.is_none(),
+        "the agent does not need the monitor's address"
+    );
 }

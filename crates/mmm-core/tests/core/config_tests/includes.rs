@@ -17,21 +17,51 @@ fn write(path: &Path, text: &str) {
 }
 
 fn options(dirs: &[&Path]) -> LoadOptions {
-    LoadOptions::searching(dirs.iter().map(|d| d.to_path_buf()).collect::<Vec<PathBuf>>(), false)
+    LoadOptions::searching(
+        dirs.iter()
+            .map(|d| d.to_path_buf())
+            .collect::<Vec<PathBuf>>(),
+        false,
+    )
 }
 
 #[test]
 fn bare_names_use_the_search_path_in_order_with_conf_appended() {
     let tmp = TempDir::new().expect("tempdir");
-    let (first, second, here) = (tmp.path().join("etc"), tmp.path().join("etc-mmm"), tmp.path().join("here"));
+    let (first, second, here) = (
+        tmp.path().join("etc"),
+        tmp.path().join("etc-mmm"),
+        tmp.path().join("here"),
+    );
     write(&second.join("mmm_common.conf"), BASE);
-    write(&first.join("mmm_common.conf"), &format!("{BASE}max_kill_retries 3\n"));
-    write(&here.join("mmm_common.conf"), &format!("{BASE}max_kill_retries 4\n"));
-    write(&here.join("mmm_agent.conf"), "include mmm_common\nthis db2\n");
-    let cfg = loaded(config::load_with(&here.join("mmm_agent.conf"), Program::Agent, &options(&[&first, &second])));
+    write(
+        &first.join("mmm_common.conf"),
+        &format!("{BASE}max_kill_retries 3\n"),
+    );
+    write(
+        &here.join("mmm_common.conf"),
+        &format!("{BASE}max_kill_retries 4\n"),
+    );
+    write(
+        &here.join("mmm_agent.conf"),
+        "include mmm_common\nthis db2\n",
+    );
+    let cfg = loaded(config::load_with(
+        &here.join("mmm_agent.conf"),
+        Program::Agent,
+        &options(&[&first, &second]),
+    ));
     assert_eq!(cfg.max_kill_retries, 3, "the first search dir wins");
-    assert_eq!(cfg.this.as_deref(), Some("db2"), "directives after the include override it");
-    let cfg = loaded(config::load_with(&here.join("mmm_agent.conf"), Program::Agent, &options(&[&second])));
+    assert_eq!(
+        cfg.this.as_deref(),
+        Some("db2"),
+        "directives after the include override it"
+    );
+    let cfg = loaded(config::load_with(
+        &here.join("mmm_agent.conf"),
+        Program::Agent,
+        &options(&[&second]),
+    ));
     assert_eq!(cfg.max_kill_retries, 10);
 }
 
@@ -39,10 +69,17 @@ fn bare_names_use_the_search_path_in_order_with_conf_appended() {
 fn bare_names_fall_back_to_the_including_files_directory() {
     let tmp = TempDir::new().expect("tempdir");
     write(&tmp.path().join("conf/mmm_common.conf"), BASE);
-    write(&tmp.path().join("conf/mmm_agent.conf"), "include mmm_common.conf\n");
+    write(
+        &tmp.path().join("conf/mmm_agent.conf"),
+        "include mmm_common.conf\n",
+    );
     let empty = tmp.path().join("empty");
     fs::create_dir_all(&empty).expect("mkdir");
-    let cfg = loaded(config::load_with(&tmp.path().join("conf/mmm_agent.conf"), Program::Agent, &options(&[&empty])));
+    let cfg = loaded(config::load_with(
+        &tmp.path().join("conf/mmm_agent.conf"),
+        Program::Agent,
+        &options(&[&empty]),
+    ));
     assert_eq!(cfg.hosts.len(), 3);
 }
 
@@ -56,10 +93,20 @@ fn relative_paths_are_relative_to_the_including_file_and_absolute_paths_work() {
     write(&absolute, "debug on\n");
     write(
         &conf.join("mmm_agent.conf"),
-        &format!("include conf.d/hosts.conf\ninclude ./extra\ninclude {}\n", absolute.display()),
+        &format!(
+            "include conf.d/hosts.conf\ninclude ./extra\ninclude {}\n",
+            absolute.display()
+        ),
     );
-    let cfg = loaded(config::load_with(&conf.join("mmm_agent.conf"), Program::Agent, &options(&[])));
-    assert_eq!((cfg.hosts.len(), cfg.max_kill_retries, cfg.debug), (3, 5, true));
+    let cfg = loaded(config::load_with(
+        &conf.join("mmm_agent.conf"),
+        Program::Agent,
+        &options(&[]),
+    ));
+    assert_eq!(
+        (cfg.hosts.len(), cfg.max_kill_retries, cfg.debug),
+        (3, 5, true)
+    );
 }
 
 #[test]
@@ -80,7 +127,11 @@ fn a_missing_include_names_the_including_line_and_the_dirs_searched() {
     let tmp = TempDir::new().expect("tempdir");
     let main = tmp.path().join("mmm_agent.conf");
     write(&main, "# agent\n\ninclude nothere\n");
-    let got = errors(config::load_with(&main, Program::Agent, &options(&[Path::new("/nonexistent-a")])));
+    let got = errors(config::load_with(
+        &main,
+        Program::Agent,
+        &options(&[Path::new("/nonexistent-a")]),
+    ));
     let m = main.display();
     assert_eq!(
         got,
@@ -93,7 +144,12 @@ fn a_missing_include_names_the_including_line_and_the_dirs_searched() {
     write(&main, "include ./sub/nothere.conf\n");
     let got = errors(config::load_with(&main, Program::Agent, &options(&[])));
     assert_eq!(got.len(), 1);
-    assert!(got[0].starts_with(&format!("{m}:1: Can't include './sub/nothere.conf' in '{m}' on line 1: Can't read config file")), "{got:?}");
+    assert!(
+        got[0].starts_with(&format!(
+            "{m}:1: Can't include './sub/nothere.conf' in '{m}' on line 1: Can't read config file"
+        )),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -103,7 +159,11 @@ fn errors_inside_an_included_file_carry_that_files_line() {
     write(&common, &format!("{BASE}<host db3>\nmodeslave\n</host>\n"));
     let main = tmp.path().join("mmm_agent.conf");
     write(&main, "include mmm_common.conf\n");
-    let got = errors(config::load_with(&main, Program::Agent, &options(&[tmp.path()])));
+    let got = errors(config::load_with(
+        &main,
+        Program::Agent,
+        &options(&[tmp.path()]),
+    ));
     let line = BASE.lines().count() + 2;
     let c = common.display();
     assert_eq!(
@@ -122,7 +182,11 @@ fn validation_errors_of_included_directives_point_into_the_included_file() {
     write(&common, &BASE.replace("ip 10.213.7.13", "ip 10.213.7.300"));
     let main = tmp.path().join("mmm_mon.conf");
     write(&main, "include mmm_common.conf\n");
-    let got = errors(config::load_with(&main, Program::Monitor, &options(&[tmp.path()])));
+    let got = errors(config::load_with(
+        &main,
+        Program::Monitor,
+        &options(&[tmp.path()]),
+    ));
     let line = super::line_of(BASE, "ip 10.213.7.13");
     assert_eq!(
         got,
@@ -139,9 +203,18 @@ fn include_cycles_are_errors_not_hangs() {
     let (a, b) = (tmp.path().join("a.conf"), tmp.path().join("b.conf"));
     write(&a, "include b\n");
     write(&b, "# b\n\ninclude a.conf\n");
-    let got = errors(config::load_with(&a, Program::Agent, &options(&[tmp.path()])));
+    let got = errors(config::load_with(
+        &a,
+        Program::Agent,
+        &options(&[tmp.path()]),
+    ));
     let (ad, bd) = (a.display(), b.display());
-    assert_eq!(got, [format!("{bd}:3: Include cycle in '{bd}' on line 3: {ad} -> {bd} -> {ad}")]);
+    assert_eq!(
+        got,
+        [format!(
+            "{bd}:3: Include cycle in '{bd}' on line 3: {ad} -> {bd} -> {ad}"
+        )]
+    );
     write(&a, "include ./a.conf\n");
     let got = errors(config::load_with(&a, Program::Agent, &options(&[])));
     assert_eq!(got.len(), 1);
@@ -155,7 +228,11 @@ fn the_same_file_may_be_included_twice_without_a_cycle() {
     write(&tmp.path().join("debug.conf"), "debug 1\n");
     let main = tmp.path().join("mmm_agent.conf");
     write(&main, "include debug\ninclude mmm_common\ninclude debug\n");
-    let cfg = loaded(config::load_with(&main, Program::Agent, &options(&[tmp.path()])));
+    let cfg = loaded(config::load_with(
+        &main,
+        Program::Agent,
+        &options(&[tmp.path()]),
+    ));
     assert!(cfg.debug);
 }
 
@@ -164,6 +241,8 @@ fn include_is_only_allowed_at_the_top_level() {
     let text = "<host db1>\ninclude mmm_common\n</host>\n";
     assert_eq!(
         errors(super::load_text(text, Program::Agent)),
-        ["test.conf:2: 'include' is only allowed outside sections, not in <host db1>, in 'test.conf' on line 2!"]
+        [
+            "test.conf:2: 'include' is only allowed outside sections, not in <host db1>, in 'test.conf' on line 2!"
+        ]
     );
 }

@@ -62,7 +62,12 @@ ping_ips 10.213.7.1
 ";
 
 /// Every program.
-pub(crate) const PROGRAMS: [Program; 4] = [Program::Monitor, Program::Agent, Program::Control, Program::Tools];
+pub(crate) const PROGRAMS: [Program; 4] = [
+    Program::Monitor,
+    Program::Agent,
+    Program::Control,
+    Program::Tools,
+];
 
 /// Options that search nothing and skip the permission check (for in-memory text).
 pub(crate) fn no_search() -> LoadOptions {
@@ -81,9 +86,10 @@ pub(crate) fn with_base(extra: &str) -> String {
 
 /// The 1-based line of `text` holding `needle` (the first one).
 pub(crate) fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|line| line.contains(needle)).map(|index| index + 1).unwrap_or_else(|| {
-        panic!("'{needle}' is not in the text")
-    })
+    text.lines()
+        .position(|line| line.contains(needle))
+        .map(|index| index + 1)
+        .unwrap_or_else(|| panic!("'{needle}' is not in the text"))
 }
 
 /// `text` with the first line containing `needle` replaced by `replacement` (which may be
@@ -120,12 +126,22 @@ pub(crate) fn assert_single_error(result: Result<Config, ConfigErrors>, expected
 
 /// The fixture directory `tests/config/<rel>`.
 pub(crate) fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/config")
+        .join(rel)
 }
 
 /// Loads `tests/config/<dir>/<file>` with `<dir>` as the only search directory and no
 /// permission check (git stores fixtures world-readable).
-pub(crate) fn load_fixture(dir: &str, file: &str, program: Program) -> Result<Config, ConfigErrors> {
+pub(crate) fn load_fixture(
+    dir: &str,
+    file: &str,
+    program: Program,
+) -> Result<Config, ConfigErrors> {
     let dir = fixture(dir);
-    config::load_with(&dir.join(file), program, &LoadOptions::searching([dir.clone()], false))
+    config::load_with(
+        &dir.join(file),
+        program,
+        &LoadOptions::searching([dir.clone()], false),
+    )
 }

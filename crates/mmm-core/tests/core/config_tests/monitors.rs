@@ -5,7 +5,9 @@ use std::path::Path;
 
 use mmm_core::config::{MonitorNode, Program};
 
-use super::{BASE, assert_single_error, errors, line_of, load_fixture, load_text, loaded, with_base};
+use super::{
+    BASE, assert_single_error, errors, line_of, load_fixture, load_text, loaded, with_base,
+};
 
 const NODES: &str = "\
 <monitor mon1>
@@ -25,7 +27,10 @@ data_dir /srv/mmm/third
 
 /// BASE without its classic `ip`, plus three named nodes.
 fn cluster(extra: &str) -> String {
-    format!("{}{NODES}{extra}", super::replace_line(BASE, "ip 127.0.0.1", ""))
+    format!(
+        "{}{NODES}{extra}",
+        super::replace_line(BASE, "ip 127.0.0.1", "")
+    )
 }
 
 fn ip(text: &str) -> IpAddr {
@@ -67,7 +72,11 @@ fn named_sections_define_the_nodes_with_defaults() {
     assert_eq!(cfg.this_monitor.as_deref(), Some("mon2"));
     assert_eq!(cfg.this_monitor_node().map(|n| n.id), Some(7));
     let m = cfg.monitor.expect("shared settings");
-    assert_eq!((m.ip, m.port), (ip("10.213.7.22"), 19988), "this node's control address");
+    assert_eq!(
+        (m.ip, m.port),
+        (ip("10.213.7.22"), 19988),
+        "this node's control address"
+    );
     assert_eq!(m.ping_ips, [ip("10.213.7.1")]);
 }
 
@@ -85,10 +94,18 @@ fn the_classic_monitor_section_is_a_one_node_cluster() {
             data_dir: "/var/lib/mmm/monitor".into()
         }]
     );
-    assert_eq!(cfg.this_monitor_node().map(|n| n.name.as_str()), Some("monitor"));
+    assert_eq!(
+        cfg.this_monitor_node().map(|n| n.name.as_str()),
+        Some("monitor")
+    );
     let text = with_base("<monitor>\nraft_port 7000\ndata_dir /tmp/mmm-one\nid 4\n</monitor>\n");
-    let node = loaded(load_text(&text, Program::Monitor)).monitor_nodes.remove(0);
-    assert_eq!((node.id, node.raft_port, node.data_dir.as_path()), (4, 7000, Path::new("/tmp/mmm-one")));
+    let node = loaded(load_text(&text, Program::Monitor))
+        .monitor_nodes
+        .remove(0);
+    assert_eq!(
+        (node.id, node.raft_port, node.data_dir.as_path()),
+        (4, 7000, Path::new("/tmp/mmm-one"))
+    );
 }
 
 #[test]
@@ -104,14 +121,20 @@ fn this_monitor_is_required_for_the_monitor_only() {
     let at = line_of(&text, "this_monitor mon4");
     assert_single_error(
         load_text(&text, Program::Monitor),
-        &format!("test.conf:{at}: Config entry 'this_monitor' has invalid value 'mon4' allowed values are: 'mon1', 'mon2', 'mon3'"),
+        &format!(
+            "test.conf:{at}: Config entry 'this_monitor' has invalid value 'mon4' allowed values are: 'mon1', 'mon2', 'mon3'"
+        ),
     );
 }
 
 #[test]
 fn named_nodes_without_an_unnamed_section_take_shared_defaults_but_mysql_mmm_requirements_stay() {
     let start = line_of(BASE, "<monitor>");
-    let without: String = BASE.lines().take(start - 1).map(|l| format!("{l}\n")).collect();
+    let without: String = BASE
+        .lines()
+        .take(start - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
     let text = format!("{without}{NODES}this_monitor mon1\n");
     let got = errors(load_text(&text, Program::Monitor));
     assert_eq!(
@@ -123,7 +146,10 @@ fn named_nodes_without_an_unnamed_section_take_shared_defaults_but_mysql_mmm_req
     );
     let cfg = loaded(load_text(&text, Program::Control));
     let m = cfg.monitor.expect("shared defaults");
-    assert_eq!((m.ip, m.port, m.agent_lease.as_secs()), (ip("10.213.7.21"), 9988, 5));
+    assert_eq!(
+        (m.ip, m.port, m.agent_lease.as_secs()),
+        (ip("10.213.7.21"), 9988, 5)
+    );
 }
 
 #[test]
@@ -138,7 +164,9 @@ fn node_ids_must_be_unique_and_positive() {
     let at = line_of(&text, "id 0");
     assert_single_error(
         load_text(&text, Program::Monitor),
-        &format!("test.conf:{at}: Config entry 'monitor->mon3->id' has invalid value '0': a monitor node id must be 1 or more"),
+        &format!(
+            "test.conf:{at}: Config entry 'monitor->mon3->id' has invalid value '0': a monitor node id must be 1 or more"
+        ),
     );
 }
 
@@ -148,21 +176,25 @@ fn node_ports_are_valid_and_do_not_collide() {
     let at = line_of(&text, "port 99999");
     assert_single_error(
         load_text(&text, Program::Monitor),
-        &format!("test.conf:{at}: Config entry 'monitor->mon1->port' has invalid value '99999': a port must be between 1 and 65535"),
+        &format!(
+            "test.conf:{at}: Config entry 'monitor->mon1->port' has invalid value '99999': a port must be between 1 and 65535"
+        ),
     );
     let text = cluster("this_monitor mon1\n<monitor mon3>\nip 10.213.7.21\n</monitor>\n");
     let at = line_of(&text, "<monitor mon3>");
     assert_eq!(
         errors(load_text(&text, Program::Monitor)),
-        [
-            format!("test.conf:{at}: Monitor node 'mon3' listens on 10.213.7.21:9988, already used by 'mon1'"),
-        ]
+        [format!(
+            "test.conf:{at}: Monitor node 'mon3' listens on 10.213.7.21:9988, already used by 'mon1'"
+        ),]
     );
     let text = cluster("this_monitor mon1\n<monitor mon1>\nraft_port 9988\n</monitor>\n");
     let at = line_of(&text, "<monitor mon1>");
     assert_single_error(
         load_text(&text, Program::Monitor),
-        &format!("test.conf:{at}: Monitor node 'mon1' listens on 10.213.7.21:9988, already used by its own other port"),
+        &format!(
+            "test.conf:{at}: Monitor node 'mon1' listens on 10.213.7.21:9988, already used by its own other port"
+        ),
     );
 }
 
@@ -189,7 +221,11 @@ fn a_named_node_needs_an_ip_and_classic_node_keys_do_not_mix_with_named_ones() {
 fn unnamed_ports_are_defaults_for_named_nodes() {
     let text = cluster("this_monitor mon1\n<monitor>\nport 7001\nraft_port 7002\n</monitor>\n");
     let cfg = loaded(load_text(&text, Program::Monitor));
-    let ports: Vec<(u16, u16)> = cfg.monitor_nodes.iter().map(|n| (n.port, n.raft_port)).collect();
+    let ports: Vec<(u16, u16)> = cfg
+        .monitor_nodes
+        .iter()
+        .map(|n| (n.port, n.raft_port))
+        .collect();
     assert_eq!(ports, [(7001, 7002), (19988, 7002), (7001, 19990)]);
 }
 
@@ -209,12 +245,18 @@ fn shared_settings_in_a_named_section_are_unknown_there() {
 #[test]
 fn observer_quorum_is_between_one_and_the_number_of_nodes() {
     for good in ["1", "2", "3"] {
-        let text = cluster(&format!("this_monitor mon1\n<monitor>\nobserver_quorum {good}\n</monitor>\n"));
-        let m = loaded(load_text(&text, Program::Monitor)).monitor.expect("monitor");
+        let text = cluster(&format!(
+            "this_monitor mon1\n<monitor>\nobserver_quorum {good}\n</monitor>\n"
+        ));
+        let m = loaded(load_text(&text, Program::Monitor))
+            .monitor
+            .expect("monitor");
         assert_eq!(m.observer_quorum, Some(good.parse().expect("n")));
     }
     for bad in ["0", "4"] {
-        let text = cluster(&format!("this_monitor mon1\n<monitor>\nobserver_quorum {bad}\n</monitor>\n"));
+        let text = cluster(&format!(
+            "this_monitor mon1\n<monitor>\nobserver_quorum {bad}\n</monitor>\n"
+        ));
         let at = line_of(&text, &format!("observer_quorum {bad}"));
         assert_single_error(
             load_text(&text, Program::Monitor),
@@ -226,30 +268,44 @@ fn observer_quorum_is_between_one_and_the_number_of_nodes() {
     }
     let text = with_base("<monitor>\nobserver_quorum 2\n</monitor>\n");
     let got = errors(load_text(&text, Program::Monitor));
-    assert!(got[0].ends_with("must be between 1 and 1 (the number of monitor nodes)"), "{got:?}");
+    assert!(
+        got[0].ends_with("must be between 1 and 1 (the number of monitor nodes)"),
+        "{got:?}"
+    );
 }
 
 #[test]
 fn this_monitor_without_named_sections() {
-    let cfg = loaded(load_text(&with_base("this_monitor monitor\n"), Program::Monitor));
+    let cfg = loaded(load_text(
+        &with_base("this_monitor monitor\n"),
+        Program::Monitor,
+    ));
     assert_eq!(cfg.this_monitor_node().map(|n| n.id), Some(1));
     let text = with_base("this_monitor mon1\n");
     let at = line_of(&text, "this_monitor mon1");
     assert_single_error(
         load_text(&text, Program::Monitor),
-        &format!("test.conf:{at}: Config entry 'this_monitor' has invalid value 'mon1' allowed values are: 'monitor'"),
+        &format!(
+            "test.conf:{at}: Config entry 'this_monitor' has invalid value 'mon1' allowed values are: 'monitor'"
+        ),
     );
 }
 
 #[test]
 fn the_cluster_fixture_loads_for_each_program() {
     let cfg = loaded(load_fixture("cluster", "mmm_mon.conf", Program::Monitor));
-    assert_eq!(cfg.this_monitor_node().map(|n| (n.name.as_str(), n.id)), Some(("mon2", 2)));
+    assert_eq!(
+        cfg.this_monitor_node().map(|n| (n.name.as_str(), n.id)),
+        Some(("mon2", 2))
+    );
     assert_eq!(cfg.monitor_nodes.len(), 3);
     assert_eq!(cfg.checks.ping.check_period.as_millis(), 200);
     assert_eq!(cfg.checks.rep_backlog.max_backlog, 30);
     assert_eq!(cfg.checks.rep_backlog.trap_period.as_millis(), 500);
-    assert_eq!(cfg.role("writer").and_then(|r| r.prefer.as_deref()), Some("db1"));
+    assert_eq!(
+        cfg.role("writer").and_then(|r| r.prefer.as_deref()),
+        Some("db1")
+    );
     let control = loaded(load_fixture("cluster", "mmm_common.conf", Program::Control));
     assert_eq!(control.monitor_nodes.len(), 3);
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use mmm_core::config::{Program, SocketType};
 
-use super::{BASE, assert_single_error, errors, line_of, load_text, loaded, replace_line, with_base};
+use super::{
+    BASE, assert_single_error, errors, line_of, load_text, loaded, replace_line, with_base,
+};
 
 #[test]
 fn base_config_loads_for_every_program() {
@@ -42,7 +44,9 @@ fn key_without_value_is_an_invalid_config_line() {
     let line = line_of(&text, "debug");
     assert_single_error(
         load_text(&text, Program::Agent),
-        &format!("test.conf:{line}: Invalid config line in file 'test.conf' on line {line}! ('debug' needs a value)"),
+        &format!(
+            "test.conf:{line}: Invalid config line in file 'test.conf' on line {line}! ('debug' needs a value)"
+        ),
     );
 }
 
@@ -58,29 +62,51 @@ fn unknown_variable_uses_mysql_mmm_wording() {
 
 #[test]
 fn booleans_accept_mysql_mmm_words_in_any_case() {
-    for (word, expected) in
-        [("true", true), ("On", true), ("YES", true), ("1", true), ("false", false), ("OFF", false), ("No", false), ("0", false)]
-    {
-        let cfg = loaded(load_text(&with_base(&format!("debug {word}\n")), Program::Agent));
+    for (word, expected) in [
+        ("true", true),
+        ("On", true),
+        ("YES", true),
+        ("1", true),
+        ("false", false),
+        ("OFF", false),
+        ("No", false),
+        ("0", false),
+    ] {
+        let cfg = loaded(load_text(
+            &with_base(&format!("debug {word}\n")),
+            Program::Agent,
+        ));
         assert_eq!(cfg.debug, expected, "{word}");
     }
 }
 
 #[test]
 fn last_occurrence_wins_and_lists_are_replaced() {
-    let text = with_base("<role reader>\nips 10.213.7.105\n</role>\nmax_kill_retries 3\nmax_kill_retries 7\n");
+    let text = with_base(
+        "<role reader>\nips 10.213.7.105\n</role>\nmax_kill_retries 3\nmax_kill_retries 7\n",
+    );
     let cfg = loaded(load_text(&text, Program::Monitor));
     assert_eq!(cfg.max_kill_retries, 7);
     let reader = cfg.role("reader").expect("reader role");
-    assert_eq!(reader.ips, ["10.213.7.105".parse::<std::net::IpAddr>().expect("ip")]);
-    assert_eq!(reader.hosts, ["db1", "db2", "db3"], "other keys of the merged section stay");
+    assert_eq!(
+        reader.ips,
+        ["10.213.7.105".parse::<std::net::IpAddr>().expect("ip")]
+    );
+    assert_eq!(
+        reader.hosts,
+        ["db1", "db2", "db3"],
+        "other keys of the merged section stay"
+    );
 }
 
 #[test]
 fn lists_split_on_commas_with_optional_spaces() {
     let text = replace_line(BASE, "hosts db1, db2, db3", "hosts db3 ,db1,  db2");
     let cfg = loaded(load_text(&text, Program::Monitor));
-    assert_eq!(cfg.role("reader").expect("reader").hosts, ["db3", "db1", "db2"]);
+    assert_eq!(
+        cfg.role("reader").expect("reader").hosts,
+        ["db3", "db1", "db2"]
+    );
     let text = replace_line(BASE, "hosts db1, db2, db3", "hosts db1,,db2");
     let line = line_of(&text, "hosts db1,,db2");
     assert_single_error(
@@ -103,13 +129,19 @@ fn empty_section_forms_and_any_closing_tag() {
 
 #[test]
 fn a_section_seen_twice_is_merged_later_keys_override() {
-    let text = with_base("<host db3>\nmysql_port 3307\n</host>\n<host db3>\nmysql_port 3309\nagent_port 9999\n</host>\n");
+    let text = with_base(
+        "<host db3>\nmysql_port 3307\n</host>\n<host db3>\nmysql_port 3309\nagent_port 9999\n</host>\n",
+    );
     let cfg = loaded(load_text(&text, Program::Monitor));
     let db3 = cfg.host("db3").expect("db3");
     assert_eq!((db3.mysql_port, db3.agent_port), (3309, 9999));
     assert_eq!(db3.ip.to_string(), "10.213.7.13");
     let order: Vec<&str> = cfg.hosts.iter().map(|h| h.name.as_str()).collect();
-    assert_eq!(order, ["db1", "db2", "db3"], "file order of first appearance");
+    assert_eq!(
+        order,
+        ["db1", "db2", "db3"],
+        "file order of first appearance"
+    );
 }
 
 #[test]
@@ -123,7 +155,10 @@ fn section_errors_have_file_and_line() {
     assert_eq!(
         got,
         [
-            format!("test.conf:{0}: Invalid section hots in 'test.conf' on line {0}!", at("<hots db9>")),
+            format!(
+                "test.conf:{0}: Invalid section hots in 'test.conf' on line {0}!",
+                at("<hots db9>")
+            ),
             format!(
                 "test.conf:{0}: Section name specified for unique section socket in 'test.conf' on line {0}!",
                 at("<socket tls>")
@@ -136,7 +171,10 @@ fn section_errors_have_file_and_line() {
                 "test.conf:{0}: Section <role> opened inside <role r1> in 'test.conf' on line {0}! (missing closing tag?)",
                 at("<role r2>")
             ),
-            format!("test.conf:{0}: Closing tag without an open section in 'test.conf' on line {0}!", at("<role r2>") + 2),
+            format!(
+                "test.conf:{0}: Closing tag without an open section in 'test.conf' on line {0}!",
+                at("<role r2>") + 2
+            ),
             format!(
                 "test.conf:{0}: Invalid section tag '<host db9 extra>' in 'test.conf' on line {0}: \
                  a section tag is '<type>' or '<type name>'",
@@ -144,7 +182,7 @@ fn section_errors_have_file_and_line() {
             ),
             format!(
                 "test.conf:{0}: 'host' should be a section instead of a variable in 'test.conf' on line {0}!",
-                at("host db9")
+                at("<host db9 extra>") + 1
             ),
             format!(
                 "test.conf:{0}: Invalid section tag '<host db.9>' in 'test.conf' on line {0}: \
@@ -165,7 +203,7 @@ fn section_names_take_word_characters_and_dashes() {
 #[test]
 fn keys_of_other_sections_are_unknown_with_a_hint() {
     let text = with_base("<host db3>\nping_ips 10.213.7.1\n</host>\n");
-    let line = line_of(&text, "ping_ips 10.213.7.1\n</host>");
+    let line = text.lines().count() - 1;
     assert_single_error(
         load_text(&text, Program::Monitor),
         &format!(
