@@ -35,15 +35,17 @@ async fn frozen_host_times_out_while_others_keep_their_cadence() {
     let mut frozen = loopback_db("chk-frz", 121).await;
     let live = loopback_db("chk-liv", 122).await;
     let period = Duration::from_millis(200);
+    // A frozen call lasts 2 s: far longer than any gap a live host may show.
+    let timeout = Duration::from_secs(2);
     let runner = CheckRunner::new(
         vec![target_for(&frozen, "db1"), target_for(&live, "db2")],
-        checks_config(period, TIMEOUT),
+        checks_config(period, timeout),
     )
     .with_kinds(&[CheckKind::Mysql, CheckKind::RepThreads]);
     frozen.sigstop().expect("SIGSTOP db1");
     let (tx, mut rx) = mpsc::channel(256);
     let handle = runner.spawn(tx);
-    let events = collect(&mut rx, Duration::from_secs(5)).await;
+    let events = collect(&mut rx, Duration::from_secs(6)).await;
     handle.shutdown().await;
     frozen.sigcont().expect("SIGCONT db1");
 
@@ -62,11 +64,11 @@ async fn frozen_host_times_out_while_others_keep_their_cadence() {
     };
 
     let db1 = stream("db1", CheckKind::Mysql);
-    assert!(db1.len() >= 3, "db1 keeps being checked: {db1:?}");
+    assert!(db1.len() >= 2, "db1 keeps being checked: {db1:?}");
     assert!(db1.iter().all(|(_, l)| l == "ERROR: Timeout"), "{db1:?}");
     let db1_times: Vec<Instant> = db1.iter().map(|(t, _)| *t).collect();
     assert!(
-        largest_gap(&db1_times) <= hard_bound(TIMEOUT) + period + Duration::from_millis(400),
+        largest_gap(&db1_times) <= hard_bound(timeout) + period + Duration::from_millis(400),
         "each frozen call ends on time: {:?}",
         largest_gap(&db1_times)
     );
