@@ -534,32 +534,31 @@ impl Driver {
         let vips = self.vips.clone();
         let db = self.db.clone();
         let ip = writer.ip;
-        let (vip_res, db_res) = tokio::join!(vips.remove(ip), db.deny_write());
-        let mut errors = Vec::new();
-        match vip_res {
-            Ok(()) => tracing::info!("Removed IP '{ip}' after lease expiry"),
-            Err(e) => {
-                let msg = format!(
+        // The VIP goes at once even when MySQL hangs; each result is logged as it arrives.
+        let vip_fut = async {
+            let r = vips.remove(ip).await;
+            match &r {
+                Ok(()) => tracing::info!("Removed IP '{ip}' after lease expiry"),
+                Err(e) => fatal!(
                     "Couldn't clear IP '{ip}' from interface '{}': {e}",
                     vips.interface()
-                );
-                fatal!("{msg}");
-                errors.push(msg);
-                if !self.pending_removals.contains(&writer) {
-                    self.pending_removals.push(writer.clone());
-                }
+                ),
             }
+            r.is_ok()
+        };
+        let db_fut = async {
+            let r = db.deny_write().await;
+            match &r {
+                Ok(killed) => tracing::info!(killed, "Denied writes after lease expiry"),
+                Err(e) => fatal!("Couldn't deny writes: {e}"),
+            }
+            r.is_ok()
+        };
+        let (vip_ok, db_ok) = tokio::join!(vip_fut, db_fut);
+        if !vip_ok && !self.pending_removals.contains(&writer) {
+            self.pending_removals.push(writer.clone());
         }
-        match db_res {
-            Ok(killed) => {
-                self.deny_pending = false;
-                tracing::info!(killed, "Denied writes after lease expiry");
-            }
-            Err(e) => {
-                self.deny_pending = true;
-                fatal!("Couldn't deny writes: {e}");
-            }
-        }
+        self.deny_pending = !db_ok;
     }
 
     async fn clear_bad_roles(&mut self, epoch: u64) -> Result<pb::ClearBadRolesReply, Status> {

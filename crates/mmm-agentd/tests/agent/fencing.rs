@@ -1,0 +1,78 @@
+//! Stale epochs are refused with nothing changed; the epoch survives a restart.
+
+use mmm_proto::pb;
+use tonic::Code;
+
+use super::harness::{WRITER_IP, cluster, lab_ip};
+use mmm_lab::TopologySpec;
+
+#[test]
+fn stale_epoch_refused_and_epoch_survives_restart() {
+    let Some(mut c) = cluster(
+        "agf",
+        TopologySpec {
+            slaves: 0,
+            ..Default::default()
+        },
+        "",
+    ) else {
+        return;
+    };
+    c.start_agent("db1");
+    let reader = lab_ip(101);
+    let reply = c
+        .set_status("db1", "ONLINE", &[("reader", &reader)], "db2", 5, 0)
+        .expect("epoch 5");
+    assert_eq!(reply.epoch, 5);
+    assert!(c.has_ip("db1", &reader));
+
+    let e = c
+        .set_status("db1", "ONLINE", &[("writer", WRITER_IP)], "db1", 4, 30_000)
+        .expect_err("stale epoch");
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(
+        e.message().contains('4') && e.message().contains('5'),
+        "{}",
+        e.message()
+    );
+    assert!(!c.has_ip("db1", WRITER_IP));
+    assert!(c.read_only("db1"));
+    let st = c.get_status("db1");
+    assert_eq!(st.epoch, 5);
+    assert_eq!(st.roles.len(), 1);
+    assert_eq!(st.roles[0].ip, reader);
+
+    let e = c
+        .call("db1", |mut cl, host| async move {
+            cl.clear_bad_roles(pb::ClearBadRolesRequest {
+                host,
+                fence: Some(pb::Fence {
+                    epoch: 3,
+                    term: 1,
+                    leader_id: 1,
+                }),
+            })
+            .await
+        })
+        .expect_err("stale clear_bad_roles");
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(c.has_ip("db1", &reader));
+
+    // Equal epoch (periodic re-send) is accepted.
+    c.set_status("db1", "ONLINE", &[("reader", &reader)], "db2", 5, 0)
+        .expect("equal epoch");
+
+    c.stop_agent("db1");
+    let log = c.log("db1");
+    assert!(log.contains("INFO Signal received: exiting..."), "{log}");
+    assert!(log.contains("INFO END"), "{log}");
+
+    c.start_agent("db1");
+    assert_eq!(c.get_status("db1").epoch, 5);
+    let e = c
+        .set_status("db1", "ONLINE", &[("writer", WRITER_IP)], "db1", 4, 30_000)
+        .expect_err("stale after restart");
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(!c.has_ip("db1", WRITER_IP));
+    assert!(c.read_only("db1"));
+}

@@ -1,0 +1,347 @@
+//! A lab with the seeds' topology, a client namespace, and helpers to run agents and talk to them.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mmm_lab::users::{APP_PASSWORD, APP_USER, TEST_DB};
+use mmm_lab::{Host, Lab, LabProcess, MmmConfig, Topology, TopologySpec, write_private_file};
+use mmm_proto::pb;
+use mmm_proto::pb::agent_client::AgentClient;
+use mysql_async::prelude::Queryable;
+use tonic::transport::Channel;
+
+/// The writer VIP of lab configs.
+pub const WRITER_IP: &str = "10.213.7.100";
+
+/// A running lab: topology, client host, agent processes.
+pub struct Cluster {
+    pub lab: Lab,
+    pub topo: Topology,
+    pub client: Host,
+    pub agents: Vec<(String, LabProcess)>,
+    extra_config: String,
+}
+
+/// None (with a message) when not root: the lab needs namespaces.
+pub fn cluster(tag: &str, spec: TopologySpec, extra_config: &str) -> Option<Cluster> {
+    if !mmm_lab::have_root() {
+        eprintln!("skipping: the lab needs root");
+        return None;
+    }
+    let lab = Lab::new_unique(tag).expect("lab");
+    let topo = runtime()
+        .block_on(Topology::start(&lab, &spec))
+        .expect("topology");
+    let client = lab.add_host("client", 50).expect("client host");
+    Some(Cluster {
+        lab,
+        topo,
+        client,
+        agents: Vec::new(),
+        extra_config: extra_config.to_string(),
+    })
+}
+
+/// A small runtime for root-namespace async work (starting MariaDB etc.).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+impl Cluster {
+    /// The lab host called `name`.
+    pub fn host(&self, name: &str) -> Host {
+        self.topo.node(name).expect("node").host.clone()
+    }
+
+    fn host_dir(&self, name: &str) -> PathBuf {
+        let d = self.lab.dir().join(name);
+        std::fs::create_dir_all(&d).expect("host dir");
+        d
+    }
+
+    /// The agent log of `name`.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.host_dir(name).join("agentd.log")
+    }
+
+    /// The agent log text of `name`.
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+
+    /// Writes `mmm_agent.conf` for `name` and starts the agent in its namespace; waits for Ping.
+    pub fn start_agent(&mut self, name: &str) {
+        let dir = self.host_dir(name);
+        let mut text = MmmConfig::for_topology(&self.topo, self.lab.dir()).render();
+        text.push_str(&format!("\nthis {name}\n{}\n", self.extra_config));
+        let conf = dir.join("mmm_agent.conf");
+        write_private_file(&conf, &text).expect("config");
+        let state = dir.join("state");
+        let pid = dir.join("agentd.pid");
+        let host = self.host(name);
+        let proc = host
+            .spawn(
+                env!("CARGO_BIN_EXE_mmm-agentd"),
+                &[
+                    "--config",
+                    conf.to_str().expect("utf8"),
+                    "--state-dir",
+                    state.to_str().expect("utf8"),
+                    "--pid-file",
+                    pid.to_str().expect("utf8"),
+                    "--io-timeout-ms",
+                    "1000",
+                ],
+                &[("RUST_LOG", "info")],
+                self.log_path(name),
+            )
+            .expect("spawn agent");
+        self.agents.push((name.to_string(), proc));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ok = self
+                .call(name, |mut c, host| async move {
+                    c.ping(pb::PingRequest { host }).await
+                })
+                .is_ok();
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent on {name} did not come up; log:\n{}",
+                self.log(name)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends SIGTERM to the agent of `name` and waits for it to exit.
+    pub fn stop_agent(&mut self, name: &str) {
+        let idx = self
+            .agents
+            .iter()
+            .position(|(n, _)| n == name)
+            .expect("agent running");
+        let (_, mut proc) = self.agents.remove(idx);
+        proc.kill(libc::SIGTERM).expect("sigterm");
+        let status = proc.wait_exit(Duration::from_secs(10)).expect("wait");
+        assert!(status.is_some(), "agent on {name} did not exit on SIGTERM");
+    }
+
+    /// Runs one gRPC call from the client namespace against the agent of `name`.
+    pub fn call<T, F, Fut>(&self, name: &str, f: F) -> Result<T, tonic::Status>
+    where
+        F: FnOnce(AgentClient<Channel>, String) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>> + Send,
+        T: Send,
+    {
+        let ip = self.host(name).ip();
+        let host = name.to_string();
+        self.client
+            .block_on(async move {
+                let ch = Channel::from_shared(format!("http://{ip}:9989"))
+                    .map_err(|e| tonic::Status::internal(e.to_string()))?
+                    .connect_timeout(Duration::from_secs(2))
+                    .timeout(Duration::from_secs(30))
+                    .connect()
+                    .await
+                    .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+                f(AgentClient::new(ch), host).await.map(|r| r.into_inner())
+            })
+            .expect("client namespace")
+    }
+
+    /// SetStatus with the given roles (`(role, ip)`), epoch and lease.
+    pub fn set_status(
+        &self,
+        name: &str,
+        state: &str,
+        roles: &[(&str, &str)],
+        active_master: &str,
+        epoch: u64,
+        lease_ms: u64,
+    ) -> Result<pb::SetStatusReply, tonic::Status> {
+        let req = pb::SetStatusRequest {
+            host: name.to_string(),
+            fence: Some(pb::Fence {
+                epoch,
+                term: 1,
+                leader_id: 1,
+            }),
+            state: state.to_string(),
+            roles: roles
+                .iter()
+                .map(|(r, ip)| pb::RoleIp {
+                    role: (*r).to_string(),
+                    ip: (*ip).to_string(),
+                })
+                .collect(),
+            active_master: active_master.to_string(),
+            lease_ms,
+        };
+        self.call(name, move |mut c, _| async move { c.set_status(req).await })
+    }
+
+    /// GetStatus of the agent of `name`.
+    pub fn get_status(&self, name: &str) -> pb::AgentStatusReply {
+        self.call(name, |mut c, host| async move {
+            c.get_status(pb::GetStatusRequest { host }).await
+        })
+        .expect("get_status")
+    }
+
+    /// Addresses on eth0 of `name`, as `ip -4 addr` prints them.
+    pub fn addresses(&self, name: &str) -> String {
+        self.host(name)
+            .exec("ip", &["-4", "-o", "addr", "show", "dev", "eth0"])
+            .expect("ip addr")
+    }
+
+    /// True when `ip/32` is on eth0 of `name`.
+    pub fn has_ip(&self, name: &str, ip: &str) -> bool {
+        self.addresses(name).contains(&format!("inet {ip}/32"))
+    }
+
+    /// The MAC of eth0 on `name`.
+    pub fn mac(&self, name: &str) -> String {
+        let out = self
+            .host(name)
+            .exec("cat", &["/sys/class/net/eth0/address"])
+            .expect("mac");
+        out.trim().to_string()
+    }
+
+    /// The client's neighbour entry for `ip` (`ip neigh show`).
+    pub fn client_neigh(&self, ip: &str) -> String {
+        self.client
+            .exec("ip", &["neigh", "show", ip, "dev", "eth0"])
+            .expect("ip neigh")
+    }
+
+    /// `@@read_only` of `name` through root's socket.
+    pub fn read_only(&self, name: &str) -> bool {
+        let db = self.topo.db(name).expect("db");
+        let v = runtime()
+            .block_on(db.query_value("SELECT @@GLOBAL.read_only"))
+            .expect("read_only");
+        v.as_deref() == Some("1")
+    }
+
+    /// Opens an application session from the client namespace to `ip` and runs `sql`.
+    pub fn app_exec(&self, ip: &str, sql: &str) -> Result<(), mysql_async::Error> {
+        let ip = ip.to_string();
+        let sql = sql.to_string();
+        self.client
+            .block_on(async move {
+                let mut c = app_conn(&ip).await?;
+                let r = c.query_drop(sql).await;
+                let _ = c.disconnect().await;
+                r
+            })
+            .expect("client namespace")
+    }
+
+    /// Waits up to `limit` for `cond`, polling every 20 ms; returns the time it took.
+    pub fn wait_for(&self, limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if cond() {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// An application connection (non-privileged user) to `ip:3306`.
+pub async fn app_conn(ip: &str) -> Result<mysql_async::Conn, mysql_async::Error> {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(ip.to_string())
+        .tcp_port(3306)
+        .user(Some(APP_USER))
+        .pass(Some(APP_PASSWORD))
+        .db_name(Some(TEST_DB))
+        .prefer_socket(false);
+    tokio::time::timeout(Duration::from_secs(3), mysql_async::Conn::new(opts))
+        .await
+        .map_err(|_| {
+            mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            )))
+        })?
+}
+
+/// The server error code of a failed statement, if it was a server error.
+pub fn server_code(e: &mysql_async::Error) -> Option<u16> {
+    match e {
+        mysql_async::Error::Server(se) => Some(se.code),
+        _ => None,
+    }
+}
+
+/// `10.213.7.N`.
+pub fn lab_ip(octet: u8) -> String {
+    Ipv4Addr::new(10, 213, 7, octet).to_string()
+}
+
+/// A gRPC client to the agent at `ip` (call from inside a namespace).
+pub async fn connect_agent(ip: &str) -> AgentClient<Channel> {
+    let ch = Channel::from_shared(format!("http://{ip}:9989"))
+        .expect("uri")
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .expect("connect agent");
+    AgentClient::new(ch)
+}
+
+/// A SetStatus request.
+pub fn status_req(
+    host: &str,
+    roles: &[(&str, &str)],
+    active_master: &str,
+    epoch: u64,
+    lease_ms: u64,
+) -> pb::SetStatusRequest {
+    pb::SetStatusRequest {
+        host: host.to_string(),
+        fence: Some(pb::Fence {
+            epoch,
+            term: 1,
+            leader_id: 1,
+        }),
+        state: "ONLINE".into(),
+        roles: roles
+            .iter()
+            .map(|(r, ip)| pb::RoleIp {
+                role: (*r).to_string(),
+                ip: (*ip).to_string(),
+            })
+            .collect(),
+        active_master: active_master.to_string(),
+        lease_ms,
+    }
+}
+
+impl Drop for Cluster {
+    /// With `MMM_TEST_SHOW_LOGS` set, prints every agent log (the lab directory is deleted next).
+    fn drop(&mut self) {
+        if std::env::var_os("MMM_TEST_SHOW_LOGS").is_none() {
+            return;
+        }
+        for node in &self.topo.nodes {
+            let log = self.log(node.host.name());
+            if !log.is_empty() {
+                eprintln!("===== agent log of {} =====\n{log}", node.host.name());
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Lease expiry demotes the writer on time, also while mysqld is stopped.
+
+use std::time::{Duration, Instant};
+
+use mmm_lab::TopologySpec;
+
+use super::harness::{WRITER_IP, cluster};
+
+const LEASE_MS: u64 = 1500;
+
+#[test]
+fn lease_expiry_demotes_writer_on_time_even_with_hung_mysql() {
+    let Some(mut c) = cluster(
+        "agl",
+        TopologySpec {
+            slaves: 0,
+            ..Default::default()
+        },
+        "catchup_timeout 5\n",
+    ) else {
+        return;
+    };
+    c.start_agent("db1");
+    let bound = Duration::from_millis(LEASE_MS + 200);
+
+    // 1. Healthy MySQL.
+    let sent = Instant::now();
+    let reply = c
+        .set_status(
+            "db1",
+            "ONLINE",
+            &[("writer", WRITER_IP)],
+            "db1",
+            1,
+            LEASE_MS,
+        )
+        .expect("take writer");
+    assert!(reply.writable, "errors: {:?}", reply.errors);
+    assert!(c.has_ip("db1", WRITER_IP));
+    c.wait_for(Duration::from_millis(LEASE_MS + 3000), || {
+        !c.has_ip("db1", WRITER_IP)
+    })
+    .expect("VIP removed after lease");
+    let took = sent.elapsed();
+    assert!(took <= bound, "VIP removed after {took:?}, bound {bound:?}");
+    assert!(c.read_only("db1"));
+    let log = c.log("db1");
+    assert!(
+        log.contains("FATAL Lease expired: dropping role 'writer(10.213.7.100)'"),
+        "{log}"
+    );
+    assert!(c.get_status("db1").roles.is_empty());
+
+    // 2. mysqld stopped (SIGSTOP) while the host holds the writer.
+    let sent = Instant::now();
+    let reply = c
+        .set_status(
+            "db1",
+            "ONLINE",
+            &[("writer", WRITER_IP)],
+            "db1",
+            2,
+            LEASE_MS,
+        )
+        .expect("take writer again");
+    assert!(reply.writable, "errors: {:?}", reply.errors);
+    c.topo
+        .db_mut("db1")
+        .expect("db1")
+        .sigstop()
+        .expect("sigstop");
+    let gone = c.wait_for(Duration::from_millis(LEASE_MS + 3000), || {
+        !c.has_ip("db1", WRITER_IP)
+    });
+    let took = sent.elapsed();
+    c.topo
+        .db_mut("db1")
+        .expect("db1")
+        .sigcont()
+        .expect("sigcont");
+    assert!(gone.is_some(), "VIP still present with mysqld stopped");
+    assert!(took <= bound, "VIP removed after {took:?}, bound {bound:?}");
+    // Once mysqld runs again the agent finishes the drop: read_only=1.
+    let ro = c.wait_for(Duration::from_secs(15), || c.read_only("db1"));
+    assert!(
+        ro.is_some(),
+        "read_only not restored; log:\n{}",
+        c.log("db1")
+    );
+}

@@ -1,0 +1,86 @@
+//! A slave follows a new active master, with GTID and with binlog coordinates.
+
+use std::time::Duration;
+
+use mmm_lab::replication::{slave_status, wait_until};
+use mmm_lab::{ReplicationMode, TopologySpec};
+
+use super::harness::{cluster, lab_ip, runtime};
+
+fn repoint(tag: &str, mode: ReplicationMode, use_gtid: bool) {
+    let Some(mut c) = cluster(
+        tag,
+        TopologySpec {
+            slaves: 1,
+            mode,
+            db1_writable: false,
+        },
+        &format!(
+            "use_gtid {}\ncatchup_timeout 5\n",
+            if use_gtid { 1 } else { 0 }
+        ),
+    ) else {
+        return;
+    };
+    c.start_agent("db3");
+    let reader = lab_ip(103);
+    let reply = c
+        .set_status("db3", "ONLINE", &[("reader", &reader)], "db2", 1, 0)
+        .expect("set_status");
+    assert!(
+        reply.errors.is_empty(),
+        "errors: {:?}\n{}",
+        reply.errors,
+        c.log("db3")
+    );
+    assert!(c.has_ip("db3", &reader));
+
+    let rt = runtime();
+    let db3 = c.topo.db("db3").expect("db3");
+    let db2 = c.topo.db("db2").expect("db2");
+    let st = rt
+        .block_on(slave_status(db3))
+        .expect("slave status")
+        .expect("db3 is a slave");
+    assert_eq!(st.master_host(), lab_ip(12));
+    let using = st.get("Using_Gtid").to_ascii_lowercase();
+    if use_gtid {
+        assert_eq!(using, "slave_pos");
+    } else {
+        assert_eq!(using, "no");
+    }
+    rt.block_on(async {
+        db2.exec("CREATE TABLE mmm_test.flow (id INT PRIMARY KEY)")
+            .await?;
+        db2.exec("INSERT INTO mmm_test.flow VALUES (1), (2), (3)")
+            .await?;
+        wait_until(
+            db3,
+            "SELECT COUNT(*) = 3 FROM mmm_test.flow",
+            Duration::from_secs(10),
+        )
+        .await
+    })
+    .expect("rows flow from db2 to db3");
+    let log = c.log("db3");
+    assert!(
+        log.contains("INFO Changing active master to 'db2'"),
+        "{log}"
+    );
+    assert_eq!(log.contains("with binlog coordinates"), !use_gtid, "{log}");
+    // A second status with the same master changes nothing.
+    let reply = c
+        .set_status("db3", "ONLINE", &[("reader", &reader)], "db2", 1, 0)
+        .expect("repeat");
+    assert!(reply.errors.is_empty(), "errors: {:?}", reply.errors);
+}
+
+#[test]
+fn slave_follows_new_master_with_gtid() {
+    repoint("ags", ReplicationMode::Gtid, true);
+}
+
+#[test]
+fn slave_follows_new_master_with_binlog_coordinates() {
+    repoint("agb", ReplicationMode::BinlogCoordinates, false);
+}
