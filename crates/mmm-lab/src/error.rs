@@ -43,7 +43,9 @@ pub enum LabError {
         source: io::Error,
     },
     /// A namespace with the lab's name already exists (a parallel or crashed run with the same prefix).
-    #[error("network namespace {0} already exists (use Lab::cleanup_stale for a crashed run of the same prefix)")]
+    #[error(
+        "network namespace {0} already exists (use Lab::cleanup_stale for a crashed run of the same prefix)"
+    )]
     NamespaceExists(String),
     /// mariadbd did not come up; the error log tail says why.
     #[error("MariaDB {server} did not start: {reason}\n--- tail of {log} ---\n{log_tail}")]

@@ -55,10 +55,10 @@ impl Lab {
             dir,
             cuts: Mutex::new(BTreeSet::new()),
         };
-        lab.bridge
-            .ip(&["link", "add", BRIDGE, "type", "bridge"])?;
+        lab.bridge.ip(&["link", "add", BRIDGE, "type", "bridge"])?;
         lab.bridge.ip(&["link", "set", BRIDGE, "up"])?;
-        lab.bridge.exec_with_input("nft", &["-f", "-"], Some(&nft_ruleset()))?;
+        lab.bridge
+            .exec_with_input("nft", &["-f", "-"], Some(&nft_ruleset()))?;
         tracing::info!(prefix, "lab created");
         Ok(lab)
     }
@@ -97,7 +97,10 @@ impl Lab {
         }
         {
             let hosts = self.lock_hosts();
-            if hosts.iter().any(|h| h.name == name || h.ip == lab_ip(octet)) {
+            if hosts
+                .iter()
+                .any(|h| h.name == name || h.ip == lab_ip(octet))
+            {
                 return Err(LabError::InvalidName {
                     name: format!("{name}/{octet}"),
                     reason: "host name or address already used in this lab",
@@ -129,7 +132,16 @@ impl Lab {
 
     fn wire(&self, ns: &Netns, port: &str, octet: u8) -> Result<()> {
         self.bridge.ip(&[
-            "link", "add", port, "type", "veth", "peer", "name", HOST_INTERFACE, "netns", ns.name(),
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            HOST_INTERFACE,
+            "netns",
+            ns.name(),
         ])?;
         self.bridge.ip(&["link", "set", port, "master", BRIDGE])?;
         self.bridge.ip(&["link", "set", port, "up"])?;
@@ -222,28 +234,74 @@ impl Lab {
         Ok(out.contains(&format!("\"{}\"", host.bridge_port)))
     }
 
-    /// Adds `delay_ms` of delay and `loss_pct` % loss to everything `host` sends (tc netem on its
-    /// `eth0`); replaces any earlier setting.
+    /// Degrades everything `host` sends: `delay_ms` of delay (tc netem on its `eth0`) and
+    /// `loss_pct` % random loss (nftables `numgen` on its bridge port, so it works on kernels
+    /// without netem). Replaces any earlier setting. A delay on a kernel without `sch_netem` is
+    /// refused with [`LabError::Unsupported`] and changes nothing.
     pub fn netem(&self, host: &Host, delay_ms: u32, loss_pct: f64) -> Result<()> {
         if !(0.0..=100.0).contains(&loss_pct) {
             return Err(LabError::Unsupported(format!(
                 "loss {loss_pct}% is outside 0..=100"
             )));
         }
-        let delay = format!("{delay_ms}ms");
-        let loss = format!("{loss_pct}%");
-        host.netns.exec(
-            "tc",
-            &[
-                "qdisc", "replace", "dev", HOST_INTERFACE, "root", "netem", "delay", &delay, "loss",
-                &loss,
-            ],
-        )?;
+        if delay_ms > 0 {
+            let delay = format!("{delay_ms}ms");
+            let set = host.netns.exec(
+                "tc",
+                &[
+                    "qdisc",
+                    "replace",
+                    "dev",
+                    HOST_INTERFACE,
+                    "root",
+                    "netem",
+                    "delay",
+                    &delay,
+                ],
+            );
+            match set {
+                Ok(_) => {}
+                Err(LabError::Command { stderr, .. })
+                    if stderr.contains("qdisc kind is unknown") =>
+                {
+                    return Err(LabError::Unsupported(
+                        "this kernel has no sch_netem, so delay cannot be emulated".to_owned(),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            self.clear_delay(host)?;
+        }
+        self.set_loss(host, loss_pct)?;
+        tracing::info!(host = %host.name, delay_ms, loss_pct, "lab link degraded");
         Ok(())
     }
 
-    /// Removes a netem setting from `host`; no-op when there is none.
+    /// Whether the kernel can emulate delay (has `sch_netem`); loss works everywhere.
+    pub fn delay_supported(&self) -> bool {
+        let probe = self.bridge.exec(
+            "tc",
+            &[
+                "qdisc", "add", "dev", BRIDGE, "root", "netem", "delay", "1ms",
+            ],
+        );
+        let ok = probe.is_ok();
+        if ok {
+            let _ = self
+                .bridge
+                .exec("tc", &["qdisc", "del", "dev", BRIDGE, "root"]);
+        }
+        ok
+    }
+
+    /// Removes delay and loss from `host`; no-op when there is none.
     pub fn clear_netem(&self, host: &Host) -> Result<()> {
+        self.clear_delay(host)?;
+        self.set_loss(host, 0.0)
+    }
+
+    fn clear_delay(&self, host: &Host) -> Result<()> {
         let qdisc = host
             .netns
             .exec("tc", &["qdisc", "show", "dev", HOST_INTERFACE])?;
@@ -252,6 +310,41 @@ impl Lab {
                 .exec("tc", &["qdisc", "del", "dev", HOST_INTERFACE, "root"])?;
         }
         Ok(())
+    }
+
+    /// Installs (or with 0 removes) a per-port chain dropping `pct` % of the frames `host` sends.
+    fn set_loss(&self, host: &Host, pct: f64) -> Result<()> {
+        let port = &host.bridge_port;
+        let chain = format!("loss_{port}");
+        let present = self
+            .bridge
+            .exec("nft", &["list", "map", "bridge", NFT_TABLE, "loss_ports"])?
+            .contains(&format!("\"{port}\""));
+        let mut script = String::new();
+        if present {
+            script.push_str(&format!(
+                "delete element bridge {NFT_TABLE} loss_ports {{ \"{port}\" }}\n\
+                 delete chain bridge {NFT_TABLE} {chain}\n"
+            ));
+        }
+        // Hundredths of a percent, so 0.5 % loss is expressible.
+        let threshold = (pct * 100.0).round().clamp(0.0, 10_000.0) as u32;
+        if threshold > 0 {
+            let matcher = if threshold >= 10_000 {
+                String::new()
+            } else {
+                format!("numgen random mod 10000 < {threshold} ")
+            };
+            script.push_str(&format!(
+                "add chain bridge {NFT_TABLE} {chain}\n\
+                 add rule bridge {NFT_TABLE} {chain} {matcher}drop\n\
+                 add element bridge {NFT_TABLE} loss_ports {{ \"{port}\" : jump {chain} }}\n"
+            ));
+        }
+        if script.is_empty() {
+            return Ok(());
+        }
+        self.nft(&script).map(|_| ())
     }
 
     /// Deletes namespaces left by a crashed earlier run with exactly this prefix (`<prefix>-…`),
@@ -276,15 +369,20 @@ impl Lab {
     }
 
     fn nft(&self, command: &str) -> Result<String> {
-        self.bridge.exec_with_input("nft", &["-f", "-"], Some(command))
+        self.bridge
+            .exec_with_input("nft", &["-f", "-"], Some(command))
     }
 
     fn lock_hosts(&self) -> std::sync::MutexGuard<'_, Vec<Host>> {
-        self.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock_cuts(&self) -> std::sync::MutexGuard<'_, BTreeSet<(String, String)>> {
-        self.cuts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.cuts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -339,8 +437,10 @@ fn nft_ruleset() -> String {
         "table bridge {NFT_TABLE} {{
   set cut {{ type ifname . ifname; }}
   set isolated {{ type ifname; }}
+  map loss_ports {{ type ifname : verdict; }}
   chain forward {{
     type filter hook forward priority 0; policy accept;
+    iifname vmap @loss_ports
     iifname . oifname @cut drop
     iifname @isolated drop
     oifname @isolated drop
@@ -379,10 +479,7 @@ fn validate_host_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 16 {
         return bad("a host name must be 1..=16 characters");
     }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return bad("a host name may only hold letters, digits and '_'");
     }
     if name == "br" {

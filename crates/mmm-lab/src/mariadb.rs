@@ -110,6 +110,9 @@ impl MariaDb {
             port,
             dir,
         };
+        let tmp = db.dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| LabError::io(format!("creating {}", tmp.display()), e))?;
         std::fs::write(db.cnf_path(), db.render_cnf())
             .map_err(|e| LabError::io(format!("writing {}", db.cnf_path().display()), e))?;
         db.install().await?;
@@ -247,8 +250,7 @@ impl MariaDb {
     /// no row or NULL).
     pub async fn query_value(&self, sql: &str) -> Result<Option<String>> {
         let mut conn = self.root_conn().await?;
-        let row: Option<mysql_async::Row> =
-            self.with_deadline(sql, conn.query_first(sql)).await?;
+        let row: Option<mysql_async::Row> = self.with_deadline(sql, conn.query_first(sql)).await?;
         let _ = conn.disconnect().await;
         Ok(row.and_then(|r| r.as_ref(0).and_then(crate::replication::value_text)))
     }
@@ -347,7 +349,19 @@ impl MariaDb {
         if status.success() {
             Ok(())
         } else {
-            Err(self.start_error(format!("mariadb-install-db exited with {status}"), &log))
+            // The installer's own output only points at the error log; show that too.
+            let mut err = self.start_error(
+                format!("mariadb-install-db exited with {status}"),
+                &self.error_log(),
+            );
+            if let LabError::MariaDbStart { log_tail, .. } = &mut err {
+                *log_tail = format!(
+                    "{log_tail}\n--- tail of {} ---\n{}",
+                    log.display(),
+                    tail(&log, 5)
+                );
+            }
+            Err(err)
         }
     }
 
@@ -375,15 +389,17 @@ impl MariaDb {
             let exited = self.process.as_mut().and_then(LabProcess::poll_exit);
             if let Some(status) = exited {
                 self.process = None;
-                return Err(self.start_error(format!("mariadbd exited with {status}"), &self.error_log()));
+                return Err(
+                    self.start_error(format!("mariadbd exited with {status}"), &self.error_log())
+                );
             }
-            if self.socket_path().exists() {
-                if let Ok(mut conn) = self.root_conn().await {
-                    let ok: std::result::Result<Option<u8>, _> = conn.query_first("SELECT 1").await;
-                    let _ = conn.disconnect().await;
-                    if ok.is_ok() {
-                        return Ok(());
-                    }
+            if self.socket_path().exists()
+                && let Ok(mut conn) = self.root_conn().await
+            {
+                let ok: std::result::Result<Option<u8>, _> = conn.query_first("SELECT 1").await;
+                let _ = conn.disconnect().await;
+                if ok.is_ok() {
+                    return Ok(());
                 }
             }
             if Instant::now() >= deadline {
@@ -391,7 +407,10 @@ impl MariaDb {
                     let _ = p.kill_and_wait();
                 }
                 return Err(self.start_error(
-                    format!("no answer on {} within {READY_TIMEOUT:?}", self.socket_path().display()),
+                    format!(
+                        "no answer on {} within {READY_TIMEOUT:?}",
+                        self.socket_path().display()
+                    ),
                     &self.error_log(),
                 ));
             }
@@ -402,13 +421,18 @@ impl MariaDb {
     fn render_cnf(&self) -> String {
         let o = &self.opts;
         let d = self.dir.path();
-        let bind = if o.host.is_some() { "0.0.0.0" } else { "127.0.0.1" };
+        let bind = if o.host.is_some() {
+            "0.0.0.0"
+        } else {
+            "127.0.0.1"
+        };
         let mut cnf = String::from("[mysqld]\n");
         let mut line = |k: &str, v: &dyn std::fmt::Display| {
             let _ = writeln!(cnf, "{k}={v}");
         };
         line("user", &"root");
         line("datadir", &d.join("data").display());
+        line("tmpdir", &d.join("tmp").display());
         line("socket", &d.join("mysqld.sock").display());
         line("pid-file", &d.join("mysqld.pid").display());
         line("log-error", &d.join("error.log").display());
@@ -461,7 +485,10 @@ impl MariaDb {
     }
 
     fn not_running(&self, action: &str) -> LabError {
-        LabError::Unsupported(format!("{action}: mysqld of {} is not running", self.opts.label))
+        LabError::Unsupported(format!(
+            "{action}: mysqld of {} is not running",
+            self.opts.label
+        ))
     }
 
     fn start_error(&self, reason: String, log: &Path) -> LabError {

@@ -128,7 +128,11 @@ impl MmmConfig {
                 .join(", ")
         };
         let _ = writeln!(s, "<role writer>");
-        kv(&mut s, "hosts", &join_names(&|h| h.mode == NodeMode::Master));
+        kv(
+            &mut s,
+            "hosts",
+            &join_names(&|h| h.mode == NodeMode::Master),
+        );
         kv(&mut s, "ips", &self.writer_ip);
         kv(&mut s, "mode", &"exclusive");
         let _ = writeln!(s, "</role>\n");
@@ -191,7 +195,10 @@ mod tests {
         assert!(text.contains("<host db3>\n    ip                      10.213.7.13\n    mode                    slave\n"));
         assert!(text.contains("<role writer>\n    hosts                   db1, db2\n    ips                     10.213.7.100\n    mode                    exclusive\n</role>"));
         assert!(text.contains("    hosts                   db1, db2, db3\n    ips                     10.213.7.101, 10.213.7.102, 10.213.7.103\n    mode                    balanced\n"));
-        assert_eq!(text.matches("<host ").count(), text.matches("</host>").count());
+        assert_eq!(
+            text.matches("<host ").count(),
+            text.matches("</host>").count()
+        );
     }
 
     #[test]

@@ -44,8 +44,7 @@ impl Netns {
 
     /// Opens the namespace file for `setns`.
     pub(crate) fn open(&self) -> Result<File> {
-        File::open(self.path())
-            .map_err(|e| LabError::io(format!("opening netns {}", self.name), e))
+        File::open(self.path()).map_err(|e| LabError::io(format!("opening netns {}", self.name), e))
     }
 
     /// Runs `ip -n NAME args…` and returns its stdout.
@@ -61,7 +60,12 @@ impl Netns {
     }
 
     /// Like [`Netns::exec`], feeding `stdin` to the program (used for `nft -f -`).
-    pub fn exec_with_input(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    pub fn exec_with_input(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String> {
         let mut full = vec!["netns", "exec", self.name.as_str(), program];
         full.extend_from_slice(args);
         cmd::run_with_input("ip", &full, stdin)
@@ -158,7 +162,10 @@ impl Netns {
     /// Pids of processes whose network namespace is this one (`ip netns pids`).
     pub fn pids(&self) -> Result<Vec<i32>> {
         let out = cmd::run("ip", &["netns", "pids", &self.name])?;
-        Ok(out.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        Ok(out
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect())
     }
 }
 

@@ -113,9 +113,9 @@ impl LabProcess {
                 });
             }
         }
-        let child = command.spawn().map_err(|e| {
-            LabError::io(format!("starting {}", spec.program.display()), e)
-        })?;
+        let child = command
+            .spawn()
+            .map_err(|e| LabError::io(format!("starting {}", spec.program.display()), e))?;
         drop(ns_file);
         if let Some(reg) = registry.as_ref() {
             reg.add(child.id());
@@ -159,10 +159,10 @@ impl LabProcess {
 
     /// The exit status if the process has exited, reaping it.
     pub fn poll_exit(&mut self) -> Option<ExitStatus> {
-        if self.exited.is_none() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.reaped(status);
-            }
+        if self.exited.is_none()
+            && let Ok(Some(status)) = self.child.try_wait()
+        {
+            self.reaped(status);
         }
         self.exited
     }
@@ -213,7 +213,8 @@ impl Drop for LabProcess {
 
 /// Sends a signal to one pid.
 pub(crate) fn send_signal(pid: u32, signal: i32) -> Result<()> {
-    let raw = i32::try_from(pid).map_err(|_| LabError::Unsupported(format!("pid {pid} out of range")))?;
+    let raw =
+        i32::try_from(pid).map_err(|_| LabError::Unsupported(format!("pid {pid} out of range")))?;
     // SAFETY: kill(2) has no memory effects; the pid is one this lab started or was asked about.
     let rc = unsafe { libc::kill(raw, signal) };
     if rc == 0 {

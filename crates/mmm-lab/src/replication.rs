@@ -66,8 +66,12 @@ impl SlaveStatus {
 /// The master's current binlog position (`SHOW MASTER STATUS`).
 pub async fn master_status(master: &MariaDb) -> Result<BinlogCoordinates> {
     let mut conn = master.root_conn().await?;
-    let row: Option<mysql_async::Row> =
-        deadline(master, "SHOW MASTER STATUS", conn.query_first("SHOW MASTER STATUS")).await?;
+    let row: Option<mysql_async::Row> = deadline(
+        master,
+        "SHOW MASTER STATUS",
+        conn.query_first("SHOW MASTER STATUS"),
+    )
+    .await?;
     let _ = conn.disconnect().await;
     let row = row.ok_or_else(|| {
         LabError::Unsupported(format!("{} has binary logging off", master.label()))
@@ -77,7 +81,9 @@ pub async fn master_status(master: &MariaDb) -> Result<BinlogCoordinates> {
         .as_ref(1)
         .and_then(value_text)
         .and_then(|p| p.parse().ok())
-        .ok_or_else(|| LabError::Unsupported(format!("odd SHOW MASTER STATUS on {}", master.label())))?;
+        .ok_or_else(|| {
+            LabError::Unsupported(format!("odd SHOW MASTER STATUS on {}", master.label()))
+        })?;
     Ok(BinlogCoordinates { file, position })
 }
 
@@ -95,7 +101,11 @@ fn master_address(slave: &MariaDb, master: &MariaDb) -> Result<IpAddr> {
 
 /// `CHANGE MASTER TO` on `slave` pointing at `master` with the lab's replication account; the
 /// slave threads must be stopped (see [`stop_slave`]).
-pub async fn change_master_to(slave: &MariaDb, master: &MariaDb, start: &StartPosition) -> Result<()> {
+pub async fn change_master_to(
+    slave: &MariaDb,
+    master: &MariaDb,
+    start: &StartPosition,
+) -> Result<()> {
     let host = master_address(slave, master)?;
     let position = match start {
         StartPosition::Gtid => "MASTER_USE_GTID=slave_pos".to_owned(),
@@ -125,7 +135,11 @@ pub async fn stop_slave(slave: &MariaDb) -> Result<()> {
 
 /// Points `slave` at `master` (stop, change master, start) using `mode`; with binlog coordinates
 /// the master's current position is used.
-pub async fn replicate_from(slave: &MariaDb, master: &MariaDb, mode: &ReplicationMode) -> Result<()> {
+pub async fn replicate_from(
+    slave: &MariaDb,
+    master: &MariaDb,
+    mode: &ReplicationMode,
+) -> Result<()> {
     let start = match mode {
         ReplicationMode::Gtid => StartPosition::Gtid,
         ReplicationMode::BinlogCoordinates => StartPosition::Binlog(master_status(master).await?),
@@ -138,8 +152,12 @@ pub async fn replicate_from(slave: &MariaDb, master: &MariaDb, mode: &Replicatio
 /// `SHOW SLAVE STATUS`, or `None` when no replication is configured.
 pub async fn slave_status(db: &MariaDb) -> Result<Option<SlaveStatus>> {
     let mut conn = db.root_conn().await?;
-    let row: Option<mysql_async::Row> =
-        deadline(db, "SHOW SLAVE STATUS", conn.query_first("SHOW SLAVE STATUS")).await?;
+    let row: Option<mysql_async::Row> = deadline(
+        db,
+        "SHOW SLAVE STATUS",
+        conn.query_first("SHOW SLAVE STATUS"),
+    )
+    .await?;
     let _ = conn.disconnect().await;
     Ok(row.map(|row| {
         let fields = row
@@ -157,7 +175,10 @@ pub async fn slave_status(db: &MariaDb) -> Result<Option<SlaveStatus>> {
 
 /// `@@gtid_binlog_pos` of a server (what it has written to its binlog).
 pub async fn gtid_binlog_pos(db: &MariaDb) -> Result<String> {
-    Ok(db.query_value("SELECT @@gtid_binlog_pos").await?.unwrap_or_default())
+    Ok(db
+        .query_value("SELECT @@gtid_binlog_pos")
+        .await?
+        .unwrap_or_default())
 }
 
 /// Waits until `slave` has applied everything in `master`'s binlog (compared per GTID domain,
@@ -176,18 +197,29 @@ pub async fn wait_caught_up(slave: &MariaDb, master: &MariaDb, timeout: Duration
             return Ok(());
         }
         let status = slave_status(slave).await?;
-        if let Some(s) = status.as_ref() {
-            if s.get("Slave_SQL_Running") == "No" && !matches!(s.get("Last_SQL_Errno"), "" | "0") {
-                return Err(LabError::ReplicationBroken {
-                    server: slave.label().to_owned(),
-                    detail: format!("SQL error {}: {}", s.get("Last_SQL_Errno"), s.get("Last_SQL_Error")),
-                });
-            }
+        if let Some(s) = status.as_ref()
+            && s.get("Slave_SQL_Running") == "No"
+            && !matches!(s.get("Last_SQL_Errno"), "" | "0")
+        {
+            return Err(LabError::ReplicationBroken {
+                server: slave.label().to_owned(),
+                detail: format!(
+                    "SQL error {}: {}",
+                    s.get("Last_SQL_Errno"),
+                    s.get("Last_SQL_Error")
+                ),
+            });
         }
         if Instant::now() >= deadline_at {
             let io = status
                 .as_ref()
-                .map(|s| format!("IO: {} {}", s.get("Slave_IO_Running"), s.get("Last_IO_Error")))
+                .map(|s| {
+                    format!(
+                        "IO: {} {}",
+                        s.get("Slave_IO_Running"),
+                        s.get("Last_IO_Error")
+                    )
+                })
                 .unwrap_or_else(|| "no replication configured".to_owned());
             return Err(LabError::Timeout {
                 what: format!(
@@ -207,10 +239,11 @@ pub async fn wait_until(db: &MariaDb, sql: &str, timeout: Duration) -> Result<()
     let deadline_at = Instant::now() + timeout;
     loop {
         let value = db.query_value(sql).await;
-        if let Ok(Some(v)) = &value {
-            if !v.is_empty() && v != "0" {
-                return Ok(());
-            }
+        if let Ok(Some(v)) = &value
+            && !v.is_empty()
+            && v != "0"
+        {
+            return Ok(());
         }
         if Instant::now() >= deadline_at {
             return Err(LabError::Timeout {
@@ -227,7 +260,8 @@ pub fn parse_gtid_list(list: &str) -> BTreeMap<u32, u64> {
     let mut out = BTreeMap::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let mut parts = item.split('-');
-        let (Some(d), Some(_server), Some(n), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(d), Some(_server), Some(n), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             continue;
         };

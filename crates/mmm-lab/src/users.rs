@@ -31,7 +31,9 @@ pub fn provisioning_statements() -> Vec<String> {
         "SET sql_log_bin = 0".to_owned(),
         format!("CREATE DATABASE IF NOT EXISTS `{TEST_DB}`"),
         user(APP_USER, APP_PASSWORD),
-        format!("GRANT INSERT, SELECT, UPDATE, DELETE, CREATE ON `{TEST_DB}`.* TO '{APP_USER}'@'%'"),
+        format!(
+            "GRANT INSERT, SELECT, UPDATE, DELETE, CREATE ON `{TEST_DB}`.* TO '{APP_USER}'@'%'"
+        ),
         user(MONITOR_USER, MONITOR_PASSWORD),
         format!("GRANT REPLICATION CLIENT, SLAVE MONITOR ON *.* TO '{MONITOR_USER}'@'%'"),
         user(AGENT_USER, AGENT_PASSWORD),

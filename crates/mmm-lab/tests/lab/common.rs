@@ -35,7 +35,9 @@ pub fn assert_namespaces_gone(names: &[String]) {
     let listed = String::from_utf8_lossy(&out.stdout);
     for name in names {
         assert!(
-            !listed.lines().any(|l| l.split_whitespace().next() == Some(name)),
+            !listed
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
             "namespace {name} still exists after the lab was dropped:\n{listed}"
         );
     }

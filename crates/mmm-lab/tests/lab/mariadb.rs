@@ -13,14 +13,40 @@ async fn loopback_server_starts_answers_and_is_cleaned_up() {
     if !root_or_skip() {
         return;
     }
-    let db = MariaDb::start(MariaDbOpts::loopback("solo", 7)).await.expect("start");
+    let db = MariaDb::start(MariaDbOpts::loopback("solo", 7))
+        .await
+        .expect("start");
     assert_eq!(db.ip().to_string(), "127.0.0.1");
     let pid = db.pid().expect("pid");
     let dir = db.dir().to_path_buf();
-    assert_eq!(db.query_value("SELECT @@server_id").await.expect("q").as_deref(), Some("7"));
-    assert_eq!(db.query_value("SELECT @@read_only").await.expect("q").as_deref(), Some("1"));
-    assert_eq!(db.query_value("SELECT @@log_bin").await.expect("q").as_deref(), Some("1"));
-    assert_eq!(db.query_value("SELECT @@binlog_format").await.expect("q").as_deref(), Some("ROW"));
+    assert_eq!(
+        db.query_value("SELECT @@server_id")
+            .await
+            .expect("q")
+            .as_deref(),
+        Some("7")
+    );
+    assert_eq!(
+        db.query_value("SELECT @@read_only")
+            .await
+            .expect("q")
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        db.query_value("SELECT @@log_bin")
+            .await
+            .expect("q")
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        db.query_value("SELECT @@binlog_format")
+            .await
+            .expect("q")
+            .as_deref(),
+        Some("ROW")
+    );
 
     // TCP really is TCP (prefer_socket off) and the monitor account works over it.
     let mut conn = tokio::time::timeout(
@@ -34,7 +60,10 @@ async fn loopback_server_starts_answers_and_is_cleaned_up() {
         .query_first("SELECT host FROM information_schema.processlist WHERE id = CONNECTION_ID()")
         .await
         .expect("processlist");
-    assert!(host.unwrap_or_default().starts_with("127.0.0.1"), "not a TCP session");
+    assert!(
+        host.unwrap_or_default().starts_with("127.0.0.1"),
+        "not a TCP session"
+    );
     conn.disconnect().await.expect("disconnect");
 
     // read_only=1 stops the application account.
@@ -73,9 +102,16 @@ async fn namespaced_server_listens_on_its_lab_address() {
                 .await
                 .expect("timeout")
                 .expect("connect over the bridge");
-            c.query_drop(format!("CREATE TABLE {TEST_DB}.t (id INT PRIMARY KEY)")).await.expect("create");
-            c.query_drop(format!("INSERT INTO {TEST_DB}.t VALUES (1), (2)")).await.expect("insert");
-            let n: Option<u64> = c.query_first(format!("SELECT COUNT(*) FROM {TEST_DB}.t")).await.expect("count");
+            c.query_drop(format!("CREATE TABLE {TEST_DB}.t (id INT PRIMARY KEY)"))
+                .await
+                .expect("create");
+            c.query_drop(format!("INSERT INTO {TEST_DB}.t VALUES (1), (2)"))
+                .await
+                .expect("insert");
+            let n: Option<u64> = c
+                .query_first(format!("SELECT COUNT(*) FROM {TEST_DB}.t"))
+                .await
+                .expect("count");
             c.disconnect().await.expect("disconnect");
             n.unwrap_or(0)
         })
@@ -83,7 +119,10 @@ async fn namespaced_server_listens_on_its_lab_address() {
     assert_eq!(n, 2);
     // The root connection goes through the unix socket, across namespaces.
     assert_eq!(
-        db.query_value(&format!("SELECT COUNT(*) FROM {TEST_DB}.t")).await.expect("q").as_deref(),
+        db.query_value(&format!("SELECT COUNT(*) FROM {TEST_DB}.t"))
+            .await
+            .expect("q")
+            .as_deref(),
         Some("2")
     );
 }

@@ -15,7 +15,10 @@ fn hosts_ping_over_the_bridge_and_the_root_namespace_has_no_lab_route() {
 
     // The root namespace has neither an address nor a route in the lab subnet.
     let ip = |args: &[&str]| {
-        let out = std::process::Command::new("ip").args(args).output().expect("ip");
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .expect("ip");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert_eq!(ip(&["-4", "route", "show", "10.213.7.0/24"]).trim(), "");
@@ -23,7 +26,10 @@ fn hosts_ping_over_the_bridge_and_the_root_namespace_has_no_lab_route() {
     // Inside a host: only the lab subnet, no default route (nothing leaves the lab).
     let routes = a.exec("ip", &["-4", "route", "show"]).expect("routes in a");
     assert!(routes.contains("10.213.7.0/24 dev eth0"), "{routes}");
-    assert!(!routes.contains("default"), "host has a default route: {routes}");
+    assert!(
+        !routes.contains("default"),
+        "host has a default route: {routes}"
+    );
 
     let names = lab.namespaces();
     assert_eq!(names.len(), 3);
@@ -68,7 +74,11 @@ fn block_on_connects_to_a_listener_in_another_namespace() {
     let (peer, got) = server.join().expect("server thread");
     assert_eq!(&got, b"ping!");
     assert_eq!(&reply, b"pong!");
-    assert_eq!(peer.ip(), std::net::IpAddr::V4(a.ip()), "connection did not come from a");
+    assert_eq!(
+        peer.ip(),
+        std::net::IpAddr::V4(a.ip()),
+        "connection did not come from a"
+    );
 
     // The same listener address is not reachable from the root namespace's view: binding it there
     // fails because the address does not exist outside the lab.
@@ -81,7 +91,15 @@ fn spawned_processes_run_inside_the_host_and_die_with_their_handle() {
     let a = lab.add_host("a", 1).expect("host a");
     let log = a.dir().join("sleep.log");
     let mut p = a
-        .spawn("/bin/sh", &["-c", "ip -4 -o addr show dev eth0; echo $FOO; exec sleep 60"], &[("FOO", "bar")], &log)
+        .spawn(
+            "/bin/sh",
+            &[
+                "-c",
+                "ip -4 -o addr show dev eth0; echo $FOO; exec sleep 60",
+            ],
+            &[("FOO", "bar")],
+            &log,
+        )
         .expect("spawn");
     let pid = p.pid();
     assert!(a.netns().pids().expect("pids").contains(&(pid as i32)));
@@ -99,8 +117,10 @@ fn spawned_processes_run_inside_the_host_and_die_with_their_handle() {
     assert!(out.contains("10.213.7.1/24"), "{out}");
     assert!(out.contains("bar"), "{out}");
     drop(p);
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || {
-        // A reused pid would belong to another namespace.
-        !a.netns().pids().expect("pids").contains(&(pid as i32))
-    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+            // A reused pid would belong to another namespace.
+            !a.netns().pids().expect("pids").contains(&(pid as i32))
+        }
+    );
 }
