@@ -261,3 +261,49 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_pointer_needs_the_right_code_and_a_value() {
+        let mut redirect = Status::unavailable("not the leader");
+        redirect.metadata_mut().insert(
+            LEADER_METADATA,
+            tonic::metadata::MetadataValue::from_static("10.213.7.13:9988"),
+        );
+        assert_eq!(leader_of(&redirect).as_deref(), Some("10.213.7.13:9988"));
+
+        let mut wrong_code = Status::internal("boom");
+        wrong_code.metadata_mut().insert(
+            LEADER_METADATA,
+            tonic::metadata::MetadataValue::from_static("x:1"),
+        );
+        assert_eq!(leader_of(&wrong_code), None);
+
+        let mut empty = Status::failed_precondition("not the leader");
+        empty.metadata_mut().insert(
+            LEADER_METADATA,
+            tonic::metadata::MetadataValue::from_static(" "),
+        );
+        assert_eq!(leader_of(&empty), None);
+        assert_eq!(leader_of(&Status::unavailable("no quorum")), None);
+    }
+
+    #[test]
+    fn transport_failures_are_told_apart_from_refusals() {
+        assert!(is_transport_failure(&Status::internal(
+            "h2 protocol error: http2 error"
+        )));
+        assert!(is_transport_failure(&Status::unavailable(
+            "transport error"
+        )));
+        assert!(!is_transport_failure(&Status::internal(
+            "state machine rejected"
+        )));
+        assert!(!is_transport_failure(&Status::invalid_argument(
+            "h2 protocol error"
+        )));
+    }
+}
