@@ -145,7 +145,7 @@ pub fn admin(
     now: Timestamp,
     config: &Config,
 ) -> (Vec<Command>, Reply) {
-    let mut b = Batch { work: state.clone(), out: Vec::new(), now, config };
+    let mut b = Batch { work: state.scratch(), out: Vec::new(), now, config };
     let reply = match req {
         AdminRequest::Help => Reply::ok(crate::render::help_text()),
         AdminRequest::Ping => Reply::ok("OK: Pinged successfully!"),

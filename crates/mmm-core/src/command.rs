@@ -217,12 +217,16 @@ pub fn apply_all(
     cmds: &[Command],
     config: &Config,
 ) -> Result<Vec<Applied>, Rejected> {
-    let mut work = state.clone();
+    // Dry run on a history-less copy; apply is deterministic and never reads the history,
+    // so the real run below cannot fail once the dry run succeeded.
+    let mut trial = state.scratch();
+    for c in cmds {
+        apply(&mut trial, c, config)?;
+    }
     let mut out = Vec::with_capacity(cmds.len());
     for c in cmds {
-        out.push(apply(&mut work, c, config)?);
+        out.push(apply(state, c, config)?);
     }
-    *state = work;
     Ok(out)
 }
 

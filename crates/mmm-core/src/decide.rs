@@ -70,7 +70,7 @@ pub fn decide(state: &ClusterState, inputs: &Inputs, now: Timestamp, config: &Co
     if !inputs.fresh {
         return Vec::new();
     }
-    let mut d = Decider { work: state.clone(), out: Vec::new(), inputs, now, config };
+    let mut d = Decider { work: state.scratch(), out: Vec::new(), inputs, now, config };
     d.agents();
     d.hosts();
     if d.work.mode == Mode::Wait {

@@ -267,6 +267,20 @@ impl ClusterState {
         }
     }
 
+    /// A copy without the history, for trial runs of commands (history is never read by
+    /// decisions, and copying it would dominate their cost).
+    pub fn scratch(&self) -> Self {
+        ClusterState {
+            hosts: self.hosts.clone(),
+            mode: self.mode,
+            passive_cause: self.passive_cause.clone(),
+            epoch: self.epoch,
+            history: VecDeque::new(),
+            writer_release: self.writer_release.clone(),
+            started: self.started,
+        }
+    }
+
     /// The status of `name`, if configured.
     pub fn host(&self, name: &str) -> Option<&HostStatus> {
         self.hosts.iter().find(|h| h.name == name)

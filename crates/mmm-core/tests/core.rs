@@ -1,5 +1,7 @@
 //! mmm-core's integration tests: golden scenarios, properties of `apply`, the simulator.
 
+#[path = "core/apply_props.rs"]
+mod apply_props;
 #[path = "core/fixtures.rs"]
 mod fixtures;
 #[path = "core/scenario.rs"]

@@ -1,0 +1,141 @@
+//! Properties of `apply` over random command sequences: a rejected command leaves the state
+//! byte-identical, epochs never decrease, and the epoch grows exactly when a host state or
+//! a role changed.
+
+use std::net::IpAddr;
+
+use mmm_core::command::{Change, Command, apply};
+use mmm_core::state::{ClusterState, HostState, Mode, RoleIp};
+use mmm_core::time::Timestamp;
+use proptest::prelude::*;
+
+use crate::fixtures;
+
+const HOSTS: [&str; 4] = ["db1", "db2", "db3", "dbx"];
+const ROLES: [&str; 3] = ["writer", "reader", "nosuch"];
+const IPS: [&str; 5] = ["10.213.7.100", "10.213.7.101", "10.213.7.102", "10.213.7.103", "10.213.7.9"];
+const MODES: [Mode; 4] = [Mode::Active, Mode::Manual, Mode::Wait, Mode::Passive];
+
+fn host() -> impl Strategy<Value = String> {
+    prop::sample::select(&HOSTS[..]).prop_map(str::to_string)
+}
+
+fn state() -> impl Strategy<Value = HostState> {
+    prop::sample::select(&HostState::ALL[..])
+}
+
+fn ip() -> impl Strategy<Value = IpAddr> {
+    prop::sample::select(&IPS[..]).prop_map(|s| s.parse().expect("ip"))
+}
+
+fn role() -> impl Strategy<Value = String> {
+    prop::sample::select(&ROLES[..]).prop_map(str::to_string)
+}
+
+fn mode() -> impl Strategy<Value = Mode> {
+    prop::sample::select(&MODES[..])
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        4 => (host(), state(), state(), any::<bool>(), any::<bool>(), prop::option::of(0u64..100_000))
+            .prop_map(|(host, from, to, clear_roles, clear_flapping, last_uptime_ms)| Change::SetState {
+                host, from, to, clear_roles, clear_flapping, last_uptime_ms
+            }),
+        1 => (host(), state()).prop_map(|(host, state)| Change::ClearRoles { host, state }),
+        5 => (role(), ip(), prop::option::of(host()), host())
+            .prop_map(|(role, ip, from, to)| Change::AssignRole { role, ip, from, to }),
+        2 => (host(), ip(), prop::option::of(host()))
+            .prop_map(|(host, ip, target)| Change::ReleaseWriter { host, ip, target }),
+        1 => host().prop_map(|to| Change::RetargetWriter { to }),
+        1 => (host(), role()).prop_map(|(host, role)| Change::RemoveRole { host, role }),
+        1 => (mode(), mode()).prop_map(|(from, to)| Change::SetMode { from, to, cause: "c".into() }),
+        1 => (host(), any::<bool>()).prop_map(|(host, down)| Change::SetAgentDown { host, down }),
+        1 => prop::collection::vec((state(), prop::option::of(ip())), 3).prop_map(|v| Change::Startup {
+            hosts: v
+                .into_iter()
+                .zip(["db1", "db2", "db3"])
+                .map(|((st, ip), h)| {
+                    let roles = ip.map(|ip| vec![RoleIp::new("reader", ip)]).unwrap_or_default();
+                    (h.to_string(), st, roles)
+                })
+                .collect(),
+            mode: Mode::Active,
+            cause: String::new(),
+        }),
+    ]
+}
+
+/// Most of the time, make the command's expectations match the state so it is accepted.
+fn aim(st: &ClusterState, change: &mut Change) {
+    match change {
+        Change::SetState { host, from, .. } | Change::ClearRoles { host, state: from } => {
+            if let Some(s) = st.state_of(host) {
+                *from = s;
+            }
+        }
+        Change::AssignRole { role, ip, from, .. } => {
+            *from = st.owner_of(role, *ip).map(str::to_string);
+        }
+        Change::ReleaseWriter { host, ip, .. } => {
+            if let Some(o) = st.owner_of("writer", *ip) {
+                *host = o.to_string();
+            }
+        }
+        Change::SetMode { from, .. } => *from = st.mode,
+        _ => {}
+    }
+}
+
+/// Host states and roles only: what the epoch is about.
+fn projection(s: &ClusterState) -> Vec<(HostState, Vec<RoleIp>)> {
+    s.hosts.iter().map(|h| (h.state, h.roles.clone())).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn apply_is_all_or_nothing_and_epoch_tracks_changes(
+        changes in prop::collection::vec((change(), 0u64..5, prop::bool::weighted(0.8)), 1..60)
+    ) {
+        let config = fixtures::lab(true);
+        let mut st = ClusterState::new(&config, Timestamp::from_secs(1_000));
+        let mut now = Timestamp::from_secs(1_000);
+        let mut applied = 0;
+        for (mut change, dt, fix) in changes {
+            if fix {
+                aim(&st, &mut change);
+            }
+            now = now.plus(std::time::Duration::from_secs(dt));
+            let cmd = Command { at: now, change, lines: Vec::new() };
+            let before_json = serde_json::to_string(&st).expect("json");
+            let before_proj = projection(&st);
+            let before_epoch = st.epoch;
+            match apply(&mut st, &cmd, &config) {
+                Err(_) => {
+                    prop_assert_eq!(serde_json::to_string(&st).expect("json"), before_json);
+                }
+                Ok(a) => {
+                    applied += 1;
+                    prop_assert!(st.epoch >= before_epoch);
+                    prop_assert_eq!(a.epoch, st.epoch);
+                    let changed = projection(&st) != before_proj;
+                    prop_assert_eq!(changed, a.changed);
+                    prop_assert_eq!(st.epoch, before_epoch + u64::from(changed));
+                    // Roles only ever sit on configured hosts allowed to hold them.
+                    for h in &st.hosts {
+                        for r in &h.roles {
+                            let ok = config.roles.iter().any(|rc| {
+                                rc.name == r.role && rc.ips.contains(&r.ip) && rc.hosts.contains(&h.name)
+                            });
+                            prop_assert!(ok, "{} on {}", r, h.name);
+                        }
+                    }
+                }
+            }
+            prop_assert!(st.history.len() <= mmm_core::state::HISTORY_LIMIT);
+        }
+        if std::env::var_os("MMM_PROP_STATS").is_some() { eprintln!("applied {applied}"); }
+    }
+}
