@@ -11,6 +11,10 @@ use super::tree::Tree;
 /// How deep `include` may nest before it is treated as a mistake.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// How many files one load may read in all (includes repeated through many paths would
+/// otherwise multiply without bound).
+const MAX_FILES: usize = 256;
+
 /// One configuration file's text.
 #[derive(Debug, Clone)]
 pub(crate) struct SourceFile {
@@ -62,6 +66,7 @@ pub(crate) fn parse(main: SourceFile, includes: &dyn Includes) -> (Tree, Vec<Con
         tree: Tree::new(Loc::file(&main.path)),
         errors: Vec::new(),
         stack: Vec::new(),
+        files_read: 0,
         includes,
     };
     parser.file(&main);
@@ -73,11 +78,14 @@ struct Parser<'a> {
     errors: Vec<ConfigError>,
     /// Files being parsed, outermost first (for include cycles).
     stack: Vec<SourceFile>,
+    /// Files parsed so far, the main one included.
+    files_read: usize,
     includes: &'a dyn Includes,
 }
 
 impl Parser<'_> {
     fn file(&mut self, source: &SourceFile) {
+        self.files_read += 1;
         self.stack.push(source.clone());
         let mut current = Current::Top;
         for (index, raw) in source.text.lines().enumerate() {
@@ -242,6 +250,18 @@ impl Parser<'_> {
             );
             return;
         }
+        if self.files_read >= MAX_FILES {
+            // Reported once; the includes after it are skipped silently.
+            if self.files_read == MAX_FILES {
+                self.files_read += 1;
+                self.error(
+                    file,
+                    n,
+                    format!("More than {MAX_FILES} files included, in '{quoted}' on line {n}!"),
+                );
+            }
+            return;
+        }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.error(
                 file,
@@ -287,9 +307,10 @@ impl Parser<'_> {
     }
 }
 
-/// Explains a likely cause of an unknown key: a key glued to its value, or a key that
-/// belongs in another section.
+/// Explains a likely cause of an unknown key: a key glued to its value (the line has no
+/// other value, or only a trailing comment), or a key that belongs in another section.
 fn unknown_key_hint(scope: Scope, key: &str, value: &str) -> String {
+    let may_be_glued = value.is_empty() || value.starts_with('#');
     let glued = rules::keys(scope)
         .iter()
         .chain(if scope == Scope::Named(Kind::Host) {
@@ -297,7 +318,7 @@ fn unknown_key_hint(scope: Scope, key: &str, value: &str) -> String {
         } else {
             &[]
         })
-        .filter(|known| key.len() > known.len() && key.starts_with(**known))
+        .filter(|known| may_be_glued && key.len() > known.len() && key.starts_with(**known))
         .max_by_key(|known| known.len());
     if let Some(known) = glued {
         let rest = &key[known.len()..];
@@ -431,6 +452,38 @@ mod tests {
             ]
         );
         assert_eq!(value(&tree, Kind::Host, "db2", "ip"), Some("2"));
+    }
+
+    #[test]
+    fn glued_hint_only_when_the_rest_of_the_line_is_empty_or_a_comment() {
+        let (_, errors) = parse_text("<host db1>\nipaddr 10.0.0.1\nipaddr\n</host>\n", &[]);
+        assert_eq!(
+            errors,
+            [
+                "main.conf:2: Unknown variable ipaddr in 'main.conf' on line 2!",
+                "main.conf:3: Unknown variable ipaddr in 'main.conf' on line 3! \
+                 (missing space between 'ip' and its value 'addr'?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn repeated_includes_are_bounded() {
+        let (_, errors) = parse_text(
+            "include a\n",
+            &[
+                ("a", "include b\ninclude b\ninclude b\ninclude b\n"),
+                ("b", "include c\ninclude c\ninclude c\ninclude c\n"),
+                ("c", "include d\ninclude d\ninclude d\ninclude d\n"),
+                ("d", "include e\ninclude e\ninclude e\ninclude e\n"),
+                ("e", "debug 1\n"),
+            ],
+        );
+        assert!(!errors.is_empty());
+        assert!(
+            errors[0].contains("More than 256 files included"),
+            "{errors:?}"
+        );
     }
 
     #[test]
