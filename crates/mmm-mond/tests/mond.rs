@@ -11,7 +11,11 @@ mod conformance;
 mod election;
 #[path = "mond/failover.rs"]
 mod failover;
+#[path = "mond/membership.rs"]
+mod membership;
 #[path = "mond/partition.rs"]
 mod partition;
+#[path = "mond/peer_service.rs"]
+mod peer_service;
 #[path = "mond/restart.rs"]
 mod restart;

@@ -151,6 +151,18 @@ impl Cluster {
         self.nodes.insert(id, Some(node));
     }
 
+    /// Starts a new node that does not bootstrap: it waits to be added with `add_member`.
+    pub async fn start_joiner(&mut self, id: NodeId) {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        self.addrs.insert(id, l.local_addr().expect("local addr"));
+        let mut config = self.config(id);
+        config.bootstrap = false;
+        let node = RaftNode::start_with_listener(config, l)
+            .await
+            .expect("start joiner");
+        self.nodes.insert(id, Some(node));
+    }
+
     /// Waits until exactly one of `among` leads and the others name it; returns its id.
     pub async fn wait_leader(&self, among: &[NodeId], within: Duration) -> NodeId {
         let deadline = Instant::now() + within;
