@@ -472,3 +472,38 @@ fn every_error_is_reported_at_once() {
     let got = errors(load_text(&text, Program::Agent));
     assert_eq!(got.len(), 3, "{got:#?}");
 }
+
+#[test]
+fn hosts_may_share_an_ip_on_different_mysql_ports() {
+    let text = replace_line(BASE, "ip 10.213.7.12", "ip 10.213.7.11\nmysql_port 3307");
+    let cfg = loaded(load_text(&text, Program::Monitor));
+    let db2 = cfg.host("db2").expect("db2");
+    assert_eq!((db2.ip, db2.mysql_port), (ip("10.213.7.11"), 3307));
+}
+
+#[test]
+fn the_error_list_displays_one_error_per_line() {
+    let text = replace_line(BASE, "this db1", "this nobody\nbogus 1");
+    let Err(errors) = load_text(&text, Program::Agent) else {
+        panic!("expected errors")
+    };
+    assert_eq!(
+        errors.to_string(),
+        "test.conf:3: Unknown variable bogus in 'test.conf' on line 3!"
+    );
+    let text = replace_line(BASE, "this db1", "this nobody");
+    let text = replace_line(&text, "peer db1", "peer dbX");
+    let Err(errors) = load_text(&text, Program::Agent) else {
+        panic!("expected errors")
+    };
+    let at = line_of(&text, "peer dbX");
+    assert_eq!(
+        errors.to_string(),
+        format!(
+            "test.conf:{at}: Config entry 'host->db2->peer' has invalid value 'dbX' allowed values are: 'db1', 'db3'\n\
+             test.conf:2: Config entry 'this' has invalid value 'nobody' allowed values are: 'db1', 'db2', 'db3'"
+        )
+    );
+    assert_eq!(errors.0[1].line, Some(2));
+    assert_eq!(errors.0[1].file, std::path::Path::new("test.conf"));
+}
