@@ -20,6 +20,12 @@ const BRIDGE: &str = "br0";
 /// nftables table (bridge family) that implements cuts and isolation.
 const NFT_TABLE: &str = "mmmlab";
 
+/// Conventional octet of the first monitor host (`mon1` = .21, `mon2` = .22, …); database hosts
+/// use `DB_OCTET_BASE + N` (.11…), VIPs start at .100.
+pub const MONITOR_OCTET_BASE: u8 = 20;
+/// Conventional octet of a client / application host.
+pub const CLIENT_OCTET: u8 = 50;
+
 /// The address `10.213.7.<octet>` on the lab subnet.
 pub fn lab_ip(octet: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 213, 7, octet)

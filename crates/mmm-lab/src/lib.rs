@@ -26,7 +26,7 @@ mod cmd;
 
 pub use error::{LabError, Result};
 pub use host::{HOST_INTERFACE, Host};
-pub use lab::{LAB_PREFIX_LEN, LAB_SUBNET, Lab, lab_ip};
+pub use lab::{CLIENT_OCTET, LAB_PREFIX_LEN, LAB_SUBNET, Lab, MONITOR_OCTET_BASE, lab_ip};
 pub use mariadb::{MariaDb, MariaDbOpts};
 pub use mmm_config::{MmmConfig, MmmHost, write_private_file};
 pub use netns::Netns;

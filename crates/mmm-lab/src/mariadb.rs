@@ -116,12 +116,12 @@ impl MariaDb {
         std::fs::write(db.cnf_path(), db.render_cnf())
             .map_err(|e| LabError::io(format!("writing {}", db.cnf_path().display()), e))?;
         db.install().await?;
-        db.launch().await?;
+        db.launch_retrying_port().await?;
         let mut conn = db.root_conn().await?;
         users::provision(&mut conn)
             .await
             .map_err(|e| db.sql_error("provisioning users", e))?;
-        let _ = conn.disconnect().await;
+        close(conn).await;
         tracing::info!(server = %db.opts.label, port = db.port, "MariaDB ready");
         Ok(db)
     }
@@ -242,7 +242,7 @@ impl MariaDb {
     pub async fn exec(&self, sql: &str) -> Result<()> {
         let mut conn = self.root_conn().await?;
         self.with_deadline(sql, conn.query_drop(sql)).await?;
-        let _ = conn.disconnect().await;
+        close(conn).await;
         Ok(())
     }
 
@@ -251,7 +251,7 @@ impl MariaDb {
     pub async fn query_value(&self, sql: &str) -> Result<Option<String>> {
         let mut conn = self.root_conn().await?;
         let row: Option<mysql_async::Row> = self.with_deadline(sql, conn.query_first(sql)).await?;
-        let _ = conn.disconnect().await;
+        close(conn).await;
         Ok(row.and_then(|r| r.as_ref(0).and_then(crate::replication::value_text)))
     }
 
@@ -365,6 +365,28 @@ impl MariaDb {
         }
     }
 
+    /// Launches the first time; on loopback with an automatically chosen port, another process may
+    /// have taken the port since it was picked, so a bind failure picks a new one (3 tries).
+    async fn launch_retrying_port(&mut self) -> Result<()> {
+        let auto_port = self.opts.host.is_none() && self.opts.port.is_none();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.launch().await {
+                Err(LabError::MariaDbStart { log_tail, .. })
+                    if auto_port && attempt < 3 && log_tail.contains("Address already in use") =>
+                {
+                    self.port = free_loopback_port()?;
+                    std::fs::write(self.cnf_path(), self.render_cnf()).map_err(|e| {
+                        LabError::io(format!("writing {}", self.cnf_path().display()), e)
+                    })?;
+                    tracing::warn!(server = %self.opts.label, port = self.port, "port taken; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn launch(&mut self) -> Result<()> {
         let cnf = format!("--defaults-file={}", self.cnf_path().display());
         let args = [cnf.as_str()];
@@ -397,7 +419,7 @@ impl MariaDb {
                 && let Ok(mut conn) = self.root_conn().await
             {
                 let ok: std::result::Result<Option<u8>, _> = conn.query_first("SELECT 1").await;
-                let _ = conn.disconnect().await;
+                close(conn).await;
                 if ok.is_ok() {
                     return Ok(());
                 }
@@ -503,6 +525,12 @@ impl MariaDb {
 
 /// Deadline for a single lab query.
 pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Closes a connection politely, giving up after a short deadline (a frozen server never
+/// answers COM_QUIT).
+pub(crate) async fn close(conn: mysql_async::Conn) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.disconnect()).await;
+}
 
 /// The last `lines` lines of a text file (empty when unreadable).
 pub fn tail(path: &Path, lines: usize) -> String {

@@ -72,7 +72,7 @@ pub async fn master_status(master: &MariaDb) -> Result<BinlogCoordinates> {
         conn.query_first("SHOW MASTER STATUS"),
     )
     .await?;
-    let _ = conn.disconnect().await;
+    crate::mariadb::close(conn).await;
     let row = row.ok_or_else(|| {
         LabError::Unsupported(format!("{} has binary logging off", master.label()))
     })?;
@@ -158,7 +158,7 @@ pub async fn slave_status(db: &MariaDb) -> Result<Option<SlaveStatus>> {
         conn.query_first("SHOW SLAVE STATUS"),
     )
     .await?;
-    let _ = conn.disconnect().await;
+    crate::mariadb::close(conn).await;
     Ok(row.map(|row| {
         let fields = row
             .columns_ref()

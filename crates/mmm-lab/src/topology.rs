@@ -71,6 +71,16 @@ impl Topology {
     /// server ids and GTID domains, auto_increment 2 with offsets 1/2 on the masters), sets up
     /// db1⇄db2 and db1→db3…, and waits until everyone has caught up.
     pub async fn start(lab: &Lab, spec: &TopologySpec) -> Result<Self> {
+        Self::start_with(lab, spec, &[]).await
+    }
+
+    /// Like [`Topology::start`], adding `extra_config` lines (e.g. `gtid_strict_mode=1`) to every
+    /// server's `[mysqld]` section.
+    pub async fn start_with(
+        lab: &Lab,
+        spec: &TopologySpec,
+        extra_config: &[String],
+    ) -> Result<Self> {
         let count = 2 + spec.slaves;
         let mut opts = Vec::with_capacity(count);
         let mut layout = Vec::with_capacity(count);
@@ -83,6 +93,7 @@ impl Topology {
             let server_id = u32::try_from(i).unwrap_or(u32::MAX);
             let mut o = MariaDbOpts::on_host(&host, server_id);
             o.gtid_domain_id = server_id;
+            o.extra_config = extra_config.to_vec();
             let (mode, peer) = match i {
                 1 => (NodeMode::Master, Some("db2".to_owned())),
                 2 => (NodeMode::Master, Some("db1".to_owned())),

@@ -18,7 +18,10 @@ async fn seeds_layout_replicates(mode: ReplicationMode) {
         mode: mode.clone(),
         db1_writable: true,
     };
-    let topo = Topology::start(&lab, &spec).await.expect("topology");
+    let extra = ["max_allowed_packet=32M".to_owned()];
+    let topo = Topology::start_with(&lab, &spec, &extra)
+        .await
+        .expect("topology");
     let (db1, db2, db3) = (
         topo.db("db1").expect("db1"),
         topo.db("db2").expect("db2"),
@@ -157,6 +160,28 @@ async fn seeds_layout_replicates(mode: ReplicationMode) {
         .expect_err("app wrote on read-only db2");
     assert!(err.to_string().contains("read-only"), "{err}");
     drop(app);
+
+    // A conflicting local row on db3 breaks its SQL thread; waiting reports that at once.
+    db3.exec(&format!(
+        "INSERT INTO {TEST_DB}.rows (id, v) VALUES (99, 'local')"
+    ))
+    .await
+    .expect("local row");
+    db1.exec(&format!(
+        "INSERT INTO {TEST_DB}.rows (id, v) VALUES (99, 'dup')"
+    ))
+    .await
+    .expect("dup row");
+    let started = std::time::Instant::now();
+    let err = wait_caught_up(db3, db1, CATCH_UP)
+        .await
+        .expect_err("broken slave reported caught up");
+    assert!(
+        matches!(err, mmm_lab::LabError::ReplicationBroken { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("1062"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
 
     // The rendered mmm_common.conf describes this layout.
     let conf = lab.mmm_config(&topo);
