@@ -2,9 +2,9 @@
 
 #[path = "core/apply_props.rs"]
 mod apply_props;
+#[path = "core/config_tests/mod.rs"]
+mod config_tests;
 #[path = "core/fixtures.rs"]
 mod fixtures;
 #[path = "core/scenario.rs"]
 mod scenario;
-#[path = "core/config_tests/mod.rs"]
-mod config_tests;
