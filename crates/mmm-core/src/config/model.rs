@@ -123,7 +123,8 @@ pub enum RoleMode {
 pub struct RoleConfig {
     /// Role name, e.g. `writer`.
     pub name: String,
-    /// Exclusive or balanced.
+    /// Exclusive or balanced. Required by the monitor; when other programs find it unset,
+    /// the active-master role is exclusive and any other role balanced.
     pub mode: RoleMode,
     /// Hosts allowed to hold the role, in order (order breaks ties).
     pub hosts: Vec<String>,
@@ -177,9 +178,10 @@ pub enum StartMode {
 /// `<monitor>`: settings every monitor node shares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonitorConfig {
-    /// Listen address of the Control service (classic single-monitor form).
+    /// Listen address of this node's Control service: the classic `<monitor> ip`, or with
+    /// named sections the `ip` of the node `this_monitor` names (else the first node).
     pub ip: IpAddr,
-    /// Control port (default 9988).
+    /// Control port of that node (default 9988).
     pub port: u16,
     /// Pid file.
     pub pid_path: Option<PathBuf>,
