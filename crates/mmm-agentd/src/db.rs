@@ -246,10 +246,25 @@ impl Db {
         match outcome {
             (WaitOutcome::Reached, what) => Ok(format!("caught up with {what}")),
             (WaitOutcome::NotReplicating, what) => {
-                tracing::warn!(
-                    "Replication SQL thread is not running; taking writes without waiting for {what}"
-                );
-                Ok(format!("SQL thread not running, did not wait for {what}"))
+                // The SQL thread is stopped: acceptable only when everything received is applied.
+                let applied = slave.relay_master_log_file == slave.master_log_file
+                    && slave.exec_master_log_pos >= slave.read_master_log_pos;
+                if applied {
+                    tracing::warn!(
+                        "Replication SQL thread is not running; relay log is fully applied, not waiting for {what}"
+                    );
+                    Ok(format!(
+                        "SQL thread not running, relay log applied ({what} not awaited)"
+                    ))
+                } else {
+                    Err(DbError::CatchUp(format!(
+                        "replication SQL thread is not running and the relay log is not applied (executed {}:{}, received {}:{})",
+                        slave.relay_master_log_file,
+                        slave.exec_master_log_pos,
+                        slave.master_log_file,
+                        slave.read_master_log_pos
+                    )))
+                }
             }
             (WaitOutcome::TimedOut, what) => Err(DbError::CatchUp(format!(
                 "did not reach {what} within {:?}",

@@ -18,6 +18,9 @@ pub const STATES: [&str; 7] = [
     "UNKNOWN",
 ];
 
+/// The longest lease accepted (one hour); longer ones are refused as nonsense.
+pub const MAX_LEASE_MS: u64 = 3_600_000;
+
 /// One role instance, `name(ip)`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Role {
@@ -113,6 +116,9 @@ pub enum RequestError {
     /// No fence in the request.
     #[error("ERROR: Missing fence (epoch) in command!")]
     MissingFence,
+    /// A lease longer than [`MAX_LEASE_MS`].
+    #[error("ERROR: Lease of {0} ms is longer than the maximum of {MAX_LEASE_MS} ms!")]
+    LeaseTooLong(u64),
     /// A writer status must carry a lease.
     #[error("ERROR: A status with role '{0}' needs a lease!")]
     WriterWithoutLease(String),
@@ -172,6 +178,9 @@ pub fn validate_set_status(
     roles.dedup();
     if !req.active_master.is_empty() && !cfg.hosts.iter().any(|h| h.name == req.active_master) {
         return Err(RequestError::UnknownMaster(req.active_master.clone()));
+    }
+    if req.lease_ms > MAX_LEASE_MS {
+        return Err(RequestError::LeaseTooLong(req.lease_ms));
     }
     let lease = (req.lease_ms > 0).then(|| Duration::from_millis(req.lease_ms));
     if lease.is_none()
@@ -357,6 +366,8 @@ pub(crate) mod tests {
             validate_set_status(&cfg, "db1", &r),
             Err(RequestError::UnknownState(_))
         ));
+        let e = validate_set_status(&cfg, "db1", &req("db1", &[], u64::MAX)).expect_err("lease");
+        assert!(matches!(e, RequestError::LeaseTooLong(_)));
         let mut r = req("db1", &[], 0);
         r.fence = None;
         assert_eq!(

@@ -151,8 +151,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let driver_task = tokio::spawn(drv.run());
 
     let kill_rounds = u64::from(cfg.max_kill_retries) + 1;
-    let driver_timeout =
-        cfg.catchup_timeout * 2 + Duration::from_secs(kill_rounds) + io_timeout * 10;
+    let driver_timeout = cfg
+        .catchup_timeout
+        .saturating_mul(2)
+        .saturating_add(Duration::from_secs(kill_rounds))
+        .saturating_add(io_timeout.saturating_mul(10));
     let svc = service::AgentService {
         cfg: cfg.clone(),
         me: this.clone(),

@@ -2,6 +2,7 @@
 //! servers, and a client namespace talks gRPC (and MySQL, and ARP) to it.
 
 mod agent {
+    mod catchup;
     mod fencing;
     pub mod harness;
     mod lease;

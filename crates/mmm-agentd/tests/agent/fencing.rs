@@ -58,6 +58,31 @@ fn stale_epoch_refused_and_epoch_survives_restart() {
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(c.has_ip("db1", &reader));
 
+    // A stray writer IP (not held) is removed by ClearBadRoles with the current epoch.
+    c.host("db1")
+        .exec(
+            "ip",
+            &["addr", "add", &format!("{WRITER_IP}/32"), "dev", "eth0"],
+        )
+        .expect("stray IP");
+    let reply = c
+        .call("db1", |mut cl, host| async move {
+            cl.clear_bad_roles(pb::ClearBadRolesRequest {
+                host,
+                fence: Some(pb::Fence {
+                    epoch: 5,
+                    term: 1,
+                    leader_id: 1,
+                }),
+            })
+            .await
+        })
+        .expect("clear_bad_roles");
+    assert_eq!(reply.message, "OK: Removed 1 roles");
+    assert!(!c.has_ip("db1", WRITER_IP));
+    assert!(c.has_ip("db1", &reader), "held role must stay");
+    assert!(c.read_only("db1"));
+
     // Equal epoch (periodic re-send) is accepted.
     c.set_status("db1", "ONLINE", &[("reader", &reader)], "db2", 5, 0)
         .expect("equal epoch");

@@ -62,6 +62,24 @@ fn repoint(tag: &str, mode: ReplicationMode, use_gtid: bool) {
         .await
     })
     .expect("rows flow from db2 to db3");
+    let sys = c
+        .call("db3", |mut cl, host| async move {
+            cl.get_system_status(mmm_proto::pb::GetSystemStatusRequest { host })
+                .await
+        })
+        .expect("get_system_status");
+    assert_eq!(sys.flavour, "mariadb");
+    assert!(sys.mysql_error.is_empty(), "{}", sys.mysql_error);
+    assert!(!sys.writable);
+    assert!(
+        sys.present
+            .iter()
+            .any(|r| r.role == "reader" && r.ip == reader)
+    );
+    let repl = sys.replication.expect("replication status");
+    assert_eq!(repl.master_host, lab_ip(12));
+    assert!(repl.io_running && repl.sql_running);
+    assert_eq!(repl.using_gtid, use_gtid);
     let log = c.log("db3");
     assert!(
         log.contains("INFO Changing active master to 'db2'"),

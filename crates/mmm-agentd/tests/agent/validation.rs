@@ -53,6 +53,10 @@ fn hostile_requests_are_refused_without_change() {
             "needs a lease",
         ),
         (
+            status_req("db1", &[("writer", WRITER_IP)], "db1", 9, u64::MAX),
+            "longer than the maximum",
+        ),
+        (
             status_req("db1", &[], "nobody", 9, 0),
             "Unknown active master 'nobody'",
         ),
