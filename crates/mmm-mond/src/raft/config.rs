@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn defaults_validate_and_bad_timeouts_are_rejected() {
-        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable!());
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
         let mut c = NodeConfig::new(1, "/nonexistent", addr, BTreeMap::new());
         let rc = c.raft_config();
         assert!(rc.is_ok(), "{rc:?}");

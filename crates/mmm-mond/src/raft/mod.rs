@@ -1,7 +1,23 @@
 //! The Raft layer of the monitor: openraft 0.9 over a redb store and the tonic Peer service,
 //! generic over the replicated state machine ([`Replicated`]).
 //!
+//! The monitor plugs in the decision core with one impl, roughly:
+//!
+//! ```text
+//! impl Replicated for ClusterState {
+//!     type Command = Command;
+//!     type Response = Result<Applied, Rejected>;   // needs serde derives
+//!     type Context = Config;                        // the effective config, same on every node
+//!     fn initial(cfg: &Config) -> Self { /* deterministic initial state */ }
+//!     fn apply(&mut self, cmd: &Command, cfg: &Config) -> Self::Response { apply(self, cmd, cfg) }
+//! }
+//! let node = RaftNode::<ClusterState>::start(node_config, Arc::new(config)).await?;
+//! ```
+//!
 //! openraft 0.9 offers no leader transfer; [`RaftNode::campaign`] only starts an election.
+//! A leader restarted from its own disk may resume leadership in the same term (openraft
+//! restores a committed vote for itself); [`RaftNode::leader_quorum_fresh`] stays false until
+//! a quorum acknowledges it again.
 
 mod config;
 mod error;

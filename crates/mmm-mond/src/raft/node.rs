@@ -50,7 +50,7 @@ pub struct RaftNode<S: Replicated> {
 
 impl<S: Replicated> RaftNode<S> {
     /// Binds `config.listen` and starts the node (see [`RaftNode::start_with_listener`]).
-    pub async fn start(config: NodeConfig) -> Result<Self, StartError> {
+    pub async fn start(config: NodeConfig, ctx: Arc<S::Context>) -> Result<Self, StartError> {
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -58,19 +58,22 @@ impl<S: Replicated> RaftNode<S> {
                     addr: config.listen,
                     source,
                 })?;
-        Self::start_with_listener(config, listener).await
+        Self::start_with_listener(config, ctx, listener).await
     }
 
     /// Opens the store, serves Peer on `listener`, starts openraft, and on a first start
     /// (empty store, `config.bootstrap`) initializes membership from `config.peers`.
+    ///
+    /// `ctx` is passed to every `apply` of the state machine.
     pub async fn start_with_listener(
         config: NodeConfig,
+        ctx: Arc<S::Context>,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
         let raft_config = Arc::new(config.raft_config()?);
         let (applied_tx, _) = broadcast::channel(APPLIED_CHANNEL_CAPACITY);
         let (log_store, sm, store) =
-            open_store_tracked::<S>(&config.data_dir, applied_tx.clone()).await?;
+            open_store_tracked::<S>(&config.data_dir, ctx, applied_tx.clone()).await?;
         let applied = sm.shared();
         let network =
             NetworkFactory::new(config.id, config.partition.clone(), config.connect_timeout);

@@ -12,17 +12,25 @@ use serde::de::DeserializeOwned;
 
 /// A deterministic state machine that the Raft layer replicates on every monitor.
 ///
-/// The monitor plugs in the decision core's cluster state; tests use a small register.
+/// The monitor plugs in the decision core's cluster state (with the effective config as
+/// [`Replicated::Context`]); tests use a small register.
 pub trait Replicated:
-    Default + Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+    Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static
 {
     /// The command proposed through Raft and applied on every node.
     type Command: Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
     /// What applying one command returns (to the proposer and to applied-entry subscribers).
     type Response: Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
 
+    /// Read-only input every node passes to `apply` (e.g. the config); it must be the same on
+    /// every node, since `apply` has to be deterministic.
+    type Context: Send + Sync + 'static;
+
+    /// The state before the first command is applied (a fresh store starts from it).
+    fn initial(ctx: &Self::Context) -> Self;
+
     /// Applies one committed command; must be deterministic and identical on every node.
-    fn apply(&mut self, cmd: &Self::Command) -> Self::Response;
+    fn apply(&mut self, cmd: &Self::Command, ctx: &Self::Context) -> Self::Response;
 }
 
 /// The openraft type configuration for a replicated state machine `S`.

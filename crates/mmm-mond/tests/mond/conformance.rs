@@ -11,7 +11,7 @@ use openraft::{
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
-use crate::support::{Register, set};
+use crate::support::{Register, ctx, set};
 
 type Types = MmmRaftTypes<Register>;
 
@@ -23,7 +23,7 @@ impl StoreBuilder<Types, LogStore<Register>, StateMachineStore<Register>, TempDi
     ) -> Result<(TempDir, LogStore<Register>, StateMachineStore<Register>), StorageError<u64>> {
         let dir = tempfile::tempdir().expect("tempdir");
         let (tx, _) = broadcast::channel(16);
-        let (log, sm) = open_store::<Register>(dir.path(), tx)
+        let (log, sm) = open_store::<Register>(dir.path(), ctx(), tx)
             .await
             .expect("open store");
         Ok((dir, log, sm))
@@ -55,7 +55,7 @@ async fn store_reopens_with_log_vote_state_and_snapshot() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (tx, mut applied_rx) = broadcast::channel(16);
     {
-        let (mut log, mut sm) = open_store::<Register>(dir.path(), tx.clone())
+        let (mut log, mut sm) = open_store::<Register>(dir.path(), ctx(), tx.clone())
             .await
             .expect("open");
         let members = Membership::new(vec![[1u64, 2, 3].into_iter().collect()], None);
@@ -88,7 +88,7 @@ async fn store_reopens_with_log_vote_state_and_snapshot() {
     let first = applied_rx.recv().await.expect("applied entry published");
     assert_eq!(first.0.index, 2);
 
-    let (mut log, mut sm) = open_store::<Register>(dir.path(), tx)
+    let (mut log, mut sm) = open_store::<Register>(dir.path(), ctx(), tx)
         .await
         .expect("reopen");
     let state = log.get_log_state().await.expect("log state");
@@ -120,7 +120,7 @@ async fn store_reopens_with_log_vote_state_and_snapshot() {
     // Installing that snapshot into a fresh store reproduces the state.
     let other = tempfile::tempdir().expect("tempdir");
     let (tx2, _) = broadcast::channel(16);
-    let (_, mut sm2) = open_store::<Register>(other.path(), tx2)
+    let (_, mut sm2) = open_store::<Register>(other.path(), ctx(), tx2)
         .await
         .expect("open fresh");
     let data: Box<Cursor<Vec<u8>>> = snap.snapshot;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mmm_mond::raft::{BasicNode, NodeConfig, NodeId, Partition, RaftNode, Replicated};
@@ -32,19 +33,30 @@ pub enum RegResp {
     Stale { current: u64 },
 }
 
+/// The register's context: a prefix every node adds to stored values (the same everywhere).
+#[derive(Debug, Default)]
+pub struct RegCtx {
+    pub prefix: String,
+}
+
 impl Replicated for Register {
     type Command = SetCmd;
     type Response = RegResp;
+    type Context = RegCtx;
 
-    fn apply(&mut self, cmd: &SetCmd) -> RegResp {
+    fn initial(_: &RegCtx) -> Self {
+        Register::default()
+    }
+
+    fn apply(&mut self, cmd: &SetCmd, ctx: &RegCtx) -> RegResp {
         if cmd.expect_epoch != self.epoch {
             return RegResp::Stale {
                 current: self.epoch,
             };
         }
         self.epoch += 1;
-        self.value = cmd.value.clone();
-        self.history.push(cmd.value.clone());
+        self.value = format!("{}{}", ctx.prefix, cmd.value);
+        self.history.push(self.value.clone());
         RegResp::Set { epoch: self.epoch }
     }
 }
@@ -57,6 +69,11 @@ pub fn set(expect_epoch: u64, value: &str) -> SetCmd {
 }
 
 pub type Node = RaftNode<Register>;
+
+/// The context every node of a test cluster uses (an empty prefix).
+pub fn ctx() -> Arc<RegCtx> {
+    Arc::new(RegCtx::default())
+}
 
 /// Three (or more) in-process monitors on 127.0.0.1 with data dirs in one tempdir.
 pub struct Cluster {
@@ -92,7 +109,7 @@ impl Cluster {
             tweak,
         };
         for (id, l) in listeners {
-            let node = RaftNode::start_with_listener(cluster.config(id), l)
+            let node = RaftNode::start_with_listener(cluster.config(id), ctx(), l)
                 .await
                 .expect("start node");
             cluster.nodes.insert(id, Some(node));
@@ -145,7 +162,7 @@ impl Cluster {
 
     /// Starts a stopped node again from its data dir on the same address.
     pub async fn restart(&mut self, id: NodeId) {
-        let node = RaftNode::start(self.config(id))
+        let node = RaftNode::start(self.config(id), ctx())
             .await
             .expect("restart node");
         self.nodes.insert(id, Some(node));
@@ -157,7 +174,7 @@ impl Cluster {
         self.addrs.insert(id, l.local_addr().expect("local addr"));
         let mut config = self.config(id);
         config.bootstrap = false;
-        let node = RaftNode::start_with_listener(config, l)
+        let node = RaftNode::start_with_listener(config, ctx(), l)
             .await
             .expect("start joiner");
         self.nodes.insert(id, Some(node));

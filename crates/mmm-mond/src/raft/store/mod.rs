@@ -6,6 +6,7 @@ mod log_store;
 mod state_machine;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
@@ -19,22 +20,25 @@ use crate::raft::types::{LogId, Replicated};
 
 /// Opens the store file in `data_dir` and returns its log store and state machine.
 ///
-/// Applied commands and their responses are sent to `applied_tx` after they are persisted.
+/// `ctx` is handed to every `apply`. Applied commands and their responses are sent to
+/// `applied_tx` after they are persisted.
 pub async fn open_store<S: Replicated>(
     data_dir: &Path,
+    ctx: Arc<S::Context>,
     applied_tx: broadcast::Sender<(LogId, S::Response)>,
 ) -> Result<(LogStore<S>, StateMachineStore<S>), StoreError> {
-    let (log, sm, _) = open_store_tracked(data_dir, applied_tx).await?;
+    let (log, sm, _) = open_store_tracked(data_dir, ctx, applied_tx).await?;
     Ok((log, sm))
 }
 
 /// Like [`open_store`], also returning a handle that tells when the file is closed again.
 pub(crate) async fn open_store_tracked<S: Replicated>(
     data_dir: &Path,
+    ctx: Arc<S::Context>,
     applied_tx: broadcast::Sender<(LogId, S::Response)>,
 ) -> Result<(LogStore<S>, StateMachineStore<S>, db::Db), StoreError> {
     let dir = data_dir.to_path_buf();
     let db = tokio::task::spawn_blocking(move || db::Db::open(&dir)).await??;
-    let sm = StateMachineStore::load(db.clone(), applied_tx).await?;
+    let sm = StateMachineStore::load(db.clone(), ctx, applied_tx).await?;
     Ok((LogStore::new(db.clone()), sm, db))
 }

@@ -17,7 +17,7 @@ use super::db::{Db, KEY_APPLIED, KEY_SNAPSHOT, SM, StoreError, decode, encode, r
 use crate::raft::types::{LogEntry, LogId, MmmRaftTypes, NodeId, Replicated};
 
 /// The in-memory state machine plus what openraft needs to know about it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Applied<S> {
     /// The last log entry applied to `state`.
     pub(crate) last_applied: Option<LogId>,
@@ -54,6 +54,7 @@ fn write_lock<S>(a: &SharedApplied<S>) -> RwLockWriteGuard<'_, Applied<S>> {
 /// file even after its log was purged.
 pub struct StateMachineStore<S: Replicated> {
     db: Db,
+    ctx: Arc<S::Context>,
     applied: SharedApplied<S>,
     applied_tx: broadcast::Sender<(LogId, S::Response)>,
 }
@@ -62,11 +63,18 @@ impl<S: Replicated> StateMachineStore<S> {
     /// Loads the persisted state (or starts empty) from `db`.
     pub(crate) async fn load(
         db: Db,
+        ctx: Arc<S::Context>,
         applied_tx: broadcast::Sender<(LogId, S::Response)>,
     ) -> Result<Self, StoreError> {
-        let applied: Applied<S> = db.get(SM, KEY_APPLIED).await?.unwrap_or_default();
+        let stored: Option<Applied<S>> = db.get(SM, KEY_APPLIED).await?;
+        let applied = stored.unwrap_or_else(|| Applied {
+            last_applied: None,
+            membership: StoredMembership::default(),
+            state: S::initial(&ctx),
+        });
         Ok(Self {
             db,
+            ctx,
             applied: Arc::new(RwLock::new(applied)),
             applied_tx,
         })
@@ -127,7 +135,7 @@ impl<S: Replicated> RaftStateMachine<MmmRaftTypes<S>> for StateMachineStore<S> {
                 match entry.payload {
                     EntryPayload::Blank => responses.push(None),
                     EntryPayload::Normal(cmd) => {
-                        let resp = a.state.apply(&cmd);
+                        let resp = a.state.apply(&cmd, &self.ctx);
                         published.push((entry.log_id, resp.clone()));
                         responses.push(Some(resp));
                     }
