@@ -1,11 +1,12 @@
 //! The lab: a bridge namespace, host namespaces wired to it, and network faults between them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::delay::DelayLine;
 use crate::error::{LabError, Result};
 use crate::host::{HOST_INTERFACE, Host};
 use crate::netns::{self, Netns};
@@ -41,6 +42,7 @@ pub struct Lab {
     registry: PidRegistry,
     dir: tempfile::TempDir,
     cuts: Mutex<BTreeSet<(String, String)>>,
+    delays: Mutex<BTreeMap<String, DelayLine>>,
 }
 
 impl Lab {
@@ -60,6 +62,7 @@ impl Lab {
             registry: PidRegistry::default(),
             dir,
             cuts: Mutex::new(BTreeSet::new()),
+            delays: Mutex::new(BTreeMap::new()),
         };
         lab.bridge.ip(&["link", "add", BRIDGE, "type", "bridge"])?;
         lab.bridge.ip(&["link", "set", BRIDGE, "up"])?;
@@ -240,52 +243,24 @@ impl Lab {
         Ok(out.contains(&format!("\"{}\"", host.bridge_port)))
     }
 
-    /// Degrades everything `host` sends: `delay_ms` of delay (tc netem on its `eth0`) and
-    /// `loss_pct` % random loss (nftables `numgen` on its bridge port, so it works on kernels
-    /// without netem). Replaces any earlier setting. A delay on a kernel without `sch_netem` is
-    /// refused with [`LabError::Unsupported`] and changes nothing.
+    /// Degrades everything `host` sends: `delay_ms` of delay and `loss_pct` % random loss.
+    /// Replaces any earlier setting. Delay uses tc netem on the host's `eth0` when the kernel has
+    /// `sch_netem`, otherwise a userspace delay line spliced in front of the host's bridge port;
+    /// loss is an nftables `numgen` rule on that port. Both work with cuts and isolation.
     pub fn netem(&self, host: &Host, delay_ms: u32, loss_pct: f64) -> Result<()> {
         if !(0.0..=100.0).contains(&loss_pct) {
             return Err(LabError::Unsupported(format!(
                 "loss {loss_pct}% is outside 0..=100"
             )));
         }
-        if delay_ms > 0 {
-            let delay = format!("{delay_ms}ms");
-            let set = host.netns.exec(
-                "tc",
-                &[
-                    "qdisc",
-                    "replace",
-                    "dev",
-                    HOST_INTERFACE,
-                    "root",
-                    "netem",
-                    "delay",
-                    &delay,
-                ],
-            );
-            match set {
-                Ok(_) => {}
-                Err(LabError::Command { stderr, .. })
-                    if stderr.contains("qdisc kind is unknown") =>
-                {
-                    return Err(LabError::Unsupported(
-                        "this kernel has no sch_netem, so delay cannot be emulated".to_owned(),
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
-        } else {
-            self.clear_delay(host)?;
-        }
+        self.set_delay(host, delay_ms)?;
         self.set_loss(host, loss_pct)?;
         tracing::info!(host = %host.name, delay_ms, loss_pct, "lab link degraded");
         Ok(())
     }
 
-    /// Whether the kernel can emulate delay (has `sch_netem`); loss works everywhere.
-    pub fn delay_supported(&self) -> bool {
+    /// Whether the kernel has `sch_netem` (otherwise delays go through the userspace delay line).
+    pub fn kernel_netem(&self) -> bool {
         let probe = self.bridge.exec(
             "tc",
             &[
@@ -301,9 +276,102 @@ impl Lab {
         ok
     }
 
+    fn set_delay(&self, host: &Host, delay_ms: u32) -> Result<()> {
+        let mut delays = self
+            .delays
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if delay_ms == 0 {
+            self.clear_delay(host)?;
+            if let Some(line) = delays.remove(&host.name) {
+                drop(line);
+                self.unsplice(host)?;
+            }
+            return Ok(());
+        }
+        let delay = std::time::Duration::from_millis(u64::from(delay_ms));
+        if let Some(line) = delays.get(&host.name) {
+            line.set_delay(delay);
+            return Ok(());
+        }
+        let text = format!("{delay_ms}ms");
+        let set = host.netns.exec(
+            "tc",
+            &[
+                "qdisc",
+                "replace",
+                "dev",
+                HOST_INTERFACE,
+                "root",
+                "netem",
+                "delay",
+                &text,
+            ],
+        );
+        match set {
+            Ok(_) => Ok(()),
+            Err(LabError::Command { stderr, .. }) if stderr.contains("qdisc kind is unknown") => {
+                let (host_side, bridge_side) = self.splice(host)?;
+                match DelayLine::start(&self.bridge, &host_side, &bridge_side, delay) {
+                    Ok(line) => {
+                        delays.insert(host.name.clone(), line);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let _ = self.unsplice(host);
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Puts a relay point in front of `host`'s bridge port: the host's veth end becomes `rhN` and
+    /// a new pair `vhN` (on the bridge, same name, so cut/isolate/loss rules still apply) ⇄ `qhN`
+    /// is created. Returns (`rhN`, `qhN`).
+    fn splice(&self, host: &Host) -> Result<(String, String)> {
+        let port = host.bridge_port.as_str();
+        let suffix = port.trim_start_matches("vh");
+        let host_side = format!("rh{suffix}");
+        let bridge_side = format!("qh{suffix}");
+        let b = &self.bridge;
+        b.ip(&["link", "set", port, "nomaster"])?;
+        b.ip(&["link", "set", port, "down"])?;
+        b.ip(&["link", "set", port, "name", &host_side])?;
+        b.ip(&["link", "set", &host_side, "up"])?;
+        b.ip(&[
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &bridge_side,
+        ])?;
+        b.ip(&["link", "set", port, "master", BRIDGE])?;
+        b.ip(&["link", "set", port, "up"])?;
+        b.ip(&["link", "set", &bridge_side, "up"])?;
+        Ok((host_side, bridge_side))
+    }
+
+    /// Undoes [`Lab::splice`]: the relay pair goes, the host's veth end is the bridge port again.
+    fn unsplice(&self, host: &Host) -> Result<()> {
+        let port = host.bridge_port.as_str();
+        let host_side = format!("rh{}", port.trim_start_matches("vh"));
+        let b = &self.bridge;
+        b.ip(&["link", "del", port])?;
+        b.ip(&["link", "set", &host_side, "down"])?;
+        b.ip(&["link", "set", &host_side, "name", port])?;
+        b.ip(&["link", "set", port, "master", BRIDGE])?;
+        b.ip(&["link", "set", port, "up"])?;
+        Ok(())
+    }
+
     /// Removes delay and loss from `host`; no-op when there is none.
     pub fn clear_netem(&self, host: &Host) -> Result<()> {
-        self.clear_delay(host)?;
+        self.set_delay(host, 0)?;
         self.set_loss(host, 0.0)
     }
 
@@ -394,6 +462,10 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        self.delays
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         self.registry.kill_all();
         let hosts = self.lock_hosts().clone();
         for host in hosts.iter().rev() {

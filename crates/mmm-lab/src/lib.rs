@@ -23,6 +23,7 @@ pub mod topology;
 pub mod users;
 
 mod cmd;
+mod delay;
 
 pub use error::{LabError, Result};
 pub use host::{HOST_INTERFACE, Host};
