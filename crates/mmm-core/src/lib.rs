@@ -12,5 +12,6 @@ pub mod decide;
 pub mod desired;
 pub mod log;
 pub mod render;
+pub mod startup;
 pub mod state;
 pub mod time;

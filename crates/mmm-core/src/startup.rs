@@ -1,0 +1,203 @@
+//! mysql-mmm's startup vote (reference §5.2 steps 7–9) as a pure function.
+//!
+//! With Raft the stored state comes from the replicated log; the vote runs only on an
+//! unstarted state. The leader asks every agent for its own view and for the real system
+//! (writable, role IPs present, replication source) and turns the answers into one
+//! [`Change::Startup`] command. Hosts are visited in config order, so ties go to the host
+//! listed first (mysql-mmm: "first seen").
+
+use std::net::IpAddr;
+
+use crate::command::{Change, Command};
+use crate::config::{Config, HostMode, RoleMode};
+use crate::log::LogLine;
+use crate::state::{ClusterState, HostState, Mode, RoleIp};
+use crate::time::Timestamp;
+
+/// What the leader learnt about one host at startup; None fields mean "could not be asked".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostReport {
+    /// Host name.
+    pub host: String,
+    /// State the agent holds (GetStatus), if it answered.
+    pub agent_state: Option<HostState>,
+    /// Roles the agent holds (GetStatus).
+    pub agent_roles: Vec<RoleIp>,
+    /// MySQL accepts writes (GetSystemStatus).
+    pub writable: bool,
+    /// Role IPs configured on the host's interface (GetSystemStatus).
+    pub present: Vec<RoleIp>,
+    /// Master_Host of the host's replication, if it is a slave of something.
+    pub master_ip: Option<IpAddr>,
+}
+
+/// The vote's result: the command to propose and the lines to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartupVote {
+    /// The `Startup` command (its lines include the startup dump).
+    pub command: Command,
+    /// The active-master role was found on more than one host.
+    pub conflict: bool,
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "Yes" } else { "-" }
+}
+
+/// Runs the vote over `reports` (any order; missing hosts count as unreachable).
+pub fn vote(state: &ClusterState, reports: &[HostReport], now: Timestamp, config: &Config) -> StartupVote {
+    let manual = state.mode.is_manual();
+    let report = |h: &str| reports.iter().find(|r| r.host == h);
+    let mut lines = Vec::new();
+
+    // Step 7: state per host from the stored and the agent's state, first match wins.
+    let mut states: Vec<(String, HostState, Vec<RoleIp>)> = Vec::new();
+    for h in &state.hosts {
+        let stored = (h.state != HostState::Unknown).then_some(h.state);
+        let agent = report(&h.name).and_then(|r| r.agent_state);
+        let either = |s: HostState| stored == Some(s) || agent == Some(s);
+        let st = [
+            HostState::AdminOffline,
+            HostState::HardOffline,
+            HostState::ReplicationFail,
+            HostState::ReplicationDelay,
+            HostState::Online,
+        ]
+        .into_iter()
+        .find(|s| either(*s))
+        .unwrap_or(HostState::AwaitingRecovery);
+        states.push((h.name.clone(), st, Vec::new()));
+    }
+    let state_of = |states: &[(String, HostState, Vec<RoleIp>)], h: &str| {
+        states.iter().find(|(n, _, _)| n == h).map(|(_, s, _)| *s)
+    };
+
+    let am = config.active_master_role.as_deref();
+    let mut conflict = false;
+    let mut table = Vec::new();
+    for mode in [RoleMode::Exclusive, RoleMode::Balanced] {
+        for role in config.roles.iter().filter(|r| r.mode == mode) {
+            for ip in &role.ips {
+                let ri = RoleIp::new(role.name.clone(), *ip);
+                let is_am = Some(role.name.as_str()) == am;
+                let configured_on: Vec<&String> = role
+                    .hosts
+                    .iter()
+                    .filter(|h| report(h).is_some_and(|r| r.present.contains(&ri)))
+                    .collect();
+                if configured_on.len() > 1 {
+                    lines.push(LogLine::warn(format!(
+                        "Role '{ri}' was configured on {} hosts during monitor startup.",
+                        configured_on.len()
+                    )));
+                    if is_am {
+                        conflict = true;
+                    }
+                }
+                let mut best: Option<(&String, u32)> = None;
+                for h in &role.hosts {
+                    let r = report(h);
+                    let stored = state.roles_of(h).contains(&ri);
+                    let system = r.is_some_and(|r| r.present.contains(&ri));
+                    let agent = r.is_some_and(|r| r.agent_roles.contains(&ri));
+                    table.push((ri.clone(), h.clone(), stored, system, agent));
+                    let st = state_of(&states, h).unwrap_or(HostState::AwaitingRecovery);
+                    let mut votes = if is_am {
+                        let my_ip = config.hosts.iter().find(|c| &c.name == h).map(|c| c.ip);
+                        let slaves = reports
+                            .iter()
+                            .filter(|s| {
+                                config
+                                    .hosts
+                                    .iter()
+                                    .any(|c| c.name == s.host && c.mode == HostMode::Slave)
+                                    && s.master_ip.is_some()
+                                    && s.master_ip == my_ip
+                            })
+                            .count() as u32;
+                        4 * u32::from(r.is_some_and(|r| r.writable))
+                            + 2 * u32::from(system)
+                            + u32::from(stored)
+                            + u32::from(agent)
+                            + slaves
+                    } else {
+                        4 * u32::from(system) + 2 * u32::from(stored) + u32::from(agent)
+                    };
+                    let zero = if is_am {
+                        st == HostState::AdminOffline || (st == HostState::HardOffline && !manual)
+                    } else {
+                        st == HostState::AdminOffline
+                            || (!manual
+                                && !matches!(st, HostState::Online | HostState::AwaitingRecovery))
+                    };
+                    if zero {
+                        votes = 0;
+                    }
+                    if votes > 0 && best.is_none_or(|(_, b)| votes > b) {
+                        best = Some((h, votes));
+                    }
+                }
+                if let Some((winner, _)) = best
+                    && let Some(entry) = states.iter_mut().find(|(n, _, _)| n == winner)
+                {
+                    entry.2.push(ri.clone());
+                    let promote = if is_am {
+                        if manual {
+                            matches!(entry.1, HostState::ReplicationFail | HostState::ReplicationDelay)
+                        } else {
+                            entry.1 != HostState::AdminOffline
+                        }
+                    } else {
+                        entry.1 == HostState::AwaitingRecovery
+                    };
+                    if promote {
+                        entry.1 = HostState::Online;
+                    }
+                }
+            }
+        }
+    }
+
+    // The startup dump, as mysql-mmm logs it.
+    let mut dump = String::from("Startup status:\nRoles:\n");
+    dump.push_str(&format!("{:<28} {:<12} {:<6} {:<6} {:<6}\n", "Role", "Host", "Stored", "System", "Agent"));
+    for (ri, h, s, y, a) in &table {
+        dump.push_str(&format!("{:<28} {:<12} {:<6} {:<6} {:<6}\n", ri.to_string(), h, yes(*s), yes(*y), yes(*a)));
+    }
+    dump.push_str("Hosts:\n");
+    dump.push_str(&format!("{:<12} {:<12} {:<8} {:<18} {:<18}\n", "Host", "Master", "Writable", "Stored state", "Agent state"));
+    for h in &state.hosts {
+        let r = report(&h.name);
+        let master = r
+            .and_then(|r| r.master_ip)
+            .and_then(|ip| config.hosts.iter().find(|c| c.ip == ip))
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| "-".into());
+        let agent = r.and_then(|r| r.agent_state).map(|s| s.as_str()).unwrap_or("?");
+        dump.push_str(&format!(
+            "{:<12} {:<12} {:<8} {:<18} {:<18}\n",
+            h.name,
+            master,
+            yes(r.is_some_and(|r| r.writable)),
+            if h.state == HostState::Unknown { "-" } else { h.state.as_str() },
+            agent
+        ));
+    }
+    let dump = dump.trim_end().to_string();
+    lines.push(LogLine::info(dump.clone()));
+
+    let careful = config.monitor.as_ref().is_none_or(|m| m.careful_startup);
+    let (mode, cause) = if conflict && careful {
+        (Mode::Passive, format!("Conflicting roles during startup:\n{dump}"))
+    } else {
+        (state.mode, state.passive_cause.clone())
+    };
+    lines.push(LogLine::info(format!(
+        "Monitor started in {} mode.",
+        mode.as_str().to_lowercase()
+    )));
+    StartupVote {
+        command: Command { at: now, change: Change::Startup { hosts: states, mode, cause }, lines },
+        conflict,
+    }
+}
