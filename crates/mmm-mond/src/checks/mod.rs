@@ -23,8 +23,8 @@ mod target;
 
 pub use dispatch::run_check;
 pub use emit::emit;
-pub use mysql_check::{TIMEOUT_LINE, check_mysql};
-pub use mysql_conn::hard_bound;
+pub use mysql_check::check_mysql;
+pub use mysql_conn::{TIMEOUT_LINE, hard_bound};
 pub use network::{NetworkChecker, NetworkConfigError, NetworkHandle};
 pub use ping::{FALLBACK_PORT, PING_TIMEOUT, ProbeMethod, check_ping, ping_line, probe};
 pub use replication::{

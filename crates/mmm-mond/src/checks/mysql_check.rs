@@ -4,20 +4,15 @@ use std::time::Duration;
 
 use mmm_mysql::{MysqlError, Operation};
 
-use super::mysql_conn::{close, detail, hard_bound, open};
+use super::mysql_conn::{TIMEOUT_LINE, bounded, close, detail, open};
 use super::target::CheckTarget;
-
-/// The line every MySQL check returns when it overran.
-pub const TIMEOUT_LINE: &str = "ERROR: Timeout";
 
 /// The `mysql` check's raw result line for `target`.
 ///
 /// Connecting may take `timeout`; the whole call is cut off at `timeout` + 1 s. Both
 /// overruns read `ERROR: Timeout` (a stopped mysqld accepts TCP but never greets).
 pub async fn check_mysql(target: &CheckTarget, timeout: Duration) -> String {
-    tokio::time::timeout(hard_bound(timeout), mysql_line(target, timeout))
-        .await
-        .unwrap_or_else(|_elapsed| TIMEOUT_LINE.to_string())
+    bounded(timeout, mysql_line(target, timeout)).await
 }
 
 async fn mysql_line(target: &CheckTarget, timeout: Duration) -> String {

@@ -7,9 +7,19 @@ use mmm_mysql::{ConnectOpts, Mysql, MysqlError};
 
 use super::target::CheckTarget;
 
+/// The line every MySQL check returns when it overran.
+pub const TIMEOUT_LINE: &str = "ERROR: Timeout";
+
 /// mysql-mmm's hard bound on a MySQL check: the connect timeout plus one second.
 pub fn hard_bound(timeout: Duration) -> Duration {
     timeout + Duration::from_secs(1)
+}
+
+/// Runs a MySQL check, cut off with `ERROR: Timeout` at its hard bound.
+pub(crate) async fn bounded(timeout: Duration, check: impl Future<Output = String>) -> String {
+    tokio::time::timeout(hard_bound(timeout), check)
+        .await
+        .unwrap_or_else(|_elapsed| TIMEOUT_LINE.to_string())
 }
 
 /// Opens a TCP connection to `target` as the monitor user: connecting may take `timeout`,

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -188,14 +188,14 @@ fn ip_of(storage: &libc::sockaddr_storage) -> Option<IpAddr> {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in.
             let sin = unsafe { &*(&raw const *storage).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, 0)).ip())
+            Some(IpAddr::V4(Ipv4Addr::from(
+                sin.sin_addr.s_addr.to_ne_bytes(),
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says the storage holds a sockaddr_in6.
             let sin6 = unsafe { &*(&raw const *storage).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            Some(SocketAddr::V6(SocketAddrV6::new(ip, 0, 0, 0)).ip())
+            Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
         }
         _ => None,
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use mmm_mysql::{MysqlError, Operation, ServerInfo};
 
-use super::mysql_check::{TIMEOUT_LINE, connect_error};
-use super::mysql_conn::{close, detail, hard_bound, open};
+use super::mysql_check::connect_error;
+use super::mysql_conn::{TIMEOUT_LINE, bounded, close, detail, open};
 use super::target::CheckTarget;
 
 /// The replication columns the two checks read, NULL kept as `None`.
@@ -106,12 +106,6 @@ pub async fn check_rep_backlog(
         }
     })
     .await
-}
-
-async fn bounded(timeout: Duration, check: impl Future<Output = String>) -> String {
-    tokio::time::timeout(hard_bound(timeout), check)
-        .await
-        .unwrap_or_else(|_elapsed| TIMEOUT_LINE.to_string())
 }
 
 /// The first status row, or the result line that ends the check early.
