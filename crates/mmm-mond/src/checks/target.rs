@@ -70,3 +70,53 @@ impl CheckTarget {
         config.hosts.iter().map(CheckTarget::from_host).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mmm_core::config::HostMode;
+    use std::net::Ipv4Addr;
+
+    fn host(user: Option<&str>) -> HostConfig {
+        HostConfig {
+            name: "db1".into(),
+            ip: IpAddr::V4(Ipv4Addr::new(10, 213, 7, 11)),
+            mode: HostMode::Master,
+            peer: Some("db2".into()),
+            pid_path: None,
+            bin_path: None,
+            agent_port: 9989,
+            cluster_interface: None,
+            mysql_port: 3307,
+            tools: Vec::new(),
+            agent_user: None,
+            agent_password: None,
+            monitor_user: user.map(str::to_string),
+            monitor_password: Some("secret".into()),
+            replication_user: None,
+            replication_password: None,
+        }
+    }
+
+    #[test]
+    fn takes_address_ports_and_credentials_from_the_host() {
+        let target = CheckTarget::from_host(&host(Some("mmm_monitor"))).expect("target");
+        assert_eq!(target.host, "db1");
+        assert_eq!(target.mysql_port, 3307);
+        assert_eq!(target.agent_port, 9989);
+        assert_eq!(target.user, "mmm_monitor");
+        assert_eq!(target.password, "secret");
+        assert!(
+            !format!("{target:?}").contains("secret"),
+            "password stays out of logs"
+        );
+    }
+
+    #[test]
+    fn a_host_without_monitor_user_is_refused() {
+        assert_eq!(
+            CheckTarget::from_host(&host(None)),
+            Err(TargetError::MissingMonitorUser { host: "db1".into() })
+        );
+    }
+}
