@@ -65,6 +65,10 @@ pub struct Driver {
     deny_pending: bool,
     pending_removals: Vec<Role>,
     remembered_master: String,
+    /// Set at startup when the writer VIP was found on the interface: the role is held only
+    /// until the startup lease runs out or the first status arrives; nothing is re-asserted.
+    adopted: bool,
+    startup_lease: Duration,
     snapshot: watch::Sender<Snapshot>,
     rx: mpsc::Receiver<Request>,
 }
@@ -80,6 +84,7 @@ impl Driver {
         db: Db,
         vips: Vips,
         epochs: EpochStore,
+        startup_lease: Duration,
     ) -> (Driver, mpsc::Sender<Request>, watch::Receiver<Snapshot>) {
         let (tx, rx) = mpsc::channel(32);
         let (snap_tx, snap_rx) = watch::channel(Snapshot {
@@ -110,6 +115,8 @@ impl Driver {
             deny_pending: false,
             pending_removals: Vec::new(),
             remembered_master: String::new(),
+            adopted: false,
+            startup_lease,
             snapshot: snap_tx,
             rx,
         };
@@ -154,6 +161,8 @@ impl Driver {
 
     /// Runs until every sender is gone.
     pub async fn run(mut self) {
+        self.adopt_running_writer().await;
+        self.publish();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -206,6 +215,7 @@ impl Driver {
 
     async fn set_status(&mut self, cmd: StatusCommand) -> Result<pb::SetStatusReply, Status> {
         self.accept_epoch(cmd.epoch)?;
+        self.adopted = false;
         self.lease_deadline = cmd.lease.map(|l| Instant::now() + l);
         let new = cmd.desired;
         let old = std::mem::replace(&mut self.desired, new.clone());
@@ -422,6 +432,9 @@ impl Driver {
 
     /// Periodic re-assertion and retries. Returns false when the lease ran out meanwhile.
     async fn reassert(&mut self, errors: &mut Vec<String>) -> bool {
+        if self.adopted {
+            return true;
+        }
         if self.deny_pending && self.held_writer().is_none() {
             match self.db.deny_write().await {
                 Ok(_) => {
@@ -521,6 +534,32 @@ impl Driver {
         true
     }
 
+    /// After a restart the agent does not know its last status. If the writer VIP is on the
+    /// interface it may still be the writer, so it holds the role under a short startup lease:
+    /// the leader's next status confirms or removes it, and without one the agent demotes itself.
+    async fn adopt_running_writer(&mut self) {
+        let Some(addrs) = self.vips.addresses().await.ok() else {
+            return;
+        };
+        let Some(writer) = self
+            .configured
+            .iter()
+            .find(|r| self.is_writer(r) && addrs.contains(&r.ip))
+            .cloned()
+        else {
+            return;
+        };
+        let writable = matches!(self.db.read_only().await, Ok(false));
+        tracing::warn!(
+            "Found role '{writer}' configured at startup; holding it for {:?} until the monitor confirms it",
+            self.startup_lease
+        );
+        self.desired.roles = vec![writer];
+        self.writer_synced = writable;
+        self.adopted = true;
+        self.lease_deadline = Some(Instant::now() + self.startup_lease);
+    }
+
     /// The lease ran out: drop the writer role by ourselves. The VIP removal runs concurrently
     /// with denying writes so a hung MySQL cannot delay it.
     async fn lease_expired(&mut self) {
@@ -528,6 +567,7 @@ impl Driver {
             return;
         };
         fatal!("Lease expired: dropping role '{writer}'");
+        self.adopted = false;
         self.desired.roles.retain(|r| r != &writer);
         self.writer_synced = false;
         self.publish();

@@ -46,6 +46,10 @@ struct Cli {
     /// Timeout of each MySQL connect/statement and netlink call, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     io_timeout_ms: u64,
+    /// After a restart, how long a writer VIP found on the interface is kept (ms) before the
+    /// agent drops it by itself, unless the monitor confirms it first.
+    #[arg(long, default_value_t = 5000)]
+    startup_lease_ms: u64,
     /// `@CLUSTER`: use mmm_agent_CLUSTER.conf.
     cluster: Option<String>,
 }
@@ -147,7 +151,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     );
     let vips = vip::Vips::new(&interface, io_timeout)?;
     let db = db::Db::new(&cfg, &me, io_timeout)?;
-    let (drv, tx, snap) = driver::Driver::new(&cfg, me.clone(), db.clone(), vips.clone(), epochs);
+    let (drv, tx, snap) = driver::Driver::new(
+        &cfg,
+        me.clone(),
+        db.clone(),
+        vips.clone(),
+        epochs,
+        Duration::from_millis(cli.startup_lease_ms.min(desired::MAX_LEASE_MS)),
+    );
     let driver_task = tokio::spawn(drv.run());
 
     let kill_rounds = u64::from(cfg.max_kill_retries) + 1;

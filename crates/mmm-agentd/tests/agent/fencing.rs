@@ -83,6 +83,19 @@ fn stale_epoch_refused_and_epoch_survives_restart() {
     assert!(c.has_ip("db1", &reader), "held role must stay");
     assert!(c.read_only("db1"));
 
+    // A second copy refuses to start.
+    let mut second = c.spawn_second_agent("db1");
+    let status = second
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("wait second copy")
+        .expect("second copy exits");
+    assert!(!status.success());
+    assert!(
+        c.log("db1").contains("Can't run second copy"),
+        "{}",
+        c.log("db1")
+    );
+
     // Equal epoch (periodic re-send) is accepted.
     c.set_status("db1", "ONLINE", &[("reader", &reader)], "db2", 5, 0)
         .expect("equal epoch");

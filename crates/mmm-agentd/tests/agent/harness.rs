@@ -95,6 +95,8 @@ impl Cluster {
                     pid.to_str().expect("utf8"),
                     "--io-timeout-ms",
                     "1000",
+                    "--startup-lease-ms",
+                    "1500",
                 ],
                 &[("RUST_LOG", "info")],
                 self.log_path(name),
@@ -118,6 +120,40 @@ impl Cluster {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Kills the agent of `name` with SIGKILL (no cleanup) and waits for it.
+    pub fn kill_agent(&mut self, name: &str) {
+        let idx = self
+            .agents
+            .iter()
+            .position(|(n, _)| n == name)
+            .expect("agent running");
+        let (_, mut proc) = self.agents.remove(idx);
+        proc.kill_and_wait().expect("kill -9 agent");
+    }
+
+    /// Starts a second agent process for `name` (same files) without waiting for it.
+    pub fn spawn_second_agent(&self, name: &str) -> LabProcess {
+        let dir = self.host_dir(name);
+        let conf = dir.join("mmm_agent.conf");
+        let state = dir.join("state");
+        let pid = dir.join("agentd.pid");
+        self.host(name)
+            .spawn(
+                env!("CARGO_BIN_EXE_mmm-agentd"),
+                &[
+                    "--config",
+                    conf.to_str().expect("utf8"),
+                    "--state-dir",
+                    state.to_str().expect("utf8"),
+                    "--pid-file",
+                    pid.to_str().expect("utf8"),
+                ],
+                &[],
+                self.log_path(name),
+            )
+            .expect("spawn second agent")
     }
 
     /// Sends SIGTERM to the agent of `name` and waits for it to exit.

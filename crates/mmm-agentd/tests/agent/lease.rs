@@ -87,4 +87,33 @@ fn lease_expiry_demotes_writer_on_time_even_with_hung_mysql() {
         "read_only not restored; log:\n{}",
         c.log("db1")
     );
+
+    // 3. The agent is killed while it holds the writer with a long lease and restarts:
+    //    it finds the VIP, holds it only for its startup lease, then drops it by itself.
+    let reply = c
+        .set_status("db1", "ONLINE", &[("writer", WRITER_IP)], "db1", 3, 600_000)
+        .expect("take writer with a long lease");
+    assert!(reply.writable, "errors: {:?}", reply.errors);
+    c.kill_agent("db1");
+    assert!(c.has_ip("db1", WRITER_IP) && !c.read_only("db1"));
+    let restarted = Instant::now();
+    c.start_agent("db1");
+    let gone = c.wait_for(Duration::from_secs(6), || {
+        !c.has_ip("db1", WRITER_IP) && c.read_only("db1")
+    });
+    assert!(
+        gone.is_some(),
+        "writer kept after restart; log:\n{}",
+        c.log("db1")
+    );
+    assert!(restarted.elapsed() >= Duration::from_millis(1500));
+    let log = c.log("db1");
+    assert!(
+        log.contains("WARN Found role 'writer(10.213.7.100)' configured at startup"),
+        "{log}"
+    );
+    assert!(
+        log.contains("WARN Unclean start - found stale pid file!"),
+        "{log}"
+    );
 }

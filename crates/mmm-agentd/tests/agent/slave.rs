@@ -91,6 +91,35 @@ fn repoint(tag: &str, mode: ReplicationMode, use_gtid: bool) {
         .set_status("db3", "ONLINE", &[("reader", &reader)], "db2", 1, 0)
         .expect("repeat");
     assert!(reply.errors.is_empty(), "errors: {:?}", reply.errors);
+
+    // ADMIN_OFFLINE stops replication and drops the roles; ONLINE starts it again.
+    let reply = c
+        .set_status("db3", "ADMIN_OFFLINE", &[], "db2", 2, 0)
+        .expect("admin offline");
+    assert!(reply.errors.is_empty(), "errors: {:?}", reply.errors);
+    assert!(!c.has_ip("db3", &reader));
+    let st = rt
+        .block_on(slave_status(db3))
+        .expect("status")
+        .expect("slave");
+    assert!(
+        !st.running(),
+        "replication still running while ADMIN_OFFLINE"
+    );
+    let reply = c
+        .set_status("db3", "ONLINE", &[("reader", &reader)], "db2", 3, 0)
+        .expect("online again");
+    assert!(reply.errors.is_empty(), "errors: {:?}", reply.errors);
+    rt.block_on(async {
+        db2.exec("INSERT INTO mmm_test.flow VALUES (4)").await?;
+        wait_until(
+            db3,
+            "SELECT COUNT(*) = 4 FROM mmm_test.flow",
+            Duration::from_secs(10),
+        )
+        .await
+    })
+    .expect("replication resumed after ADMIN_OFFLINE");
 }
 
 #[test]
