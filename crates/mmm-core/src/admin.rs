@@ -71,11 +71,17 @@ pub struct Reply {
 
 impl Reply {
     fn ok(text: impl Into<String>) -> Self {
-        Reply { ok: true, text: text.into() }
+        Reply {
+            ok: true,
+            text: text.into(),
+        }
     }
 
     fn err(text: impl Into<String>) -> Self {
-        Reply { ok: false, text: text.into() }
+        Reply {
+            ok: false,
+            text: text.into(),
+        }
     }
 }
 
@@ -85,10 +91,16 @@ impl AdminRequest {
     pub fn parse(args: &[String]) -> Result<Self, Reply> {
         let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
         let line = words.join(" ");
-        let invalid =
-            || Reply::err(format!("Invalid command '{line}'\n\n{}", crate::render::help_text()));
+        let invalid = || {
+            Reply::err(format!(
+                "Invalid command '{line}'\n\n{}",
+                crate::render::help_text()
+            ))
+        };
         let s = |i: usize| words[i].to_string();
-        let Some((cmd, rest)) = words.split_first() else { return Err(invalid()) };
+        let Some((cmd, rest)) = words.split_first() else {
+            return Err(invalid());
+        };
         let req = match (*cmd, rest.len()) {
             ("help", 0) => AdminRequest::Help,
             ("ping", 0) => AdminRequest::Ping,
@@ -103,11 +115,20 @@ impl AdminRequest {
             },
             ("set_online", 1) => AdminRequest::SetOnline(s(1)),
             ("set_offline", 1) => AdminRequest::SetOffline(s(1)),
-            ("move_role", 2) => AdminRequest::MoveRole { role: s(1), host: s(2), force: false },
-            ("move_role", 3) if rest[0] == "--force" => {
-                AdminRequest::MoveRole { role: s(2), host: s(3), force: true }
-            }
-            ("set_ip", 2) => AdminRequest::SetIp { ip: s(1), host: s(2) },
+            ("move_role", 2) => AdminRequest::MoveRole {
+                role: s(1),
+                host: s(2),
+                force: false,
+            },
+            ("move_role", 3) if rest[0] == "--force" => AdminRequest::MoveRole {
+                role: s(2),
+                host: s(3),
+                force: true,
+            },
+            ("set_ip", 2) => AdminRequest::SetIp {
+                ip: s(1),
+                host: s(2),
+            },
             _ => return Err(invalid()),
         };
         Ok(req)
@@ -124,7 +145,11 @@ struct Batch<'a> {
 
 impl Batch<'_> {
     fn emit(&mut self, change: Change, lines: Vec<LogLine>) -> bool {
-        let cmd = Command { at: self.now, change, lines };
+        let cmd = Command {
+            at: self.now,
+            change,
+            lines,
+        };
         match apply(&mut self.work, &cmd, self.config) {
             Ok(_) => {
                 self.out.push(cmd);
@@ -145,7 +170,12 @@ pub fn admin(
     now: Timestamp,
     config: &Config,
 ) -> (Vec<Command>, Reply) {
-    let mut b = Batch { work: state.scratch(), out: Vec::new(), now, config };
+    let mut b = Batch {
+        work: state.scratch(),
+        out: Vec::new(),
+        now,
+        config,
+    };
     let reply = match req {
         AdminRequest::Help => Reply::ok(crate::render::help_text()),
         AdminRequest::Ping => Reply::ok("OK: Pinged successfully!"),
@@ -172,7 +202,9 @@ fn unknown_host(h: &str) -> Reply {
 }
 
 fn set_online(b: &mut Batch<'_>, checks: &CheckTable, h: &str, reachable: bool) -> Reply {
-    let Some(st) = b.work.state_of(h) else { return unknown_host(h) };
+    let Some(st) = b.work.state_of(h) else {
+        return unknown_host(h);
+    };
     if st == HostState::Online {
         return Reply::ok("OK: This host is already ONLINE. Skipping command.");
     }
@@ -195,7 +227,9 @@ fn set_online(b: &mut Batch<'_>, checks: &CheckTable, h: &str, reachable: bool) 
         ));
     }
     if !reachable {
-        return Reply::err(format!("ERROR: Can't reach agent daemon on '{h}'! Can't switch its state!"));
+        return Reply::err(format!(
+            "ERROR: Can't reach agent daemon on '{h}'! Can't switch its state!"
+        ));
     }
     let line = LogLine::fatal(format!("Admin changed state of '{h}' from {st} to ONLINE"));
     b.emit(
@@ -215,19 +249,28 @@ fn set_online(b: &mut Batch<'_>, checks: &CheckTable, h: &str, reachable: bool) 
 }
 
 fn set_offline(b: &mut Batch<'_>, h: &str, reachable: bool) -> Reply {
-    let Some(st) = b.work.state_of(h) else { return unknown_host(h) };
+    let Some(st) = b.work.state_of(h) else {
+        return unknown_host(h);
+    };
     if st == HostState::AdminOffline {
         return Reply::ok("OK: This host is already ADMIN_OFFLINE. Skipping command.");
     }
-    if !matches!(st, HostState::Online | HostState::ReplicationFail | HostState::ReplicationDelay) {
+    if !matches!(
+        st,
+        HostState::Online | HostState::ReplicationFail | HostState::ReplicationDelay
+    ) {
         return Reply::err(format!(
             "ERROR: Host '{h}' is '{st}' at the moment. It can't be switched to ADMIN_OFFLINE."
         ));
     }
     if !reachable {
-        return Reply::err(format!("ERROR: Can't reach agent daemon on '{h}'! Can't switch its state!"));
+        return Reply::err(format!(
+            "ERROR: Can't reach agent daemon on '{h}'! Can't switch its state!"
+        ));
     }
-    let line = LogLine::fatal(format!("Admin changed state of '{h}' from {st} to ADMIN_OFFLINE"));
+    let line = LogLine::fatal(format!(
+        "Admin changed state of '{h}' from {st} to ADMIN_OFFLINE"
+    ));
     b.emit(
         Change::SetState {
             host: h.to_string(),
@@ -250,8 +293,17 @@ fn set_active(b: &mut Batch<'_>) -> Reply {
         return Reply::ok("OK: Already in active mode.");
     }
     let line = LogLine::info(format!("Admin changed mode from '{old}' to 'ACTIVE'"));
-    b.emit(Change::SetMode { from: old, to: Mode::Active, cause: String::new() }, vec![line]);
-    if old.is_manual() {
+    b.emit(
+        Change::SetMode {
+            from: old,
+            to: Mode::Active,
+            cause: String::new(),
+        },
+        vec![line],
+    );
+    // Leaving MANUAL/WAIT (mysql-mmm) or PASSIVE (its cleanup): in ACTIVE mode only ONLINE
+    // hosts hold roles, so every other host holding some gets an offline notification.
+    {
         let victims: Vec<(String, HostState)> = b
             .work
             .hosts
@@ -272,14 +324,28 @@ fn set_mode(b: &mut Batch<'_>, to: Mode) -> Reply {
         Mode::Manual if old.is_manual() => Reply::ok("OK: Already in manual mode."),
         Mode::Manual => {
             let line = LogLine::info(format!("Admin changed mode from '{old}' to 'MANUAL'"));
-            b.emit(Change::SetMode { from: old, to, cause: String::new() }, vec![line]);
+            b.emit(
+                Change::SetMode {
+                    from: old,
+                    to,
+                    cause: String::new(),
+                },
+                vec![line],
+            );
             Reply::ok("OK: Switched into manual mode.")
         }
         _ if old == Mode::Passive => Reply::ok("OK: Already in passive mode."),
         _ => {
             let cause = "Admin switched to passive mode.".to_string();
             let line = LogLine::info(cause.clone());
-            b.emit(Change::SetMode { from: old, to: Mode::Passive, cause }, vec![line]);
+            b.emit(
+                Change::SetMode {
+                    from: old,
+                    to: Mode::Passive,
+                    cause,
+                },
+                vec![line],
+            );
             Reply::ok("OK: Switched into passive mode.")
         }
     }
@@ -300,19 +366,31 @@ fn move_role(
     let Some(rc) = config.roles.iter().find(|r| r.name == role) else {
         return Reply::err(format!("ERROR: Unknown role name '{role}'!"));
     };
-    let Some(st) = b.work.state_of(h) else { return unknown_host(h) };
+    let Some(st) = b.work.state_of(h) else {
+        return unknown_host(h);
+    };
     let am = config.active_master_role.as_deref() == Some(role);
     if force && !am {
-        return Reply::err("ERROR: move_role --forced may be used for the active master role only!");
+        return Reply::err(
+            "ERROR: move_role --forced may be used for the active master role only!",
+        );
     }
     if rc.mode == RoleMode::Balanced {
-        b.emit(Change::RemoveRole { host: h.to_string(), role: role.to_string() }, Vec::new());
+        b.emit(
+            Change::RemoveRole {
+                host: h.to_string(),
+                role: role.to_string(),
+            },
+            Vec::new(),
+        );
         return Reply::ok(format!(
             "OK: Balanced role {role} has been removed from host '{h}'. Now you can wait some time and check new roles info!"
         ));
     }
     if force && !matches!(st, HostState::ReplicationFail | HostState::ReplicationDelay) {
-        return Reply::err(format!("ERROR: Can't force move of role to host with state {st}."));
+        return Reply::err(format!(
+            "ERROR: Can't force move of role to host with state {st}."
+        ));
     }
     if !force && st != HostState::Online {
         return Reply::err(format!("ERROR: Can't move role to host with state {st}."));
@@ -331,14 +409,18 @@ fn move_role(
         return Reply::ok(format!("OK: Role is on '{h}' already. Skipping command."));
     }
     if !reachable {
-        return Reply::err(format!("ERROR: Can't reach agent daemon on '{h}'! Can't move roles there!"));
+        return Reply::err(format!(
+            "ERROR: Can't reach agent daemon on '{h}'! Can't move roles there!"
+        ));
     }
     if !force
         && b.work.mode == Mode::Active
         && let (Some(p), Some(o)) = (rc.prefer.as_deref(), owner.as_deref())
         && p == o
     {
-        return Reply::err(format!("ERROR: Role '{role}' is assigned to preferred host '{o}'. Can't move it!"));
+        return Reply::err(format!(
+            "ERROR: Role '{role}' is assigned to preferred host '{o}'. Can't move it!"
+        ));
     }
     let from = owner.clone().unwrap_or_default();
     let admin_line = LogLine::fatal(format!("Admin moved role '{role}' from '{from}' to '{h}'"));
@@ -394,18 +476,26 @@ fn move_role(
     ))
 }
 
-/// Moves an exclusive role; the active-master role is released (or retargeted) instead.
+/// Moves one role IP; the active-master role is released (or retargeted) instead, so it
+/// reaches its new host only after the fencing hold (also for `set_ip` in PASSIVE mode).
 fn move_exclusive(b: &mut Batch<'_>, role: &str, ip: IpAddr, h: &str, lines: Vec<LogLine>) {
     let am = b.config.active_master_role.as_deref() == Some(role);
     let owner = b.work.owner_of(role, ip).map(str::to_string);
     let change = match (am, owner) {
-        (true, Some(o)) => Change::ReleaseWriter { host: o, ip, target: Some(h.to_string()) },
+        (true, Some(o)) => Change::ReleaseWriter {
+            host: o,
+            ip,
+            target: Some(h.to_string()),
+        },
         (true, None) if b.work.writer_release.is_some() => {
             Change::RetargetWriter { to: h.to_string() }
         }
-        (_, owner) => {
-            Change::AssignRole { role: role.to_string(), ip, from: owner, to: h.to_string() }
-        }
+        (_, owner) => Change::AssignRole {
+            role: role.to_string(),
+            ip,
+            from: owner,
+            to: h.to_string(),
+        },
     };
     b.emit(change, lines);
 }
@@ -415,12 +505,18 @@ fn set_ip(b: &mut Batch<'_>, ip_s: &str, h: &str) -> Reply {
         return Reply::err("ERROR: This command is only allowed in passive mode");
     }
     let ip: Option<IpAddr> = ip_s.parse().ok();
-    let Some((rc, ip)) =
-        ip.and_then(|ip| b.config.roles.iter().find(|r| r.ips.contains(&ip)).map(|r| (r, ip)))
-    else {
+    let Some((rc, ip)) = ip.and_then(|ip| {
+        b.config
+            .roles
+            .iter()
+            .find(|r| r.ips.contains(&ip))
+            .map(|r| (r, ip))
+    }) else {
         return Reply::err(format!("ERROR: Unknown ip '{ip_s}'!"));
     };
-    let Some(st) = b.work.state_of(h) else { return unknown_host(h) };
+    let Some(st) = b.work.state_of(h) else {
+        return unknown_host(h);
+    };
     if !rc.hosts.iter().any(|x| x == h) {
         return Reply::err(format!(
             "ERROR: Host '{h}' can't handle role '{}'. Following hosts could: {}",
@@ -434,10 +530,9 @@ fn set_ip(b: &mut Batch<'_>, ip_s: &str, h: &str) -> Reply {
         ));
     }
     let role = rc.name.clone();
-    let owner = b.work.owner_of(&role, ip).map(str::to_string);
-    if owner.as_deref() != Some(h) {
+    if b.work.owner_of(&role, ip) != Some(h) {
         let line = LogLine::fatal(format!("Admin set role '{role}({ip})' to host '{h}'"));
-        b.emit(Change::AssignRole { role: role.clone(), ip, from: owner, to: h.to_string() }, vec![line]);
+        move_exclusive(b, &role, ip, h, vec![line]);
     }
     Reply::ok(format!("OK: Set role '{role}({ip})' to host '{h}'."))
 }

@@ -36,8 +36,12 @@ pub enum CheckKind {
 
 impl CheckKind {
     /// All four, in display order.
-    pub const ALL: [CheckKind; 4] =
-        [CheckKind::Ping, CheckKind::Mysql, CheckKind::RepThreads, CheckKind::RepBacklog];
+    pub const ALL: [CheckKind; 4] = [
+        CheckKind::Ping,
+        CheckKind::Mysql,
+        CheckKind::RepThreads,
+        CheckKind::RepBacklog,
+    ];
 
     /// mysql-mmm's check name.
     pub fn as_str(self) -> &'static str {
@@ -79,7 +83,10 @@ pub struct UnknownCheck(pub String);
 impl FromStr for CheckKind {
     type Err = UnknownCheck;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CheckKind::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| UnknownCheck(s.into()))
+        CheckKind::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownCheck(s.into()))
     }
 }
 
@@ -172,7 +179,11 @@ impl Default for Tracker {
 impl Tracker {
     /// A tracker that has seen nothing.
     pub fn new() -> Self {
-        Tracker { phase: TrackerPhase::New, failing_since: None, reported: None }
+        Tracker {
+            phase: TrackerPhase::New,
+            failing_since: None,
+            reported: None,
+        }
     }
 
     /// Feeds one result. `network_ok` is the monitor's own network self-check.
@@ -185,13 +196,20 @@ impl Tracker {
         trap_period: Duration,
         now: Timestamp,
     ) -> TrackerOutput {
-        let mut out = TrackerOutput { report: None, lines: Vec::new() };
+        let mut out = TrackerOutput {
+            report: None,
+            lines: Vec::new(),
+        };
         if self.phase == TrackerPhase::New {
             let ok = result.outcome == Outcome::Ok;
             if !ok && !network_ok {
                 return out;
             }
-            self.phase = if ok { TrackerPhase::Ok } else { TrackerPhase::Failed };
+            self.phase = if ok {
+                TrackerPhase::Ok
+            } else {
+                TrackerPhase::Failed
+            };
             self.reported = Some(ok);
             out.report = Some(ok);
             return out;
@@ -201,7 +219,8 @@ impl Tracker {
                 let silent_edge =
                     self.phase == TrackerPhase::Failing && self.reported == Some(true);
                 if self.phase != TrackerPhase::Ok && !silent_edge {
-                    out.lines.push(LogLine::info(format!("Check '{check}' on '{host}' is ok!")));
+                    out.lines
+                        .push(LogLine::info(format!("Check '{check}' on '{host}' is ok!")));
                     out.report = Some(true);
                     self.reported = Some(true);
                 }
@@ -287,7 +306,9 @@ impl CheckTable {
 
     /// Whether all four checks of `host` are known.
     pub fn complete(&self, host: &str) -> bool {
-        self.hosts.get(host).is_some_and(|c| c.iter().all(Option::is_some))
+        self.hosts
+            .get(host)
+            .is_some_and(|c| c.iter().all(Option::is_some))
     }
 
     /// Records a reported status: the message always, `last_change` only when `ok` flips.
@@ -309,14 +330,23 @@ impl CheckTable {
                 st.message = message.to_string();
             }
             None => {
-                *slot = Some(CheckStatus { ok, last_change: now, message: message.to_string() });
+                *slot = Some(CheckStatus {
+                    ok,
+                    last_change: now,
+                    message: message.to_string(),
+                });
             }
         }
     }
 
     /// Most recent `last_change` over the host's known checks.
     pub fn last_change(&self, host: &str) -> Option<Timestamp> {
-        self.hosts.get(host)?.iter().flatten().map(|c| c.last_change).max()
+        self.hosts
+            .get(host)?
+            .iter()
+            .flatten()
+            .map(|c| c.last_change)
+            .max()
     }
 }
 
@@ -355,8 +385,10 @@ pub fn merge(
     let mut out = CheckTable::new();
     for host in hosts {
         for check in CheckKind::ALL {
-            let reports: Vec<&CheckStatus> =
-                fresh.iter().filter_map(|t| t.table.get(host, check)).collect();
+            let reports: Vec<&CheckStatus> = fresh
+                .iter()
+                .filter_map(|t| t.table.get(host, check))
+                .collect();
             let failed: Vec<&&CheckStatus> = reports.iter().filter(|c| !c.ok).collect();
             let prev = previous.get(host, check);
             let decided = if failed.len() >= quorum {
@@ -366,7 +398,10 @@ pub fn merge(
                 Some((true, ok.unwrap_or_default()))
             } else if prev.is_none() && !reports.is_empty() {
                 let ok = failed.len() < reports.len();
-                let msg = reports.iter().find(|c| c.ok == ok).map(|c| c.message.clone());
+                let msg = reports
+                    .iter()
+                    .find(|c| c.ok == ok)
+                    .map(|c| c.message.clone());
                 Some((ok, msg.unwrap_or_default()))
             } else {
                 None
@@ -375,11 +410,19 @@ pub fn merge(
                 (Some((ok, msg)), Some(p)) => {
                     let last_change = if p.ok == ok { p.last_change } else { now };
                     let slot = &mut out.hosts.entry(host.clone()).or_default()[check.index()];
-                    *slot = Some(CheckStatus { ok, last_change, message: msg });
+                    *slot = Some(CheckStatus {
+                        ok,
+                        last_change,
+                        message: msg,
+                    });
                 }
                 (Some((ok, msg)), None) => {
                     let slot = &mut out.hosts.entry(host.clone()).or_default()[check.index()];
-                    *slot = Some(CheckStatus { ok, last_change: now, message: msg });
+                    *slot = Some(CheckStatus {
+                        ok,
+                        last_change: now,
+                        message: msg,
+                    });
                 }
                 (None, Some(p)) => {
                     out.hosts.entry(host.clone()).or_default()[check.index()] = Some(p.clone());
@@ -402,7 +445,14 @@ mod tests {
     }
 
     fn feed(tr: &mut Tracker, line: &str, now: u64) -> TrackerOutput {
-        tr.observe("db2", CheckKind::Mysql, &CheckResult::parse(line), true, TRAP, t(now))
+        tr.observe(
+            "db2",
+            CheckKind::Mysql,
+            &CheckResult::parse(line),
+            true,
+            TRAP,
+            t(now),
+        )
     }
 
     #[test]
@@ -413,8 +463,14 @@ mod tests {
         let junk = CheckResult::parse("garbage");
         assert_eq!(junk.outcome, Outcome::Error);
         assert!(junk.message.starts_with("ERROR: "));
-        assert_eq!("rep_threads".parse::<CheckKind>(), Ok(CheckKind::RepThreads));
-        assert_eq!("x".parse::<CheckKind>().unwrap_err().to_string(), "ERROR: Unknown check 'x'!");
+        assert_eq!(
+            "rep_threads".parse::<CheckKind>(),
+            Ok(CheckKind::RepThreads)
+        );
+        assert_eq!(
+            "x".parse::<CheckKind>().unwrap_err().to_string(),
+            "ERROR: Unknown check 'x'!"
+        );
     }
 
     #[test]
@@ -436,7 +492,10 @@ mod tests {
         assert_eq!(feed(&mut tr, "ERROR: down", 10).report, None);
         let o = feed(&mut tr, "ERROR: down", 11);
         assert_eq!(o.report, Some(false));
-        assert_eq!(o.lines[0].text, "Check 'mysql' on 'db2' has failed for 10 seconds! Message: ERROR: down");
+        assert_eq!(
+            o.lines[0].text,
+            "Check 'mysql' on 'db2' has failed for 10 seconds! Message: ERROR: down"
+        );
         assert!(feed(&mut tr, "ERROR: down", 12).lines.is_empty());
         // A failing streak that recovers before the trap is silent.
         feed(&mut tr, "OK", 13);
@@ -453,7 +512,10 @@ mod tests {
         feed(&mut tr, "ERROR: x", 1);
         let o = feed(&mut tr, "UNKNOWN: y", 5);
         assert_eq!(o.report, None);
-        assert_eq!(o.lines[0].text, "Check 'mysql' on 'db2' is in unknown state! Message: UNKNOWN: y");
+        assert_eq!(
+            o.lines[0].text,
+            "Check 'mysql' on 'db2' is in unknown state! Message: UNKNOWN: y"
+        );
         assert_eq!(feed(&mut tr, "ERROR: x", 6).report, None);
         assert_eq!(feed(&mut tr, "ERROR: x", 15).report, None);
         assert_eq!(feed(&mut tr, "ERROR: x", 16).report, Some(false));
@@ -484,8 +546,19 @@ mod tests {
 
     fn table(name: &str, net: bool, at: u64, ok: bool) -> MonitorTable {
         let mut tb = CheckTable::new();
-        tb.record("db1", CheckKind::Ping, ok, if ok { "OK" } else { "ERROR: x" }, t(at));
-        MonitorTable { monitor: name.into(), network_ok: net, observed_at: t(at), table: tb }
+        tb.record(
+            "db1",
+            CheckKind::Ping,
+            ok,
+            if ok { "OK" } else { "ERROR: x" },
+            t(at),
+        );
+        MonitorTable {
+            monitor: name.into(),
+            network_ok: net,
+            observed_at: t(at),
+            table: tb,
+        }
     }
 
     #[test]
@@ -493,11 +566,19 @@ mod tests {
         let age = Duration::from_secs(5);
         let mut prev = CheckTable::new();
         prev.record("db1", CheckKind::Ping, true, "OK", t(0));
-        let tables = [table("m1", true, 10, false), table("m2", true, 10, true), table("m3", true, 10, true)];
+        let tables = [
+            table("m1", true, 10, false),
+            table("m2", true, 10, true),
+            table("m3", true, 10, true),
+        ];
         let m = merge(&tables, 2, age, &prev, t(10));
         assert!(m.ok("db1", CheckKind::Ping));
         // Two of three see it failed: failed.
-        let tables = [table("m1", true, 10, false), table("m2", true, 10, false), table("m3", true, 10, true)];
+        let tables = [
+            table("m1", true, 10, false),
+            table("m2", true, 10, false),
+            table("m3", true, 10, true),
+        ];
         let m = merge(&tables, 2, age, &prev, t(10));
         assert!(!m.ok("db1", CheckKind::Ping));
         assert_eq!(m.get("db1", CheckKind::Ping).unwrap().last_change, t(10));
@@ -509,8 +590,15 @@ mod tests {
         let mut prev = CheckTable::new();
         prev.record("db1", CheckKind::Ping, true, "OK", t(0));
         // m1 says failed and is fresh, m2 has no network, m3 is stale: too few fresh tables.
-        let tables = [table("m1", true, 10, false), table("m2", false, 10, false), table("m3", true, 1, false)];
+        let tables = [
+            table("m1", true, 10, false),
+            table("m2", false, 10, false),
+            table("m3", true, 1, false),
+        ];
         let m = merge(&tables, 2, age, &prev, t(10));
-        assert_eq!(m.get("db1", CheckKind::Ping), prev.get("db1", CheckKind::Ping));
+        assert_eq!(
+            m.get("db1", CheckKind::Ping),
+            prev.get("db1", CheckKind::Ping)
+        );
     }
 }

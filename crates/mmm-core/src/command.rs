@@ -49,8 +49,8 @@ pub enum Change {
         state: HostState,
     },
     /// Give `role(ip)` to `to`; `from` is its expected current owner (None = orphaned).
-    /// Moving the active-master role from one host to another directly is allowed only in
-    /// PASSIVE mode (`set_ip`); otherwise it must be released first.
+    /// The active-master role never moves directly from one host to another: it is
+    /// released first ([`Change::ReleaseWriter`]).
     AssignRole {
         /// Role name.
         role: String,
@@ -198,7 +198,11 @@ pub fn fencing_hold(config: &Config) -> Duration {
 }
 
 /// Applies one command; on `Err` the state is unchanged.
-pub fn apply(state: &mut ClusterState, cmd: &Command, config: &Config) -> Result<Applied, Rejected> {
+pub fn apply(
+    state: &mut ClusterState,
+    cmd: &Command,
+    config: &Config,
+) -> Result<Applied, Rejected> {
     validate(state, cmd, config)?;
     let mut lines = cmd.lines.clone();
     let changed = mutate(state, cmd, config, &mut lines);
@@ -208,7 +212,11 @@ pub fn apply(state: &mut ClusterState, cmd: &Command, config: &Config) -> Result
             state.record(cmd.at, l.text.clone());
         }
     }
-    Ok(Applied { lines, epoch: state.epoch, changed })
+    Ok(Applied {
+        lines,
+        epoch: state.epoch,
+        changed,
+    })
 }
 
 /// Applies a batch atomically: all commands or none.
@@ -231,13 +239,19 @@ pub fn apply_all(
 }
 
 fn host_state(state: &ClusterState, host: &str) -> Result<HostState, Rejected> {
-    state.state_of(host).ok_or_else(|| Rejected::UnknownHost(host.to_string()))
+    state
+        .state_of(host)
+        .ok_or_else(|| Rejected::UnknownHost(host.to_string()))
 }
 
 fn expect_state(state: &ClusterState, host: &str, expected: HostState) -> Result<(), Rejected> {
     let actual = host_state(state, host)?;
     if actual != expected {
-        return Err(Rejected::StateMismatch { host: host.to_string(), expected, actual });
+        return Err(Rejected::StateMismatch {
+            host: host.to_string(),
+            expected,
+            actual,
+        });
     }
     Ok(())
 }
@@ -265,10 +279,16 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
                 .ok_or_else(|| Rejected::UnknownRole(format!("{role}({ip})")))?;
             let to_state = host_state(state, to)?;
             if !rc.hosts.contains(to) {
-                return Err(Rejected::CannotHold { host: to.clone(), role: role.clone() });
+                return Err(Rejected::CannotHold {
+                    host: to.clone(),
+                    role: role.clone(),
+                });
             }
             if to_state != HostState::Online {
-                return Err(Rejected::NotOnline { host: to.clone(), state: to_state });
+                return Err(Rejected::NotOnline {
+                    host: to.clone(),
+                    state: to_state,
+                });
             }
             let actual = state.owner_of(role, *ip).map(str::to_string);
             if &actual != from {
@@ -281,7 +301,7 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
             if from.as_ref() == Some(to) {
                 return Err(Rejected::NoChange);
             }
-            if Some(role.as_str()) == am_role && from.is_some() && state.mode != Mode::Passive {
+            if Some(role.as_str()) == am_role && from.is_some() {
                 return Err(Rejected::WriterNotReleased);
             }
         }
@@ -301,7 +321,10 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
         }
         Change::RetargetWriter { to } => {
             host_state(state, to)?;
-            let rel = state.writer_release.as_ref().ok_or(Rejected::NoReleasePending)?;
+            let rel = state
+                .writer_release
+                .as_ref()
+                .ok_or(Rejected::NoReleasePending)?;
             if rel.target.as_ref() == Some(to) {
                 return Err(Rejected::NoChange);
             }
@@ -319,14 +342,19 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
         }
         Change::SetMode { from, to, .. } => {
             if state.mode != *from {
-                return Err(Rejected::ModeMismatch { expected: *from, actual: state.mode });
+                return Err(Rejected::ModeMismatch {
+                    expected: *from,
+                    actual: state.mode,
+                });
             }
             if from == to {
                 return Err(Rejected::NoChange);
             }
         }
         Change::SetAgentDown { host, down } => {
-            let h = state.host(host).ok_or_else(|| Rejected::UnknownHost(host.clone()))?;
+            let h = state
+                .host(host)
+                .ok_or_else(|| Rejected::UnknownHost(host.clone()))?;
             if h.agent_down == *down {
                 return Err(Rejected::NoChange);
             }
@@ -338,14 +366,15 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
             let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
             let want: Vec<&str> = state.hosts.iter().map(|h| h.name.as_str()).collect();
             if names != want {
-                return Err(Rejected::BadStartup("host list differs from the config".into()));
+                return Err(Rejected::BadStartup(
+                    "host list differs from the config".into(),
+                ));
             }
             for (h, _, roles) in hosts {
                 for r in roles {
-                    let ok = config
-                        .roles
-                        .iter()
-                        .any(|rc| rc.name == r.role && rc.ips.contains(&r.ip) && rc.hosts.contains(h));
+                    let ok = config.roles.iter().any(|rc| {
+                        rc.name == r.role && rc.ips.contains(&r.ip) && rc.hosts.contains(h)
+                    });
                     if !ok {
                         return Err(Rejected::BadStartup(format!("{h} can't hold {r}")));
                     }
@@ -364,13 +393,17 @@ fn clear_roles(
     config: &Config,
     lines: &mut Vec<LogLine>,
 ) {
-    lines.push(LogLine::info(format!("Removing all roles from host '{host}':")));
+    lines.push(LogLine::info(format!(
+        "Removing all roles from host '{host}':"
+    )));
     let roles = match state.host_mut(host) {
         Some(h) => std::mem::take(&mut h.roles),
         None => return,
     };
     for r in &roles {
-        lines.push(LogLine::info(format!("    Removed role '{r}' from host '{host}'")));
+        lines.push(LogLine::info(format!(
+            "    Removed role '{r}' from host '{host}'"
+        )));
     }
     note_writer_removed(state, host, &roles, None, at, config, lines);
 }
@@ -385,8 +418,12 @@ fn note_writer_removed(
     config: &Config,
     lines: &mut Vec<LogLine>,
 ) {
-    let Some(am) = config.active_master_role.as_deref() else { return };
-    let Some(w) = removed.iter().find(|r| r.role == am) else { return };
+    let Some(am) = config.active_master_role.as_deref() else {
+        return;
+    };
+    let Some(w) = removed.iter().find(|r| r.role == am) else {
+        return;
+    };
     state.writer_release = Some(WriterRelease {
         host: host.to_string(),
         ip: w.ip,
@@ -410,10 +447,19 @@ fn mutate(
 ) -> bool {
     let at = cmd.at;
     match &cmd.change {
-        Change::SetState { host, from, to, clear_roles: clear, clear_flapping, last_uptime_ms } => {
+        Change::SetState {
+            host,
+            from,
+            to,
+            clear_roles: clear,
+            clear_flapping,
+            last_uptime_ms,
+        } => {
             let mon = config.monitor.as_ref();
             let flap_count = mon.map(|m| m.flap_count).unwrap_or(3);
-            let flap_duration = mon.map(|m| m.flap_duration).unwrap_or(Duration::from_secs(3600));
+            let flap_duration = mon
+                .map(|m| m.flap_duration)
+                .unwrap_or(Duration::from_secs(3600));
             if let Some(h) = state.host_mut(host) {
                 h.state = *to;
                 h.last_state_change = at;
@@ -485,20 +531,29 @@ fn mutate(
             false
         }
         Change::RemoveRole { host, role } => {
-            lines.push(LogLine::info(format!("Removing balanced role {role} from host '{host}':")));
+            lines.push(LogLine::info(format!(
+                "Removing balanced role {role} from host '{host}':"
+            )));
             if let Some(h) = state.host_mut(host) {
-                let (gone, keep): (Vec<RoleIp>, Vec<RoleIp>) =
-                    std::mem::take(&mut h.roles).into_iter().partition(|r| &r.role == role);
+                let (gone, keep): (Vec<RoleIp>, Vec<RoleIp>) = std::mem::take(&mut h.roles)
+                    .into_iter()
+                    .partition(|r| &r.role == role);
                 h.roles = keep;
                 for r in gone {
-                    lines.push(LogLine::info(format!("    Removed role '{r}' from host '{host}'")));
+                    lines.push(LogLine::info(format!(
+                        "    Removed role '{r}' from host '{host}'"
+                    )));
                 }
             }
             true
         }
         Change::SetMode { to, cause, .. } => {
             state.mode = *to;
-            state.passive_cause = if *to == Mode::Passive { cause.clone() } else { String::new() };
+            state.passive_cause = if *to == Mode::Passive {
+                cause.clone()
+            } else {
+                String::new()
+            };
             false
         }
         Change::SetAgentDown { host, down } => {
@@ -525,7 +580,11 @@ fn mutate(
                 }
             }
             state.mode = *mode;
-            state.passive_cause = if *mode == Mode::Passive { cause.clone() } else { String::new() };
+            state.passive_cause = if *mode == Mode::Passive {
+                cause.clone()
+            } else {
+                String::new()
+            };
             state.started = true;
             changed
         }

@@ -25,6 +25,10 @@
 //! * **→ HARD_OFFLINE lines** always carry the `(ping: …, mysql: …)` detail.
 //! * **Removing all roles from host** is logged whenever a host's roles are cleared, as
 //!   mysql-mmm does, even when it holds none.
+//! * **`set_ip` of the active-master role** (PASSIVE) releases it towards the named host
+//!   instead of moving it at once; it lands there after PASSIVE ends, once fenced.
+//! * **`set_active` from PASSIVE** also clears the roles of every non-ONLINE host (as from
+//!   MANUAL/WAIT), so ACTIVE mode never leaves roles on failed hosts.
 //! * The PASSIVE kill-hook quirk is gone: the core never runs hooks; in PASSIVE a failing
 //!   host's roles are still cleared in the replicated state (pushed when PASSIVE ends).
 
@@ -66,11 +70,22 @@ pub struct Inputs {
 }
 
 /// Runs one main-loop iteration and returns the commands to propose, in order.
-pub fn decide(state: &ClusterState, inputs: &Inputs, now: Timestamp, config: &Config) -> Vec<Command> {
+pub fn decide(
+    state: &ClusterState,
+    inputs: &Inputs,
+    now: Timestamp,
+    config: &Config,
+) -> Vec<Command> {
     if !inputs.fresh {
         return Vec::new();
     }
-    let mut d = Decider { work: state.scratch(), out: Vec::new(), inputs, now, config };
+    let mut d = Decider {
+        work: state.scratch(),
+        out: Vec::new(),
+        inputs,
+        now,
+        config,
+    };
     d.agents();
     d.hosts();
     if d.work.mode == Mode::Wait {
@@ -126,7 +141,11 @@ struct Decider<'a> {
 
 impl Decider<'_> {
     fn emit(&mut self, change: Change, lines: Vec<LogLine>) {
-        let cmd = Command { at: self.now, change, lines };
+        let cmd = Command {
+            at: self.now,
+            change,
+            lines,
+        };
         match apply(&mut self.work, &cmd, self.config) {
             Ok(_) => self.out.push(cmd),
             Err(e) => debug_assert!(false, "decide produced a rejected command: {e}: {cmd:?}"),
@@ -142,7 +161,9 @@ impl Decider<'_> {
     }
 
     fn state_line(host: &str, from: HostState, to: HostState) -> LogLine {
-        LogLine::fatal(format!("State of host '{host}' changed from {from} to {to}"))
+        LogLine::fatal(format!(
+            "State of host '{host}' changed from {from} to {to}"
+        ))
     }
 
     fn offline_line(&self, host: &str, from: HostState) -> LogLine {
@@ -153,7 +174,14 @@ impl Decider<'_> {
         ))
     }
 
-    fn set_state(&mut self, host: &str, from: HostState, to: HostState, clear: bool, line: LogLine) {
+    fn set_state(
+        &mut self,
+        host: &str,
+        from: HostState,
+        to: HostState,
+        clear: bool,
+        line: LogLine,
+    ) {
         let last_uptime_ms = if from == HostState::Online {
             self.inputs.agents.get(host).and_then(|f| f.uptime_ms)
         } else {
@@ -177,13 +205,27 @@ impl Decider<'_> {
         for i in 0..self.work.hosts.len() {
             let name = self.work.hosts[i].name.clone();
             let down = self.work.hosts[i].agent_down;
-            let Some(f) = self.inputs.agents.get(&name) else { continue };
+            let Some(f) = self.inputs.agents.get(&name) else {
+                continue;
+            };
             if !f.reachable && !down && self.ok(&name, CheckKind::Ping) {
                 let line = LogLine::fatal(format!("Can't reach agent on host '{name}'"));
-                self.emit(Change::SetAgentDown { host: name, down: true }, vec![line]);
+                self.emit(
+                    Change::SetAgentDown {
+                        host: name,
+                        down: true,
+                    },
+                    vec![line],
+                );
             } else if f.reachable && down {
                 let line = LogLine::fatal(format!("Agent on host '{name}' is reachable again"));
-                self.emit(Change::SetAgentDown { host: name, down: false }, vec![line]);
+                self.emit(
+                    Change::SetAgentDown {
+                        host: name,
+                        down: false,
+                    },
+                    vec![line],
+                );
             }
         }
     }
@@ -193,8 +235,13 @@ impl Decider<'_> {
     }
 
     fn can_hold_active_master(&self, host: &str) -> bool {
-        let Some(am) = self.config.active_master_role.as_deref() else { return false };
-        self.config.roles.iter().any(|r| r.name == am && r.hosts.iter().any(|h| h == host))
+        let Some(am) = self.config.active_master_role.as_deref() else {
+            return false;
+        };
+        self.config
+            .roles
+            .iter()
+            .any(|r| r.name == am && r.hosts.iter().any(|h| h == host))
     }
 
     /// §3.3, every host in config order.
@@ -208,7 +255,9 @@ impl Decider<'_> {
     }
 
     fn host(&mut self, host: &str) {
-        let Some(st) = self.work.state_of(host) else { return };
+        let Some(st) = self.work.state_of(host) else {
+            return;
+        };
         let p = self.ok(host, CheckKind::Ping);
         let m = self.ok(host, CheckKind::Mysql);
         let t = self.ok(host, CheckKind::RepThreads);
@@ -216,7 +265,9 @@ impl Decider<'_> {
         let pm = p && m;
         let peer = self.peer_of(host);
         let peer_status = peer.as_deref().and_then(|p| self.work.host(p)).cloned();
-        let peer_online = peer_status.as_ref().is_some_and(|s| s.state == HostState::Online);
+        let peer_online = peer_status
+            .as_ref()
+            .is_some_and(|s| s.state == HostState::Online);
         let manual = self.work.mode.is_manual();
         let am = self.work.active_master(self.config).map(str::to_string);
         match st {
@@ -232,7 +283,9 @@ impl Decider<'_> {
                 }
                 if let Some(ps) = &peer_status
                     && ps.state == HostState::Online
-                    && ps.online_since.is_some_and(|s| self.now.since(s) < PEER_GRACE)
+                    && ps
+                        .online_since
+                        .is_some_and(|s| self.now.since(s) < PEER_GRACE)
                 {
                     return;
                 }
@@ -301,12 +354,18 @@ impl Decider<'_> {
 
     /// §3.3 AWAITING_RECOVERY 2a–2c, all checks OK.
     fn awaiting_recovery_online(&mut self, host: &str) {
-        let Some(h) = self.work.host(host).cloned() else { return };
+        let Some(h) = self.work.host(host).cloned() else {
+            return;
+        };
         let mon = self.config.monitor.as_ref();
         let auto = mon.map(|m| m.auto_set_online).unwrap_or_default();
-        let flap_duration = mon.map(|m| m.flap_duration).unwrap_or(Duration::from_secs(3600));
+        let flap_duration = mon
+            .map(|m| m.flap_duration)
+            .unwrap_or(Duration::from_secs(3600));
         let st = HostState::AwaitingRecovery;
-        let was_for = fmt_secs(Duration::from_secs(self.now.since(h.last_state_change).as_secs()));
+        let was_for = fmt_secs(Duration::from_secs(
+            self.now.since(h.last_state_change).as_secs(),
+        ));
         let change = |d: &mut Self, line: String, clear_flapping: bool| {
             d.emit(
                 Change::SetState {
@@ -361,9 +420,15 @@ impl Decider<'_> {
 
     /// §3.4: WAIT → ACTIVE.
     fn wait_epilogue(&mut self) {
-        let Some(am) = self.config.active_master_role.as_deref() else { return };
-        let Some(role) = self.config.roles.iter().find(|r| r.name == am) else { return };
-        let (Some(first), Some(second)) = (role.hosts.first(), role.hosts.get(1)) else { return };
+        let Some(am) = self.config.active_master_role.as_deref() else {
+            return;
+        };
+        let Some(role) = self.config.roles.iter().find(|r| r.name == am) else {
+            return;
+        };
+        let (Some(first), Some(second)) = (role.hosts.first(), role.hosts.get(1)) else {
+            return;
+        };
         let online = |n: &str| self.work.state_of(n) == Some(HostState::Online);
         let (a, b) = (online(first), online(second));
         let line = if a && b {
@@ -371,14 +436,18 @@ impl Decider<'_> {
                 "Nodes {first} and {second} are ONLINE, switching from mode 'WAIT' to 'ACTIVE'."
             ))
         } else {
-            let wait = self.config.monitor.as_ref().map(|m| m.wait_for_other_master);
+            let wait = self
+                .config
+                .monitor
+                .as_ref()
+                .map(|m| m.wait_for_other_master);
             let wait = wait.unwrap_or(Duration::from_secs(120));
             if wait.is_zero() || a == b {
                 return;
             }
             let (up, missing) = if a { (first, second) } else { (second, first) };
             let since = self.work.host(up).and_then(|h| h.online_since);
-            if !since.is_some_and(|s| self.now.since(s) >= wait) {
+            if since.is_none_or(|s| self.now.since(s) < wait) {
                 return;
             }
             LogLine::warn(format!(
@@ -388,7 +457,11 @@ impl Decider<'_> {
             ))
         };
         self.emit(
-            Change::SetMode { from: Mode::Wait, to: Mode::Active, cause: String::new() },
+            Change::SetMode {
+                from: Mode::Wait,
+                to: Mode::Active,
+                cause: String::new(),
+            },
             vec![line],
         );
         self.offline_notifications();
@@ -434,22 +507,21 @@ impl Decider<'_> {
                     if eligible.is_empty() {
                         break;
                     }
-                    let preferred = role
-                        .prefer
-                        .as_ref()
-                        .filter(|p| active && role.mode == RoleMode::Exclusive && eligible.contains(p));
+                    let preferred = role.prefer.as_ref().filter(|p| {
+                        active && role.mode == RoleMode::Exclusive && eligible.contains(p)
+                    });
                     let mut choice = match preferred {
                         Some(p) => p.clone(),
                         None => self.least_loaded(&eligible),
                     };
-                    if am.as_deref() == Some(role.name.as_str()) {
-                        if let Some(rel) = self.work.writer_release.clone() {
-                            if let Some(t) = rel.target.as_ref().filter(|t| eligible.contains(t)) {
-                                choice = t.clone();
-                            }
-                            if !writer_may_move(&rel, &choice, self.inputs, self.now, self.config) {
-                                break;
-                            }
+                    if am.as_deref() == Some(role.name.as_str())
+                        && let Some(rel) = self.work.writer_release.clone()
+                    {
+                        if let Some(t) = rel.target.as_ref().filter(|t| eligible.contains(t)) {
+                            choice = t.clone();
+                        }
+                        if !writer_may_move(&rel, &choice, self.inputs, self.now, self.config) {
+                            break;
                         }
                     }
                     let line = LogLine::info(format!(
@@ -488,8 +560,15 @@ impl Decider<'_> {
     /// §4.2 step 3 (ACTIVE only).
     fn obey_preferences(&mut self) {
         let am = self.config.active_master_role.clone();
-        for role in self.config.roles.iter().filter(|r| r.mode == RoleMode::Exclusive) {
-            let Some(p) = role.prefer.clone() else { continue };
+        for role in self
+            .config
+            .roles
+            .iter()
+            .filter(|r| r.mode == RoleMode::Exclusive)
+        {
+            let Some(p) = role.prefer.clone() else {
+                continue;
+            };
             if self.eligible(std::slice::from_ref(&p)).is_empty() || !role.hosts.contains(&p) {
                 continue;
             }
@@ -505,7 +584,11 @@ impl Decider<'_> {
                     role.name
                 ));
                 let change = if am.as_deref() == Some(role.name.as_str()) {
-                    Change::ReleaseWriter { host: owner, ip: *ip, target: Some(p.clone()) }
+                    Change::ReleaseWriter {
+                        host: owner,
+                        ip: *ip,
+                        target: Some(p.clone()),
+                    }
                 } else {
                     Change::AssignRole {
                         role: role.name.clone(),
@@ -521,7 +604,12 @@ impl Decider<'_> {
 
     /// §4.2 step 4.
     fn balance(&mut self) {
-        for role in self.config.roles.iter().filter(|r| r.mode == RoleMode::Balanced) {
+        for role in self
+            .config
+            .roles
+            .iter()
+            .filter(|r| r.mode == RoleMode::Balanced)
+        {
             let eligible = self.eligible(&role.hosts);
             if eligible.len() < 2 {
                 continue;

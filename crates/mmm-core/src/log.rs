@@ -47,7 +47,10 @@ pub struct LogLine {
 impl LogLine {
     /// A line with the given level and text.
     pub fn new(level: Level, text: impl Into<String>) -> Self {
-        LogLine { level, text: text.into() }
+        LogLine {
+            level,
+            text: text.into(),
+        }
     }
 
     /// A FATAL line (host state changes, admin actions).
@@ -106,7 +109,7 @@ pub fn format_mmm(when: LocalDateTime, line: &LogLine) -> String {
 /// three decimals (`10`, `0.5`).
 pub fn fmt_secs(d: std::time::Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}", ms / 1000)
     } else {
         let s = format!("{}.{:03}", ms / 1000, ms % 1000);
@@ -121,14 +124,27 @@ mod tests {
 
     #[test]
     fn layout_matches_mmm() {
-        let when = LocalDateTime { year: 2012, month: 8, day: 23, hour: 17, minute: 3, second: 10 };
+        let when = LocalDateTime {
+            year: 2012,
+            month: 8,
+            day: 23,
+            hour: 17,
+            minute: 3,
+            second: 10,
+        };
         let l = LogLine::info("Orphaned role 'reader(192.168.1.201)' has been assigned to 'db3'");
         assert_eq!(
             format_mmm(when, &l),
             "2012/08/23 17:03:10  INFO Orphaned role 'reader(192.168.1.201)' has been assigned to 'db3'"
         );
-        assert_eq!(format_mmm(when, &LogLine::fatal("x")), "2012/08/23 17:03:10 FATAL x");
-        assert_eq!(format_mmm(when, &LogLine::warn("x")), "2012/08/23 17:03:10  WARN x");
+        assert_eq!(
+            format_mmm(when, &LogLine::fatal("x")),
+            "2012/08/23 17:03:10 FATAL x"
+        );
+        assert_eq!(
+            format_mmm(when, &LogLine::warn("x")),
+            "2012/08/23 17:03:10  WARN x"
+        );
     }
 
     #[test]

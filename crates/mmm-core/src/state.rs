@@ -143,7 +143,10 @@ pub struct RoleIp {
 impl RoleIp {
     /// `role(ip)`.
     pub fn new(role: impl Into<String>, ip: IpAddr) -> Self {
-        RoleIp { role: role.into(), ip }
+        RoleIp {
+            role: role.into(),
+            ip,
+        }
     }
 }
 
@@ -247,7 +250,11 @@ pub struct ClusterState {
 impl ClusterState {
     /// A fresh state: every configured host UNKNOWN, no roles, mode from the config.
     pub fn new(config: &Config, now: Timestamp) -> Self {
-        let mode = config.monitor.as_ref().map(|m| Mode::from(m.mode)).unwrap_or(Mode::Active);
+        let mode = config
+            .monitor
+            .as_ref()
+            .map(|m| Mode::from(m.mode))
+            .unwrap_or(Mode::Active);
         ClusterState {
             hosts: config
                 .hosts
@@ -322,7 +329,10 @@ impl ClusterState {
     /// (returned doubled, as an integer, to stay exact).
     pub fn role_count_x2(&self, host: &str, config: &Config) -> u32 {
         let am = config.active_master_role.as_deref();
-        self.roles_of(host).iter().map(|r| if Some(r.role.as_str()) == am { 1 } else { 2 }).sum()
+        self.roles_of(host)
+            .iter()
+            .map(|r| if Some(r.role.as_str()) == am { 1 } else { 2 })
+            .sum()
     }
 
     /// Role instances of the config that no host holds, exclusive roles first, then balanced,
@@ -343,7 +353,11 @@ impl ClusterState {
 
     /// Appends a history entry, dropping the oldest beyond [`HISTORY_LIMIT`].
     pub(crate) fn record(&mut self, at: Timestamp, line: String) {
-        self.history.push_back(HistoryEntry { epoch: self.epoch, at, line });
+        self.history.push_back(HistoryEntry {
+            epoch: self.epoch,
+            at,
+            line,
+        });
         while self.history.len() > HISTORY_LIMIT {
             self.history.pop_front();
         }

@@ -8,3 +8,5 @@ mod config_tests;
 mod fixtures;
 #[path = "core/scenario.rs"]
 mod scenario;
+#[path = "core/simulator.rs"]
+mod simulator;

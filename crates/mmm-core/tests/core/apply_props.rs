@@ -13,7 +13,13 @@ use crate::fixtures;
 
 const HOSTS: [&str; 4] = ["db1", "db2", "db3", "dbx"];
 const ROLES: [&str; 3] = ["writer", "reader", "nosuch"];
-const IPS: [&str; 5] = ["10.213.7.100", "10.213.7.101", "10.213.7.102", "10.213.7.103", "10.213.7.9"];
+const IPS: [&str; 5] = [
+    "10.213.7.100",
+    "10.213.7.101",
+    "10.213.7.102",
+    "10.213.7.103",
+    "10.213.7.9",
+];
 const MODES: [Mode; 4] = [Mode::Active, Mode::Manual, Mode::Wait, Mode::Passive];
 
 fn host() -> impl Strategy<Value = String> {

@@ -67,7 +67,13 @@ pub fn host(name: &str, addr: &str, mode: HostMode, peer: Option<&str>) -> HostC
 }
 
 /// A role section.
-pub fn role(name: &str, mode: RoleMode, hosts: &[&str], ips: &[&str], prefer: Option<&str>) -> RoleConfig {
+pub fn role(
+    name: &str,
+    mode: RoleMode,
+    hosts: &[&str],
+    ips: &[&str],
+    prefer: Option<&str>,
+) -> RoleConfig {
     RoleConfig {
         name: name.into(),
         mode,
@@ -88,11 +94,21 @@ pub fn config(hosts: Vec<HostConfig>, roles: Vec<RoleConfig>) -> Config {
         use_gtid: false,
         hosts,
         roles,
-        checks: ChecksConfig { ping: check(), mysql: check(), rep_threads: check(), rep_backlog: check() },
+        checks: ChecksConfig {
+            ping: check(),
+            mysql: check(),
+            rep_threads: check(),
+            rep_backlog: check(),
+        },
         monitor: Some(monitor()),
         monitor_nodes: Vec::new(),
         this_monitor: None,
-        socket: SocketConfig { kind: SocketType::Plain, cert_file: None, key_file: None, ca_file: None },
+        socket: SocketConfig {
+            kind: SocketType::Plain,
+            cert_file: None,
+            key_file: None,
+            ca_file: None,
+        },
     }
 }
 
@@ -105,8 +121,20 @@ pub fn seed() -> Config {
             host("db3", "192.168.1.184", HostMode::Slave, None),
         ],
         vec![
-            role("writer", RoleMode::Exclusive, &["db2", "db1"], &["192.168.1.200"], None),
-            role("reader", RoleMode::Balanced, &["db2", "db3"], &["192.168.1.201", "192.168.1.202"], None),
+            role(
+                "writer",
+                RoleMode::Exclusive,
+                &["db2", "db1"],
+                &["192.168.1.200"],
+                None,
+            ),
+            role(
+                "reader",
+                RoleMode::Balanced,
+                &["db2", "db3"],
+                &["192.168.1.201", "192.168.1.202"],
+                None,
+            ),
         ],
     )
 }
@@ -120,7 +148,13 @@ pub fn lab(prefer: bool) -> Config {
             host("db3", "10.213.7.13", HostMode::Slave, None),
         ],
         vec![
-            role("writer", RoleMode::Exclusive, &["db1", "db2"], &["10.213.7.100"], prefer.then_some("db1")),
+            role(
+                "writer",
+                RoleMode::Exclusive,
+                &["db1", "db2"],
+                &["10.213.7.100"],
+                prefer.then_some("db1"),
+            ),
             role(
                 "reader",
                 RoleMode::Balanced,

@@ -56,8 +56,14 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 fn parse_time(s: &str) -> Option<Timestamp> {
     let (date, time) = s.split_once(' ')?;
-    let d: Vec<i64> = date.split('/').map(|x| x.parse().ok()).collect::<Option<_>>()?;
-    let t: Vec<i64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let d: Vec<i64> = date
+        .split('/')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     let days = days_from_civil(*d.first()?, *d.get(1)?, *d.get(2)?);
     let secs = days * 86_400 + t.first()? * 3600 + t.get(1)? * 60 + t.get(2)?;
     Some(Timestamp::from_secs(u64::try_from(secs).ok()?))
@@ -100,7 +106,9 @@ fn is_output(line: &str) -> bool {
     line.starts_with("= ")
         || line == "="
         || line.starts_with("| ")
-        || (line.len() > 4 && line.as_bytes()[..4].iter().all(u8::is_ascii_digit) && line.as_bytes()[4] == b'/')
+        || (line.len() > 4
+            && line.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+            && line.as_bytes()[4] == b'/')
 }
 
 impl Runner {
@@ -108,7 +116,11 @@ impl Runner {
         Runner {
             config: None,
             state: None,
-            monitors: vec![Monitor { trackers: BTreeMap::new(), table: CheckTable::new(), network_ok: true }],
+            monitors: vec![Monitor {
+                trackers: BTreeMap::new(),
+                table: CheckTable::new(),
+                network_ok: true,
+            }],
             quorum: 1,
             now: Timestamp::from_secs(0),
             merged: CheckTable::new(),
@@ -139,9 +151,11 @@ impl Runner {
     }
 
     fn facts(&mut self, host: &str) -> &mut AgentFacts {
-        self.agents
-            .entry(host.to_string())
-            .or_insert(AgentFacts { reachable: true, uptime_ms: None, confirmed_not_writer_epoch: None })
+        self.agents.entry(host.to_string()).or_insert(AgentFacts {
+            reachable: true,
+            uptime_ms: None,
+            confirmed_not_writer_epoch: None,
+        })
     }
 
     fn observe(&mut self, m: usize, host: &str, check: CheckKind, raw: &str) {
@@ -169,7 +183,13 @@ impl Runner {
                 table: m.table.clone(),
             })
             .collect();
-        self.merged = merge(&tables, self.quorum, Duration::from_secs(30), &self.merged, self.now);
+        self.merged = merge(
+            &tables,
+            self.quorum,
+            Duration::from_secs(30),
+            &self.merged,
+            self.now,
+        );
     }
 
     fn inputs(&self) -> Inputs {
@@ -181,12 +201,19 @@ impl Runner {
                 confirmed_not_writer_epoch: None,
             });
         }
-        Inputs { checks: self.merged.clone(), agents, leader_since: self.leader_since, fresh: self.fresh }
+        Inputs {
+            checks: self.merged.clone(),
+            agents,
+            leader_since: self.leader_since,
+            fresh: self.fresh,
+        }
     }
 
     fn run(&mut self, line: &str) -> Result<(), String> {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let Some((&cmd, args)) = words.split_first() else { return Ok(()) };
+        let Some((&cmd, args)) = words.split_first() else {
+            return Ok(());
+        };
         let (cmd, mon) = match cmd.split_once('@') {
             Some((c, m)) => (c, m.parse::<usize>().map_err(|e| e.to_string())? - 1),
             None => (cmd, 0),
@@ -197,7 +224,11 @@ impl Runner {
                 self.config = Some(fixtures::named(args[0]).ok_or("unknown fixture")?);
             }
             "option" => {
-                let m = self.config.as_mut().and_then(|c| c.monitor.as_mut()).ok_or("no monitor")?;
+                let m = self
+                    .config
+                    .as_mut()
+                    .and_then(|c| c.monitor.as_mut())
+                    .ok_or("no monitor")?;
                 let v: f64 = args[1].parse().map_err(|_| "bad number")?;
                 let d = Duration::from_secs_f64(v);
                 match args[0] {
@@ -212,12 +243,18 @@ impl Runner {
                 let n: usize = args[0].parse().map_err(|_| "bad count")?;
                 self.quorum = args[2].parse().map_err(|_| "bad quorum")?;
                 self.monitors = (0..n)
-                    .map(|_| Monitor { trackers: BTreeMap::new(), table: CheckTable::new(), network_ok: true })
+                    .map(|_| Monitor {
+                        trackers: BTreeMap::new(),
+                        table: CheckTable::new(),
+                        network_ok: true,
+                    })
                     .collect();
             }
             "at" => {
                 self.now = match args[0].strip_prefix('+') {
-                    Some(s) => self.now.plus(Duration::from_secs(s.parse().map_err(|_| "bad +secs")?)),
+                    Some(s) => self
+                        .now
+                        .plus(Duration::from_secs(s.parse().map_err(|_| "bad +secs")?)),
                     None => parse_time(&rest(1)).ok_or("bad time")?,
                 };
             }
@@ -236,7 +273,8 @@ impl Runner {
                 let roles: Vec<RoleIp> = args[2..]
                     .iter()
                     .map(|r| {
-                        let (role, ip) = r.trim_end_matches(')').split_once('(').ok_or("bad role")?;
+                        let (role, ip) =
+                            r.trim_end_matches(')').split_once('(').ok_or("bad role")?;
                         Ok(RoleIp::new(role, ip.parse().map_err(|_| "bad ip")?))
                     })
                     .collect::<Result<_, String>>()?;
@@ -258,7 +296,11 @@ impl Runner {
                 } else {
                     vec![args[0].to_string()]
                 };
-                let mons: Vec<usize> = if cmd == words[0] { (0..self.monitors.len()).collect() } else { vec![mon] };
+                let mons: Vec<usize> = if cmd == words[0] {
+                    (0..self.monitors.len()).collect()
+                } else {
+                    vec![mon]
+                };
                 for m in mons {
                     for h in &hosts {
                         for k in CheckKind::ALL {
@@ -275,7 +317,9 @@ impl Runner {
                     "reachable" => f.reachable = true,
                     "unreachable" => f.reachable = false,
                     "confirm" => f.confirmed_not_writer_epoch = Some(epoch),
-                    "uptime" => f.uptime_ms = Some(args[2].parse::<u64>().map_err(|_| "bad uptime")? * 1000),
+                    "uptime" => {
+                        f.uptime_ms = Some(args[2].parse::<u64>().map_err(|_| "bad uptime")? * 1000)
+                    }
                     _ => return Err("bad agent fact".into()),
                 }
             }
@@ -292,7 +336,8 @@ impl Runner {
                 let cfg = self.cfg().clone();
                 let st = self.state().clone();
                 let cmds = decide(&st, &inputs, now, &cfg);
-                let applied = apply_all(self.state(), &cmds, &cfg).map_err(|e| format!("rejected: {e}"))?;
+                let applied =
+                    apply_all(self.state(), &cmds, &cfg).map_err(|e| format!("rejected: {e}"))?;
                 for a in applied {
                     self.log(&a.lines);
                 }
@@ -304,15 +349,20 @@ impl Runner {
                     Err(r) => r,
                     Ok(req) => {
                         let target = match &req {
-                            AdminRequest::SetOnline(h) | AdminRequest::SetOffline(h) => Some(h.clone()),
+                            AdminRequest::SetOnline(h) | AdminRequest::SetOffline(h) => {
+                                Some(h.clone())
+                            }
                             AdminRequest::MoveRole { host, .. } => Some(host.clone()),
                             _ => None,
                         };
-                        let reachable = target.is_none_or(|h| self.agents.get(&h).is_none_or(|f| f.reachable));
+                        let reachable =
+                            target.is_none_or(|h| self.agents.get(&h).is_none_or(|f| f.reachable));
                         let cfg = self.cfg().clone();
                         let st = self.state().clone();
-                        let (cmds, reply) = admin(&st, &self.merged, &req, reachable, self.now, &cfg);
-                        let applied = apply_all(self.state(), &cmds, &cfg).map_err(|e| format!("rejected: {e}"))?;
+                        let (cmds, reply) =
+                            admin(&st, &self.merged, &req, reachable, self.now, &cfg);
+                        let applied = apply_all(self.state(), &cmds, &cfg)
+                            .map_err(|e| format!("rejected: {e}"))?;
                         for a in applied {
                             self.log(&a.lines);
                         }
@@ -333,7 +383,14 @@ impl Runner {
                         if h.flapping { " flapping" } else { "" },
                         if h.agent_down { " agent_down" } else { "" }
                     );
-                    let _ = writeln!(self.out, "| {} {}{} [{}]", h.name, h.state, flags, roles.join(", "));
+                    let _ = writeln!(
+                        self.out,
+                        "| {} {}{} [{}]",
+                        h.name,
+                        h.state,
+                        flags,
+                        roles.join(", ")
+                    );
                 }
                 if let Some(r) = &st.writer_release {
                     let _ = writeln!(
@@ -363,7 +420,8 @@ pub fn transcript(text: &str) -> Result<String, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        r.run(line).map_err(|e| format!("line {}: {e}: {line}", n + 1))?;
+        r.run(line)
+            .map_err(|e| format!("line {}: {e}: {line}", n + 1))?;
     }
     Ok(r.out)
 }
@@ -372,7 +430,11 @@ fn diff(want: &str, got: &str) -> String {
     let w: Vec<&str> = want.lines().collect();
     let g: Vec<&str> = got.lines().collect();
     let mut out = String::new();
-    let first = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
+    let first = w
+        .iter()
+        .zip(&g)
+        .position(|(a, b)| a != b)
+        .unwrap_or(w.len().min(g.len()));
     let from = first.saturating_sub(3);
     let _ = writeln!(out, "first difference at line {}:", first + 1);
     for (i, l) in w.iter().enumerate().skip(from).take(12) {
@@ -405,7 +467,10 @@ fn golden_scenarios() {
                 continue;
             }
         };
-        let want: String = text.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+        let want: String = text
+            .lines()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect();
         if got != want {
             if bless {
                 std::fs::write(f, &got).expect("bless");
@@ -414,5 +479,9 @@ fn golden_scenarios() {
             }
         }
     }
-    assert!(failures.is_empty(), "scenario mismatch (MMM_BLESS=1 rewrites):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "scenario mismatch (MMM_BLESS=1 rewrites):\n{}",
+        failures.join("\n")
+    );
 }
