@@ -45,7 +45,12 @@ fn yes(b: bool) -> &'static str {
 }
 
 /// Runs the vote over `reports` (any order; missing hosts count as unreachable).
-pub fn vote(state: &ClusterState, reports: &[HostReport], now: Timestamp, config: &Config) -> StartupVote {
+pub fn vote(
+    state: &ClusterState,
+    reports: &[HostReport],
+    now: Timestamp,
+    config: &Config,
+) -> StartupVote {
     let manual = state.mode.is_manual();
     let report = |h: &str| reports.iter().find(|r| r.host == h);
     let mut lines = Vec::new();
@@ -143,7 +148,10 @@ pub fn vote(state: &ClusterState, reports: &[HostReport], now: Timestamp, config
                     entry.2.push(ri.clone());
                     let promote = if is_am {
                         if manual {
-                            matches!(entry.1, HostState::ReplicationFail | HostState::ReplicationDelay)
+                            matches!(
+                                entry.1,
+                                HostState::ReplicationFail | HostState::ReplicationDelay
+                            )
                         } else {
                             entry.1 != HostState::AdminOffline
                         }
@@ -160,12 +168,25 @@ pub fn vote(state: &ClusterState, reports: &[HostReport], now: Timestamp, config
 
     // The startup dump, as mysql-mmm logs it.
     let mut dump = String::from("Startup status:\nRoles:\n");
-    dump.push_str(&format!("{:<28} {:<12} {:<6} {:<6} {:<6}\n", "Role", "Host", "Stored", "System", "Agent"));
+    dump.push_str(&format!(
+        "{:<28} {:<12} {:<6} {:<6} {:<6}\n",
+        "Role", "Host", "Stored", "System", "Agent"
+    ));
     for (ri, h, s, y, a) in &table {
-        dump.push_str(&format!("{:<28} {:<12} {:<6} {:<6} {:<6}\n", ri.to_string(), h, yes(*s), yes(*y), yes(*a)));
+        dump.push_str(&format!(
+            "{:<28} {:<12} {:<6} {:<6} {:<6}\n",
+            ri.to_string(),
+            h,
+            yes(*s),
+            yes(*y),
+            yes(*a)
+        ));
     }
     dump.push_str("Hosts:\n");
-    dump.push_str(&format!("{:<12} {:<12} {:<8} {:<18} {:<18}\n", "Host", "Master", "Writable", "Stored state", "Agent state"));
+    dump.push_str(&format!(
+        "{:<12} {:<12} {:<8} {:<18} {:<18}\n",
+        "Host", "Master", "Writable", "Stored state", "Agent state"
+    ));
     for h in &state.hosts {
         let r = report(&h.name);
         let master = r
@@ -173,13 +194,20 @@ pub fn vote(state: &ClusterState, reports: &[HostReport], now: Timestamp, config
             .and_then(|ip| config.hosts.iter().find(|c| c.ip == ip))
             .map(|c| c.name.clone())
             .unwrap_or_else(|| "-".into());
-        let agent = r.and_then(|r| r.agent_state).map(|s| s.as_str()).unwrap_or("?");
+        let agent = r
+            .and_then(|r| r.agent_state)
+            .map(|s| s.as_str())
+            .unwrap_or("?");
         dump.push_str(&format!(
             "{:<12} {:<12} {:<8} {:<18} {:<18}\n",
             h.name,
             master,
             yes(r.is_some_and(|r| r.writable)),
-            if h.state == HostState::Unknown { "-" } else { h.state.as_str() },
+            if h.state == HostState::Unknown {
+                "-"
+            } else {
+                h.state.as_str()
+            },
             agent
         ));
     }
@@ -188,7 +216,10 @@ pub fn vote(state: &ClusterState, reports: &[HostReport], now: Timestamp, config
 
     let careful = config.monitor.as_ref().is_none_or(|m| m.careful_startup);
     let (mode, cause) = if conflict && careful {
-        (Mode::Passive, format!("Conflicting roles during startup:\n{dump}"))
+        (
+            Mode::Passive,
+            format!("Conflicting roles during startup:\n{dump}"),
+        )
     } else {
         (state.mode, state.passive_cause.clone())
     };
@@ -197,7 +228,182 @@ pub fn vote(state: &ClusterState, reports: &[HostReport], now: Timestamp, config
         mode.as_str().to_lowercase()
     )));
     StartupVote {
-        command: Command { at: now, change: Change::Startup { hosts: states, mode, cause }, lines },
+        command: Command {
+            at: now,
+            change: Change::Startup {
+                hosts: states,
+                mode,
+                cause,
+            },
+            lines,
+        },
         conflict,
+    }
+}
+
+/// The cleanup order after the vote (reference §5.2 step 9): the passive master first, then
+/// every non-master host, the active master last — so a second holder of the active-master
+/// IP drops it (CLEAR_BAD_ROLES) before the winner is told to keep it. Empty in PASSIVE.
+pub fn cleanup_order(state: &ClusterState, config: &Config) -> Vec<String> {
+    if state.mode == Mode::Passive {
+        return Vec::new();
+    }
+    let am = state.active_master(config).map(str::to_string);
+    let masters = config
+        .hosts
+        .iter()
+        .filter(|h| h.mode == HostMode::Master && Some(&h.name) != am.as_ref());
+    let others = config
+        .hosts
+        .iter()
+        .filter(|h| h.mode != HostMode::Master && Some(&h.name) != am.as_ref());
+    let mut order: Vec<String> = masters.chain(others).map(|h| h.name.clone()).collect();
+    order.extend(am.clone());
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::apply_all;
+    use crate::config::{Program, load_str};
+
+    const CONF: &str = "active_master_role writer
+<host default>
+    monitor_user mmm_monitor
+    monitor_password secret
+</host>
+<host db1>
+    ip 10.213.7.11
+    mode master
+    peer db2
+</host>
+<host db2>
+    ip 10.213.7.12
+    mode master
+    peer db1
+</host>
+<host db3>
+    ip 10.213.7.13
+    mode slave
+</host>
+<role writer>
+    hosts db1, db2
+    ips 10.213.7.100
+    mode exclusive
+</role>
+<role reader>
+    hosts db1, db2, db3
+    ips 10.213.7.101, 10.213.7.102
+    mode balanced
+</role>
+<monitor>
+    ip 127.0.0.1
+    pid_path /run/mmm_mond.pid
+    bin_path /usr/lib/mysql-mmm
+    status_path /var/lib/mmm/status
+    ping_ips 10.213.7.1
+    careful_startup CAREFUL
+</monitor>
+";
+
+    fn cfg(careful: bool) -> Config {
+        let text = CONF.replace("CAREFUL", if careful { "1" } else { "0" });
+        load_str(&text, "startup-test.conf", Program::Monitor).expect("test config")
+    }
+
+    fn w() -> RoleIp {
+        RoleIp::new("writer", "10.213.7.100".parse().expect("ip"))
+    }
+
+    fn r1() -> RoleIp {
+        RoleIp::new("reader", "10.213.7.101".parse().expect("ip"))
+    }
+
+    fn rep(h: &str, writable: bool, present: Vec<RoleIp>, master: Option<&str>) -> HostReport {
+        HostReport {
+            host: h.into(),
+            agent_state: Some(HostState::Unknown),
+            agent_roles: Vec::new(),
+            writable,
+            present,
+            master_ip: master.map(|m| m.parse().expect("ip")),
+        }
+    }
+
+    #[test]
+    fn fresh_cluster_votes_the_writable_master() {
+        let c = cfg(true);
+        let st = ClusterState::new(&c, Timestamp::from_secs(0));
+        let reports = vec![
+            rep("db1", true, vec![w(), r1()], Some("10.213.7.12")),
+            rep("db2", false, vec![], Some("10.213.7.11")),
+            rep("db3", false, vec![], Some("10.213.7.11")),
+        ];
+        let v = vote(&st, &reports, Timestamp::from_secs(5), &c);
+        assert!(!v.conflict);
+        let mut st = st;
+        apply_all(&mut st, std::slice::from_ref(&v.command), &c).expect("startup applies");
+        assert!(st.started);
+        assert_eq!(st.mode, Mode::Active);
+        assert_eq!(st.state_of("db1"), Some(HostState::Online));
+        assert_eq!(st.roles_of("db1"), &[r1(), w()]);
+        assert_eq!(st.state_of("db2"), Some(HostState::AwaitingRecovery));
+        assert_eq!(cleanup_order(&st, &c), vec!["db2", "db3", "db1"]);
+        let last = v.command.lines.last().map(|l| l.text.as_str());
+        assert_eq!(last, Some("Monitor started in active mode."));
+    }
+
+    #[test]
+    fn writer_on_two_hosts_is_a_conflict_and_careful_startup_goes_passive() {
+        let reports = vec![
+            rep("db1", true, vec![w()], None),
+            rep("db2", true, vec![w()], None),
+            rep("db3", false, vec![], Some("10.213.7.11")),
+        ];
+        let c = cfg(true);
+        let st = ClusterState::new(&c, Timestamp::from_secs(0));
+        let v = vote(&st, &reports, Timestamp::from_secs(5), &c);
+        assert!(v.conflict);
+        let Change::Startup { hosts, mode, cause } = &v.command.change else {
+            panic!("not a startup command")
+        };
+        assert_eq!(*mode, Mode::Passive);
+        assert!(cause.starts_with("Conflicting roles during startup:\nStartup status:"));
+        // db1 wins: db3 replicates from it.
+        assert_eq!(hosts[0].2, vec![w()]);
+        assert!(hosts[1].2.is_empty());
+        assert_eq!(
+            v.command.lines[0].text,
+            "Role 'writer(10.213.7.100)' was configured on 2 hosts during monitor startup."
+        );
+        let c = cfg(false);
+        let st = ClusterState::new(&c, Timestamp::from_secs(0));
+        let v = vote(&st, &reports, Timestamp::from_secs(5), &c);
+        let Change::Startup { mode, .. } = &v.command.change else {
+            panic!("not startup")
+        };
+        assert_eq!(*mode, Mode::Active);
+    }
+
+    #[test]
+    fn stored_admin_offline_keeps_its_state_and_gets_no_votes() {
+        let c = cfg(true);
+        let mut st = ClusterState::new(&c, Timestamp::from_secs(0));
+        if let Some(h) = st.host_mut("db2") {
+            h.state = HostState::AdminOffline;
+            h.roles = vec![w()];
+        }
+        let reports = vec![
+            rep("db1", false, vec![], None),
+            rep("db2", true, vec![w()], None),
+            rep("db3", false, vec![], None),
+        ];
+        let v = vote(&st, &reports, Timestamp::from_secs(5), &c);
+        let Change::Startup { hosts, .. } = &v.command.change else {
+            panic!("not startup")
+        };
+        assert_eq!(hosts[1].1, HostState::AdminOffline);
+        assert!(hosts.iter().all(|(_, _, roles)| !roles.contains(&w())));
     }
 }
