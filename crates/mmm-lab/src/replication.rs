@@ -234,6 +234,48 @@ pub async fn wait_caught_up(slave: &MariaDb, master: &MariaDb, timeout: Duration
     }
 }
 
+/// Waits until both replication threads of `slave` report `Yes` (the IO thread has connected to
+/// its master), failing early on an SQL thread error.
+pub async fn wait_slave_running(slave: &MariaDb, timeout: Duration) -> Result<()> {
+    let deadline_at = Instant::now() + timeout;
+    loop {
+        let status = slave_status(slave).await?;
+        match status.as_ref() {
+            Some(s) if s.running() => return Ok(()),
+            Some(s) if !matches!(s.get("Last_SQL_Errno"), "" | "0") => {
+                return Err(LabError::ReplicationBroken {
+                    server: slave.label().to_owned(),
+                    detail: format!(
+                        "SQL error {}: {}",
+                        s.get("Last_SQL_Errno"),
+                        s.get("Last_SQL_Error")
+                    ),
+                });
+            }
+            _ => {}
+        }
+        if Instant::now() >= deadline_at {
+            let detail = status.map_or_else(
+                || "no replication configured".to_owned(),
+                |s| {
+                    format!(
+                        "IO {} ({} {}), SQL {}",
+                        s.get("Slave_IO_Running"),
+                        s.get("Last_IO_Errno"),
+                        s.get("Last_IO_Error"),
+                        s.get("Slave_SQL_Running")
+                    )
+                },
+            );
+            return Err(LabError::Timeout {
+                what: format!("replication threads of {} to run: {detail}", slave.label()),
+                timeout,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls `sql` on `db` as root until its first value is truthy (not NULL, not 0, not empty).
 pub async fn wait_until(db: &MariaDb, sql: &str, timeout: Duration) -> Result<()> {
     let deadline_at = Instant::now() + timeout;

@@ -8,7 +8,7 @@ use crate::error::{LabError, Result};
 use crate::host::Host;
 use crate::lab::Lab;
 use crate::mariadb::{MariaDb, MariaDbOpts};
-use crate::replication::{ReplicationMode, replicate_from, wait_caught_up};
+use crate::replication::{ReplicationMode, replicate_from, wait_caught_up, wait_slave_running};
 
 /// Last octet of `db1`'s address; `dbN` gets `DB_OCTET_BASE + N`.
 pub const DB_OCTET_BASE: u8 = 10;
@@ -134,6 +134,9 @@ impl Topology {
             replicate_from(&node.db, db1, &spec.mode).await?;
         }
         let timeout = Duration::from_secs(20);
+        for node in &self.nodes {
+            wait_slave_running(&node.db, timeout).await?;
+        }
         wait_caught_up(db2, db1, timeout).await?;
         wait_caught_up(db1, db2, timeout).await?;
         for node in self.nodes.iter().skip(2) {
