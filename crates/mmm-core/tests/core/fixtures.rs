@@ -112,33 +112,6 @@ pub fn config(hosts: Vec<HostConfig>, roles: Vec<RoleConfig>) -> Config {
     }
 }
 
-/// The seed report's topology: db1/db2 masters, db3 slave, writer on db2,db1, readers on db2,db3.
-pub fn seed() -> Config {
-    config(
-        vec![
-            host("db1", "192.168.1.186", HostMode::Master, Some("db2")),
-            host("db2", "192.168.1.187", HostMode::Master, Some("db1")),
-            host("db3", "192.168.1.184", HostMode::Slave, None),
-        ],
-        vec![
-            role(
-                "writer",
-                RoleMode::Exclusive,
-                &["db2", "db1"],
-                &["192.168.1.200"],
-                None,
-            ),
-            role(
-                "reader",
-                RoleMode::Balanced,
-                &["db2", "db3"],
-                &["192.168.1.201", "192.168.1.202"],
-                None,
-            ),
-        ],
-    )
-}
-
 /// mysql-mmm's typical layout (reference §1.9) in the lab's /24, writer preferring db1.
 pub fn lab(prefer: bool) -> Config {
     config(
@@ -164,14 +137,4 @@ pub fn lab(prefer: bool) -> Config {
             ),
         ],
     )
-}
-
-/// A named fixture.
-pub fn named(name: &str) -> Option<Config> {
-    match name {
-        "seed" => Some(seed()),
-        "lab" => Some(lab(false)),
-        "lab-prefer" => Some(lab(true)),
-        _ => None,
-    }
 }

@@ -5,7 +5,8 @@
 //! dumps (`| …`). The transcript must equal the file. `MMM_BLESS=1` rewrites the files
 //! (review the diff before committing). Inputs:
 //!
-//! * `fixture NAME` — topology from `fixtures::named`; `option KEY SECONDS` sets a monitor
+//! * `config FILE` — MMM config text from `tests/scenarios/FILE`, loaded as the monitor
+//!   loads it; `option KEY SECONDS` sets a monitor
 //!   duration (auto_set_online, flap_duration, wait_for_other_master) or `flap_count N`.
 //! * `monitors N quorum Q` — N monitors, each with its own trackers and table.
 //! * `at YYYY/MM/DD HH:MM:SS` or `at +S` — the clock.
@@ -24,13 +25,11 @@ use std::time::Duration;
 use mmm_core::admin::{AdminRequest, admin};
 use mmm_core::checks::{CheckKind, CheckResult, CheckTable, MonitorTable, Tracker, merge};
 use mmm_core::command::apply_all;
-use mmm_core::config::Config;
+use mmm_core::config::{Config, Program, load_str};
 use mmm_core::decide::{AgentFacts, Inputs, decide};
 use mmm_core::log::{LocalDateTime, LogLine, format_mmm};
 use mmm_core::state::{ClusterState, HostState, Mode, RoleIp};
 use mmm_core::time::Timestamp;
-
-use crate::fixtures;
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -132,7 +131,7 @@ impl Runner {
     }
 
     fn cfg(&self) -> &Config {
-        self.config.as_ref().expect("fixture first")
+        self.config.as_ref().expect("config first")
     }
 
     fn state(&mut self) -> &mut ClusterState {
@@ -220,8 +219,11 @@ impl Runner {
         };
         let rest = |n: usize| words[n..].join(" ");
         match cmd {
-            "fixture" => {
-                self.config = Some(fixtures::named(args[0]).ok_or("unknown fixture")?);
+            "config" => {
+                let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+                let text = std::fs::read_to_string(dir.join(args[0])).map_err(|e| e.to_string())?;
+                let cfg = load_str(&text, args[0], Program::Monitor).map_err(|e| e.to_string())?;
+                self.config = Some(cfg);
             }
             "option" => {
                 let m = self
