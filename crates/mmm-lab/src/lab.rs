@@ -210,6 +210,28 @@ impl Lab {
         Ok(())
     }
 
+    /// Splits the lab: every host of `side_a` is cut from every host of `side_b` (links inside
+    /// each side stay up).
+    pub fn partition(&self, side_a: &[&Host], side_b: &[&Host]) -> Result<()> {
+        for a in side_a {
+            for b in side_b {
+                self.cut(a, b)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Heals every cut of this lab and rejoins every isolated host.
+    pub fn heal_all(&self) -> Result<()> {
+        let mut cuts = self.lock_cuts();
+        self.nft(&format!(
+            "flush set bridge {NFT_TABLE} cut\nflush set bridge {NFT_TABLE} isolated\n"
+        ))?;
+        cuts.clear();
+        tracing::info!(prefix = %self.prefix, "all lab links healed");
+        Ok(())
+    }
+
     /// Cuts `host` off from every other host of the lab (its bridge port drops everything).
     pub fn isolate(&self, host: &Host) -> Result<()> {
         if self.isolated(host)? {
@@ -421,8 +443,9 @@ impl Lab {
         self.nft(&script).map(|_| ())
     }
 
-    /// Deletes namespaces left by a crashed earlier run with exactly this prefix (`<prefix>-…`),
-    /// killing the processes inside them by pid first. Other prefixes are never touched.
+    /// Deletes namespaces left by a crashed earlier run with exactly this prefix (`<prefix>-<host>`),
+    /// killing the processes inside them by pid first, and its scratch directory. Other prefixes
+    /// are never touched. Returns what was removed (namespace names, then directory paths).
     pub fn cleanup_stale(prefix: &str) -> Result<Vec<String>> {
         validate_prefix(prefix)?;
         let mine = format!("{prefix}-");
@@ -437,6 +460,21 @@ impl Lab {
                 kill_namespace_processes(&ns);
                 ns.delete()?;
                 removed.push(name);
+            }
+        }
+        // The crashed lab's scratch directory (`<tmp>/<prefix>-XXXXXX`, servers' datadirs inside).
+        if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+            for entry in entries.flatten() {
+                let file_name = entry.file_name();
+                let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&mine)) else {
+                    continue;
+                };
+                if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    let path = entry.path();
+                    std::fs::remove_dir_all(&path)
+                        .map_err(|e| LabError::io(format!("removing {}", path.display()), e))?;
+                    removed.push(path.display().to_string());
+                }
             }
         }
         Ok(removed)

@@ -95,10 +95,16 @@ impl MariaDb {
     /// Initialises a datadir, starts `mariadbd`, waits until it answers on its socket and
     /// provisions the accounts of [`crate::users`].
     pub async fn start(opts: MariaDbOpts) -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("mmm-mariadb-{}-", opts.label))
-            .tempdir()
-            .map_err(|e| LabError::io("creating a MariaDB directory", e))?;
+        // A namespaced server lives under its host's directory, so the lab's own cleanup (and
+        // `Lab::cleanup_stale`) covers it; a loopback server gets its own temp dir.
+        let prefix = format!("mariadb-{}-", opts.label);
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        let dir = match &opts.host {
+            Some(h) => builder.tempdir_in(h.dir()),
+            None => builder.tempdir(),
+        }
+        .map_err(|e| LabError::io("creating a MariaDB directory", e))?;
         let port = match (opts.port, &opts.host) {
             (Some(p), _) => p,
             (None, Some(_)) => NAMESPACE_MYSQL_PORT,

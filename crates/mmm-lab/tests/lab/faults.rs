@@ -143,6 +143,13 @@ async fn cut_heal_isolate_and_netem() {
     assert!(client.ping(mmm_lab::lab_ip(100)));
     probe(&client, &db, Duration::from_secs(5)).expect("answers after heal");
 
+    // partition({db1}, {mon, db2}) and heal_all.
+    lab.partition(&[&h], &[&client, &other]).expect("partition");
+    assert!(!client.ping(h.ip()) && !other.ping(h.ip()));
+    assert!(client.ping(other.ip()), "partition split a side");
+    lab.heal_all().expect("heal all");
+    assert!(client.ping(h.ip()) && other.ping(h.ip()));
+
     // isolate(db1): nobody reaches it; rejoin restores.
     lab.isolate(&h).expect("isolate");
     assert!(!client.ping(h.ip()));
@@ -239,11 +246,15 @@ fn cleanup_stale_removes_only_its_own_prefix() {
     // Simulate a crash: the lab's drop never runs.
     std::mem::forget(crashed);
     assert!(mmm_lab::netns::exists(h.netns().name()).expect("list"));
+    let dir = h.dir().parent().expect("lab dir").to_path_buf();
+    assert!(dir.exists());
     let mut removed = Lab::cleanup_stale(&prefix).expect("cleanup");
     removed.sort();
     let mut expected = names.clone();
+    expected.push(dir.display().to_string());
     expected.sort();
     assert_eq!(removed, expected);
+    assert!(!dir.exists(), "stale lab directory left behind");
     assert!(
         mmm_lab::netns::exists(neighbour.bridge_netns().name()).expect("list"),
         "cleanup touched another prefix"
