@@ -90,13 +90,19 @@ impl<S: Replicated> RaftNode<S> {
         );
         let (server_stop, stop_rx) = oneshot::channel::<()>();
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let server = tokio::spawn(
-            Server::builder()
+        let id = config.id;
+        let server = tokio::spawn(async move {
+            let served = Server::builder()
                 .add_service(PeerServer::new(service))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop_rx.await;
-                }),
-        );
+                })
+                .await;
+            if let Err(e) = &served {
+                tracing::error!(node = id, error = %e, "peer server failed");
+            }
+            served
+        });
 
         let node = Self {
             id: config.id,
