@@ -182,8 +182,9 @@ impl Decider<'_> {
         clear: bool,
         line: LogLine,
     ) {
+        // Unknown uptime disables the 60-second rule for this departure (0 = unknown).
         let last_uptime_ms = if from == HostState::Online {
-            self.inputs.agents.get(host).and_then(|f| f.uptime_ms)
+            Some(self.inputs.agents.get(host).and_then(|f| f.uptime_ms).unwrap_or(0))
         } else {
             None
         };

@@ -84,6 +84,19 @@ struct World {
     trace: Vec<String>,
     /// Agent facts decide saw in the current step.
     seen: BTreeMap<String, AgentFacts>,
+    stats: Stats,
+}
+
+/// What a run exercised (printed with `MMM_SIM_STATS=1`).
+#[derive(Default, Debug)]
+struct Stats {
+    releases: u64,
+    writer_after_confirm: u64,
+    writer_after_hold: u64,
+    writer_same_host: u64,
+    state_changes: u64,
+    admin_accepted: u64,
+    leader_changes: u64,
 }
 
 fn topology(rng: &mut Rng) -> Config {
@@ -203,6 +216,7 @@ impl World {
             now,
             trace: Vec::new(),
             seen: BTreeMap::new(),
+            stats: Stats::default(),
         }
     }
 
@@ -281,6 +295,7 @@ impl World {
             self.leader_since = self.now;
             self.fresh_from = self.now.plus(Duration::from_secs(6));
             self.merged = CheckTable::new();
+            self.stats.leader_changes += 1;
             self.note("leader change".into());
         }
     }
@@ -385,6 +400,34 @@ impl World {
                         rel.host
                     ));
                 }
+            }
+            if let Change::AssignRole { role, to, .. } = &c.change
+                && role == "writer"
+            {
+                match &probe.writer_release {
+                    Some(rel) if &rel.host == to => self.stats.writer_same_host += 1,
+                    Some(rel) => {
+                        let confirmed = self
+                            .host(&rel.host)
+                            .facts
+                            .confirmed_not_writer_epoch
+                            .is_some_and(|e| e >= rel.epoch);
+                        if confirmed {
+                            self.stats.writer_after_confirm += 1;
+                        } else {
+                            self.stats.writer_after_hold += 1;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            match &c.change {
+                Change::ReleaseWriter { .. } => self.stats.releases += 1,
+                Change::SetState { .. } => self.stats.state_changes += 1,
+                _ => {}
+            }
+            if what == "admin" {
+                self.stats.admin_accepted += 1;
             }
             apply_all(&mut probe, std::slice::from_ref(c), &self.config)
                 .map_err(|e| format!("{what} produced a rejected command: {e}"))?;
@@ -582,7 +625,7 @@ impl World {
     }
 }
 
-fn run_seed(seed: u64) -> Result<(), String> {
+fn run_seed(seed: u64) -> Result<Stats, String> {
     let mut w = World::new(seed);
     for _ in 0..STEPS {
         if let Err(e) = w.step() {
@@ -609,7 +652,7 @@ fn run_seed(seed: u64) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    Ok(w.stats)
 }
 
 #[test]
@@ -623,13 +666,32 @@ fn simulator() {
         }
         return;
     }
+    let mut total = Stats::default();
     for seed in 0..SEEDS {
-        if let Err(e) = run_seed(seed) {
+        let r = run_seed(seed);
+        if let Ok(st) = &r {
+            total.releases += st.releases;
+            total.writer_after_confirm += st.writer_after_confirm;
+            total.writer_after_hold += st.writer_after_hold;
+            total.writer_same_host += st.writer_same_host;
+            total.state_changes += st.state_changes;
+            total.admin_accepted += st.admin_accepted;
+            total.leader_changes += st.leader_changes;
+        }
+        if let Err(e) = r {
             panic!(
                 "seed {seed} broke an invariant: {e}\nreplay: MMM_SIM_SEED={seed} cargo test -p mmm-core --test core simulator"
             );
         }
     }
+    if std::env::var_os("MMM_SIM_STATS").is_some() {
+        eprintln!("{SEEDS} seeds x {STEPS} steps: {total:?}");
+    }
+    // The runs must exercise failovers through both fencing paths.
+    assert!(
+        total.writer_after_confirm > 0 && total.writer_after_hold > 0,
+        "{total:?}"
+    );
 }
 
 #[test]
