@@ -184,7 +184,13 @@ impl Decider<'_> {
     ) {
         // Unknown uptime disables the 60-second rule for this departure (0 = unknown).
         let last_uptime_ms = if from == HostState::Online {
-            Some(self.inputs.agents.get(host).and_then(|f| f.uptime_ms).unwrap_or(0))
+            Some(
+                self.inputs
+                    .agents
+                    .get(host)
+                    .and_then(|f| f.uptime_ms)
+                    .unwrap_or(0),
+            )
         } else {
             None
         };
