@@ -1,0 +1,263 @@
+//! The leader's main loop: merge observations, decide, propose, and push every agent its
+//! desired status — mysql-mmm's main loop, run only by the Raft leader.
+//!
+//! * Nothing is decided or sent while this monitor has no network or the leader has not
+//!   heard from a quorum recently (`leader_quorum_fresh`).
+//! * A new leader demotes nothing until a quorum of monitors reported since it took over
+//!   (`Inputs::fresh`); it does re-push the replicated status at once, renewing leases.
+//! * Agent calls run in the [`Pusher`]'s per-host tasks; their answers come back here as
+//!   [`AgentFacts`] (reachability, uptime, confirmed drop of the writer role).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use mmm_core::checks::CheckKind;
+use mmm_core::decide::{AgentFacts, Inputs, decide};
+use mmm_core::desired::desired_status;
+use mmm_core::log::LogLine;
+use mmm_core::startup::{HostReport, vote};
+use mmm_core::state::{HostState, Mode, RoleIp};
+use tokio::sync::{mpsc, watch};
+
+use crate::checks::{emit, now};
+use crate::machine::Proposal;
+use crate::monitor::Shared;
+use crate::pusher::{Push, PushResult, Pusher};
+
+/// How often the loop runs when nothing wakes it earlier.
+const TICK: Duration = Duration::from_millis(50);
+
+struct LeaderLoop {
+    shared: Arc<Shared>,
+    pusher: Pusher,
+    facts: BTreeMap<String, AgentFacts>,
+    leader_since: Option<mmm_core::time::Timestamp>,
+    hosts: Vec<String>,
+}
+
+/// Runs until `stop` turns true.
+pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let (tx, mut results) = mpsc::channel::<PushResult>(256);
+    let hosts: Vec<String> = shared.config.hosts.iter().map(|h| h.name.clone()).collect();
+    let allowed = {
+        let s = shared.clone();
+        Arc::new(move || s.node.leader_quorum_fresh(s.timing.quorum_age))
+            as Arc<dyn Fn() -> bool + Send + Sync>
+    };
+    let pusher = Pusher::start(
+        &hosts,
+        shared.clients.clone(),
+        shared.timing.agent_lease,
+        shared.timing.status_interval,
+        allowed,
+        tx,
+    );
+    let mut lp = LeaderLoop {
+        shared: shared.clone(),
+        pusher,
+        facts: BTreeMap::new(),
+        leader_since: None,
+        hosts,
+    };
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            r = results.recv() => match r {
+                Some(r) => lp.absorb(r),
+                None => return,
+            },
+            _ = shared.kick.notified() => {}
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() {
+                lp.pusher.pause_all();
+                return;
+            },
+        }
+        while let Ok(r) = results.try_recv() {
+            lp.absorb(r);
+        }
+        lp.step().await;
+    }
+}
+
+impl LeaderLoop {
+    fn absorb(&mut self, r: PushResult) {
+        let am_role = self.shared.config.active_master_role.clone();
+        let f = self.facts.entry(r.host.clone()).or_default();
+        match r.outcome {
+            Ok(reply) => {
+                f.reachable = true;
+                if reply.uptime.is_finite() && reply.uptime >= 0.0 {
+                    f.uptime_ms = Some((reply.uptime * 1000.0) as u64);
+                }
+                let holds_writer_ip = reply
+                    .present
+                    .iter()
+                    .any(|p| Some(&p.role) == am_role.as_ref());
+                if !reply.writable && !holds_writer_ip {
+                    let e = f.confirmed_not_writer_epoch.unwrap_or(0).max(reply.epoch);
+                    f.confirmed_not_writer_epoch = Some(e);
+                }
+                for err in &reply.errors {
+                    tracing::warn!(host = %r.host, "agent reported: {err}");
+                }
+            }
+            Err(e) => {
+                if f.reachable {
+                    tracing::debug!(host = %r.host, epoch = r.sent_epoch, "status push failed: {e}");
+                }
+                f.reachable = false;
+            }
+        }
+    }
+
+    async fn step(&mut self) {
+        let s = self.shared.clone();
+        let now = now();
+        if !s.node.is_leader() {
+            if self.leader_since.take().is_some() {
+                self.pusher.pause_all();
+                self.facts.clear();
+            }
+            return;
+        }
+        let since = *self.leader_since.get_or_insert(now);
+        if !s.node.leader_quorum_fresh(s.timing.quorum_age) || !s.local.borrow().network_ok {
+            self.pusher.pause_all();
+            return;
+        }
+        let state = s.node.with_state(|m| m.cluster_or_new(&s.config, now));
+        if !state.started {
+            self.startup(&state, now).await;
+            return;
+        }
+        let previous = s.merged_checks();
+        let merged = s
+            .book
+            .merged(s.timing.observer_quorum, s.timing.max_age, &previous, now);
+        s.set_merged(merged.clone());
+        let fresh = s.book.fresh_count(since) >= s.timing.observer_quorum;
+        let inputs = Inputs {
+            checks: merged.clone(),
+            agents: self.facts.clone(),
+            leader_since: since,
+            fresh,
+        };
+        let commands = decide(&state, &inputs, now, &s.config);
+        if !commands.is_empty() {
+            match s.node.propose(Proposal { commands }).await {
+                Ok(outcome) => {
+                    if let Some(why) = outcome.rejected {
+                        tracing::warn!("proposal refused by apply: {why}");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("proposal not committed: {e}");
+                    return;
+                }
+            }
+        }
+        self.push_all(&merged);
+    }
+
+    /// Sets every agent's desired status from the committed state.
+    fn push_all(&mut self, merged: &mmm_core::checks::CheckTable) {
+        let s = self.shared.clone();
+        let Some(state) = s.node.with_state(|m| m.cluster().cloned()) else {
+            return;
+        };
+        if state.mode == Mode::Passive {
+            self.pusher.pause_all();
+            return;
+        }
+        let term = s.node.metrics().borrow().current_term;
+        for host in &self.hosts {
+            let ping_failed = merged.get(host, CheckKind::Ping).is_some_and(|c| !c.ok);
+            if ping_failed {
+                // mysql-mmm does not even try an agent whose host does not answer ping.
+                self.pusher.set(host, None);
+                self.facts.entry(host.clone()).or_default().reachable = false;
+                continue;
+            }
+            let push = desired_status(&state, host, &s.config).map(|status| Push {
+                status,
+                term,
+                leader_id: s.node.id(),
+            });
+            self.pusher.set(host, push);
+        }
+    }
+
+    /// §5.2 on an empty replicated state: ask every agent, vote, propose the result.
+    async fn startup(
+        &mut self,
+        state: &mmm_core::state::ClusterState,
+        now: mmm_core::time::Timestamp,
+    ) {
+        let s = self.shared.clone();
+        let asks = self.hosts.iter().map(|h| {
+            let clients = s.clients.clone();
+            let h = h.clone();
+            async move {
+                let agent = clients.get_status(&h).await;
+                let system = clients.get_system_status(&h).await;
+                (h, agent, system)
+            }
+        });
+        let answers = join_all(asks).await;
+        let mut reports = Vec::new();
+        for (h, agent, system) in answers {
+            let mut r = HostReport {
+                host: h.clone(),
+                ..HostReport::default()
+            };
+            match agent {
+                Ok(a) => {
+                    r.agent_state = a.state.parse::<HostState>().ok();
+                    r.agent_roles = role_ips(&a.roles);
+                    self.facts.entry(h.clone()).or_default().reachable = true;
+                }
+                Err(e) => {
+                    emit(&LogLine::error(format!(
+                        "The status of the agent on host '{h}' could not be determined (answer was: {e})."
+                    )));
+                    self.facts.entry(h.clone()).or_default().reachable = false;
+                }
+            }
+            match system {
+                Ok(sys) => {
+                    r.writable = sys.writable && sys.mysql_error.is_empty();
+                    r.present = role_ips(&sys.present);
+                    r.master_ip = sys
+                        .replication
+                        .as_ref()
+                        .and_then(|rep| rep.master_host.parse().ok());
+                }
+                Err(e) => emit(&LogLine::error(format!(
+                    "The status of the system '{h}' could not be determined (answer was: {e})."
+                ))),
+            }
+            reports.push(r);
+        }
+        let v = vote(state, &reports, now, &s.config);
+        if let Err(e) = s
+            .node
+            .propose(Proposal {
+                commands: vec![v.command],
+            })
+            .await
+        {
+            tracing::warn!("startup proposal not committed: {e}");
+        }
+    }
+}
+
+fn role_ips(roles: &[mmm_proto::pb::RoleIp]) -> Vec<RoleIp> {
+    roles
+        .iter()
+        .filter_map(|r| r.ip.parse().ok().map(|ip| RoleIp::new(r.role.clone(), ip)))
+        .collect()
+}

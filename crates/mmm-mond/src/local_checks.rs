@@ -1,0 +1,164 @@
+//! This monitor's own view of the hosts: raw check results through mysql-mmm's trackers
+//! (trap period, UNKNOWN rules, its log lines) into a local check table.
+//!
+//! The results come from the real checkers ([`CheckRunner`]) or, for tests of the
+//! cluster machinery, from any other stream of [`CheckEvent`]s.
+
+use std::collections::BTreeMap;
+
+use mmm_core::checks::{CheckKind, CheckResult, CheckTable, Tracker};
+use mmm_core::config::Config;
+use mmm_core::time::Timestamp;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::checks::{CheckEvent, emit};
+
+/// What this monitor currently sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalView {
+    /// Reported statuses per host and check.
+    pub table: CheckTable,
+    /// The network self-check verdict.
+    pub network_ok: bool,
+    /// Every configured host has a status for all four checks.
+    pub complete: bool,
+    /// When the table last changed or a result arrived.
+    pub updated: Timestamp,
+}
+
+/// Feeds check events through trackers and publishes the resulting [`LocalView`].
+pub struct LocalChecks {
+    hosts: Vec<String>,
+    trackers: BTreeMap<(String, CheckKind), Tracker>,
+    traps: [std::time::Duration; 4],
+    view: watch::Sender<LocalView>,
+}
+
+impl LocalChecks {
+    /// Trackers for every configured host and check.
+    pub fn new(config: &Config) -> (LocalChecks, watch::Receiver<LocalView>) {
+        let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
+        let traps = CheckKind::ALL.map(|k| k.config(&config.checks).trap_period);
+        let (tx, rx) = watch::channel(LocalView::default());
+        (
+            LocalChecks {
+                hosts,
+                trackers: BTreeMap::new(),
+                traps,
+                view: tx,
+            },
+            rx,
+        )
+    }
+
+    /// Handles one raw result: tracker, log lines, table.
+    pub fn observe(&mut self, ev: &CheckEvent, network_ok: bool) {
+        if !self.hosts.contains(&ev.host) {
+            return;
+        }
+        let tracker = self.trackers.entry((ev.host.clone(), ev.kind)).or_default();
+        let result = CheckResult::parse(&ev.line);
+        let out = tracker.observe(
+            &ev.host,
+            ev.kind,
+            &result,
+            network_ok,
+            self.traps[ev.kind.index()],
+            ev.at,
+        );
+        for line in &out.lines {
+            emit(line);
+        }
+        let hosts = &self.hosts;
+        self.view.send_modify(|v| {
+            if let Some(ok) = out.report {
+                v.table
+                    .record(&ev.host, ev.kind, ok, &result.message, ev.at);
+            } else if let Some(st) = v
+                .table
+                .hosts
+                .get_mut(&ev.host)
+                .and_then(|c| c[ev.kind.index()].as_mut())
+            {
+                // mysql-mmm always keeps the latest raw line as the message.
+                st.message = result.message.clone();
+            }
+            v.network_ok = network_ok;
+            v.complete = hosts.iter().all(|h| v.table.complete(h));
+            v.updated = ev.at;
+        });
+    }
+
+    /// Publishes a new network verdict.
+    pub fn set_network(&mut self, ok: bool) {
+        self.view.send_if_modified(|v| {
+            let changed = v.network_ok != ok;
+            v.network_ok = ok;
+            changed
+        });
+    }
+
+    /// Consumes `events` until the channel closes, with the network verdicts of `network`.
+    pub fn spawn(
+        mut self,
+        mut events: mpsc::Receiver<CheckEvent>,
+        mut network: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    ev = events.recv() => match ev {
+                        Some(ev) => {
+                            let ok = *network.borrow();
+                            self.observe(&ev, ok);
+                        }
+                        None => return,
+                    },
+                    changed = network.changed() => {
+                        if changed.is_err() {
+                            // The self-check ended (shutdown); keep the last verdict.
+                            let ok = *network.borrow();
+                            self.set_network(ok);
+                            network = watch::channel(ok).1;
+                            continue;
+                        }
+                        let ok = *network.borrow();
+                        self.set_network(ok);
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_results_fill_the_table_and_errors_wait_for_the_trap() {
+        let text = "active_master_role writer\n<host default>\nmonitor_user m\nmonitor_password p\nmode slave\n</host>\n<host db1>\nip 127.0.0.1\n</host>\n<role writer>\nmode exclusive\nhosts db1\nips 10.213.7.100\n</role>\n<monitor>\nip 127.0.0.1\npid_path /tmp/x.pid\nbin_path /tmp\nstatus_path /tmp/x.status\nping_ips 127.0.0.1\n</monitor>\n";
+        let Ok(cfg) =
+            mmm_core::config::load_str(text, "t.conf", mmm_core::config::Program::Monitor)
+        else {
+            // The loader's own tests cover config errors; this test needs a valid config.
+            panic!("test config must load");
+        };
+        let (mut lc, rx) = LocalChecks::new(&cfg);
+        let ev = |kind, line: &str, s| CheckEvent {
+            host: "db1".into(),
+            kind,
+            line: line.into(),
+            at: Timestamp::from_secs(s),
+        };
+        for k in CheckKind::ALL {
+            lc.observe(&ev(k, "OK", 1), true);
+        }
+        assert!(rx.borrow().complete);
+        lc.observe(&ev(CheckKind::Mysql, "ERROR: down", 2), true);
+        assert!(rx.borrow().table.ok("db1", CheckKind::Mysql));
+        lc.observe(&ev(CheckKind::Mysql, "ERROR: down", 20), true);
+        assert!(!rx.borrow().table.ok("db1", CheckKind::Mysql));
+    }
+}
