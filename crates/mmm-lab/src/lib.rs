@@ -2,14 +2,20 @@
 //! suite.
 //!
 //! * [`Lab`] creates a bridge namespace and host namespaces (`eth0` with an address on the private
-//!   subnet 10.213.7.0/24, no route out), injects faults between hosts ([`Lab::cut`],
-//!   [`Lab::isolate`], [`Lab::netem`]) and deletes exactly its namespaces on drop.
-//! * [`Netns::run`] / [`Netns::block_on`] run test code inside a namespace, so the root namespace
-//!   never needs a lab address; [`Host::spawn`] runs daemons there as [`LabProcess`]es.
+//!   subnet 10.213.7.0/24, no default route, nothing in the root namespace) and deletes exactly its
+//!   namespaces, processes and scratch directory on drop; [`Lab::cleanup_stale`] does the same for
+//!   a crashed run of the same prefix.
+//! * Faults are applied where the hosts meet, on the bridge, so they also hit VIPs and ARP:
+//!   [`Lab::cut`] / [`Lab::heal`] / [`Lab::partition`] / [`Lab::isolate`] are nftables rules on
+//!   bridge ports; [`Lab::netem`] adds loss (nftables) and delay (tc netem, or a userspace delay
+//!   line when the kernel lacks `sch_netem`).
+//! * [`Netns::run`] / [`Netns::block_on`] / [`Netns::spawn_future`] run test code inside a
+//!   namespace; [`Host::spawn`] runs daemons there as [`LabProcess`]es (killed on drop).
 //! * [`MariaDb`] starts a throwaway `mariadbd` (loopback or inside a host) with MMM's accounts
-//!   ([`users`]); [`replication`] wires and waits on replication; [`Topology`] brings up the
-//!   seeds' layout (db1⇄db2, db3… slaves of db1).
-//! * [`MmmConfig`] renders `mmm_common.conf` for a topology.
+//!   ([`users`]); faults: kill -9, SIGSTOP/SIGCONT, clean stop, restart. [`replication`] wires
+//!   (GTID or binlog coordinates) and waits; [`Topology`] brings up the seeds' layout (db1⇄db2,
+//!   db3… slaves of db1).
+//! * [`MmmConfig`] renders `mmm_common.conf` for a topology; [`write_private_file`] writes it 0600.
 
 pub mod error;
 pub mod host;
