@@ -6,9 +6,9 @@
 //! tables report it failed; it is ok when at least `quorum` fresh tables exist and fewer than
 //! `quorum` of them report it failed. With fewer than `quorum` fresh tables the merged check
 //! keeps its previous status (message and time unchanged); a check with no previous status
-//! takes the status of the fresh tables that exist (failed only when all of them say so) and
-//! is left out when no fresh table knows it. So a monitor cut off from a host can never fail
-//! it alone when `quorum` ≥ 2.
+//! is left out (unknown), and `decide` does not evaluate a host with an unknown check. So a
+//! monitor cut off from a host can never fail it alone when `quorum` ≥ 2, not even right
+//! after a leader change.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -396,13 +396,6 @@ pub fn merge(
             } else if reports.len() >= quorum {
                 let ok = reports.iter().find(|c| c.ok).map(|c| c.message.clone());
                 Some((true, ok.unwrap_or_default()))
-            } else if prev.is_none() && !reports.is_empty() {
-                let ok = failed.len() < reports.len();
-                let msg = reports
-                    .iter()
-                    .find(|c| c.ok == ok)
-                    .map(|c| c.message.clone());
-                Some((ok, msg.unwrap_or_default()))
             } else {
                 None
             };
@@ -600,5 +593,9 @@ mod tests {
             m.get("db1", CheckKind::Ping),
             prev.get("db1", CheckKind::Ping)
         );
+        // A new leader (no previous table) learns nothing from a single fresh table.
+        let m = merge(&tables, 2, age, &CheckTable::new(), t(10));
+        assert_eq!(m.get("db1", CheckKind::Ping), None);
+        assert!(!m.complete("db1"));
     }
 }
