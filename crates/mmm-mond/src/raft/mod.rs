@@ -14,7 +14,8 @@
 //! let node = RaftNode::<ClusterState>::start(node_config, Arc::new(config)).await?;
 //! ```
 //!
-//! openraft 0.9 offers no leader transfer; [`RaftNode::campaign`] only starts an election.
+//! openraft 0.9 offers no leader transfer; [`RaftNode::campaign`] only forces an election
+//! that any up-to-date voter may win.
 //! A leader restarted from its own disk may resume leadership in the same term (openraft
 //! restores a committed vote for itself); [`RaftNode::leader_quorum_fresh`] stays false until
 //! a quorum acknowledges it again.

@@ -249,8 +249,10 @@ impl<S: Replicated> RaftNode<S> {
         Ok(())
     }
 
-    /// Makes this node start an election at once (openraft 0.9 has no leader transfer; while the
-    /// current leader is healthy the other voters refuse, so this only speeds up a takeover).
+    /// Makes this node start an election at once, in a higher term.
+    ///
+    /// openraft 0.9 has no leader transfer: the election is not guaranteed to be won by this
+    /// node (any up-to-date voter may win it), it only forces a change of term and leader.
     pub async fn campaign(&self) -> Result<(), MembershipError> {
         self.raft
             .trigger()

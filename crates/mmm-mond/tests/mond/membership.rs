@@ -77,3 +77,33 @@ async fn add_then_remove_a_member() {
     assert_eq!(c.node(4).state().history, ["db1", "db2"]);
     c.shutdown_all().await;
 }
+
+/// openraft 0.9 has no leader transfer: `campaign` forces a new election (in a higher term)
+/// that any up-to-date voter may win; the cluster keeps committing afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_forces_a_new_election() {
+    let mut c = Cluster::start(3).await;
+    let all = c.live();
+    let leader = c.wait_leader(&all, Duration::from_secs(10)).await;
+    let term = c.node(leader).metrics().borrow().current_term;
+    let follower = *all.iter().find(|id| **id != leader).expect("a follower");
+    c.node(follower).campaign().await.expect("campaign");
+    c.node(follower)
+        .raft()
+        .wait(Some(Duration::from_secs(5)))
+        .metrics(
+            |m| m.current_term > term && m.current_leader.is_some(),
+            "new term led",
+        )
+        .await
+        .expect("a leader in a higher term");
+    let new = c.wait_leader(&all, Duration::from_secs(5)).await;
+    println!("node {follower} campaigned: node {new} leads now (was {leader})");
+    let r = c
+        .node(new)
+        .propose(set(0, "db1"))
+        .await
+        .expect("write after election");
+    assert_eq!(r, RegResp::Set { epoch: 1 });
+    c.shutdown_all().await;
+}
