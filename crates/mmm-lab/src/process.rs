@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::OpenOptions;
-use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -70,7 +69,7 @@ pub struct LabProcess {
 }
 
 impl LabProcess {
-    /// Starts a process, inside `netns` when given (the child calls `setns` before `exec`).
+    /// Starts a process, inside `netns` when given.
     pub(crate) fn spawn(
         netns: Option<&Netns>,
         spec: &SpawnSpec<'_>,
@@ -90,7 +89,17 @@ impl LabProcess {
         let log_err = log
             .try_clone()
             .map_err(|e| LabError::io("duplicating a log handle", e))?;
-        let mut command = Command::new(spec.program);
+        // Inside a namespace the program runs under `ip netns exec`, which execs it in place (same
+        // pid) after entering the namespace and mounting a matching /sys, so the process sees its
+        // host's interfaces everywhere, as on a real machine.
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns.name()]).arg(spec.program);
+                c
+            }
+            None => Command::new(spec.program),
+        };
         command
             .args(spec.args)
             .envs(spec.env.iter().copied())
@@ -98,25 +107,9 @@ impl LabProcess {
             .stdout(log)
             .stderr(log_err)
             .process_group(0);
-        let ns_file = netns.map(Netns::open).transpose()?;
-        if let Some(file) = ns_file.as_ref() {
-            let fd = file.as_raw_fd();
-            // SAFETY: the closure only calls setns, which is async-signal-safe, on a descriptor
-            // that stays open in the parent until spawn returns.
-            unsafe {
-                command.pre_exec(move || {
-                    if libc::setns(fd, libc::CLONE_NEWNET) == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                });
-            }
-        }
         let child = command
             .spawn()
             .map_err(|e| LabError::io(format!("starting {}", spec.program.display()), e))?;
-        drop(ns_file);
         if let Some(reg) = registry.as_ref() {
             reg.add(child.id());
         }

@@ -95,14 +95,22 @@ fn spawned_processes_run_inside_the_host_and_die_with_their_handle() {
             "/bin/sh",
             &[
                 "-c",
-                "ip -4 -o addr show dev eth0; echo $FOO; exec sleep 60",
+                "ip -4 -o addr show dev eth0; echo $FOO; echo mac=$(cat /sys/class/net/eth0/address); exec sleep 60",
             ],
             &[("FOO", "bar")],
             &log,
         )
         .expect("spawn");
     let pid = p.pid();
-    assert!(a.netns().pids().expect("pids").contains(&(pid as i32)));
+    // `ip netns exec` enters the namespace and then execs the program under the same pid.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !a.netns().pids().expect("pids").contains(&(pid as i32)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} never entered the namespace"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     p.stop().expect("sigstop");
     let state = || std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
@@ -116,6 +124,15 @@ fn spawned_processes_run_inside_the_host_and_die_with_their_handle() {
     let out = std::fs::read_to_string(&log).expect("log");
     assert!(out.contains("10.213.7.1/24"), "{out}");
     assert!(out.contains("bar"), "{out}");
+    // /sys shows the host's own interfaces (the root namespace has no such eth0 MAC).
+    let link = a.netns().ip(&["-o", "link", "show", "eth0"]).expect("link");
+    let mac = link
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .expect("mac")
+        .to_owned();
+    assert!(out.contains(&format!("mac={mac}")), "{out} vs {mac}");
     drop(p);
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
