@@ -667,3 +667,70 @@ impl Decider<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::RoleIp;
+
+    fn setup(peer_online_for: u64) -> (Config, ClusterState, Inputs, Timestamp) {
+        let c = crate::testing::config(&[]);
+        let now = Timestamp::from_secs(10_000);
+        let mut st = ClusterState::new(&c, Timestamp::from_secs(0));
+        for h in &mut st.hosts {
+            h.state = HostState::Online;
+            h.online_since = Some(Timestamp::from_secs(0));
+        }
+        if let Some(h) = st.host_mut("db1") {
+            h.roles = vec![RoleIp::new("writer", "10.213.7.100".parse().expect("ip"))];
+            h.online_since = Some(Timestamp::from_secs(10_000 - peer_online_for));
+        }
+        if let Some(h) = st.host_mut("db2") {
+            h.roles = vec![RoleIp::new("reader", "10.213.7.101".parse().expect("ip"))];
+        }
+        if let Some(h) = st.host_mut("db3") {
+            h.roles = vec![RoleIp::new("reader", "10.213.7.102".parse().expect("ip"))];
+        }
+        let mut checks = CheckTable::new();
+        for h in ["db1", "db2", "db3"] {
+            for k in CheckKind::ALL {
+                let ok = !(h == "db2" && k == CheckKind::RepThreads);
+                checks.record(h, k, ok, "x", Timestamp::from_secs(0));
+            }
+        }
+        let inputs = Inputs {
+            checks,
+            agents: BTreeMap::new(),
+            leader_since: now,
+            fresh: true,
+        };
+        (c, st, inputs, now)
+    }
+
+    #[test]
+    fn replication_failure_is_ignored_while_the_peer_is_online_for_less_than_60s() {
+        let (c, st, inputs, now) = setup(30);
+        assert!(decide(&st, &inputs, now, &c).is_empty());
+        let (c, st, inputs, now) = setup(61);
+        let cmds = decide(&st, &inputs, now, &c);
+        assert_eq!(
+            cmds[0].lines[0].text,
+            "State of host 'db2' changed from ONLINE to REPLICATION_FAIL"
+        );
+        // Outside MANUAL mode the failing host loses its roles.
+        assert!(matches!(
+            &cmds[0].change,
+            Change::SetState {
+                clear_roles: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn nothing_is_decided_without_fresh_observations() {
+        let (c, st, mut inputs, now) = setup(61);
+        inputs.fresh = false;
+        assert!(decide(&st, &inputs, now, &c).is_empty());
+    }
+}

@@ -29,3 +29,29 @@ pub fn desired_status(state: &ClusterState, host: &str, config: &Config) -> Opti
         epoch: state.epoch,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn desired_status_carries_state_roles_master_and_epoch() {
+        let c = crate::testing::config(&[]);
+        let mut st = ClusterState::new(&c, Timestamp::from_secs(0));
+        let w = RoleIp::new("writer", "10.213.7.100".parse().expect("ip"));
+        if let Some(h) = st.host_mut("db2") {
+            h.state = HostState::Online;
+            h.roles = vec![w.clone()];
+        }
+        st.epoch = 7;
+        let d = desired_status(&st, "db3", &c).expect("db3");
+        assert_eq!(
+            (d.state, d.roles.len(), d.active_master.as_str(), d.epoch),
+            (HostState::Unknown, 0, "db2", 7)
+        );
+        let d = desired_status(&st, "db2", &c).expect("db2");
+        assert_eq!(d.roles, vec![w]);
+        assert!(desired_status(&st, "nope", &c).is_none());
+    }
+}

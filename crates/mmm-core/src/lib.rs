@@ -14,4 +14,6 @@ pub mod log;
 pub mod render;
 pub mod startup;
 pub mod state;
+#[cfg(test)]
+mod testing;
 pub mod time;

@@ -266,50 +266,9 @@ pub fn cleanup_order(state: &ClusterState, config: &Config) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::command::apply_all;
-    use crate::config::{Program, load_str};
-
-    const CONF: &str = "active_master_role writer
-<host default>
-    monitor_user mmm_monitor
-    monitor_password secret
-</host>
-<host db1>
-    ip 10.213.7.11
-    mode master
-    peer db2
-</host>
-<host db2>
-    ip 10.213.7.12
-    mode master
-    peer db1
-</host>
-<host db3>
-    ip 10.213.7.13
-    mode slave
-</host>
-<role writer>
-    hosts db1, db2
-    ips 10.213.7.100
-    mode exclusive
-</role>
-<role reader>
-    hosts db1, db2, db3
-    ips 10.213.7.101, 10.213.7.102
-    mode balanced
-</role>
-<monitor>
-    ip 127.0.0.1
-    pid_path /run/mmm_mond.pid
-    bin_path /usr/lib/mysql-mmm
-    status_path /var/lib/mmm/status
-    ping_ips 10.213.7.1
-    careful_startup CAREFUL
-</monitor>
-";
 
     fn cfg(careful: bool) -> Config {
-        let text = CONF.replace("CAREFUL", if careful { "1" } else { "0" });
-        load_str(&text, "startup-test.conf", Program::Monitor).expect("test config")
+        crate::testing::config(&[("careful_startup", if careful { "1" } else { "0" })])
     }
 
     fn w() -> RoleIp {
