@@ -3,6 +3,14 @@
 //! Nothing here does I/O, reads a clock, spawns a task or needs an async runtime. The
 //! monitor and agent daemons each run one driver loop that performs I/O and feeds the
 //! functions of this crate with what they observed and the current time.
+//!
+//! Code map: [`checks`] turns raw check lines into statuses (mysql-mmm's trap period) and
+//! merges several monitors' tables with a quorum; [`decide`] is mysql-mmm's main loop
+//! (host states, flapping, WAIT, role distribution, the fencing hold) returning
+//! [`command::Command`]s; [`command::apply`] is the deterministic state-machine step every
+//! monitor runs after Raft commits; [`admin`] answers mmm_control's commands with its exact
+//! replies; [`desired`] is what the leader sends each agent; [`startup`] is the first-start
+//! vote; [`state`] holds the replicated types and [`log`] mysql-mmm's log line layout.
 
 pub mod admin;
 pub mod checks;
