@@ -145,3 +145,85 @@ proptest! {
         if std::env::var_os("MMM_PROP_STATS").is_some() { eprintln!("applied {applied}"); }
     }
 }
+
+const WORDS: [&str; 20] = [
+    "set_online",
+    "set_offline",
+    "move_role",
+    "--force",
+    "set_ip",
+    "set_active",
+    "set_manual",
+    "set_passive",
+    "mode",
+    "ping",
+    "show",
+    "checks",
+    "writer",
+    "reader",
+    "db1",
+    "db2",
+    "db3",
+    "10.213.7.100",
+    "10.213.7.101",
+    "all",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any sequence of mmm_control words: no panic, a refused command yields no commands,
+    /// and accepted commands always apply.
+    #[test]
+    fn admin_commands_always_apply(
+        setup in prop::collection::vec((0usize..3, state(), prop::option::of(0usize..4)), 3),
+        mode in mode(),
+        requests in prop::collection::vec(
+            (prop::collection::vec(prop::sample::select(&WORDS[..]), 1..5), any::<bool>()),
+            1..20,
+        ),
+    ) {
+        use mmm_core::admin::{AdminRequest, admin};
+        use mmm_core::checks::{CheckKind, CheckTable};
+        use mmm_core::command::apply_all;
+        let config = fixtures::lab(true);
+        let now = Timestamp::from_secs(1_000);
+        let mut st = ClusterState::new(&config, now);
+        st.mode = mode;
+        let ips: Vec<IpAddr> = IPS[..4].iter().map(|s| s.parse().expect("ip")).collect();
+        for (i, s, role) in setup {
+            let name = HOSTS[i];
+            let writer_taken = st.owner_of("writer", ips[0]).is_some();
+            if let Some(h) = st.host_mut(name) {
+                h.state = s;
+                if let Some(r) = role {
+                    let ri = if r == 0 { RoleIp::new("writer", ips[0]) } else { RoleIp::new("reader", ips[r]) };
+                    let allowed = r != 0 || (name != "db3" && !writer_taken);
+                    if allowed && !h.roles.contains(&ri) {
+                        h.roles.push(ri);
+                        h.roles.sort();
+                    }
+                }
+            }
+        }
+        let mut checks = CheckTable::new();
+        for h in ["db1", "db2", "db3"] {
+            for k in CheckKind::ALL {
+                checks.record(h, k, h != "db3" || k != CheckKind::Mysql, "x", now);
+            }
+        }
+        for (words, reachable) in requests {
+            let words: Vec<String> = words.into_iter().map(str::to_string).collect();
+            let Ok(req) = AdminRequest::parse(&words) else { continue };
+            let before = serde_json::to_string(&st).expect("json");
+            let (cmds, reply) = admin(&st, &checks, &req, reachable, now, &config);
+            if !reply.ok {
+                prop_assert!(cmds.is_empty(), "{words:?}: {}", reply.text);
+            }
+            prop_assert!(apply_all(&mut st, &cmds, &config).is_ok(), "{words:?}");
+            if cmds.is_empty() {
+                prop_assert_eq!(serde_json::to_string(&st).expect("json"), before);
+            }
+        }
+    }
+}
