@@ -5,6 +5,8 @@ mod support;
 
 #[path = "mond/checks.rs"]
 mod checks;
+#[path = "mond/cluster/mod.rs"]
+mod cluster;
 #[path = "mond/conformance.rs"]
 mod conformance;
 #[path = "mond/election.rs"]

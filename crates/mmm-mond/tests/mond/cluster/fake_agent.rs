@@ -1,0 +1,194 @@
+//! A small in-test Agent gRPC server that records every SetStatus and fences epochs the way
+//! the real agent does (a lower epoch is refused with FAILED_PRECONDITION).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use mmm_proto::pb;
+use mmm_proto::pb::agent_server::{Agent, AgentServer};
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+/// One SetStatus the agent received.
+#[derive(Debug, Clone)]
+#[allow(dead_code)]
+pub struct Call {
+    pub at: Instant,
+    pub epoch: u64,
+    pub term: u64,
+    pub leader_id: u64,
+    pub state: String,
+    pub roles: Vec<String>,
+    pub lease_ms: u64,
+    pub accepted: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    epoch: u64,
+    state: String,
+    roles: Vec<pb::RoleIp>,
+    calls: Vec<Call>,
+}
+
+#[derive(Clone)]
+#[allow(dead_code)]
+pub struct FakeAgent {
+    pub host: String,
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    stop: Arc<Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
+}
+
+struct Svc {
+    host: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeAgent {
+    pub async fn start(host: &str, listener: TcpListener) -> FakeAgent {
+        let addr = listener.local_addr().expect("addr");
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let svc = Svc {
+            host: host.to_string(),
+            inner: inner.clone(),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(
+            Server::builder()
+                .add_service(AgentServer::new(svc))
+                .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+                    let _ = rx.await;
+                }),
+        );
+        FakeAgent {
+            host: host.to_string(),
+            addr,
+            inner,
+            stop: Arc::new(Mutex::new(Some(tx))),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.inner.lock().expect("lock").calls.clone()
+    }
+
+    pub fn roles(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .expect("lock")
+            .roles
+            .iter()
+            .map(|r| format!("{}({})", r.role, r.ip))
+            .collect()
+    }
+
+    pub fn stop(&self) {
+        if let Some(tx) = self.stop.lock().expect("lock").take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Agent for Svc {
+    async fn set_status(
+        &self,
+        req: Request<pb::SetStatusRequest>,
+    ) -> Result<Response<pb::SetStatusReply>, Status> {
+        let r = req.into_inner();
+        if r.host != self.host {
+            return Err(Status::invalid_argument("wrong host"));
+        }
+        let fence = r.fence.unwrap_or_default();
+        let mut g = self.inner.lock().expect("lock");
+        let accepted = fence.epoch >= g.epoch;
+        g.calls.push(Call {
+            at: Instant::now(),
+            epoch: fence.epoch,
+            term: fence.term,
+            leader_id: fence.leader_id,
+            state: r.state.clone(),
+            roles: r
+                .roles
+                .iter()
+                .map(|x| format!("{}({})", x.role, x.ip))
+                .collect(),
+            lease_ms: r.lease_ms,
+            accepted,
+        });
+        if !accepted {
+            return Err(Status::failed_precondition(format!(
+                "stale epoch {} < {}",
+                fence.epoch, g.epoch
+            )));
+        }
+        g.epoch = fence.epoch;
+        g.state = r.state;
+        g.roles = r.roles;
+        let writable = g.roles.iter().any(|x| x.role == "writer");
+        Ok(Response::new(pb::SetStatusReply {
+            message: "OK: Status applied successfully!".into(),
+            epoch: g.epoch,
+            writable,
+            present: g.roles.clone(),
+            errors: Vec::new(),
+            uptime: 1000.0,
+        }))
+    }
+
+    async fn get_status(
+        &self,
+        _req: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::AgentStatusReply>, Status> {
+        let g = self.inner.lock().expect("lock");
+        Ok(Response::new(pb::AgentStatusReply {
+            state: if g.state.is_empty() {
+                "UNKNOWN".into()
+            } else {
+                g.state.clone()
+            },
+            roles: g.roles.clone(),
+            active_master: String::new(),
+            epoch: g.epoch,
+            lease_remaining_ms: 0,
+            uptime: 1000.0,
+        }))
+    }
+
+    async fn get_system_status(
+        &self,
+        _req: Request<pb::GetSystemStatusRequest>,
+    ) -> Result<Response<pb::SystemStatusReply>, Status> {
+        let g = self.inner.lock().expect("lock");
+        Ok(Response::new(pb::SystemStatusReply {
+            writable: g.roles.iter().any(|x| x.role == "writer"),
+            present: g.roles.clone(),
+            uptime: 1000.0,
+            ..Default::default()
+        }))
+    }
+
+    async fn clear_bad_roles(
+        &self,
+        _req: Request<pb::ClearBadRolesRequest>,
+    ) -> Result<Response<pb::ClearBadRolesReply>, Status> {
+        Ok(Response::new(pb::ClearBadRolesReply {
+            message: "OK: Removed 0 roles".into(),
+            removed: 0,
+        }))
+    }
+
+    async fn ping(
+        &self,
+        _req: Request<pb::PingRequest>,
+    ) -> Result<Response<pb::PingReply>, Status> {
+        Ok(Response::new(pb::PingReply {
+            message: "OK: Pinged!".into(),
+            uptime: 1000.0,
+        }))
+    }
+}

@@ -1,0 +1,319 @@
+//! Three in-process monitors with fake agents: election, status pushes, leader kill,
+//! restart from disk, minority partition, follower forwarding, observation quorum.
+
+mod fake_agent;
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::MonCluster;
+use mmm_core::checks::CheckKind;
+use mmm_core::state::HostState;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn has_writer(roles: &[String]) -> bool {
+    roles.iter().any(|r| r.starts_with("writer("))
+}
+
+#[test]
+fn leader_pushes_fenced_statuses_and_followers_forward_control() {
+    rt().block_on(async {
+        let c = MonCluster::start(3).await;
+        c.bring_online().await;
+        let leader = c.wait_leader(Duration::from_secs(5)).await;
+        let follower = c.followers()[0];
+
+        // The agent of db1 got the writer role, stamped with the epoch and the lease.
+        let db1 = &c.agents["db1"];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !has_writer(&db1.roles()) {
+            assert!(
+                Instant::now() < deadline,
+                "db1 never received the writer role"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let epoch = c.monitor(leader).node().with_state(|m| m.epoch());
+        let last = db1.calls().last().cloned().expect("a call");
+        assert_eq!(last.lease_ms, 2000, "lease is agent_lease");
+        assert_eq!(last.leader_id, leader);
+        assert!(last.epoch > 0 && last.epoch <= epoch);
+
+        // Re-pushed every status_interval (0.3 s) even without change.
+        let before = db1.calls().len();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let renewals = db1.calls().len() - before;
+        assert!(renewals >= 2, "only {renewals} renewals in 1 s");
+
+        // A follower answers Show and History with the leader's view.
+        let via_leader = c.show(leader).await.expect("show leader");
+        let via_follower = c.show(follower).await.expect("show follower");
+        assert_eq!(via_leader, via_follower);
+        assert_eq!(via_follower.mode, "ACTIVE");
+        let db1_view = via_follower
+            .hosts
+            .iter()
+            .find(|h| h.name == "db1")
+            .expect("db1");
+        assert_eq!(db1_view.state, "ONLINE");
+        assert!(db1_view.roles.iter().any(|r| r.role == "writer"));
+        let hist = c
+            .client(follower)
+            .await
+            .history(mmm_proto::pb::HistoryRequest { limit: 0 })
+            .await
+            .expect("history")
+            .into_inner();
+        assert!(
+            hist.entries
+                .iter()
+                .any(|e| e.line == "Admin changed state of 'db1' from AWAITING_RECOVERY to ONLINE"),
+            "history: {:?}",
+            hist.entries
+        );
+        // Refusals carry mmm_control's wording through the follower.
+        let r = c
+            .command(follower, &["set_online", "db9"])
+            .await
+            .expect("answered");
+        assert!(!r.ok);
+        assert_eq!(r.text, "ERROR: Unknown host name 'db9'!");
+        let r = c.command(follower, &["mode"]).await.expect("answered");
+        assert_eq!(r.text, "ACTIVE");
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn killed_leader_is_replaced_and_statuses_flow_within_a_second() {
+    rt().block_on(async {
+        let mut c = MonCluster::start(3).await;
+        c.bring_online().await;
+        let old = c.wait_leader(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let t0 = Instant::now();
+        c.kill(old).await;
+        let deadline = t0 + Duration::from_secs(5);
+        let (elapsed, new_leader) = loop {
+            let hit = c
+                .agents
+                .values()
+                .flat_map(|a| a.calls())
+                .filter(|call| call.at > t0 && call.leader_id != old && call.accepted)
+                .min_by_key(|call| call.at);
+            if let Some(call) = hit {
+                break (call.at - t0, call.leader_id);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no status from a new leader within 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        println!(
+            "leader {old} killed; new leader {new_leader} pushed its first status after {elapsed:?}"
+        );
+        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+        // The new leader demoted nothing: db1 still holds the writer.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let l = c.wait_leader(Duration::from_secs(2)).await;
+        let roles = c
+            .monitor(l)
+            .node()
+            .with_state(|m| m.cluster().map(|s| s.roles_of("db1").to_vec()));
+        assert!(roles.unwrap_or_default().iter().any(|r| r.role == "writer"));
+        assert!(has_writer(&c.agents["db1"].roles()));
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn restart_from_disk_keeps_state_and_epoch() {
+    rt().block_on(async {
+        let mut c = MonCluster::start(3).await;
+        c.bring_online().await;
+        let l = c.wait_leader(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (epoch, hosts) = c.monitor(l).node().with_state(|m| {
+            let s = m.cluster().expect("state");
+            (
+                s.epoch,
+                s.hosts
+                    .iter()
+                    .map(|h| (h.name.clone(), h.state, h.roles.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        for id in 1..=3 {
+            c.kill(id).await;
+        }
+        for id in 1..=3 {
+            c.start_monitor(id).await;
+        }
+        let l = c.wait_leader(Duration::from_secs(10)).await;
+        let (epoch2, hosts2, started) = c.monitor(l).node().with_state(|m| {
+            let s = m.cluster().expect("state restored");
+            (
+                s.epoch,
+                s.hosts
+                    .iter()
+                    .map(|h| (h.name.clone(), h.state, h.roles.clone()))
+                    .collect::<Vec<_>>(),
+                s.started,
+            )
+        });
+        assert!(started);
+        assert!(epoch2 >= epoch, "epoch went back from {epoch} to {epoch2}");
+        assert_eq!(hosts, hosts2);
+        // Agents keep getting statuses at an epoch no lower than before.
+        let t0 = Instant::now();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let calls: Vec<_> = c.agents["db1"]
+            .calls()
+            .into_iter()
+            .filter(|x| x.at > t0)
+            .collect();
+        assert!(!calls.is_empty());
+        assert!(calls.iter().all(|x| x.accepted && x.epoch >= epoch));
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn partitioned_minority_leader_changes_nothing_and_stops_renewing() {
+    rt().block_on(async {
+        let c = MonCluster::start(3).await;
+        c.bring_online().await;
+        let old = c.wait_leader(Duration::from_secs(5)).await;
+        let others: Vec<u64> = (1..=3).filter(|i| *i != old).collect();
+        let old_epoch = c.monitor(old).node().with_state(|m| m.epoch());
+        let t_iso = Instant::now();
+        c.partition.isolate(old, others.clone());
+
+        // The minority answers promptly with "no quorum" (once it noticed), never hangs.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let t = Instant::now();
+        let err = c
+            .command(old, &["set_offline", "db3"])
+            .await
+            .expect_err("minority must refuse");
+        assert_eq!(err.code(), tonic::Code::Unavailable);
+        assert!(err.message().contains("no quorum"), "{err:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "answer took {:?}",
+            t.elapsed()
+        );
+
+        // The majority elects a new leader that keeps pushing.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let new = loop {
+            if let Some(n) = others
+                .iter()
+                .copied()
+                .find(|id| c.monitor(*id).node().is_leader())
+            {
+                break n;
+            }
+            assert!(Instant::now() < deadline, "majority elected nobody");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+
+        // Nothing the old leader sent after it lost its quorum (quorum_age 0.6 s plus the
+        // call bound) was accepted, and its state did not change.
+        let cutoff = t_iso + Duration::from_millis(600 + 500 + 200);
+        for a in c.agents.values() {
+            for call in a.calls() {
+                if call.leader_id == old && call.at > cutoff {
+                    panic!(
+                        "old leader {old} still pushed to {} at {:?} after isolation",
+                        a.host,
+                        call.at - t_iso
+                    );
+                }
+            }
+        }
+        assert_eq!(c.monitor(old).node().with_state(|m| m.epoch()), old_epoch);
+        let r = c
+            .command(new, &["set_offline", "db3"])
+            .await
+            .expect("majority answers");
+        assert!(r.ok, "{}", r.text);
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn one_monitor_alone_cannot_fail_a_host_two_can() {
+    rt().block_on(async {
+        let c = MonCluster::start(3).await;
+        c.bring_online().await;
+        let line = "ERROR: Connect error (host = 127.0.0.1:3306, user = monitor)! down".to_string();
+        c.overrides
+            .lock()
+            .expect("lock")
+            .insert((1, "db2".into(), CheckKind::Mysql), line.clone());
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let l = c.wait_leader(Duration::from_secs(2)).await;
+        let st = c
+            .monitor(l)
+            .node()
+            .with_state(|m| m.cluster().and_then(|s| s.state_of("db2")));
+        assert_eq!(st, Some(HostState::Online), "one monitor's view failed db2");
+        c.overrides
+            .lock()
+            .expect("lock")
+            .insert((2, "db2".into(), CheckKind::Mysql), line);
+        c.wait_state("db2 HARD_OFFLINE", Duration::from_secs(5), |s| {
+            s.state_of("db2") == Some(HostState::HardOffline)
+        })
+        .await;
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn writer_moves_after_the_old_writer_confirms_the_drop() {
+    rt().block_on(async {
+        let c = MonCluster::start(3).await;
+        c.bring_online().await;
+        let down = "ERROR: Connect error (host = 127.0.0.1:3306, user = monitor)! down".to_string();
+        let t0 = Instant::now();
+        for id in 1..=3 {
+            c.overrides
+                .lock()
+                .expect("lock")
+                .insert((id, "db1".into(), CheckKind::Mysql), down.clone());
+        }
+        c.wait_state("writer on db2", Duration::from_secs(10), |s| {
+            s.roles_of("db2").iter().any(|r| r.role == "writer")
+        })
+        .await;
+        let took = t0.elapsed();
+        println!(
+            "writer moved to db2 {took:?} after db1's mysql check started failing (trap 0.5 s)"
+        );
+        // db1's agent confirmed the drop before db2 was given the role.
+        let db1_drop = c.agents["db1"]
+            .calls()
+            .into_iter()
+            .find(|x| x.at > t0 && x.accepted && !has_writer(&x.roles))
+            .expect("db1 told to drop the writer");
+        let db2_take = c.agents["db2"]
+            .calls()
+            .into_iter()
+            .find(|x| x.at > t0 && has_writer(&x.roles))
+            .expect("db2 given the writer");
+        assert!(db1_drop.at < db2_take.at);
+        assert!(!has_writer(&c.agents["db1"].roles()));
+        c.shutdown().await;
+    });
+}
