@@ -11,6 +11,11 @@
 //!   `agent_lease + agent_timeout + lease_margin` both since the release and since this
 //!   leader took over. Until then the writer stays orphaned (logged once, at the release).
 //!   Going back to the very host it was released from needs no wait.
+//! * **Writer moves** (`move_role`, `prefer` failback, `--force`) release the role first with
+//!   a target; it reaches the target like any orphan once fenced, logged with mysql-mmm's
+//!   `Orphaned role '…' has been assigned to '…'`. The `is held back until …` line is new.
+//! * **Quorum.** Checks come merged from several monitors ([`crate::checks::merge`]); a
+//!   monitor cut off from a host cannot fail it alone.
 //! * **Fresh observations.** A new leader decides nothing until it has a full round of fresh
 //!   observations (`Inputs::fresh`), so it never demotes on an empty check table.
 //! * **Incomplete checks.** A host without a status for all four checks is not evaluated.
@@ -29,6 +34,13 @@
 //!   instead of moving it at once; it lands there after PASSIVE ends, once fenced.
 //! * **`set_active` from PASSIVE** also clears the roles of every non-ONLINE host (as from
 //!   MANUAL/WAIT), so ACTIVE mode never leaves roles on failed hosts.
+//! * **MANUAL/WAIT assign orphans of exclusive roles too** (mysql-mmm's code, not its
+//!   manual) and never obey `prefer`; `prefer` counts for orphans only in ACTIVE mode.
+//! * **Balancing** moves the last IP (config order) of the role held by the busiest host
+//!   (ties: earliest host) — the choice the seed report's logs show.
+//! * **60-second rule:** the agent's uptime is recorded when the host leaves ONLINE
+//!   (mysql-mmm recorded it on every reply while ONLINE); unknown uptime disables the rule.
+//! * **restart_after** stays accepted and without effect, as in mysql-mmm 2.2.1.
 //! * The PASSIVE kill-hook quirk is gone: the core never runs hooks; in PASSIVE a failing
 //!   host's roles are still cleared in the replicated state (pushed when PASSIVE ends).
 
