@@ -1,7 +1,7 @@
 //! A running Raft node: redb store, Peer server, openraft core and the API the monitor uses.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use mmm_proto::pb::peer_server::PeerServer;
@@ -43,8 +43,8 @@ pub struct RaftNode<S: Replicated> {
     applied_tx: broadcast::Sender<(LogId, S::Response)>,
     observations: ObservationsSlot,
     propose_timeout: Duration,
-    server_stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    server_stop: Mutex<Option<oneshot::Sender<()>>>,
+    server: Mutex<Option<JoinHandle<Result<(), tonic::transport::Error>>>>,
     store: Db,
 }
 
@@ -111,8 +111,8 @@ impl<S: Replicated> RaftNode<S> {
             applied_tx,
             observations,
             propose_timeout: config.propose_timeout,
-            server_stop: Some(server_stop),
-            server: Some(server),
+            server_stop: Mutex::new(Some(server_stop)),
+            server: Mutex::new(Some(server)),
             store,
         };
         if config.bootstrap {
@@ -286,36 +286,42 @@ impl<S: Replicated> RaftNode<S> {
     /// Stops the node abruptly (no leadership hand-over, like a killed process) and closes its
     /// Peer server so peers' connections fail and later reach a restarted node instead.
     ///
-    /// When it returns, the store file is closed and the node can be started again from it.
-    pub async fn shutdown(mut self) {
+    /// When it returns, openraft has released the store; the file closes when this node is
+    /// dropped, and the node can then be started again from it.
+    pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(node = self.id, error = %e, "raft core did not stop cleanly");
         }
-        if let Some(stop) = self.server_stop.take() {
+        if let Some(stop) = take(&self.server_stop) {
             let _ = stop.send(());
         }
-        if let Some(mut server) = self.server.take()
+        if let Some(mut server) = take(&self.server)
             && tokio::time::timeout(SERVER_DRAIN, &mut server)
                 .await
                 .is_err()
         {
             server.abort();
         }
-        let store = self.store.clone();
-        drop(self);
+        // The Peer service and openraft's workers hold store handles until they finish.
         let deadline = tokio::time::Instant::now() + STORE_RELEASE;
-        while !store.is_last_handle() && tokio::time::Instant::now() < deadline {
+        while !self.store.is_last_handle() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        if !store.is_last_handle() {
-            tracing::warn!("raft store still in use after shutdown");
+        if !self.store.is_last_handle() {
+            tracing::warn!(node = self.id, "raft store still in use after shutdown");
         }
     }
 }
 
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+}
+
 impl<S: Replicated> Drop for RaftNode<S> {
     fn drop(&mut self) {
-        if let Some(stop) = self.server_stop.take() {
+        if let Some(stop) = take(&self.server_stop) {
             let _ = stop.send(());
         }
     }
