@@ -1,7 +1,8 @@
 //! Seeded simulator: random faults over 3–5 host topologies, decide → apply in a loop with a
 //! simulated clock and simulated agents (leases, self-fencing), checking the invariants of
 //! DESIGN §3 after every step. Replay one seed with
-//! `MMM_SIM_SEED=<n> cargo test -p mmm-core --test core simulator`.
+//! `MMM_SIM_SEED=<n> cargo test -p mmm-core --test core simulator`; run more seeds with
+//! `MMM_SIM_SEEDS=<count>`, print what the runs exercised with `MMM_SIM_STATS=1`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -666,8 +667,12 @@ fn simulator() {
         }
         return;
     }
+    let seeds = std::env::var("MMM_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(SEEDS);
     let mut total = Stats::default();
-    for seed in 0..SEEDS {
+    for seed in 0..seeds {
         let r = run_seed(seed);
         if let Ok(st) = &r {
             total.releases += st.releases;
@@ -685,7 +690,7 @@ fn simulator() {
         }
     }
     if std::env::var_os("MMM_SIM_STATS").is_some() {
-        eprintln!("{SEEDS} seeds x {STEPS} steps: {total:?}");
+        eprintln!("{seeds} seeds x {STEPS} steps: {total:?}");
     }
     // The runs must exercise failovers through both fencing paths.
     assert!(
