@@ -13,6 +13,8 @@ mod conformance;
 mod election;
 #[path = "mond/failover.rs"]
 mod failover;
+#[path = "mond/lab/mod.rs"]
+mod lab;
 #[path = "mond/membership.rs"]
 mod membership;
 #[path = "mond/partition.rs"]

@@ -1,0 +1,115 @@
+//! The seeds' failover test 2 over the real system: three mmm-mond processes, real agents,
+//! real MariaDB, real VIPs in lab namespaces. The writer db1's mysqld is killed; the writer
+//! VIP and read_only move to db2 and db3 follows db2 — also when the leader monitor is
+//! killed (kill -9) in the middle of the failover.
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::{LabCluster, WRITER_IP};
+
+/// Brings the fresh cluster up: startup vote, every host set online, writer on db1.
+fn bring_up(c: &LabCluster) {
+    c.wait_for("a leader", Duration::from_secs(30), || {
+        c.leader_index().is_some()
+    });
+    for h in ["db1", "db2", "db3"] {
+        c.wait_for(&format!("set_online {h}"), Duration::from_secs(30), || {
+            let (ok, out) = c.mmmctl(&["set_online", h]);
+            ok && (out.contains("OK: State of") || out.contains("already ONLINE"))
+        });
+    }
+    c.wait_for("writer VIP on db1", Duration::from_secs(30), || {
+        c.has_ip("db1", WRITER_IP)
+    });
+    c.wait_for(
+        "db1 writable through the VIP",
+        Duration::from_secs(30),
+        || {
+            c.app_exec(
+                WRITER_IP,
+                "CREATE TABLE IF NOT EXISTS t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)",
+            )
+            .and_then(|()| c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (1)"))
+            .is_ok()
+        },
+    );
+}
+
+/// Asserts the seeds' expected end state after db1's mysqld died.
+fn assert_failed_over(c: &LabCluster, t0: Instant) {
+    c.wait_for("writer VIP on db2 only", Duration::from_secs(30), || {
+        c.has_ip("db2", WRITER_IP) && !c.has_ip("db1", WRITER_IP)
+    });
+    println!(
+        "writer VIP on db2 {:?} after db1's mysqld was killed",
+        t0.elapsed()
+    );
+    c.wait_for(
+        "db2 writable by the app through the VIP",
+        Duration::from_secs(30),
+        || {
+            c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (2)")
+                .is_ok()
+        },
+    );
+    c.wait_for("db3 replicates from db2", Duration::from_secs(30), || {
+        c.master_host("db3").as_deref() == Some("10.213.7.12")
+    });
+    let (ok, show) = c.mmmctl(&["show"]);
+    assert!(ok, "mmmctl show failed: {show}");
+    println!("{show}");
+    assert!(
+        show.lines().any(
+            |l| l.starts_with("  db2(10.213.7.12) master/ONLINE. Roles: ")
+                && l.contains("writer(10.213.7.100)")
+        ),
+        "show does not list db2 as writer:\n{show}"
+    );
+    assert!(
+        show.lines()
+            .any(|l| l.starts_with("  db1(10.213.7.11) master/HARD_OFFLINE. Roles:")),
+        "show does not list db1 HARD_OFFLINE:\n{show}"
+    );
+}
+
+#[test]
+fn seeds_test2_writer_mysqld_killed_three_monitors() {
+    let Some(mut c) = LabCluster::start("mondf") else {
+        return;
+    };
+    bring_up(&c);
+    let t0 = Instant::now();
+    c.topo
+        .db_mut("db1")
+        .expect("db1")
+        .kill9()
+        .expect("kill -9 mysqld on db1");
+    assert_failed_over(&c, t0);
+}
+
+#[test]
+fn seeds_test2_with_the_leader_monitor_killed_mid_failover() {
+    let Some(mut c) = LabCluster::start("mondk") else {
+        return;
+    };
+    bring_up(&c);
+    let leader = c.leader_index().expect("leader");
+    let t0 = Instant::now();
+    c.topo
+        .db_mut("db1")
+        .expect("db1")
+        .kill9()
+        .expect("kill -9 mysqld on db1");
+    // Inside the trap period: the failover is under way when the leader dies.
+    std::thread::sleep(Duration::from_millis(500));
+    c.kill_monitor(leader);
+    println!(
+        "killed leader monitor {} 0.5 s into the failover",
+        c.monitors[leader].0
+    );
+    assert_failed_over(&c, t0);
+    let now = c.leader_index().expect("a new leader");
+    assert_ne!(now, leader);
+}
