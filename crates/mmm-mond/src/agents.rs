@@ -49,18 +49,25 @@ pub struct AgentClients {
 }
 
 impl AgentClients {
-    /// Channels to every host's `ip:agent_port`; nothing is connected until the first call.
+    /// Channels to every host's `ip:agent_port` (mutual TLS with `<socket type ssl>`);
+    /// nothing is connected until the first call.
     pub fn new(config: &Config, timeout: Duration) -> Result<AgentClients, AgentCallError> {
+        let tls = crate::tls::client_tls(config).map_err(|e| AgentCallError::BadAddress {
+            host: "*".into(),
+            reason: e.to_string(),
+        })?;
         let mut channels = BTreeMap::new();
         for h in &config.hosts {
-            let url = match h.ip {
-                std::net::IpAddr::V4(ip) => format!("http://{ip}:{}", h.agent_port),
-                std::net::IpAddr::V6(ip) => format!("http://[{ip}]:{}", h.agent_port),
-            };
-            let endpoint = Endpoint::from_shared(url).map_err(|e| AgentCallError::BadAddress {
+            let addr = std::net::SocketAddr::new(h.ip, h.agent_port).to_string();
+            let bad = |e: tonic::transport::Error| AgentCallError::BadAddress {
                 host: h.name.clone(),
                 reason: e.to_string(),
-            })?;
+            };
+            let mut endpoint =
+                Endpoint::from_shared(crate::tls::url(&addr, tls.is_some())).map_err(bad)?;
+            if let Some(t) = &tls {
+                endpoint = endpoint.tls_config(t.clone()).map_err(bad)?;
+            }
             let channel = endpoint
                 .connect_timeout(timeout)
                 .timeout(timeout)

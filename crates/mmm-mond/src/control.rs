@@ -91,10 +91,18 @@ impl ControlService {
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         let timeout = self.shared.timing.forward_timeout;
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| Status::internal(format!("bad leader address {addr}: {e}")))?
+        let bad = |e: tonic::transport::Error| {
+            Status::internal(format!("bad leader address {addr}: {e}"))
+        };
+        let tls = crate::tls::client_tls(&self.shared.config)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let mut endpoint = Endpoint::from_shared(crate::tls::url(addr, tls.is_some()))
+            .map_err(bad)?
             .connect_timeout(Duration::from_secs(1))
             .timeout(timeout);
+        if let Some(t) = tls {
+            endpoint = endpoint.tls_config(t).map_err(bad)?;
+        }
         let mut fwd = Request::new(req.into_inner());
         fwd.metadata_mut()
             .insert(FORWARDED_METADATA, MetadataValue::from_static("1"));

@@ -20,3 +20,4 @@ pub mod observations;
 pub mod pusher;
 pub mod raft;
 pub mod reporter;
+pub mod tls;

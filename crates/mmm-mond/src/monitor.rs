@@ -52,6 +52,12 @@ pub enum MonitorError {
     /// Agent clients could not be built.
     #[error("agents: {0}")]
     Agents(#[from] crate::agents::AgentCallError),
+    /// The TLS files of `<socket type ssl>` could not be used.
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// The Control server could not be set up.
+    #[error("control server: {0}")]
+    Control(String),
 }
 
 /// Where the monitor's raw check results come from.
@@ -265,7 +271,8 @@ impl Monitor {
         let timing = Timing::new(&config, config.monitor_nodes.len(), &node_cfg);
         let clients = AgentClients::new(&config, timing.agent_timeout)?;
 
-        // Bind Control first so a port clash fails before Raft starts.
+        // TLS files and the Control port first, so such errors come before Raft starts.
+        let control_tls = crate::tls::server_tls(&config)?;
         let control_addr = SocketAddr::new(this.ip, this.port);
         let control_listener =
             TcpListener::bind(control_addr)
@@ -332,8 +339,14 @@ impl Monitor {
         let (control_stop, control_rx) = tokio::sync::oneshot::channel::<()>();
         let incoming = TcpIncoming::from(control_listener).with_nodelay(Some(true));
         let service = ControlService::new(shared.clone());
+        let mut server = Server::builder();
+        if let Some(tls) = control_tls {
+            server = server
+                .tls_config(tls)
+                .map_err(|e| MonitorError::Control(e.to_string()))?;
+        }
         let control = tokio::spawn(
-            Server::builder()
+            server
                 .add_service(ControlServer::new(service))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = control_rx.await;
