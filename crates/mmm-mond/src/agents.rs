@@ -140,6 +140,27 @@ impl AgentClients {
         self.bounded(&status.host, c.set_status(req)).await
     }
 
+    /// Removes role IPs the agent holds on its interface without being told to
+    /// (CLEAR_BAD_ROLES, part of the startup cleanup).
+    pub async fn clear_bad_roles(
+        &self,
+        host: &str,
+        epoch: u64,
+        term: u64,
+        leader_id: u64,
+    ) -> Result<pb::ClearBadRolesReply, AgentCallError> {
+        let mut c = self.client(host)?;
+        let req = pb::ClearBadRolesRequest {
+            host: host.to_string(),
+            fence: Some(pb::Fence {
+                epoch,
+                term,
+                leader_id,
+            }),
+        };
+        self.bounded(host, c.clear_bad_roles(req)).await
+    }
+
     /// mysql-mmm's PING before admin commands.
     pub async fn ping(&self, host: &str) -> Result<pb::PingReply, AgentCallError> {
         let mut c = self.client(host)?;

@@ -17,7 +17,7 @@ use mmm_core::checks::CheckKind;
 use mmm_core::decide::{AgentFacts, Inputs, decide};
 use mmm_core::desired::desired_status;
 use mmm_core::log::LogLine;
-use mmm_core::startup::{HostReport, vote};
+use mmm_core::startup::{HostReport, cleanup_order, vote};
 use mmm_core::state::{HostState, Mode, RoleIp};
 use tokio::sync::{mpsc, watch};
 

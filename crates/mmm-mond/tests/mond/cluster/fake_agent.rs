@@ -86,6 +86,17 @@ impl FakeAgent {
             .collect()
     }
 
+    /// Pretends the host holds these role IPs already (before the monitors start).
+    pub fn set_roles(&self, roles: &[(&str, &str)]) {
+        self.inner.lock().expect("lock").roles = roles
+            .iter()
+            .map(|(r, ip)| pb::RoleIp {
+                role: (*r).to_string(),
+                ip: (*ip).to_string(),
+            })
+            .collect();
+    }
+
     pub fn stop(&self) {
         if let Some(tx) = self.stop.lock().expect("lock").take() {
             let _ = tx.send(());

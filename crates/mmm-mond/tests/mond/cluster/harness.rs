@@ -81,6 +81,14 @@ fn load(text: &str, id: u64) -> Arc<Config> {
 
 impl MonCluster {
     pub async fn start(n: usize) -> MonCluster {
+        Self::start_with(n, |_| {}).await
+    }
+
+    /// Starts the fake agents, lets `setup` prepare them, then starts `n` monitors.
+    pub async fn start_with(
+        n: usize,
+        setup: impl FnOnce(&BTreeMap<String, FakeAgent>),
+    ) -> MonCluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut agents = BTreeMap::new();
         let mut agent_ports = Vec::new();
@@ -89,6 +97,7 @@ impl MonCluster {
             agent_ports.push(l.local_addr().expect("addr").port());
             agents.insert(h.to_string(), FakeAgent::start(h, l).await);
         }
+        setup(&agents);
         let mut mons = Vec::new();
         for _ in 0..n {
             mons.push((free_port().await, free_port().await));

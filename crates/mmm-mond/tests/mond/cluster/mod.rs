@@ -317,3 +317,34 @@ fn writer_moves_after_the_old_writer_confirms_the_drop() {
         c.shutdown().await;
     });
 }
+
+#[test]
+fn conflicting_writer_at_startup_makes_the_cluster_passive_with_the_cause_in_show() {
+    rt().block_on(async {
+        let c = MonCluster::start_with(3, |agents| {
+            for h in ["db1", "db2"] {
+                agents[h].set_roles(&[("writer", "10.213.7.100")]);
+            }
+        })
+        .await;
+        let l = c.wait_leader(Duration::from_secs(10)).await;
+        c.wait_state("startup", Duration::from_secs(10), |s| s.started)
+            .await;
+        let show = c.show(c.followers()[0]).await.expect("show");
+        assert_eq!(show.mode, "PASSIVE");
+        assert!(
+            show.passive_cause
+                .starts_with("Conflicting roles during startup:"),
+            "{}",
+            show.passive_cause
+        );
+        // PASSIVE sends nothing to agents.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        for a in c.agents.values() {
+            assert!(a.calls().is_empty(), "{} got {:?}", a.host, a.calls());
+        }
+        let r = c.command(l, &["set_active"]).await.expect("answered");
+        assert!(r.ok, "{}", r.text);
+        c.shutdown().await;
+    });
+}
