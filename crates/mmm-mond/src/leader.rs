@@ -251,6 +251,40 @@ impl LeaderLoop {
             .await
         {
             tracing::warn!("startup proposal not committed: {e}");
+            return;
+        }
+        self.cleanup().await;
+    }
+
+    /// §5.2 step 9: SET_STATUS then CLEAR_BAD_ROLES to the passive master first, then the
+    /// other hosts, the active master last (nothing in PASSIVE).
+    async fn cleanup(&mut self) {
+        let s = self.shared.clone();
+        let state = s.node.with_state(|m| m.cluster_or_new(&s.config, now()));
+        let term = s.node.metrics().borrow().current_term;
+        for host in cleanup_order(&state, &s.config) {
+            if !s.node.leader_quorum_fresh(s.timing.quorum_age) {
+                return;
+            }
+            let Some(status) = desired_status(&state, &host, &s.config) else {
+                continue;
+            };
+            let sent = s
+                .clients
+                .set_status(&status, term, s.node.id(), s.timing.agent_lease)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(host = %host, "startup status not delivered: {e}");
+                continue;
+            }
+            match s
+                .clients
+                .clear_bad_roles(&host, state.epoch, term, s.node.id())
+                .await
+            {
+                Ok(r) => tracing::info!(host = %host, "{}", r.message),
+                Err(e) => tracing::warn!(host = %host, "CLEAR_BAD_ROLES failed: {e}"),
+            }
         }
     }
 }
