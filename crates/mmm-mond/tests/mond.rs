@@ -9,6 +9,8 @@ mod checks;
 mod cluster;
 #[path = "mond/conformance.rs"]
 mod conformance;
+#[path = "mond/deploy.rs"]
+mod deploy;
 #[path = "mond/election.rs"]
 mod election;
 #[path = "mond/failover.rs"]
