@@ -127,15 +127,38 @@ impl Db {
 
     /// mysql-mmm's `mysql_deny_write`: read_only=1 (super_read_only on MySQL ≥5.7), then kill
     /// client sessions in rounds, sparing writing statements while rounds remain, then verify.
+    /// Setting read_only waits for running writes; when that takes longer than the statement
+    /// timeout, every client session is killed from a second connection first (new writes
+    /// already queue behind the pending read_only), then read_only is set again.
     /// Returns the number of sessions killed.
     pub async fn deny_write(&self) -> Result<usize, DbError> {
         let mut c = self.local().await?;
-        c.set_read_only(true).await?;
-        let own = c.connection_id().await?;
+        let first = c.connection_id().await?;
         let mut killed = 0;
+        let mut c = match c.set_read_only(true).await {
+            Ok(()) => c,
+            Err(MysqlError::Timeout { .. }) => {
+                tracing::warn!(
+                    "Setting read_only=1 is blocked by running writes; killing client sessions first"
+                );
+                let mut k = self.local().await?;
+                let own = k.connection_id().await?;
+                let rows = k.processlist().await?;
+                let rows: Vec<_> = rows.into_iter().filter(|r| r.id != first).collect();
+                for id in select_kills(&rows, own, true).kill {
+                    k.kill(id).await?;
+                    killed += 1;
+                }
+                k.set_read_only(true).await?;
+                k
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let own = c.connection_id().await?;
         for round in 0..=self.max_kill_retries {
             let last = round == self.max_kill_retries;
             let rows = c.processlist().await?;
+            let rows: Vec<_> = rows.into_iter().filter(|r| r.id != first).collect();
             let sel = select_kills(&rows, own, last);
             for id in &sel.kill {
                 c.kill(*id).await?;

@@ -118,7 +118,7 @@ fn tls_config(cfg: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let path = config_path(&cli)?;
-    let cfg = Arc::new(load_config(&path).with_context(|| format!("loading {}", path.display()))?);
+    let cfg = Arc::new(load_config(&path)?);
     let this = cfg.this.clone().context("config has no 'this' host")?;
     let me = cfg
         .hosts

@@ -381,3 +381,56 @@ impl Drop for Cluster {
         }
     }
 }
+
+impl Cluster {
+    /// SetStatus whose returned instant is taken right before the request is written (after the
+    /// connection is up), so lease timings exclude client start-up costs.
+    pub fn set_status_timed(
+        &self,
+        name: &str,
+        roles: &[(&str, &str)],
+        active_master: &str,
+        epoch: u64,
+        lease_ms: u64,
+    ) -> (Instant, Result<pb::SetStatusReply, tonic::Status>) {
+        let ip = self.host(name).ip().to_string();
+        let req = status_req(name, roles, active_master, epoch, lease_ms);
+        self.client
+            .block_on(async move {
+                let mut agent = connect_agent(&ip).await;
+                let sent = Instant::now();
+                let r = agent.set_status(req).await.map(|r| r.into_inner());
+                (sent, r)
+            })
+            .expect("client namespace")
+    }
+
+    /// Polls eth0 of `name` through netlink every 5 ms (inside its namespace) and returns the
+    /// instant `ip` was first seen absent, or `None` after `limit`.
+    pub fn wait_ip_gone(&self, name: &str, ip: &str, limit: Duration) -> Option<Instant> {
+        use futures_util::TryStreamExt;
+        use rtnetlink::packet_route::address::AddressAttribute;
+        let ip: std::net::IpAddr = ip.parse().expect("ip");
+        self.host(name)
+            .block_on(async move {
+                let (conn, handle, _) = rtnetlink::new_connection().expect("netlink");
+                tokio::spawn(conn);
+                let start = Instant::now();
+                while start.elapsed() < limit {
+                    let mut present = false;
+                    let mut stream = handle.address().get().execute();
+                    while let Ok(Some(msg)) = stream.try_next().await {
+                        present |= msg.attributes.iter().any(|a| {
+                            matches!(a, AddressAttribute::Local(x) | AddressAttribute::Address(x) if *x == ip)
+                        });
+                    }
+                    if !present {
+                        return Some(Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                None
+            })
+            .expect("host namespace")
+    }
+}

@@ -77,7 +77,7 @@ fn writer_take_drop_kill_sessions_and_move_vip_with_arp() {
 
     // Drop it while an idle and a busy application session are open.
     let db1_ip = lab_ip(11);
-    let (idle_after, busy_after, reply) = c
+    let (idle_after, busy_after, writing_after, drop_took, reply) = c
         .client
         .block_on(async move {
             let mut idle = app_conn(WRITER_IP).await.expect("idle session");
@@ -85,15 +85,22 @@ fn writer_take_drop_kill_sessions_and_move_vip_with_arp() {
                 let mut conn = app_conn(WRITER_IP).await?;
                 conn.query_drop("SELECT SLEEP(60)").await
             });
+            let writing = tokio::spawn(async move {
+                let mut conn = app_conn(WRITER_IP).await?;
+                conn.query_drop("INSERT INTO w (v) SELECT SLEEP(30)").await
+            });
             tokio::time::sleep(Duration::from_millis(300)).await;
             let mut agent = connect_agent(&db1_ip).await;
+            let started = std::time::Instant::now();
             let reply = agent
                 .set_status(status_req("db1", &[], "db2", 2, 30_000))
                 .await
                 .map(|r| r.into_inner());
+            let drop_took = started.elapsed();
             let idle_after = idle.query_drop("SELECT 1").await;
             let busy_after = tokio::time::timeout(Duration::from_secs(5), busy).await;
-            (idle_after, busy_after, reply)
+            let writing_after = tokio::time::timeout(Duration::from_secs(5), writing).await;
+            (idle_after, busy_after, writing_after, drop_took, reply)
         })
         .expect("client namespace");
     let reply = reply.expect("set_status drop");
@@ -104,6 +111,15 @@ fn writer_take_drop_kill_sessions_and_move_vip_with_arp() {
         Ok(Ok(r)) => assert!(r.is_err(), "busy session survived the drop"),
         other => panic!("busy session did not end promptly: {other:?}"),
     }
+    // The running write blocked read_only=1 until the agent killed it (after its timeout).
+    match writing_after {
+        Ok(Ok(r)) => assert!(r.is_err(), "writing session survived the drop"),
+        other => panic!("writing session did not end promptly: {other:?}"),
+    }
+    assert!(
+        drop_took >= Duration::from_secs(1),
+        "the running write did not delay read_only: {drop_took:?}"
+    );
     assert!(c.read_only("db1"));
     assert!(!c.has_ip("db1", WRITER_IP), "{}", c.addresses("db1"));
     let e = c
