@@ -28,6 +28,7 @@ pub struct Call {
 
 #[derive(Default)]
 struct Inner {
+    hang: bool,
     epoch: u64,
     state: String,
     roles: Vec<pb::RoleIp>,
@@ -97,6 +98,11 @@ impl FakeAgent {
             .collect();
     }
 
+    /// Makes SetStatus hang forever (true) or answer again (false).
+    pub fn set_hang(&self, hang: bool) {
+        self.inner.lock().expect("lock").hang = hang;
+    }
+
     pub fn stop(&self) {
         if let Some(tx) = self.stop.lock().expect("lock").take() {
             let _ = tx.send(());
@@ -115,6 +121,10 @@ impl Agent for Svc {
             return Err(Status::invalid_argument("wrong host"));
         }
         let fence = r.fence.unwrap_or_default();
+        if self.inner.lock().expect("lock").hang {
+            // A hung agent: accepts the connection, never answers.
+            std::future::pending::<()>().await;
+        }
         let mut g = self.inner.lock().expect("lock");
         let accepted = fence.epoch >= g.epoch;
         g.calls.push(Call {

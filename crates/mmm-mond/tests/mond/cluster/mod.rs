@@ -348,3 +348,64 @@ fn conflicting_writer_at_startup_makes_the_cluster_passive_with_the_cause_in_sho
         c.shutdown().await;
     });
 }
+
+#[test]
+fn a_hung_agent_stalls_nobody_else() {
+    rt().block_on(async {
+        let c = MonCluster::start(3).await;
+        c.bring_online().await;
+        c.agents["db3"].set_hang(true);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t0 = Instant::now();
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        for h in ["db1", "db2"] {
+            let n = c.agents[h].calls().iter().filter(|x| x.at > t0).count();
+            // status_interval 0.3 s: about six renewals in 2 s.
+            assert!(n >= 4, "{h} got only {n} statuses while db3 hung");
+        }
+        // An admin command still completes (db3's agent is not involved).
+        let l = c.wait_leader(Duration::from_secs(2)).await;
+        let t = Instant::now();
+        let r = c
+            .command(l, &["set_offline", "db2"])
+            .await
+            .expect("answered");
+        assert!(r.ok, "{}", r.text);
+        assert!(t.elapsed() < Duration::from_secs(2));
+        c.agents["db3"].set_hang(false);
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn leadership_can_be_transferred_through_any_monitor() {
+    rt().block_on(async {
+        let c = MonCluster::start(3).await;
+        c.bring_online().await;
+        let old = c.wait_leader(Duration::from_secs(5)).await;
+        let target = c.followers()[0];
+        let other = c.followers()[1];
+        let r = c
+            .client(other)
+            .await
+            .transfer_leader(mmm_proto::pb::TransferLeaderRequest {
+                name: format!("mon{target}"),
+            })
+            .await
+            .expect("answered")
+            .into_inner();
+        assert!(r.ok, "{}", r.text);
+        let now = c.wait_leader(Duration::from_secs(5)).await;
+        assert_eq!(now, target, "leader is {now}, was {old}");
+        let status = c
+            .client(old)
+            .await
+            .cluster_status(mmm_proto::pb::ClusterStatusRequest {})
+            .await
+            .expect("status")
+            .into_inner();
+        assert_eq!(status.leader_id, target);
+        assert_eq!(status.members.len(), 3);
+        c.shutdown().await;
+    });
+}
