@@ -62,6 +62,8 @@ pub struct Driver {
     desired: Desired,
     lease_deadline: Option<Instant>,
     writer_synced: bool,
+    /// When the last catch-up attempt failed; re-tries wait a second after it.
+    sync_failed_at: Option<Instant>,
     deny_pending: bool,
     pending_removals: Vec<Role>,
     remembered_master: String,
@@ -112,6 +114,7 @@ impl Driver {
             desired: Desired::default(),
             lease_deadline: None,
             writer_synced: false,
+            sync_failed_at: None,
             deny_pending: false,
             pending_removals: Vec::new(),
             remembered_master: String::new(),
@@ -393,8 +396,12 @@ impl Driver {
     /// Catch up, then allow writes. `Some(true)` when writable, `None` when the lease ran out.
     async fn take_writes(&mut self, errors: &mut Vec<String>) -> Option<bool> {
         match self.guarded(self.db.sync_with_master()).await? {
-            Ok(msg) => tracing::info!("{msg}"),
+            Ok(msg) => {
+                self.sync_failed_at = None;
+                tracing::info!("{msg}");
+            }
             Err(e) => {
+                self.sync_failed_at = Some(Instant::now());
                 fatal!("Couldn't sync with master: {e}");
                 errors.push(format!("Couldn't sync with master: {e}"));
                 return Some(false);
@@ -495,7 +502,10 @@ impl Driver {
             self.writer_role.as_deref(),
             self.writer_synced,
         );
-        if plan.sync_writer {
+        let sync_due = self
+            .sync_failed_at
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if plan.sync_writer && sync_due {
             match self.take_writes(errors).await {
                 None => {
                     self.lease_expired().await;
