@@ -41,6 +41,20 @@ pub enum AgentCallError {
     },
 }
 
+impl AgentCallError {
+    /// Whether the agent itself answered (with an error): it is reachable, only the request
+    /// failed. Transport failures and timeouts count as unreachable.
+    pub fn agent_answered(&self) -> bool {
+        match self {
+            AgentCallError::Status { status, .. } => !matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// Lazily connected channels to every configured agent.
 #[derive(Debug, Clone)]
 pub struct AgentClients {

@@ -33,6 +33,8 @@ struct LeaderLoop {
     shared: Arc<Shared>,
     pusher: Pusher,
     facts: BTreeMap<String, AgentFacts>,
+    /// Last push error per host, so a repeating failure is logged once.
+    last_error: BTreeMap<String, String>,
     leader_since: Option<mmm_core::time::Timestamp>,
     hosts: Vec<String>,
 }
@@ -58,6 +60,7 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         shared: shared.clone(),
         pusher,
         facts: BTreeMap::new(),
+        last_error: BTreeMap::new(),
         leader_since: None,
         hosts,
     };
@@ -89,6 +92,7 @@ impl LeaderLoop {
         let f = self.facts.entry(r.host.clone()).or_default();
         match r.outcome {
             Ok(reply) => {
+                self.last_error.remove(&r.host);
                 f.reachable = true;
                 if reply.uptime.is_finite() && reply.uptime >= 0.0 {
                     f.uptime_ms = Some((reply.uptime * 1000.0) as u64);
@@ -106,10 +110,14 @@ impl LeaderLoop {
                 }
             }
             Err(e) => {
-                if f.reachable {
-                    tracing::debug!(host = %r.host, epoch = r.sent_epoch, "status push failed: {e}");
+                let repeated = self.last_error.get(&r.host) == Some(&e.error);
+                if e.answered && !repeated {
+                    tracing::warn!(host = %r.host, epoch = r.sent_epoch, "agent refused the status: {}", e.error);
+                } else if f.reachable && !repeated {
+                    tracing::debug!(host = %r.host, epoch = r.sent_epoch, "status push failed: {}", e.error);
                 }
-                f.reachable = false;
+                f.reachable = e.answered;
+                self.last_error.insert(r.host.clone(), e.error);
             }
         }
     }

@@ -35,7 +35,16 @@ pub struct PushResult {
     /// Epoch that was sent.
     pub sent_epoch: u64,
     /// The agent's reply or why there was none.
-    pub outcome: Result<SetStatusReply, String>,
+    pub outcome: Result<SetStatusReply, PushFailure>,
+}
+
+/// Why a push got no reply.
+#[derive(Debug)]
+pub struct PushFailure {
+    /// The agent answered with an error (it is reachable); false for transport failures.
+    pub answered: bool,
+    /// What went wrong.
+    pub error: String,
 }
 
 /// The running push tasks.
@@ -132,7 +141,10 @@ async fn push_loop(
         let outcome = clients
             .set_status(&push.status, push.term, push.leader_id, lease)
             .await
-            .map_err(|e| e.to_string());
+            .map_err(|e| PushFailure {
+                answered: e.agent_answered(),
+                error: e.to_string(),
+            });
         let now = Instant::now();
         last = Some((push.clone(), now));
         due = Some(now + interval);
