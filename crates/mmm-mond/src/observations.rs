@@ -36,6 +36,9 @@ pub enum ObservationError {
     /// A host that is not in the configuration.
     #[error("unknown host '{0}' in observations")]
     UnknownHost(String),
+    /// A sender that is not a configured monitor node.
+    #[error("observations from unknown monitor id {0}")]
+    UnknownMonitor(NodeId),
 }
 
 /// The latest report of every monitor, shared by the Peer handler and the leader loop.
@@ -105,6 +108,11 @@ impl ObservationBook {
     }
 
     fn table_from_message(&self, msg: &Observations) -> Result<MonitorTable, ObservationError> {
+        let monitor = self
+            .names
+            .get(&msg.monitor_id)
+            .cloned()
+            .ok_or(ObservationError::UnknownMonitor(msg.monitor_id))?;
         let mut table = CheckTable::new();
         for c in &msg.checks {
             let kind: CheckKind = c
@@ -122,11 +130,6 @@ impl ObservationBook {
                 Timestamp::from_millis(c.last_change_ms),
             );
         }
-        let monitor = self
-            .names
-            .get(&msg.monitor_id)
-            .cloned()
-            .unwrap_or_else(|| msg.monitor_id.to_string());
         Ok(MonitorTable {
             monitor,
             network_ok: msg.network_ok,
