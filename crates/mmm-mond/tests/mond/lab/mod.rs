@@ -113,3 +113,42 @@ fn seeds_test2_with_the_leader_monitor_killed_mid_failover() {
     let now = c.leader_index().expect("a new leader");
     assert_ne!(now, leader);
 }
+
+#[test]
+fn a_monitor_cut_off_from_the_writer_cannot_fail_it_alone() {
+    let Some(c) = LabCluster::start("mondc") else {
+        return;
+    };
+    bring_up(&c);
+    let leader = c.leader_index().expect("leader");
+    let cut = (leader + 1) % c.monitors.len();
+    let db1 = c.topo.host("db1").expect("db1").clone();
+    c.lab
+        .cut(&c.monitors[cut].1, &db1)
+        .expect("cut monitor from db1");
+    println!("cut {} (not the leader) off from db1", c.monitors[cut].0);
+    // Well past trap_period (0.8 s): that monitor sees db1's ping and mysql fail.
+    std::thread::sleep(Duration::from_secs(4));
+    let log = c.log(&c.monitors[cut].0);
+    assert!(
+        log.contains("Check 'ping' on 'db1' has failed for"),
+        "the cut monitor did not see db1 fail:\n{log}"
+    );
+    let (ok, show) = c.mmmctl(&["show"]);
+    assert!(ok, "{show}");
+    assert!(
+        show.lines().any(
+            |l| l.starts_with("  db1(10.213.7.11) master/ONLINE. Roles: ")
+                && l.contains("writer(10.213.7.100)")
+        ),
+        "db1 lost its state or the writer:\n{show}"
+    );
+    assert!(c.has_ip("db1", WRITER_IP) && !c.has_ip("db2", WRITER_IP));
+    c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (3)")
+        .expect("db1 still takes writes");
+    let (ok, checks) = c.mmmctl(&["checks", "db1", "ping"]);
+    assert!(
+        ok && checks.contains("OK"),
+        "merged ping check of db1: {checks}"
+    );
+}
