@@ -9,6 +9,8 @@ mod checks;
 mod cluster;
 #[path = "mond/conformance.rs"]
 mod conformance;
+#[path = "mond/daemon.rs"]
+mod daemon;
 #[path = "mond/deploy.rs"]
 mod deploy;
 #[path = "mond/election.rs"]

@@ -1,0 +1,114 @@
+//! The mmm-mond binary with a classic single `<monitor>` config: a one-node cluster that
+//! serves Control, and a clean SIGTERM.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mmm_proto::pb;
+use mmm_proto::pb::control_client::ControlClient;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+fn classic_config(dir: &std::path::Path, port: u16, raft: u16) -> String {
+    format!(
+        "active_master_role writer\n<host default>\nmonitor_user monitor\nmonitor_password m\n</host>\n\
+<host db1>\nip 127.0.0.1\nmode master\npeer db2\nagent_port {a1}\n</host>\n\
+<host db2>\nip 127.0.0.1\nmode master\npeer db1\nagent_port {a2}\n</host>\n\
+<role writer>\nhosts db1, db2\nips 10.213.7.100\nmode exclusive\n</role>\n\
+<monitor>\nip 127.0.0.1\nport {port}\nraft_port {raft}\ndata_dir {d}/raft\npid_path {d}/mond.pid\nping_ips 127.0.0.1\n</monitor>\n",
+        a1 = free_port(),
+        a2 = free_port(),
+        d = dir.display()
+    )
+}
+
+#[test]
+fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port, raft) = (free_port(), free_port());
+    let conf = dir.path().join("mmm_mon.conf");
+    std::fs::write(&conf, classic_config(dir.path(), port, raft)).expect("write config");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let log = dir.path().join("mond.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmm-mond"))
+        .args(["--config", conf.to_str().expect("utf8")])
+        .env("RUST_LOG", "info,openraft=error")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn mmm-mond");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let show = rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let attempt = async {
+                let ch =
+                    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                        .map_err(|e| e.to_string())?
+                        .connect_timeout(Duration::from_millis(500))
+                        .timeout(Duration::from_secs(2))
+                        .connect()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                let s = ControlClient::new(ch)
+                    .show(pb::ShowRequest {})
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_inner();
+                if s.hosts.iter().all(|h| h.state != "UNKNOWN") {
+                    Ok(s)
+                } else {
+                    Err("startup not applied yet".to_string())
+                }
+            };
+            match attempt.await {
+                Ok(s) => break s,
+                Err(e) => {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    assert!(Instant::now() < deadline, "no answer: {e}\n{text}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    assert_eq!(show.mode, "ACTIVE");
+    assert_eq!(show.hosts.len(), 2);
+    // No agent answers: the vote leaves every host waiting for the admin.
+    assert!(
+        show.hosts.iter().all(|h| h.state == "AWAITING_RECOVERY"),
+        "{show:?}"
+    );
+
+    // SAFETY: kill sends SIGTERM to the child we spawned.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mmm-mond did not exit on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "exit {status:?}\n{text}");
+    assert!(text.contains("Signal received: exiting..."), "{text}");
+    assert!(text.trim_end().ends_with("END"), "{text}");
+    assert!(
+        text.contains("The status of the agent on host 'db1' could not be determined"),
+        "{text}"
+    );
+}
