@@ -91,27 +91,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut opts = MonitorOptions::new(Arc::new(config));
     opts.this = cli.this.clone();
     let monitor = Monitor::start(opts).await.context("starting the monitor")?;
-    shutdown_signal().await;
+    mmm_daemon::signal::shutdown_signal().await;
     tracing::info!("Signal received: exiting...");
     monitor.shutdown().await;
     tracing::info!("END");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
