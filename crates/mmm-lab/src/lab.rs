@@ -72,8 +72,12 @@ impl Lab {
         Ok(lab)
     }
 
-    /// Creates a lab with a prefix unique to this process and call (`<tag>-<pid>-<n>`).
+    /// Creates a lab with a prefix unique to this process and call (`<tag>-<pid>-<n>`). First
+    /// removes what labs of dead processes left behind ([`crate::cleanup_orphans`]).
     pub fn new_unique(tag: &str) -> Result<Self> {
+        if let Err(e) = crate::cleanup_orphans() {
+            tracing::warn!(error = %e, "could not look for orphaned lab namespaces");
+        }
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         Self::new(&format!("{tag}-{}-{n}", std::process::id()))

@@ -16,7 +16,12 @@
 //!   (GTID or binlog coordinates) and waits; [`Topology`] brings up the seeds' layout (db1⇄db2,
 //!   db3… slaves of db1).
 //! * [`MmmConfig`] renders `mmm_common.conf` for a topology; [`write_private_file`] writes it 0600.
+//! * [`cluster::Cluster`] launches the whole system on the seeds' topology: real agents, N real
+//!   monitors, a client namespace for `mmmctl`; the `mmm-lab demo` binary is built on it.
+//! * Lab children die with the process that started them (`PR_SET_PDEATHSIG`), and
+//!   [`cleanup_orphans`] removes namespaces and directories a killed owner left behind.
 
+pub mod cluster;
 pub mod error;
 pub mod host;
 pub mod lab;
@@ -30,6 +35,7 @@ pub mod users;
 
 mod cmd;
 mod delay;
+mod orphans;
 
 pub use error::{LabError, Result};
 pub use host::{HOST_INTERFACE, Host};
@@ -37,6 +43,7 @@ pub use lab::{CLIENT_OCTET, LAB_PREFIX_LEN, LAB_SUBNET, Lab, MONITOR_OCTET_BASE,
 pub use mariadb::{MariaDb, MariaDbOpts};
 pub use mmm_config::{MmmConfig, MmmHost, write_private_file};
 pub use netns::Netns;
+pub use orphans::{OrphanReport, cleanup_orphans};
 pub use process::LabProcess;
 pub use replication::{BinlogCoordinates, ReplicationMode, StartPosition};
 pub use topology::{DbNode, NodeMode, Topology, TopologySpec};

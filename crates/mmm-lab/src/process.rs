@@ -1,13 +1,22 @@
 //! Processes the lab starts (mariadbd, agents, monitors), optionally inside a namespace, with their
 //! output in a log file and a guaranteed kill on drop.
+//!
+//! Every child is armed with `PR_SET_PDEATHSIG(SIGKILL)`, so it also dies when the test process
+//! itself is killed (a test timeout's SIGKILL runs no destructor). The kernel sends that signal
+//! when the *thread* that forked the child exits, not the process, so all children are forked by
+//! one spawner thread that lives until the process ends: a child started from a short-lived
+//! thread (a `Netns::block_on` thread, a tokio blocking thread, a test's scoped thread) is not
+//! killed when that thread finishes.
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::OpenOptions;
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{LabError, Result};
@@ -107,8 +116,7 @@ impl LabProcess {
             .stdout(log)
             .stderr(log_err)
             .process_group(0);
-        let child = command
-            .spawn()
+        let child = spawn_tied(command)
             .map_err(|e| LabError::io(format!("starting {}", spec.program.display()), e))?;
         if let Some(reg) = registry.as_ref() {
             reg.add(child.id());
@@ -202,6 +210,112 @@ impl Drop for LabProcess {
             tracing::warn!(error = %e, "could not reap a lab process");
         }
     }
+}
+
+/// A command to fork and the channel its result goes back on.
+type SpawnJob = (Command, Sender<std::io::Result<Child>>);
+
+/// Starts `command` so that it dies with this process: armed with `PR_SET_PDEATHSIG(SIGKILL)` and
+/// forked by the lab's spawner thread, which never exits before the process does (see the module
+/// docs). Use it for every child the lab starts; short commands included, so nothing a killed
+/// test started keeps running.
+pub(crate) fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
+    arm_parent_death_signal(&mut command);
+    let (reply_tx, reply_rx) = channel();
+    spawner()?
+        .send((command, reply_tx))
+        .map_err(|_| std::io::Error::other("the lab's spawner thread is gone"))?;
+    reply_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the lab's spawner thread did not answer"))?
+}
+
+/// The sending end of the spawner thread, started on first use. The sender lives in a static, so
+/// the thread's receive loop never ends while the process runs.
+fn spawner() -> std::io::Result<&'static Sender<SpawnJob>> {
+    static SPAWNER: OnceLock<std::result::Result<Sender<SpawnJob>, String>> = OnceLock::new();
+    SPAWNER
+        .get_or_init(|| {
+            let (tx, rx) = channel::<SpawnJob>();
+            std::thread::Builder::new()
+                .name("mmm-lab-spawner".into())
+                .spawn(move || {
+                    for (mut command, reply) in rx {
+                        let _ = reply.send(command.spawn());
+                    }
+                })
+                .map(|_| tx)
+                .map_err(|e| format!("starting the lab's spawner thread: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| std::io::Error::other(e.clone()))
+}
+
+/// Makes the child ask the kernel for SIGKILL when its parent thread dies, and exit at once if the
+/// parent already died between fork and that request.
+fn arm_parent_death_signal(command: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the hook runs in the forked child before exec and calls only async-signal-safe
+    // functions (prctl, getppid, _exit); it touches no memory shared with the parent.
+    unsafe {
+        command.pre_exec(move || {
+            let signal = libc::c_ulong::try_from(libc::SIGKILL).unwrap_or(9);
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Runs `command` to completion (through [`spawn_tied`]) with stdin closed, capturing stdout and
+/// stderr; kills it and fails with [`LabError::Timeout`] after `timeout`.
+pub(crate) fn output_with_deadline(
+    mut command: Command,
+    what: &str,
+    timeout: Duration,
+) -> Result<Output> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = spawn_tied(command).map_err(|e| LabError::io(format!("starting {what}"), e))?;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out_reader = std::thread::spawn(move || read_pipe(stdout.as_mut()));
+    let err_reader = std::thread::spawn(move || read_pipe(stderr.as_mut()));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(LabError::Timeout {
+                    what: what.to_owned(),
+                    timeout,
+                });
+            }
+            Err(e) => return Err(LabError::io(format!("waiting for {what}"), e)),
+        }
+    };
+    Ok(Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    })
+}
+
+fn read_pipe<R: Read>(pipe: Option<&mut R>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(p) = pipe {
+        let _ = p.read_to_end(&mut buf);
+    }
+    buf
 }
 
 /// Sends a signal to one pid.
