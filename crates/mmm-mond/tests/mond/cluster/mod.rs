@@ -409,3 +409,57 @@ fn leadership_can_be_transferred_through_any_monitor() {
         c.shutdown().await;
     });
 }
+
+#[test]
+fn members_are_removed_and_added_through_control() {
+    rt().block_on(async {
+        let c = MonCluster::start(3).await;
+        c.bring_online().await;
+        let leader = c.wait_leader(Duration::from_secs(5)).await;
+        let victim = c.followers()[1];
+        let via = c.followers()[0];
+        let name = format!("mon{victim}");
+        let status = |id| {
+            let c = &c;
+            async move {
+                c.client(id)
+                    .await
+                    .cluster_status(mmm_proto::pb::ClusterStatusRequest {})
+                    .await
+                    .expect("status")
+                    .into_inner()
+            }
+        };
+        let r = c
+            .client(via)
+            .await
+            .remove_member(mmm_proto::pb::RemoveMemberRequest { name: name.clone() })
+            .await
+            .expect("answered")
+            .into_inner();
+        assert!(r.ok, "{}", r.text);
+        let s = status(leader).await;
+        let voters: Vec<u64> = s.members.iter().filter(|m| m.voter).map(|m| m.id).collect();
+        assert!(!voters.contains(&victim), "{s:?}");
+        let r = c
+            .client(via)
+            .await
+            .add_member(mmm_proto::pb::AddMemberRequest { name: name.clone() })
+            .await
+            .expect("answered")
+            .into_inner();
+        assert!(r.ok, "{}", r.text);
+        let s = status(leader).await;
+        assert!(s.members.iter().any(|m| m.id == victim && m.voter), "{s:?}");
+        let bad = c
+            .client(via)
+            .await
+            .add_member(mmm_proto::pb::AddMemberRequest {
+                name: "mon9".into(),
+            })
+            .await
+            .expect_err("unknown monitor refused");
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        c.shutdown().await;
+    });
+}
