@@ -16,10 +16,10 @@ use tonic::Status;
 use crate::db::Db;
 use crate::desired::{Desired, Role, StatusCommand, role_list};
 use crate::epoch::EpochStore;
-use crate::fatal;
 use crate::plan::{Step, bad_roles, reassert, role_changes};
 use crate::uptime::uptime;
 use crate::vip::Vips;
+use mmm_daemon::fatal;
 
 /// A request for the driver, answered through its oneshot.
 #[derive(Debug)]

@@ -8,8 +8,6 @@ mod desired;
 mod driver;
 mod epoch;
 mod kill;
-mod logging;
-mod pidfile;
 mod plan;
 mod service;
 mod uptime;
@@ -24,6 +22,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use mmm_core::config::{Config, ConfigKind, Program, SocketType};
+use mmm_daemon::signal::shutdown_signal;
+use mmm_daemon::{fatal, logging, pidfile};
 use mmm_proto::pb::agent_server::AgentServer;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
@@ -192,23 +192,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     drop(pid);
     tracing::info!("END");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (mut term, mut int) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(t), Ok(i)) => (t, i),
-        _ => {
-            fatal!("Couldn't install signal handlers");
-            return std::future::pending().await;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
-    tracing::info!("Signal received: exiting...");
 }

@@ -45,8 +45,11 @@ impl Visit for Fields {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = value.to_string();
+        match field.name() {
+            "message" => self.message = value.to_string(),
+            // Lines carrying their mysql-mmm level as data (`mmm_level = "FATAL"`).
+            "mmm_level" => self.fatal |= value == "FATAL",
+            _ => {}
         }
     }
 
@@ -99,7 +102,11 @@ where
 
 /// Installs the global subscriber: classic layout on stderr, or JSON lines.
 pub fn init(json: bool, debug: bool) {
-    let default = if debug { "debug" } else { "info" };
+    let default = if debug {
+        "debug,openraft=warn"
+    } else {
+        "info,openraft=error"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     if json {
         tracing_subscriber::fmt()

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum PidError {
     /// A live process already owns the pid file.
-    #[error("Can't run second copy of mmm-agentd (pid {pid} in {path})")]
+    #[error("Can't run second copy of {program} (pid {pid} in {path})")]
     Running {
+        /// This program's name.
+        program: String,
         /// Its pid.
         pid: i32,
         /// The file.
@@ -38,6 +40,14 @@ fn alive(pid: i32) -> bool {
             || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
+/// The running program's file name (`mmm-agentd`, `mmm-mond`).
+fn program_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "mmm".to_string())
+}
+
 impl PidFile {
     /// Creates the pid file; `Ok((file, true))` when a stale one was replaced.
     pub fn acquire(path: &Path) -> Result<(PidFile, bool), PidError> {
@@ -50,6 +60,7 @@ impl PidFile {
             match text.trim().parse::<i32>() {
                 Ok(pid) if pid != std::process::id() as i32 && alive(pid) => {
                     return Err(PidError::Running {
+                        program: program_name(),
                         pid,
                         path: path.to_path_buf(),
                     });

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Parser;
 use mmm_core::config::{ConfigKind, Program};
+use mmm_daemon::{fatal, logging, pidfile};
 use mmm_mond::monitor::{Monitor, MonitorOptions};
 
 /// Command line of mmm-mond.
@@ -46,8 +47,9 @@ fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
 
 fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    logging::capture_local_offset();
     let cli = Cli::parse();
-    init_logging(cli.log_json);
+    logging::init(cli.log_json, false);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,30 +57,16 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            tracing::error!(fatal = true, "Can't start runtime: {e}");
+            fatal!("Can't start runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(fatal = true, "{e:#}");
+            fatal!("{e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 
@@ -87,13 +75,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = mmm_core::config::load(&path, Program::Monitor)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("loading {}", path.display()))?;
+    let pid_path = config
+        .monitor
+        .as_ref()
+        .and_then(|m| m.pid_path.clone())
+        .unwrap_or_else(|| PathBuf::from("/run/mmm/mmm-mond.pid"));
+    let (pid, stale) = pidfile::PidFile::acquire(&pid_path)?;
+    if stale {
+        tracing::warn!("Unclean start - found stale pid file!");
+    }
     tracing::info!("STARTING...");
     let mut opts = MonitorOptions::new(Arc::new(config));
     opts.this = cli.this.clone();
     let monitor = Monitor::start(opts).await.context("starting the monitor")?;
     mmm_daemon::signal::shutdown_signal().await;
-    tracing::info!("Signal received: exiting...");
     monitor.shutdown().await;
+    drop(pid);
     tracing::info!("END");
     Ok(())
 }

@@ -82,6 +82,9 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
             }
         }
     });
+    let pid_file = dir.path().join("mond.pid");
+    let pid_text = std::fs::read_to_string(&pid_file).expect("pid file written");
+    assert_eq!(pid_text.trim(), child.id().to_string());
     assert_eq!(show.mode, "ACTIVE");
     assert_eq!(show.hosts.len(), 2);
     // No agent answers: the vote leaves every host waiting for the admin.
@@ -106,7 +109,19 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "exit {status:?}\n{text}");
     assert!(text.contains("Signal received: exiting..."), "{text}");
-    assert!(text.trim_end().ends_with("END"), "{text}");
+    assert!(text.trim_end().ends_with(" INFO END"), "{text}");
+    assert!(!pid_file.exists(), "pid file left behind");
+    // mysql-mmm's layout: `yyyy/MM/dd HH:mm:ss LEVEL message`, FATAL for state changes.
+    let starting = text
+        .lines()
+        .find(|l| l.ends_with("STARTING..."))
+        .expect("STARTING line");
+    let (date, rest) = starting.split_at(19);
+    assert!(
+        date.len() == 19 && date.as_bytes()[4] == b'/' && date.as_bytes()[13] == b':',
+        "{starting}"
+    );
+    assert_eq!(rest, "  INFO STARTING...");
     assert!(
         text.contains("The status of the agent on host 'db1' could not be determined"),
         "{text}"
