@@ -201,7 +201,6 @@ pub struct Cluster {
     client: Host,
     opts: ClusterOptions,
     config: MmmConfig,
-    common: String,
     lab: Lab,
 }
 
@@ -244,11 +243,9 @@ impl Cluster {
             topo,
             client,
             opts,
-            common: String::new(),
             config,
             lab,
         };
-        cluster.common = cluster.render_common();
         cluster.write_configs()?;
         let names: Vec<String> = cluster.daemons.iter().map(|d| d.name.clone()).collect();
         for name in names {
@@ -259,8 +256,8 @@ impl Cluster {
     }
 
     /// The configuration every daemon shares: the topology's `mmm_common.conf`, checks, the
-    /// monitor cluster and any extra text.
-    fn render_common(&self) -> String {
+    /// monitor cluster (with `pid_path`, which each monitor needs for itself) and any extra text.
+    fn render_common(&self, monitor_pid_path: &Path) -> String {
         let t = &self.opts.timings;
         let mut s = self.config.render();
         let _ = write!(
@@ -274,7 +271,7 @@ impl Cluster {
         let _ = write!(
             s,
             "\n<monitor>\n    pid_path {}\n    ping_ips {}\n    agent_lease {}\n    status_interval {}\n    agent_timeout {}\n    lease_margin {}\n</monitor>\n",
-            self.lab.dir().join("mond.pid").display(),
+            monitor_pid_path.display(),
             ping_ips.join(", "),
             secs(t.agent_lease),
             secs(t.status_interval),
@@ -300,16 +297,15 @@ impl Cluster {
 
     fn write_configs(&self) -> Result<()> {
         for d in &self.daemons {
-            let this = match d.kind {
-                DaemonKind::Agent => format!("this {}", d.name),
-                DaemonKind::Monitor => format!("this_monitor {}", d.name),
+            let (this, pid_dir) = match d.kind {
+                DaemonKind::Agent => (format!("this {}", d.name), self.client.dir()),
+                DaemonKind::Monitor => (format!("this_monitor {}", d.name), d.host.dir()),
             };
-            write_private_file(
-                &self.daemon_config_path(d),
-                &format!("{}\n{this}\n", self.common),
-            )?;
+            let common = self.render_common(&pid_dir.join("mmm_mond.pid"));
+            write_private_file(&self.daemon_config_path(d), &format!("{common}\n{this}\n"))?;
         }
-        write_private_file(&self.mmmctl_config_path(), &self.common)
+        let common = self.render_common(&self.client.dir().join("mmm_mond.pid"));
+        write_private_file(&self.mmmctl_config_path(), &common)
     }
 
     fn daemon_config_path(&self, d: &Daemon) -> PathBuf {
@@ -550,7 +546,11 @@ impl Cluster {
         let argv = self.mmmctl_argv(args);
         let mut command = Command::new(&argv[0]);
         command.args(&argv[1..]);
-        output_with_deadline(command, &format!("mmmctl {}", args.join(" ")), MMMCTL_DEADLINE)
+        output_with_deadline(
+            command,
+            &format!("mmmctl {}", args.join(" ")),
+            MMMCTL_DEADLINE,
+        )
     }
 
     /// Runs `mmmctl args…` and returns whether it succeeded and its stdout followed by stderr.
@@ -636,7 +636,12 @@ impl Cluster {
                 DaemonKind::Monitor => "monitor",
                 DaemonKind::Agent => "agent",
             };
-            let _ = writeln!(s, "--- {kind} {} ---\n{}", d.name, tail(&self.log(&d.name), lines));
+            let _ = writeln!(
+                s,
+                "--- {kind} {} ---\n{}",
+                d.name,
+                tail(&self.log(&d.name), lines)
+            );
         }
         let _ = writeln!(s, "--- show ---\n{}", self.mmmctl_text(&["show"]).1);
         s
@@ -646,7 +651,10 @@ impl Cluster {
     pub fn has_ip(&self, host: &str, ip: &str) -> bool {
         self.lab
             .host(host)
-            .and_then(|h| h.exec("ip", &["-4", "-o", "addr", "show", "dev", "eth0"]).ok())
+            .and_then(|h| {
+                h.exec("ip", &["-4", "-o", "addr", "show", "dev", "eth0"])
+                    .ok()
+            })
             .is_some_and(|out| out.contains(&format!("inet {ip}/32")))
     }
 
@@ -791,7 +799,9 @@ mod tests {
     fn options_are_validated_before_anything_starts() {
         let bins = Binaries::in_dir(Path::new("/nonexistent-dir"));
         let mut opts = ClusterOptions::new("mmmc", bins);
-        assert!(matches!(opts.validate(), Err(LabError::Unsupported(m)) if m.contains("missing program")));
+        assert!(
+            matches!(opts.validate(), Err(LabError::Unsupported(m)) if m.contains("missing program"))
+        );
         opts.monitors = 0;
         assert!(opts.validate().is_err());
         opts.monitors = MAX_MONITORS + 1;

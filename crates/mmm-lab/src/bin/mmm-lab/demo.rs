@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions, DaemonKind, writer_in_show};
 use mmm_lab::ReplicationMode;
+use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions, DaemonKind, writer_in_show};
 
 use crate::signals;
 
