@@ -35,13 +35,32 @@ struct MmmLayout;
 struct Fields {
     message: String,
     fatal: bool,
+    /// Other structured fields, appended as ` key=value` after the message.
+    extra: String,
+}
+
+impl Fields {
+    fn push_extra(&mut self, name: &str, value: &dyn fmt::Display) {
+        use std::fmt::Write as _;
+        let _ = write!(self.extra, " {name}={value}");
+    }
 }
 
 impl Visit for Fields {
     fn record_bool(&mut self, field: &Field, value: bool) {
         if field.name() == "fatal" {
             self.fatal = value;
+        } else {
+            self.push_extra(field.name(), &value);
         }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push_extra(field.name(), &value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push_extra(field.name(), &value);
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -49,13 +68,15 @@ impl Visit for Fields {
             "message" => self.message = value.to_string(),
             // Lines carrying their mysql-mmm level as data (`mmm_level = "FATAL"`).
             "mmm_level" => self.fatal |= value == "FATAL",
-            _ => {}
+            name => self.push_extra(name, &value),
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" {
             self.message = format!("{value:?}");
+        } else {
+            self.push_extra(field.name(), &format_args!("{value:?}"));
         }
     }
 }
@@ -96,7 +117,8 @@ where
         event.record(&mut fields);
         let now = OffsetDateTime::now_utc().to_offset(*OFFSET.get().unwrap_or(&UtcOffset::UTC));
         let level = level_word(*event.metadata().level(), fields.fatal);
-        writeln!(writer, "{}", render(now, level, &fields.message))
+        let message = format!("{}{}", fields.message, fields.extra);
+        writeln!(writer, "{}", render(now, level, &message))
     }
 }
 

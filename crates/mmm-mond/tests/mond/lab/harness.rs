@@ -138,8 +138,14 @@ impl LabCluster {
 
     pub fn monitor_conf(&self, name: &str) -> PathBuf {
         let conf = self.dir(name).join("mmm_mon.conf");
-        write_private_file(&conf, &format!("{}\nthis_monitor {name}\n", self.common))
-            .expect("config");
+        // Each monitor process has its own pid file (a later <monitor> section overrides).
+        let pid = self.lab.dir().join(name).join("mond.pid");
+        let text = format!(
+            "{}\n<monitor>\n    pid_path {}\n</monitor>\nthis_monitor {name}\n",
+            self.common,
+            pid.display()
+        );
+        write_private_file(&conf, &text).expect("config");
         conf
     }
 

@@ -152,3 +152,40 @@ fn a_monitor_cut_off_from_the_writer_cannot_fail_it_alone() {
         "merged ping check of db1: {checks}"
     );
 }
+
+#[test]
+fn an_isolated_leader_monitor_is_replaced_and_fails_nothing() {
+    let Some(c) = LabCluster::start("mondi") else {
+        return;
+    };
+    bring_up(&c);
+    let leader = c.leader_index().expect("leader");
+    let name = c.monitors[leader].0.clone();
+    c.lab
+        .isolate(&c.monitors[leader].1)
+        .expect("isolate the leader monitor");
+    println!("isolated the leader monitor {name}");
+    // The majority elects another leader; the isolated monitor loses its network
+    // self-check and decides nothing.
+    c.wait_for("a new leader", Duration::from_secs(15), || {
+        c.leader_index().is_some_and(|l| l != leader)
+    });
+    c.wait_for(
+        "the isolated monitor notices",
+        Duration::from_secs(15),
+        || c.log(&name).contains("FATAL Network is unreachable"),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let (ok, show) = c.mmmctl(&["show"]);
+    assert!(ok, "{show}");
+    for db in ["db1(10.213.7.11)", "db2(10.213.7.12)", "db3(10.213.7.13)"] {
+        assert!(
+            show.lines()
+                .any(|l| l.starts_with(&format!("  {db} ")) && l.contains("/ONLINE.")),
+            "{db} is not ONLINE:\n{show}"
+        );
+    }
+    assert!(c.has_ip("db1", WRITER_IP));
+    c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (4)")
+        .expect("db1 keeps taking writes");
+}
