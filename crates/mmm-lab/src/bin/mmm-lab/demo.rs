@@ -80,26 +80,38 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     teardown(cluster)
 }
 
-/// Waits for Ctrl-C/SIGTERM, reporting daemons that exit meanwhile (e.g. killed by the user).
+/// Waits for Ctrl-C/SIGTERM, reporting daemons and servers that exit meanwhile (e.g. killed by
+/// the user).
 fn watch(cluster: &mut Cluster) {
-    let names: Vec<String> = cluster
-        .agent_names()
-        .into_iter()
+    let agents = cluster.agent_names();
+    let names: Vec<String> = agents
+        .iter()
+        .cloned()
         .chain(cluster.monitor_names())
         .collect();
-    let mut reported = Vec::new();
+    let mut reported_daemons = Vec::new();
+    let mut reported_servers = Vec::new();
     while !signals::stop_requested() {
         for name in &names {
-            if reported.contains(name) {
-                continue;
-            }
-            if !cluster.is_running(name).unwrap_or(true) {
+            if !reported_daemons.contains(name) && !cluster.is_running(name).unwrap_or(true) {
                 let log = cluster
                     .log_path(name)
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
                 println!("mmm-lab: {name}'s daemon has exited (log: {log})");
-                reported.push(name.clone());
+                reported_daemons.push(name.clone());
+            }
+        }
+        for name in &agents {
+            let Ok(db) = cluster.topology_mut().db_mut(name) else {
+                continue;
+            };
+            if !reported_servers.contains(name) && !db.is_running() {
+                println!(
+                    "mmm-lab: {name}'s mariadbd has exited (error log: {})",
+                    db.error_log().display()
+                );
+                reported_servers.push(name.clone());
             }
         }
         std::thread::sleep(POLL);
