@@ -28,6 +28,10 @@ pub const LEADER_METADATA: &str = "mmm-leader";
 const FORWARDED_METADATA: &str = "mmm-forwarded";
 /// Request metadata asking the target of a leader transfer to campaign.
 const CAMPAIGN_METADATA: &str = "mmm-campaign";
+/// Request metadata asking a bystander of a leader transfer to hold its elections.
+const HOLD_METADATA: &str = "mmm-hold";
+/// How long a leader transfer may take; bystanders hold their elections this long.
+const TRANSFER_WINDOW: Duration = Duration::from_secs(3);
 
 /// The Control service of one monitor.
 pub struct ControlService {
@@ -346,12 +350,32 @@ impl ControlService {
                 "ERROR: Unknown monitor '{name}'!"
             )));
         };
-        // openraft 0.9 has no leader transfer: stop heartbeats and our own elections until
-        // followers stop following us, then let the target campaign.
+        // openraft 0.9 has no leader transfer. The other followers hold their elections,
+        // we stop heartbeats and our own candidacy, and the target campaigns until it wins.
+        for other in s
+            .config
+            .monitor_nodes
+            .iter()
+            .filter(|n| n.id != target.id && n.id != s.node.id())
+        {
+            if let Some(a) = s.control_addr(other.id) {
+                let mut hold = Request::new(pb::TransferLeaderRequest {
+                    name: name.to_string(),
+                });
+                hold.metadata_mut()
+                    .insert(HOLD_METADATA, MetadataValue::from_static("1"));
+                let _ = self
+                    .forward(
+                        &a,
+                        hold,
+                        |mut c, r| async move { c.transfer_leader(r).await },
+                    )
+                    .await;
+            }
+        }
         let rc = s.node.raft().runtime_config();
         rc.heartbeat(false);
         rc.elect(false);
-        tokio::time::sleep(s.timing.quorum_age).await;
         let mut req = Request::new(pb::TransferLeaderRequest {
             name: name.to_string(),
         });
@@ -364,7 +388,7 @@ impl ControlService {
                 |mut c, r| async move { c.transfer_leader(r).await },
             )
             .await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let deadline = tokio::time::Instant::now() + TRANSFER_WINDOW;
         let mut moved = false;
         while tokio::time::Instant::now() < deadline {
             if s.node.leader().is_some_and(|l| l.id == target.id) {
@@ -501,15 +525,36 @@ impl pb::control_server::Control for ControlService {
         &self,
         req: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
+        if req.metadata().get(HOLD_METADATA).is_some() {
+            // A transfer to another monitor is under way: do not compete for a while.
+            let node = self.shared.node.clone();
+            node.raft().runtime_config().elect(false);
+            tokio::spawn(async move {
+                tokio::time::sleep(TRANSFER_WINDOW).await;
+                node.raft().runtime_config().elect(true);
+            });
+            return Ok(Response::new(pb::CommandReply {
+                text: "OK: Holding.".into(),
+                ok: true,
+            }));
+        }
         if req.metadata().get(CAMPAIGN_METADATA).is_some() {
-            // We are the chosen successor: start an election now.
-            return match self.shared.node.campaign().await {
-                Ok(()) => Ok(Response::new(pb::CommandReply {
-                    text: "OK: Campaigning.".into(),
-                    ok: true,
-                })),
-                Err(e) => Err(Status::internal(e.to_string())),
-            };
+            // We are the chosen successor: campaign until we win or the window closes.
+            let node = self.shared.node.clone();
+            tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + TRANSFER_WINDOW;
+                while tokio::time::Instant::now() < deadline && !node.is_leader() {
+                    if let Err(e) = node.campaign().await {
+                        tracing::warn!("campaign failed: {e}");
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            });
+            return Ok(Response::new(pb::CommandReply {
+                text: "OK: Campaigning.".into(),
+                ok: true,
+            }));
         }
         routed!(
             self,

@@ -35,6 +35,10 @@ struct LeaderLoop {
     facts: BTreeMap<String, AgentFacts>,
     /// Last push error per host, so a repeating failure is logged once.
     last_error: BTreeMap<String, String>,
+    /// Since when each agent has been unreachable (transport failures only).
+    unreachable_since: BTreeMap<String, mmm_core::time::Timestamp>,
+    /// This leadership already handed itself over once.
+    stepped_aside: bool,
     leader_since: Option<mmm_core::time::Timestamp>,
     hosts: Vec<String>,
 }
@@ -61,6 +65,8 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         pusher,
         facts: BTreeMap::new(),
         last_error: BTreeMap::new(),
+        unreachable_since: BTreeMap::new(),
+        stepped_aside: false,
         leader_since: None,
         hosts,
     };
@@ -93,6 +99,7 @@ impl LeaderLoop {
         match r.outcome {
             Ok(reply) => {
                 self.last_error.remove(&r.host);
+                self.unreachable_since.remove(&r.host);
                 f.reachable = true;
                 if reply.uptime.is_finite() && reply.uptime >= 0.0 {
                     f.uptime_ms = Some((reply.uptime * 1000.0) as u64);
@@ -117,6 +124,13 @@ impl LeaderLoop {
                     tracing::debug!(host = %r.host, epoch = r.sent_epoch, "status push failed: {}", e.error);
                 }
                 f.reachable = e.answered;
+                if e.answered {
+                    self.unreachable_since.remove(&r.host);
+                } else {
+                    self.unreachable_since
+                        .entry(r.host.clone())
+                        .or_insert_with(now);
+                }
                 self.last_error.insert(r.host.clone(), e.error);
             }
         }
@@ -129,6 +143,8 @@ impl LeaderLoop {
             if self.leader_since.take().is_some() {
                 self.pusher.pause_all();
                 self.facts.clear();
+                self.unreachable_since.clear();
+                self.stepped_aside = false;
             }
             return;
         }
@@ -169,6 +185,55 @@ impl LeaderLoop {
             }
         }
         self.push_all(&merged);
+        self.maybe_step_aside(&merged, since, now);
+    }
+
+    /// A leader that cannot reach the active master's agent, while the other monitors see
+    /// the host healthy, hands leadership over: the agent would otherwise fence itself when
+    /// its lease runs out although nothing is wrong with it. It stops its heartbeats (and
+    /// its own candidacy) for a few election timeouts so another monitor takes over, at most
+    /// once per leadership and only after leading for one lease (no rapid cycling).
+    fn maybe_step_aside(
+        &mut self,
+        merged: &mmm_core::checks::CheckTable,
+        since: mmm_core::time::Timestamp,
+        now: mmm_core::time::Timestamp,
+    ) {
+        let s = self.shared.clone();
+        let lease = s.timing.agent_lease;
+        let Some(am) = s.node.with_state(|m| {
+            m.cluster()
+                .and_then(|c| c.active_master(&s.config).map(str::to_string))
+        }) else {
+            return;
+        };
+        let Some(down_since) = self.unreachable_since.get(&am) else {
+            return;
+        };
+        let healthy = merged.ok(&am, CheckKind::Ping) && merged.ok(&am, CheckKind::Mysql);
+        if self.stepped_aside
+            || !healthy
+            || now.since(*down_since) < s.timing.agent_timeout
+            || now.since(since) < lease
+            || s.config.monitor_nodes.len() < 2
+        {
+            return;
+        }
+        self.stepped_aside = true;
+        tracing::warn!(
+            "Can't reach the agent of active master '{am}' from this monitor while the others see it healthy; handing leadership to another monitor"
+        );
+        let node = s.node.clone();
+        let pause = s.timing.quorum_age * 4;
+        tokio::spawn(async move {
+            let rc = node.raft().runtime_config();
+            rc.heartbeat(false);
+            rc.elect(false);
+            tokio::time::sleep(pause).await;
+            let rc = node.raft().runtime_config();
+            rc.heartbeat(true);
+            rc.elect(true);
+        });
     }
 
     /// Sets every agent's desired status from the committed state.

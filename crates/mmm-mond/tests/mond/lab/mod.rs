@@ -189,3 +189,46 @@ fn an_isolated_leader_monitor_is_replaced_and_fails_nothing() {
     c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (4)")
         .expect("db1 keeps taking writes");
 }
+
+#[test]
+fn a_leader_cut_off_from_the_writer_hands_leadership_over() {
+    let Some(c) = LabCluster::start("monds") else {
+        return;
+    };
+    bring_up(&c);
+    let leader = c.leader_index().expect("leader");
+    let name = c.monitors[leader].0.clone();
+    let db1 = c.topo.host("db1").expect("db1").clone();
+    c.lab
+        .cut(&c.monitors[leader].1, &db1)
+        .expect("cut the leader from db1");
+    println!("cut the leader monitor {name} off from db1");
+    c.wait_for(
+        "leadership moved off the cut monitor",
+        Duration::from_secs(20),
+        || c.leader_index().is_some_and(|l| l != leader),
+    );
+    assert!(
+        c.log(&name)
+            .contains("handing leadership to another monitor")
+    );
+    c.wait_for(
+        "db1 keeps or regains the writer",
+        Duration::from_secs(20),
+        || {
+            c.has_ip("db1", WRITER_IP)
+                && c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (5)")
+                    .is_ok()
+        },
+    );
+    let (ok, show) = c.mmmctl(&["show"]);
+    assert!(ok, "{show}");
+    assert!(
+        show.lines().any(
+            |l| l.starts_with("  db1(10.213.7.11) master/ONLINE. Roles: ")
+                && l.contains("writer(10.213.7.100)")
+        ),
+        "db1 lost its state or the writer:\n{show}"
+    );
+    assert!(!c.has_ip("db2", WRITER_IP));
+}
