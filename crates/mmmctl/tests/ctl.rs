@@ -1,7 +1,8 @@
 //! Runs the real `mmmctl` binary against in-process Control servers with fixed replies.
 //!
 //! These tests cover the CLI's own concerns (arguments, renderings, JSON, exit codes,
-//! leader following, timeouts, config check); they say nothing about the monitor itself.
+//! leader following, timeouts, config check); `real_monitor` runs the same against the real
+//! monitors, agents and MariaDB servers in the lab (root only).
 
 mod ctl {
     pub mod harness;
@@ -13,5 +14,6 @@ mod ctl {
     mod golden;
     mod json;
     mod leader;
+    mod real_monitor;
     mod tls;
 }
