@@ -475,7 +475,7 @@ fn three_hosts_three_monitors() {
     check_show_json(&c, &roles_before);
     check_checks_json(&c, &["db1", "db2", "db3"]);
     assert_eq!(json(&c, &["mode"])["mode"], "ACTIVE");
-    let (leader, members) = check_cluster_json(&c, 3);
+    let (_, members) = check_cluster_json(&c, 3);
     let refused = ctl(&c, &["--json", "checks", "all", "disk"]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     let doc: Value = serde_json::from_str(&refused.stdout).expect("error document");
@@ -557,7 +557,8 @@ fn three_hosts_three_monitors() {
         "OK: Role is on 'db2' already. Skipping command.\n",
     );
 
-    // Leader following: a follower listed first.
+    // Leader following: a follower listed first (the leader as of now, by cluster status).
+    let (leader, _) = check_cluster_json(&c, 3);
     let address = |name: &str| -> String {
         members
             .iter()
@@ -581,6 +582,12 @@ fn three_hosts_three_monitors() {
         v
     };
     let follower_first = [f1.as_str(), leader.as_str()];
+    let args = via(&follower_first, &["--json", "cluster", "status"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = ctl(&c, &args);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let status: Value = serde_json::from_str(&run.stdout).expect("cluster status JSON");
+    assert_eq!(status["leader_name"], leader.as_str(), "{status}");
     let args = via(&follower_first, &["set_offline", "db3"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     expect_run(
