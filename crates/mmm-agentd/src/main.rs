@@ -19,11 +19,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use mmm_core::config::{Config, ConfigKind, Program, SocketType};
+use mmm_daemon::pidfile;
 use mmm_daemon::signal::shutdown_signal;
-use mmm_daemon::{fatal, logging, pidfile};
 use mmm_proto::pb::agent_server::AgentServer;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
@@ -54,42 +54,9 @@ struct Cli {
     cluster: Option<String>,
 }
 
-fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
-    if let Some(p) = &cli.config {
-        return Ok(p.clone());
-    }
-    if let Some(c) = &cli.cluster
-        && !c.starts_with('@')
-    {
-        bail!("invalid cluster argument '{c}' (expected @NAME)");
-    }
-    mmm_core::config::find_default(ConfigKind::Agent, cli.cluster.as_deref())
-        .map_err(|e| anyhow::anyhow!("{e}"))
-}
-
 fn main() -> ExitCode {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    logging::capture_local_offset();
     let cli = Cli::parse();
-    logging::init(cli.log_json, false);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            fatal!("Can't start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            fatal!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    mmm_daemon::launch::run_daemon(cli.log_json, run(cli))
 }
 
 fn load_config(path: &Path) -> anyhow::Result<Config> {
@@ -117,7 +84,11 @@ fn tls_config(cfg: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let path = config_path(&cli)?;
+    let path = mmm_daemon::launch::config_path(
+        cli.config.as_deref(),
+        cli.cluster.as_deref(),
+        ConfigKind::Agent,
+    )?;
     let cfg = Arc::new(load_config(&path)?);
     let this = cfg.this.clone().context("config has no 'this' host")?;
     let me = cfg

@@ -1,10 +1,12 @@
 //! What both mmm daemons (`mmm-mond`, `mmm-agentd`) share, in mysql-mmm's manner.
 //!
+//! * [`launch`]: find the config file, install TLS provider and logging, run the body.
 //! * [`logging`]: log lines in mysql-mmm's layout (`yyyy/MM/dd HH:mm:ss LEVEL message`,
 //!   with its FATAL level) or JSON, through `tracing`; [`fatal!`] logs at FATAL.
 //! * [`pidfile`]: refuse a second copy, warn about a stale pid file, remove it on exit.
 //! * [`signal`]: wait for SIGTERM / SIGINT and log `Signal received: exiting...`.
 
+pub mod launch;
 pub mod logging;
 pub mod pidfile;
 pub mod signal;

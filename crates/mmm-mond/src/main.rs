@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use mmm_core::config::{ConfigKind, Program};
-use mmm_daemon::{fatal, logging, pidfile};
+use mmm_daemon::pidfile;
 use mmm_mond::monitor::{Monitor, MonitorOptions};
 
 /// Command line of mmm-mond.
@@ -32,46 +32,17 @@ struct Cli {
     cluster: Option<String>,
 }
 
-fn config_path(cli: &Cli) -> anyhow::Result<PathBuf> {
-    if let Some(p) = &cli.config {
-        return Ok(p.clone());
-    }
-    if let Some(c) = &cli.cluster
-        && !c.starts_with('@')
-    {
-        bail!("invalid cluster argument '{c}' (expected @NAME)");
-    }
-    mmm_core::config::find_default(ConfigKind::Monitor, cli.cluster.as_deref())
-        .map_err(|e| anyhow::anyhow!("{e}"))
-}
-
 fn main() -> ExitCode {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    logging::capture_local_offset();
     let cli = Cli::parse();
-    logging::init(cli.log_json, false);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            fatal!("Can't start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            fatal!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    mmm_daemon::launch::run_daemon(cli.log_json, run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let path = config_path(&cli)?;
+    let path = mmm_daemon::launch::config_path(
+        cli.config.as_deref(),
+        cli.cluster.as_deref(),
+        ConfigKind::Monitor,
+    )?;
     let config = mmm_core::config::load(&path, Program::Monitor)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("loading {}", path.display()))?;
