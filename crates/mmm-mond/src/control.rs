@@ -302,7 +302,14 @@ impl ControlService {
             .map(|(id, n)| pb::MemberView {
                 id: *id,
                 name: s.node_name(*id).unwrap_or_default(),
-                address: n.addr.clone(),
+                // mmmctl's address for the member: its Control service from the config
+                // (the Raft address only for a member the config does not name).
+                address: s
+                    .config
+                    .monitor_nodes
+                    .iter()
+                    .find(|node| node.id == *id)
+                    .map_or_else(|| n.addr.clone(), |node| format_addr(node.ip, node.port)),
                 voter: voters.contains(id),
                 matched: m
                     .replication
@@ -590,4 +597,9 @@ impl pb::control_server::Control for ControlService {
             Ok(Response::new(pb::HistoryReply { entries }))
         })
     }
+}
+
+/// `ip:port`, with brackets around an IPv6 address.
+fn format_addr(ip: std::net::IpAddr, port: u16) -> String {
+    std::net::SocketAddr::new(ip, port).to_string()
 }
