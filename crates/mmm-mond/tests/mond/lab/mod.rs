@@ -3,27 +3,81 @@
 //! VIP and read_only move to db2 and db3 follows db2 — also when the leader monitor is
 //! killed (kill -9) in the middle of the failover.
 
-mod harness;
-
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use harness::{LabCluster, WRITER_IP};
+use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
+
+const WRITER_IP: &str = "10.213.7.100";
+
+/// This package's mmm-mond, and mmm-agentd and mmmctl built into the same target directory.
+fn binaries() -> Binaries {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "mmm-agentd", "-p", "mmmctl"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building mmm-agentd and mmmctl failed");
+    });
+    let mond = PathBuf::from(env!("CARGO_BIN_EXE_mmm-mond"));
+    let dir = mond.parent().expect("target dir").to_path_buf();
+    Binaries {
+        agentd: dir.join("mmm-agentd"),
+        mmmctl: dir.join("mmmctl"),
+        mond,
+    }
+}
+
+/// The seeds' topology with real agents and three real monitors (short timings), or `None`
+/// without root.
+fn start(tag: &str) -> Option<Cluster> {
+    if !mmm_lab::have_root() {
+        eprintln!("skipping: the lab needs root");
+        return None;
+    }
+    Some(Cluster::launch(ClusterOptions::new(tag, binaries())).expect("lab cluster"))
+}
+
+/// Polls `cond` until it holds; panics with every daemon's log tail and `show` otherwise.
+fn wait_for(c: &Cluster, what: &str, limit: Duration, cond: impl FnMut() -> bool) -> Duration {
+    c.wait_for(what, limit, cond)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The monitor after `name` in the configured order.
+fn next_monitor(c: &Cluster, name: &str) -> String {
+    let names = c.monitor_names();
+    let i = names
+        .iter()
+        .position(|n| n == name)
+        .expect("a configured monitor");
+    names[(i + 1) % names.len()].clone()
+}
 
 /// Brings the fresh cluster up: startup vote, every host set online, writer on db1.
-fn bring_up(c: &LabCluster) {
-    c.wait_for("a leader", Duration::from_secs(30), || {
-        c.leader_index().is_some()
+fn bring_up(c: &Cluster) {
+    wait_for(c, "a leader", Duration::from_secs(30), || {
+        c.leader().is_some()
     });
     for h in ["db1", "db2", "db3"] {
-        c.wait_for(&format!("set_online {h}"), Duration::from_secs(30), || {
-            let (ok, out) = c.mmmctl(&["set_online", h]);
-            ok && (out.contains("OK: State of") || out.contains("already ONLINE"))
-        });
+        wait_for(
+            c,
+            &format!("set_online {h}"),
+            Duration::from_secs(30),
+            || {
+                let (ok, out) = c.mmmctl_text(&["set_online", h]);
+                ok && (out.contains("OK: State of") || out.contains("already ONLINE"))
+            },
+        );
     }
-    c.wait_for("writer VIP on db1", Duration::from_secs(30), || {
+    wait_for(c, "writer VIP on db1", Duration::from_secs(30), || {
         c.has_ip("db1", WRITER_IP)
     });
-    c.wait_for(
+    wait_for(
+        c,
         "db1 writable through the VIP",
         Duration::from_secs(30),
         || {
@@ -38,15 +92,16 @@ fn bring_up(c: &LabCluster) {
 }
 
 /// Asserts the seeds' expected end state after db1's mysqld died.
-fn assert_failed_over(c: &LabCluster, t0: Instant) {
-    c.wait_for("writer VIP on db2 only", Duration::from_secs(30), || {
+fn assert_failed_over(c: &Cluster, t0: Instant) {
+    wait_for(c, "writer VIP on db2 only", Duration::from_secs(30), || {
         c.has_ip("db2", WRITER_IP) && !c.has_ip("db1", WRITER_IP)
     });
     println!(
         "writer VIP on db2 {:?} after db1's mysqld was killed",
         t0.elapsed()
     );
-    c.wait_for(
+    wait_for(
+        c,
         "db2 writable by the app through the VIP",
         Duration::from_secs(30),
         || {
@@ -54,10 +109,13 @@ fn assert_failed_over(c: &LabCluster, t0: Instant) {
                 .is_ok()
         },
     );
-    c.wait_for("db3 replicates from db2", Duration::from_secs(30), || {
-        c.master_host("db3").as_deref() == Some("10.213.7.12")
-    });
-    let (ok, show) = c.mmmctl(&["show"]);
+    wait_for(
+        c,
+        "db3 replicates from db2",
+        Duration::from_secs(30),
+        || c.master_host("db3").as_deref() == Some("10.213.7.12"),
+    );
+    let (ok, show) = c.mmmctl_text(&["show"]);
     assert!(ok, "mmmctl show failed: {show}");
     println!("{show}");
     assert!(
@@ -76,12 +134,12 @@ fn assert_failed_over(c: &LabCluster, t0: Instant) {
 
 #[test]
 fn seeds_test2_writer_mysqld_killed_three_monitors() {
-    let Some(mut c) = LabCluster::start("mondf") else {
+    let Some(mut c) = start("mondf") else {
         return;
     };
     bring_up(&c);
     let t0 = Instant::now();
-    c.topo
+    c.topology_mut()
         .db_mut("db1")
         .expect("db1")
         .kill9()
@@ -91,50 +149,47 @@ fn seeds_test2_writer_mysqld_killed_three_monitors() {
 
 #[test]
 fn seeds_test2_with_the_leader_monitor_killed_mid_failover() {
-    let Some(mut c) = LabCluster::start("mondk") else {
+    let Some(mut c) = start("mondk") else {
         return;
     };
     bring_up(&c);
-    let leader = c.leader_index().expect("leader");
+    let leader = c.leader().expect("leader");
     let t0 = Instant::now();
-    c.topo
+    c.topology_mut()
         .db_mut("db1")
         .expect("db1")
         .kill9()
         .expect("kill -9 mysqld on db1");
     // Inside the trap period: the failover is under way when the leader dies.
     std::thread::sleep(Duration::from_millis(500));
-    c.kill_monitor(leader);
-    println!(
-        "killed leader monitor {} 0.5 s into the failover",
-        c.monitors[leader].0
-    );
+    c.kill9(&leader).expect("kill -9 monitor");
+    println!("killed leader monitor {leader} 0.5 s into the failover");
     assert_failed_over(&c, t0);
-    let now = c.leader_index().expect("a new leader");
+    let now = c.leader().expect("a new leader");
     assert_ne!(now, leader);
 }
 
 #[test]
 fn a_monitor_cut_off_from_the_writer_cannot_fail_it_alone() {
-    let Some(c) = LabCluster::start("mondc") else {
+    let Some(c) = start("mondc") else {
         return;
     };
     bring_up(&c);
-    let leader = c.leader_index().expect("leader");
-    let cut = (leader + 1) % c.monitors.len();
-    let db1 = c.topo.host("db1").expect("db1").clone();
-    c.lab
-        .cut(&c.monitors[cut].1, &db1)
+    let leader = c.leader().expect("leader");
+    let cut = next_monitor(&c, &leader);
+    let db1 = c.topology().host("db1").expect("db1").clone();
+    c.lab()
+        .cut(&c.host(&cut).expect("monitor host"), &db1)
         .expect("cut monitor from db1");
-    println!("cut {} (not the leader) off from db1", c.monitors[cut].0);
+    println!("cut {cut} (not the leader) off from db1");
     // Well past trap_period (0.8 s): that monitor sees db1's ping and mysql fail.
     std::thread::sleep(Duration::from_secs(4));
-    let log = c.log(&c.monitors[cut].0);
+    let log = c.log(&cut);
     assert!(
         log.contains("Check 'ping' on 'db1' has failed for"),
         "the cut monitor did not see db1 fail:\n{log}"
     );
-    let (ok, show) = c.mmmctl(&["show"]);
+    let (ok, show) = c.mmmctl_text(&["show"]);
     assert!(ok, "{show}");
     assert!(
         show.lines().any(
@@ -146,7 +201,7 @@ fn a_monitor_cut_off_from_the_writer_cannot_fail_it_alone() {
     assert!(c.has_ip("db1", WRITER_IP) && !c.has_ip("db2", WRITER_IP));
     c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (3)")
         .expect("db1 still takes writes");
-    let (ok, checks) = c.mmmctl(&["checks", "db1", "ping"]);
+    let (ok, checks) = c.mmmctl_text(&["checks", "db1", "ping"]);
     assert!(
         ok && checks.contains("OK"),
         "merged ping check of db1: {checks}"
@@ -155,28 +210,29 @@ fn a_monitor_cut_off_from_the_writer_cannot_fail_it_alone() {
 
 #[test]
 fn an_isolated_leader_monitor_is_replaced_and_fails_nothing() {
-    let Some(c) = LabCluster::start("mondi") else {
+    let Some(c) = start("mondi") else {
         return;
     };
     bring_up(&c);
-    let leader = c.leader_index().expect("leader");
-    let name = c.monitors[leader].0.clone();
-    c.lab
-        .isolate(&c.monitors[leader].1)
+    let leader = c.leader().expect("leader");
+    let name = leader.clone();
+    c.lab()
+        .isolate(&c.host(&leader).expect("leader host"))
         .expect("isolate the leader monitor");
     println!("isolated the leader monitor {name}");
     // The majority elects another leader; the isolated monitor loses its network
     // self-check and decides nothing.
-    c.wait_for("a new leader", Duration::from_secs(15), || {
-        c.leader_index().is_some_and(|l| l != leader)
+    wait_for(&c, "a new leader", Duration::from_secs(15), || {
+        c.leader().is_some_and(|l| l != leader)
     });
-    c.wait_for(
+    wait_for(
+        &c,
         "the isolated monitor notices",
         Duration::from_secs(15),
         || c.log(&name).contains("FATAL Network is unreachable"),
     );
     std::thread::sleep(Duration::from_secs(3));
-    let (ok, show) = c.mmmctl(&["show"]);
+    let (ok, show) = c.mmmctl_text(&["show"]);
     assert!(ok, "{show}");
     for db in ["db1(10.213.7.11)", "db2(10.213.7.12)", "db3(10.213.7.13)"] {
         assert!(
@@ -192,27 +248,29 @@ fn an_isolated_leader_monitor_is_replaced_and_fails_nothing() {
 
 #[test]
 fn a_leader_cut_off_from_the_writer_hands_leadership_over() {
-    let Some(c) = LabCluster::start("monds") else {
+    let Some(c) = start("monds") else {
         return;
     };
     bring_up(&c);
-    let leader = c.leader_index().expect("leader");
-    let name = c.monitors[leader].0.clone();
-    let db1 = c.topo.host("db1").expect("db1").clone();
-    c.lab
-        .cut(&c.monitors[leader].1, &db1)
+    let leader = c.leader().expect("leader");
+    let name = leader.clone();
+    let db1 = c.topology().host("db1").expect("db1").clone();
+    c.lab()
+        .cut(&c.host(&leader).expect("leader host"), &db1)
         .expect("cut the leader from db1");
     println!("cut the leader monitor {name} off from db1");
-    c.wait_for(
+    wait_for(
+        &c,
         "leadership moved off the cut monitor",
         Duration::from_secs(20),
-        || c.leader_index().is_some_and(|l| l != leader),
+        || c.leader().is_some_and(|l| l != leader),
     );
     assert!(
         c.log(&name)
             .contains("handing leadership to another monitor")
     );
-    c.wait_for(
+    wait_for(
+        &c,
         "db1 keeps or regains the writer",
         Duration::from_secs(20),
         || {
@@ -221,7 +279,7 @@ fn a_leader_cut_off_from_the_writer_hands_leadership_over() {
                     .is_ok()
         },
     );
-    let (ok, show) = c.mmmctl(&["show"]);
+    let (ok, show) = c.mmmctl_text(&["show"]);
     assert!(ok, "{show}");
     assert!(
         show.lines().any(
