@@ -550,6 +550,7 @@ impl Cluster {
             command,
             &format!("mmmctl {}", args.join(" ")),
             MMMCTL_DEADLINE,
+            None,
         )
     }
 

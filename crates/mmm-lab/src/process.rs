@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::OpenOptions;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -271,18 +271,28 @@ fn arm_parent_death_signal(command: &mut Command) {
     }
 }
 
-/// Runs `command` to completion (through [`spawn_tied`]) with stdin closed, capturing stdout and
-/// stderr; kills it and fails with [`LabError::Timeout`] after `timeout`.
+/// Runs `command` to completion (through [`spawn_tied`], so it dies with this process), feeding
+/// `stdin` when given (else stdin is closed), capturing stdout and stderr; kills it and fails
+/// with [`LabError::Timeout`] after `timeout`.
 pub(crate) fn output_with_deadline(
     mut command: Command,
     what: &str,
     timeout: Duration,
+    stdin: Option<&str>,
 ) -> Result<Output> {
     command
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = spawn_tied(command).map_err(|e| LabError::io(format!("starting {what}"), e))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())
+            .map_err(|e| LabError::io(format!("writing stdin of {what}"), e))?;
+    }
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let out_reader = std::thread::spawn(move || read_pipe(stdout.as_mut()));
