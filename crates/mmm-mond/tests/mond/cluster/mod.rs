@@ -307,11 +307,21 @@ fn writer_moves_after_the_old_writer_confirms_the_drop() {
             .into_iter()
             .find(|x| x.at > t0 && x.accepted && !has_writer(&x.roles))
             .expect("db1 told to drop the writer");
-        let db2_take = c.agents["db2"]
-            .calls()
-            .into_iter()
-            .find(|x| x.at > t0 && has_writer(&x.roles))
-            .expect("db2 given the writer");
+        // The push follows the commit asynchronously: give it a moment to reach db2's agent.
+        let pushed_by = Instant::now() + Duration::from_secs(3);
+        let db2_take = loop {
+            let take = c.agents["db2"]
+                .calls()
+                .into_iter()
+                .find(|x| x.at > t0 && has_writer(&x.roles));
+            match take {
+                Some(take) => break take,
+                None if Instant::now() < pushed_by => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                None => panic!("db2 given the writer"),
+            }
+        };
         assert!(db1_drop.at < db2_take.at);
         assert!(!has_writer(&c.agents["db1"].roles()));
         c.shutdown().await;
