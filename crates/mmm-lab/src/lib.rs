@@ -56,9 +56,40 @@ impl Lab {
     }
 }
 
-/// Whether the current process can build labs (namespaces need root); tests use it to skip with a
-/// visible message instead of failing on unprivileged machines.
+/// Whether the current process can build labs (namespaces need root).
 pub fn have_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Environment variable that makes a lab test fail, instead of skip, when the lab can't run
+/// (set by `.ci/run`): under CI a test that cannot run must not pass silently.
+pub const REQUIRE_LAB_ENV: &str = "MMM_REQUIRE_LAB";
+
+/// Why the lab can't run on this machine, if it can't: not root, or no MariaDB server binary.
+pub fn lab_unavailable() -> Option<String> {
+    if !have_root() {
+        return Some("the lab needs root (network namespaces, VIPs)".to_owned());
+    }
+    if !std::path::Path::new(mariadb::MARIADBD).is_file() {
+        return Some(format!(
+            "the lab needs MariaDB's server ({} is missing; apt-get install mariadb-server)",
+            mariadb::MARIADBD
+        ));
+    }
+    None
+}
+
+/// Whether a lab test named `what` can run. When it can't, it prints why and returns false
+/// (the test then returns early), or panics when [`REQUIRE_LAB_ENV`] is set, so CI never counts
+/// a test that did not run as passed.
+pub fn lab_available(what: &str) -> bool {
+    let Some(why) = lab_unavailable() else {
+        return true;
+    };
+    if std::env::var_os(REQUIRE_LAB_ENV).is_some() {
+        panic!("{what}: {why}, and {REQUIRE_LAB_ENV} is set: this test must run here");
+    }
+    eprintln!("SKIPPED {what}: {why}");
+    false
 }

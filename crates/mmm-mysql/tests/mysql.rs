@@ -20,8 +20,7 @@ fn opts(db: &MariaDb, user: &str, password: &str) -> ConnectOpts {
 
 #[test]
 fn against_real_mariadb() {
-    if !mmm_lab::have_root() {
-        eprintln!("skipping: MariaDB servers in the lab need root");
+    if !mmm_lab::lab_available("mmm-mysql against_real_mariadb") {
         return;
     }
     let rt = tokio::runtime::Builder::new_current_thread()

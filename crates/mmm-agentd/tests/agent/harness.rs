@@ -25,8 +25,7 @@ pub struct Cluster {
 
 /// None (with a message) when not root: the lab needs namespaces.
 pub fn cluster(tag: &str, spec: TopologySpec, extra_config: &str) -> Option<Cluster> {
-    if !mmm_lab::have_root() {
-        eprintln!("skipping: the lab needs root");
+    if !mmm_lab::lab_available(tag) {
         return None;
     }
     let lab = Lab::new_unique(tag).expect("lab");

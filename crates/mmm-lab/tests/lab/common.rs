@@ -4,8 +4,7 @@ use mmm_lab::Lab;
 
 /// A fresh lab with a unique prefix, or `None` (after printing why) when not running as root.
 pub fn lab() -> Option<Lab> {
-    if !mmm_lab::have_root() {
-        eprintln!("SKIPPED: mmm-lab tests need root to create network namespaces");
+    if !mmm_lab::lab_available("mmm-lab test") {
         return None;
     }
     let _ = tracing_subscriber_init();
@@ -14,12 +13,7 @@ pub fn lab() -> Option<Lab> {
 
 /// Whether the current process is root; prints a skip message otherwise.
 pub fn root_or_skip() -> bool {
-    if mmm_lab::have_root() {
-        true
-    } else {
-        eprintln!("SKIPPED: mmm-lab tests need root");
-        false
-    }
+    mmm_lab::lab_available("mmm-lab test")
 }
 
 fn tracing_subscriber_init() -> Option<()> {

@@ -58,8 +58,7 @@ fn binaries() -> Binaries {
 /// Launches a cluster on the seeds' topology with `slaves` slaves and `monitors` monitors, or
 /// `None` (with a message) when not root.
 fn launch(tag: &str, slaves: usize, monitors: usize) -> Option<Cluster> {
-    if !mmm_lab::have_root() {
-        eprintln!("skipping: mmmctl's real-monitor tests need root (network namespaces)");
+    if !mmm_lab::lab_available(tag) {
         return None;
     }
     let mut opts = ClusterOptions::new(tag, binaries());

@@ -34,8 +34,7 @@ fn binaries() -> Binaries {
 /// The seeds' topology with real agents and three real monitors (short timings), or `None`
 /// without root.
 fn start(tag: &str) -> Option<Cluster> {
-    if !mmm_lab::have_root() {
-        eprintln!("skipping: the lab needs root");
+    if !mmm_lab::lab_available(tag) {
         return None;
     }
     Some(Cluster::launch(ClusterOptions::new(tag, binaries())).expect("lab cluster"))
