@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::config::{CheckConfig, ChecksConfig};
-use crate::log::{LogLine, fmt_secs};
+use crate::log::{LogLine, fmt_secs_like};
 use crate::time::Timestamp;
 
 /// The four checks, in mysql-mmm's display order.
@@ -255,7 +255,7 @@ impl Tracker {
                 }
                 out.lines.push(LogLine::error(format!(
                     "Check '{check}' on '{host}' has failed for {} seconds! Message: {}",
-                    fmt_secs(Duration::from_secs(elapsed.as_secs())),
+                    fmt_secs_like(elapsed, trap_period),
                     result.message
                 )));
                 self.phase = TrackerPhase::Failed;
@@ -490,6 +490,25 @@ mod tests {
             "Check 'mysql' on 'db2' has failed for 10 seconds! Message: ERROR: down"
         );
         assert!(feed(&mut tr, "ERROR: down", 12).lines.is_empty());
+        // A fractional trap prints the elapsed time with its precision (not "0 seconds").
+        let mut quick = Tracker::new();
+        let r = CheckResult::parse("ERROR: down");
+        let ms = Timestamp::from_millis;
+        let trap = Duration::from_millis(800);
+        quick.observe(
+            "db2",
+            CheckKind::Mysql,
+            &CheckResult::parse("OK"),
+            true,
+            trap,
+            ms(0),
+        );
+        quick.observe("db2", CheckKind::Mysql, &r, true, trap, ms(200));
+        let o = quick.observe("db2", CheckKind::Mysql, &r, true, trap, ms(1_050));
+        assert_eq!(
+            o.lines[0].text,
+            "Check 'mysql' on 'db2' has failed for 0.8 seconds! Message: ERROR: down"
+        );
         // A failing streak that recovers before the trap is silent.
         feed(&mut tr, "OK", 13);
         feed(&mut tr, "ERROR: down", 14);

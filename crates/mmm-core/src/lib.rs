@@ -18,6 +18,8 @@ pub mod command;
 pub mod config;
 pub mod decide;
 pub mod desired;
+pub mod invariant;
+pub mod leader;
 pub mod log;
 pub mod render;
 pub mod startup;

@@ -263,7 +263,8 @@ impl ControlService {
         };
         let state = self.cluster_state()?;
         let checks = s.merged_checks();
-        let (commands, reply) = admin(&state, &checks, &parsed, reachable, now(), &s.config);
+        let (commands, reply) = admin(&state, &checks, &parsed, reachable, now(), &s.config)
+            .map_err(|v| Status::internal(v.to_string()))?;
         if commands.is_empty() {
             return Ok(pb::CommandReply {
                 text: reply.text,

@@ -170,7 +170,13 @@ impl LeaderLoop {
             leader_since: since,
             fresh,
         };
-        let commands = decide(&state, &inputs, now, &s.config);
+        let commands = match decide(&state, &inputs, now, &s.config) {
+            Ok(c) => c,
+            Err(v) => {
+                tracing::error!("{v}; nothing proposed");
+                return;
+            }
+        };
         if !commands.is_empty() {
             match s.node.propose(Proposal { commands }).await {
                 Ok(outcome) => {

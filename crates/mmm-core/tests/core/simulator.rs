@@ -478,7 +478,8 @@ impl World {
             reachable,
             self.now,
             &self.config,
-        );
+        )
+        .map_err(|v| v.to_string())?;
         self.note(format!("admin {} -> {}", words.join(" "), reply.text));
         self.commit(cmds, "admin")
     }
@@ -490,7 +491,8 @@ impl World {
             leader_since: self.leader_since,
             fresh: self.now >= self.fresh_from,
         };
-        let cmds = decide(&self.state, &inputs, self.now, &self.config);
+        let cmds =
+            decide(&self.state, &inputs, self.now, &self.config).map_err(|v| v.to_string())?;
         self.seen = inputs.agents;
         self.commit(cmds, "decide")
     }
