@@ -212,7 +212,7 @@ impl Leader {
             Event::AgentAnswered { call, host, result } => {
                 self.agent_answered(call, &host, &result, now, &mut out);
             }
-            Event::PeerAnswered { call, result } => self.peer_answered(call, result, now, &mut out),
+            Event::PeerAnswered { call, result } => self.peer_answered(call, result),
             Event::Campaigned { result } => self.campaigned(result, now, &mut out),
             Event::Request { id, request } => self.request(id, request, now, &mut out),
         }
@@ -706,7 +706,7 @@ impl Leader {
                 let rows = check_rows(&self.config, &term.merged, &host, &check);
                 out.reply(id, Answer::Checks(rows));
             }
-            Request::Transfer { to } => self.begin_transfer(id, to, now, out),
+            Request::Transfer { to } => self.begin_transfer(id, to, out),
             Request::HoldElections | Request::Campaign => {}
         }
     }
@@ -760,7 +760,7 @@ impl Leader {
     /// openraft 0.9 has no leader transfer: the other followers hold their elections, this
     /// leader stops heartbeats and its own candidacy, and the successor campaigns until it
     /// wins or the window closes.
-    fn begin_transfer(&mut self, id: RequestId, to: NodeId, now: Now, out: &mut Out) {
+    fn begin_transfer(&mut self, id: RequestId, to: NodeId, out: &mut Out) {
         let Some(node) = self.config.monitor_nodes.iter().find(|n| n.id == to) else {
             let text = format!("ERROR: Unknown monitor '{}'!", self.node_name(to));
             out.reply(id, Answer::Reply(reply_err(text)));
@@ -784,16 +784,23 @@ impl Leader {
                 pending.insert(call);
             }
         }
-        let mut t = Transfer {
+        self.transfers.push(Transfer {
             request: id,
             target: to,
             name,
             phase: Phase::Holding { pending },
-        };
-        if matches!(&t.phase, Phase::Holding { pending } if pending.is_empty()) {
-            self.start_moving(&mut t, now, out);
+        });
+    }
+
+    /// Once the bystanders hold, this leader stops heartbeats and asks the successor.
+    fn hold_done(&mut self, now: Now, out: &mut Out) {
+        let mut transfers = std::mem::take(&mut self.transfers);
+        for t in &mut transfers {
+            if matches!(&t.phase, Phase::Holding { pending } if pending.is_empty()) {
+                self.start_moving(t, now, out);
+            }
         }
-        self.transfers.push(t);
+        self.transfers = transfers;
     }
 
     fn start_moving(&mut self, t: &mut Transfer, now: Now, out: &mut Out) {
@@ -813,14 +820,12 @@ impl Leader {
         };
     }
 
-    fn peer_answered(&mut self, call: CallId, result: Result<(), String>, now: Now, out: &mut Out) {
+    fn peer_answered(&mut self, call: CallId, result: Result<(), String>) {
         let mut transfers = std::mem::take(&mut self.transfers);
         for t in &mut transfers {
             match &mut t.phase {
                 Phase::Holding { pending } => {
-                    if pending.remove(&call) && pending.is_empty() {
-                        self.start_moving(t, now, out);
-                    }
+                    pending.remove(&call);
                 }
                 Phase::Moving { ask, why, .. } if *ask == call => *why = result.clone().err(),
                 Phase::Moving { .. } => {}
@@ -889,6 +894,7 @@ impl Leader {
     // ---- after every event ----------------------------------------------------------
 
     fn settle(&mut self, now: Now, out: &mut Out) {
+        self.hold_done(now, out);
         self.finish_transfers(now, out);
         self.elections.update(now.mono, out);
         self.note_renewal(now, out);
