@@ -408,6 +408,14 @@ impl Driver {
                     Event::PeerAnswered { call: id, result }
                 });
             }
+            Effect::AwaitCaughtUp { id, node } => {
+                let metrics = self.node.metrics();
+                let timeout = self.timing.transfer_window;
+                self.io.spawn(async move {
+                    let result = caught_up(metrics, node, timeout).await;
+                    Event::CaughtUp { call: id, result }
+                });
+            }
             Effect::Campaign => {
                 let node = self.node.clone();
                 self.io.spawn(async move {
@@ -428,6 +436,39 @@ impl Driver {
             }
             Effect::Log(line) => emit(&line),
         }
+    }
+}
+
+/// Waits until follower `node` matched this leader's last log entry.
+async fn caught_up(
+    mut metrics: watch::Receiver<crate::raft::Metrics>,
+    node: NodeId,
+    timeout: Duration,
+) -> Result<(), String> {
+    let matched = |m: &crate::raft::Metrics| {
+        let matched = m
+            .replication
+            .as_ref()
+            .and_then(|r| r.get(&node).cloned().flatten())
+            .map(|l| l.index);
+        matched.is_some() && matched >= m.last_log_index
+    };
+    let waited = tokio::time::timeout(timeout, async {
+        loop {
+            if matched(&metrics.borrow()) {
+                return true;
+            }
+            if metrics.changed().await.is_err() {
+                return false;
+            }
+        }
+    })
+    .await;
+    match waited {
+        Ok(true) => Ok(()),
+        _ => Err(format!(
+            "monitor {node} did not catch up with the leader's log"
+        )),
     }
 }
 

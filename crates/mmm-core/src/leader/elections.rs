@@ -99,6 +99,11 @@ pub(crate) enum Phase {
         /// Asks not answered yet.
         pending: BTreeSet<CallId>,
     },
+    /// Proposals paused; waiting for the successor to replicate the whole log.
+    CatchingUp {
+        /// The wait.
+        wait: CallId,
+    },
     /// Heartbeats off, the successor asked to campaign; waiting for it to lead.
     Moving {
         /// The campaign ask.

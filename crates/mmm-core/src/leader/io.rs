@@ -122,6 +122,13 @@ pub enum Event {
         /// Ok, or the error the call met.
         result: Result<(), String>,
     },
+    /// An [`Effect::AwaitCaughtUp`] finished.
+    CaughtUp {
+        /// The wait.
+        call: CallId,
+        /// Ok, or why the monitor did not catch up.
+        result: Result<(), String>,
+    },
     /// An [`Effect::Campaign`] finished.
     Campaigned {
         /// Ok, or why the election could not be started.
@@ -165,6 +172,15 @@ pub enum Effect {
         node: NodeId,
         /// What it is asked.
         ask: PeerAsk,
+    },
+    /// Wait until monitor `node` has replicated this leader's whole log (a transfer's
+    /// successor must be able to win the election it is asked to start); answered by
+    /// [`Event::CaughtUp`].
+    AwaitCaughtUp {
+        /// Names the wait.
+        id: CallId,
+        /// The monitor.
+        node: NodeId,
     },
     /// Start a Raft election now; answered by [`Event::Campaigned`].
     Campaign,

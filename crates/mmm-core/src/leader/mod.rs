@@ -213,6 +213,7 @@ impl Leader {
                 self.agent_answered(call, &host, &result, now, &mut out);
             }
             Event::PeerAnswered { call, result } => self.peer_answered(call, result),
+            Event::CaughtUp { call, result } => self.caught_up(call, result, now, &mut out),
             Event::Campaigned { result } => self.campaigned(result, now, &mut out),
             Event::Request { id, request } => self.request(id, request, now, &mut out),
         }
@@ -418,7 +419,7 @@ impl Leader {
     /// Fills the free proposal slot: a waiting command first, then the startup vote or the
     /// main loop's decisions.
     fn next_proposal(&mut self, now: Now, out: &mut Out) {
-        if self.try_admin(now, out) {
+        if !self.transfers.is_empty() || self.try_admin(now, out) {
             return;
         }
         let state = current(&self.replica, &self.config, now);
@@ -717,6 +718,10 @@ impl Leader {
         let Some(term) = self.term.as_mut() else {
             return false;
         };
+        if !self.transfers.is_empty() {
+            // A leader transfer pauses proposals; the command waits (or times out).
+            return false;
+        }
         while term.proposal.is_none() {
             let Some(w) = term.requests.next() else {
                 return false;
@@ -792,12 +797,37 @@ impl Leader {
         });
     }
 
-    /// Once the bystanders hold, this leader stops heartbeats and asks the successor.
-    fn hold_done(&mut self, now: Now, out: &mut Out) {
+    /// Once the bystanders hold and this leader's last proposal is through (a transfer
+    /// pauses new ones), waits for the successor to have the whole log: a candidate with
+    /// less log cannot win the election it is about to start.
+    fn catch_up(&mut self, out: &mut Out) {
+        let proposing = self.proposing();
+        for t in &mut self.transfers {
+            if matches!(&t.phase, Phase::Holding { pending } if pending.is_empty()) && !proposing {
+                let wait = out.call_id();
+                out.effect(Effect::AwaitCaughtUp {
+                    id: wait,
+                    node: t.target,
+                });
+                t.phase = Phase::CatchingUp { wait };
+            }
+        }
+    }
+
+    fn caught_up(&mut self, call: CallId, result: Result<(), String>, now: Now, out: &mut Out) {
         let mut transfers = std::mem::take(&mut self.transfers);
         for t in &mut transfers {
-            if matches!(&t.phase, Phase::Holding { pending } if pending.is_empty()) {
-                self.start_moving(t, now, out);
+            if t.phase == (Phase::CatchingUp { wait: call }) {
+                match &result {
+                    Ok(()) => self.start_moving(t, now, out),
+                    Err(why) => {
+                        t.phase = Phase::Moving {
+                            ask: call,
+                            why: Some(why.clone()),
+                            deadline: now.mono,
+                        }
+                    }
+                }
             }
         }
         self.transfers = transfers;
@@ -828,7 +858,7 @@ impl Leader {
                     pending.remove(&call);
                 }
                 Phase::Moving { ask, why, .. } if *ask == call => *why = result.clone().err(),
-                Phase::Moving { .. } => {}
+                Phase::Moving { .. } | Phase::CatchingUp { .. } => {}
             }
         }
         self.transfers = transfers;
@@ -894,7 +924,7 @@ impl Leader {
     // ---- after every event ----------------------------------------------------------
 
     fn settle(&mut self, now: Now, out: &mut Out) {
-        self.hold_done(now, out);
+        self.catch_up(out);
         self.finish_transfers(now, out);
         self.elections.update(now.mono, out);
         self.note_renewal(now, out);

@@ -215,6 +215,16 @@ impl Runner {
                     result: Ok(()),
                 })
             }
+            Effect::AwaitCaughtUp { id, node } => {
+                if self.trace.raft {
+                    let name = self.node_name(node);
+                    let _ = writeln!(self.out, "> wait until {name} has the whole log");
+                }
+                Some(Event::CaughtUp {
+                    call: id,
+                    result: Ok(()),
+                })
+            }
             Effect::Campaign => {
                 if self.trace.raft {
                     let _ = writeln!(self.out, "> campaign");
