@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use mmm_core::leader::{AgentAnswer, AgentCall, AgentView, CallFailure, StatusReport, SystemView};
-use mmm_core::state::{HostState, RoleIp};
-use mmm_proto::pb;
+use mmm_proto::{convert, pb};
 use tokio::sync::watch;
 
 use crate::agents::{AgentCallError, AgentClients};
@@ -53,20 +52,30 @@ pub async fn perform(
                 .set_status(&push.status, push.term, push.leader_id, push.lease)
                 .await
                 .map_err(failure)?;
-            Ok(AgentAnswer::Status(status_report(&reply)))
+            // A reply whose role IPs do not parse cannot confirm anything (it might hide the
+            // writer IP): it counts as an answer refused, not as a report.
+            let report = status_report(&reply)
+                .map_err(|e| CallFailure::Refused(format!("agent reply has bad roles: {e}")))?;
+            Ok(AgentAnswer::Status(report))
         }
         AgentCall::GetStatus => {
             let a = clients.get_status(host).await.map_err(failure)?;
             Ok(AgentAnswer::Agent(AgentView {
-                state: a.state.parse::<HostState>().ok(),
-                roles: role_ips(&a.roles),
+                state: wire_value(host, "state", convert::state_from_wire(a.state)),
+                roles: wire_value(host, "roles", convert::roles_from_wire(&a.roles))
+                    .unwrap_or_default(),
             }))
         }
         AgentCall::GetSystemStatus => {
             let sys = clients.get_system_status(host).await.map_err(failure)?;
             Ok(AgentAnswer::System(SystemView {
                 writable: sys.writable && sys.mysql_error.is_empty(),
-                present: role_ips(&sys.present),
+                present: wire_value(
+                    host,
+                    "present roles",
+                    convert::roles_from_wire(&sys.present),
+                )
+                .unwrap_or_default(),
                 master_ip: sys
                     .replication
                     .as_ref()
@@ -95,19 +104,18 @@ fn failure(e: AgentCallError) -> CallFailure {
     }
 }
 
-fn status_report(reply: &pb::SetStatusReply) -> StatusReport {
-    StatusReport {
+fn status_report(reply: &pb::SetStatusReply) -> Result<StatusReport, convert::WireError> {
+    Ok(StatusReport {
         epoch: reply.epoch,
         writable: reply.writable,
-        present: role_ips(&reply.present),
+        present: convert::roles_from_wire(&reply.present)?,
         errors: reply.errors.clone(),
         uptime: Duration::try_from_secs_f64(reply.uptime).ok(),
-    }
+    })
 }
 
-fn role_ips(roles: &[pb::RoleIp]) -> Vec<RoleIp> {
-    roles
-        .iter()
-        .filter_map(|r| r.ip.parse().ok().map(|ip| RoleIp::new(r.role.clone(), ip)))
-        .collect()
+/// A value from an agent's reply, or `None` (logged) when it does not convert.
+fn wire_value<T>(host: &str, what: &str, v: Result<T, convert::WireError>) -> Option<T> {
+    v.map_err(|e| tracing::warn!(host = %host, "agent reply has a bad {what}: {e}"))
+        .ok()
 }
