@@ -8,5 +8,5 @@ mod config_tests;
 mod fixtures;
 #[path = "core/scenario/mod.rs"]
 mod scenario;
-#[path = "core/simulator.rs"]
+#[path = "core/simulator/mod.rs"]
 mod simulator;

@@ -246,6 +246,13 @@ impl Hosts {
         }
     }
 
+    /// Whether `host` has a status to be sent.
+    pub(crate) fn pushing_to(&self, host: &str) -> bool {
+        self.books
+            .iter()
+            .any(|b| b.name == host && b.desired.is_some())
+    }
+
     /// Whether any status is to be sent (the leader renews leases).
     pub(crate) fn renewing(&self) -> bool {
         self.books.iter().any(|b| b.desired.is_some())

@@ -194,7 +194,10 @@ impl Leader {
                 leader,
             } => self.leadership(leading, term, leader, now, &mut out),
             Event::QuorumFreshness { fresh } => self.quorum(fresh, &mut out),
-            Event::Network { ok } => self.network_ok = ok,
+            Event::Network { ok } => {
+                self.network_ok = ok;
+                self.close_gate_if_shut();
+            }
             Event::Applied(replica) => self.applied(replica, &mut out),
             Event::Observations { monitor, table } => {
                 if let Some(t) = self.term.as_mut() {
@@ -254,6 +257,11 @@ impl Leader {
     /// The replicated state as this machine last saw it.
     pub fn replica(&self) -> &Replica {
         &self.replica
+    }
+
+    /// Whether this machine currently sends `host` statuses (and so renews its lease).
+    pub fn pushing_to(&self, host: &str) -> bool {
+        self.term.as_ref().is_some_and(|t| t.hosts.pushing_to(host))
     }
 
     /// Whether a proposal of this machine is in flight.
@@ -338,9 +346,19 @@ impl Leader {
         }
     }
 
+    /// Without quorum or network nothing more goes out, not even after an answer arrives.
+    fn close_gate_if_shut(&mut self) {
+        if !self.gate_open()
+            && let Some(t) = self.term.as_mut()
+        {
+            t.hosts.pause();
+        }
+    }
+
     fn quorum(&mut self, fresh: bool, out: &mut Out) {
         let was = self.raft.quorum_fresh;
         self.raft.quorum_fresh = fresh;
+        self.close_gate_if_shut();
         if self.term.is_none() {
             return;
         }
