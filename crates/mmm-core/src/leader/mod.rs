@@ -448,18 +448,7 @@ impl Leader {
             return;
         }
         if !state.started {
-            let Some((reports, skip)) = term.startup.as_ref().and_then(Startup::ready_to_vote)
-            else {
-                return;
-            };
-            let v = crate::startup::vote(&state, &reports, now.wall, &self.config);
-            let id = out.call_id();
-            term.proposal = Some((id, Origin::Vote));
-            term.startup = Some(Startup::Voting { skip });
-            out.effect(Effect::Propose {
-                id,
-                commands: vec![v.command],
-            });
+            self.propose_vote(now, out);
             return;
         }
         if term.cleaning() {
@@ -480,6 +469,28 @@ impl Leader {
             }
             Err(v) => out.log(LogLine::error(format!("{v}; nothing proposed"))),
         }
+    }
+
+    /// Proposes the startup vote once every startup question is answered.
+    fn propose_vote(&mut self, now: Now, out: &mut Out) {
+        let state = current(&self.replica, &self.config, now);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        if term.proposal.is_some() || state.started {
+            return;
+        }
+        let Some((reports, skip)) = term.startup.as_ref().and_then(Startup::ready_to_vote) else {
+            return;
+        };
+        let v = crate::startup::vote(&state, &reports, now.wall, &self.config);
+        let id = out.call_id();
+        term.proposal = Some((id, Origin::Vote));
+        term.startup = Some(Startup::Voting { skip });
+        out.effect(Effect::Propose {
+            id,
+            commands: vec![v.command],
+        });
     }
 
     /// Sets the desired statuses from the committed state and pushes what is due.
@@ -660,6 +671,9 @@ impl Leader {
                 now,
             };
             term.startup = startup.answered((call, host, result), pushed, &mut ctx, out);
+        }
+        if self.gate_open() && self.transfers.is_empty() {
+            self.propose_vote(now, out);
         }
     }
 
@@ -855,6 +869,8 @@ impl Leader {
         let deadline = now.mono + self.timing.transfer_window;
         self.elections
             .hold(Holder::Transfer(t.request), true, deadline);
+        // Heartbeats stop before the successor is asked, so its election can succeed.
+        self.elections.update(now.mono, out);
         let ask = out.call_id();
         out.effect(Effect::AskPeer {
             id: ask,
@@ -963,6 +979,12 @@ impl Leader {
             )));
             return;
         }
+        if self.term.is_none() {
+            out.log(LogLine::info(
+                "Agent leases are no longer renewed by this monitor (it is not the leader any more)",
+            ));
+            return;
+        }
         let why = self.why_not_renewing(now);
         out.log(LogLine::warn(format!(
             "Agent leases are no longer renewed by this monitor ({why}); a writer whose lease \
@@ -971,9 +993,7 @@ impl Leader {
     }
 
     fn why_not_renewing(&self, now: Now) -> &'static str {
-        if self.term.is_none() {
-            "it is not the leader any more"
-        } else if !self.raft.quorum_fresh {
+        if !self.raft.quorum_fresh {
             "no quorum"
         } else if !self.network_ok {
             "its own network check fails"

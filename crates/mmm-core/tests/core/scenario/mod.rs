@@ -1,22 +1,35 @@
-//! Golden scenario scripts: `tests/scenarios/*.scn`.
+//! Golden scenario scripts: `tests/scenarios/*.scn`, run against the real leader machine
+//! ([`mmm_core::leader::Leader`]); the runner plays Raft, the other monitors and the agents.
 //!
 //! A script is a list of input lines; the runner echoes each one and appends what it
-//! produced: MMM log lines (`2012/08/23 17:03:10 FATAL …`), admin replies (`= …`) and state
-//! dumps (`| …`). The transcript must equal the file. `MMM_BLESS=1` rewrites the files
-//! (review the diff before committing). Inputs:
+//! produced: MMM log lines (`2012/08/23 17:03:10 FATAL …`, a multi-line message continued
+//! with `+ `), replies (`= …`), state dumps (`| …`) and traced effects (`> …`). The
+//! transcript must equal the file. `MMM_BLESS=1` rewrites the files (review the diff
+//! before committing). Inputs:
 //!
 //! * `config FILE` — MMM config text from `tests/scenarios/FILE`, loaded as the monitor
-//!   loads it; `option KEY SECONDS` sets a monitor
-//!   duration (auto_set_online, flap_duration, wait_for_other_master) or `flap_count N`.
-//! * `monitors N quorum Q` — N monitors, each with its own trackers and table.
+//!   loads it; `option KEY SECONDS` sets a monitor duration (auto_set_online,
+//!   flap_duration, wait_for_other_master, agent_lease, agent_timeout) or `flap_count N`.
+//! * `monitors N quorum Q` — N monitors, each with its own trackers and table; this
+//!   monitor (the leader) is monitor 1.
 //! * `at YYYY/MM/DD HH:MM:SS` or `at +S` — the clock.
-//! * `host H STATE [role(ip) …]` — initial state (before the run), `mode MODE` likewise.
+//! * `host H STATE [role(ip) …]` — initial state (before the run), `mode MODE` likewise;
+//!   `unstarted` — a new cluster (the first tick runs the startup vote).
 //! * `check[@M] HOST CHECK RESULT…` — one raw result through monitor M's tracker (default 1);
 //!   `checks[@M] HOST|all RESULT…` — the same result for all four checks.
 //! * `network@M up|down` — a monitor's own network.
-//! * `agent H reachable|unreachable|confirm|uptime SECONDS`.
-//! * `leader new` (leader_since = now, not fresh, empty merged table), `fresh`.
-//! * `tick` — merge, decide, apply. `admin WORDS…` — an mmm_control command. `show`.
+//! * `agent H reachable|unreachable|confirm|uptime SECONDS|error TEXT|error none` — the
+//!   agent's facts; it answers the latest status it was pushed again with them. An agent
+//!   takes the roles it is pushed but keeps the writer until `confirm`. At startup it
+//!   answers `agent H says STATE [role(ip) …]` and `agent H system writable|read_only
+//!   [role(ip) …] [master IP]`.
+//! * `leader new` (a new leadership of this monitor: monitors stop reporting until
+//!   `fresh`, or `fresh@M` for one), `leader lost NAME`, `quorum lost|fresh`.
+//! * `transfer NAME`, `peer hold`, `peer campaign` — leader-transfer requests.
+//! * `trace log|calls|raft…`, `trace off` — also print the leader's own log lines, its
+//!   agent calls, its Raft switches and transfer messages.
+//! * `tick` — every monitor reports, then one round of the leader. `admin WORDS…` — an
+//!   mmm_control command. `show`.
 
 mod agents;
 mod clock;
@@ -31,6 +44,7 @@ fn is_output(line: &str) -> bool {
         || line == "="
         || line.starts_with("| ")
         || line.starts_with("> ")
+        || line.starts_with("+ ")
         || (line.len() > 4
             && line.as_bytes()[..4].iter().all(u8::is_ascii_digit)
             && line.as_bytes()[4] == b'/')

@@ -115,9 +115,18 @@ impl Runner {
             .or_insert_with(|| ScriptedAgent::new(host))
     }
 
+    /// Log lines in mysql-mmm's layout; the lines of a multi-line message (the startup
+    /// dump) continue with `+ `.
     fn print(&mut self, lines: &[LogLine]) {
         for l in lines {
-            let _ = writeln!(self.out, "{}", format_mmm(local(self.now), l));
+            let text = format_mmm(local(self.now), l);
+            let mut parts = text.lines();
+            if let Some(first) = parts.next() {
+                let _ = writeln!(self.out, "{first}");
+            }
+            for more in parts {
+                let _ = writeln!(self.out, "{}", format!("+ {more}").trim_end());
+            }
         }
     }
 
