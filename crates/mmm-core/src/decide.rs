@@ -61,8 +61,9 @@ const PEER_GRACE: Duration = Duration::from_secs(60);
 /// What the leader knows about one host's agent (not replicated).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentFacts {
-    /// The last call to the agent succeeded.
-    pub reachable: bool,
+    /// Whether the last call to the agent got an answer; None while the leader does not
+    /// call it (its host fails ping: mysql-mmm does not even try, so that says nothing).
+    pub reachable: Option<bool>,
     /// The agent's last reported OS uptime (ms); keep the last value while unreachable.
     pub uptime_ms: Option<u64>,
     /// Highest epoch at which the agent confirmed it is not writable and holds no writer IP.
@@ -261,7 +262,7 @@ impl Decider<'_> {
             let Some(f) = self.inputs.agents.get(&name) else {
                 continue;
             };
-            if !f.reachable && !down && self.ok(&name, CheckKind::Ping) {
+            if f.reachable == Some(false) && !down && self.ok(&name, CheckKind::Ping) {
                 let line = LogLine::fatal(format!("Can't reach agent on host '{name}'"));
                 self.emit(
                     Change::SetAgentDown {
@@ -270,7 +271,7 @@ impl Decider<'_> {
                     },
                     vec![line],
                 );
-            } else if f.reachable && down {
+            } else if f.reachable == Some(true) && down {
                 let line = LogLine::fatal(format!("Agent on host '{name}' is reachable again"));
                 self.emit(
                     Change::SetAgentDown {

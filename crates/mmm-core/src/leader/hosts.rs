@@ -132,7 +132,7 @@ impl HostBook {
             .iter()
             .any(|p| Some(p.role.as_str()) == writer_role);
         let f = self.facts_mut();
-        f.reachable = true;
+        f.reachable = Some(true);
         if let Some(up) = report.uptime {
             f.uptime_ms = Some(u64::try_from(up.as_millis()).unwrap_or(u64::MAX));
         }
@@ -179,7 +179,10 @@ impl HostBook {
         };
         let error = failure.message();
         let repeated = self.last_failure.as_deref() == Some(error);
-        let was_reachable = self.facts.as_ref().is_some_and(|f| f.reachable);
+        let was_reachable = self
+            .facts
+            .as_ref()
+            .is_some_and(|f| f.reachable == Some(true));
         if answered && !repeated {
             out.log(LogLine::warn(format!(
                 "Agent on host '{host}' refused the status of epoch {sent_epoch}: {error}"
@@ -191,7 +194,7 @@ impl HostBook {
             ));
         }
         self.last_failure = Some(error.to_string());
-        self.facts_mut().reachable = answered;
+        self.facts_mut().reachable = Some(answered);
         if answered {
             self.unreachable_since = None;
         } else {
@@ -227,7 +230,7 @@ impl Hosts {
     /// Records whether `host`'s agent answered at all (startup questions).
     pub(crate) fn set_reachable(&mut self, host: &str, reachable: bool) {
         if let Some(b) = self.get_mut(host) {
-            b.facts_mut().reachable = reachable;
+            b.facts_mut().reachable = Some(reachable);
         }
     }
 
@@ -271,8 +274,10 @@ impl Hosts {
         let (term, leader_id) = stamp;
         for b in &mut self.books {
             if merged.get(&b.name, CheckKind::Ping).is_some_and(|c| !c.ok) {
+                // Not tried, so not known: an agent is found unreachable only by a call
+                // that fails while its host answers ping (mysql-mmm's rule).
                 b.desired = None;
-                b.facts_mut().reachable = false;
+                b.facts_mut().reachable = None;
                 continue;
             }
             b.desired = desired_status(state, &b.name, config).map(|status| StatusPush {
