@@ -460,6 +460,19 @@ fn check_move(
     if rc.mode == RoleMode::Balanced {
         return Ok(Move::Balanced);
     }
+    check_exclusive(b, rc, h, st, force, reachable).map(Move::Exclusive)
+}
+
+/// The rest of `move_role`'s checks for an exclusive role.
+fn check_exclusive(
+    b: &Batch<'_>,
+    rc: &crate::config::RoleConfig,
+    h: &str,
+    st: HostState,
+    force: bool,
+    reachable: bool,
+) -> Result<ExclusiveMove, Reply> {
+    let role = rc.name.as_str();
     if force && !matches!(st, HostState::ReplicationFail | HostState::ReplicationDelay) {
         return Err(Reply::err(format!(
             "ERROR: Can't force move of role to host with state {st}."
@@ -499,12 +512,12 @@ fn check_move(
             "ERROR: Role '{role}' is assigned to preferred host '{o}'. Can't move it!"
         )));
     }
-    Ok(Move::Exclusive(ExclusiveMove {
+    Ok(ExclusiveMove {
         host: h.to_string(),
         state: st,
         ip,
         owner,
-    }))
+    })
 }
 
 /// `move_role --force`: the lagging target goes ONLINE, and the old owner leaves ONLINE when

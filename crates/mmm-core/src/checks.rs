@@ -214,56 +214,74 @@ impl Tracker {
             out.report = Some(ok);
             return out;
         }
+        let name = || format!("Check '{check}' on '{host}'");
         match result.outcome {
-            Outcome::Ok => {
-                let silent_edge =
-                    self.phase == TrackerPhase::Failing && self.reported == Some(true);
-                if self.phase != TrackerPhase::Ok && !silent_edge {
-                    out.lines
-                        .push(LogLine::info(format!("Check '{check}' on '{host}' is ok!")));
-                    out.report = Some(true);
-                    self.reported = Some(true);
-                }
-                self.phase = TrackerPhase::Ok;
-                self.failing_since = None;
-            }
+            Outcome::Ok => self.ok(name, &mut out),
             Outcome::Unknown => {
                 if self.phase != TrackerPhase::Unknown {
                     self.phase = TrackerPhase::Unknown;
                     self.failing_since = None;
                     out.lines.push(LogLine::warn(format!(
-                        "Check '{check}' on '{host}' is in unknown state! Message: {}",
+                        "{} is in unknown state! Message: {}",
+                        name(),
                         result.message
                     )));
                 }
             }
-            Outcome::Error => {
-                if !network_ok || self.phase == TrackerPhase::Failed {
-                    return out;
-                }
-                let start = match (self.phase, self.failing_since) {
-                    (TrackerPhase::Failing, Some(s)) => s,
-                    _ => {
-                        self.phase = TrackerPhase::Failing;
-                        self.failing_since = Some(now);
-                        now
-                    }
-                };
-                let elapsed = now.since(start);
-                if elapsed < trap_period {
-                    return out;
-                }
-                out.lines.push(LogLine::error(format!(
-                    "Check '{check}' on '{host}' has failed for {} seconds! Message: {}",
-                    fmt_secs_like(elapsed, trap_period),
-                    result.message
-                )));
-                self.phase = TrackerPhase::Failed;
-                self.reported = Some(false);
-                out.report = Some(false);
+            Outcome::Error if network_ok => {
+                self.error(name, result, trap_period, now, &mut out);
             }
+            // Without network the round is abandoned.
+            Outcome::Error => {}
         }
         out
+    }
+
+    /// An OK result: recovery is reported at once (but a failure never reported stays silent).
+    fn ok(&mut self, name: impl Fn() -> String, out: &mut TrackerOutput) {
+        let silent_edge = self.phase == TrackerPhase::Failing && self.reported == Some(true);
+        if self.phase != TrackerPhase::Ok && !silent_edge {
+            out.lines.push(LogLine::info(format!("{} is ok!", name())));
+            out.report = Some(true);
+            self.reported = Some(true);
+        }
+        self.phase = TrackerPhase::Ok;
+        self.failing_since = None;
+    }
+
+    /// An ERROR result: reported failed once it has lasted `trap_period`.
+    fn error(
+        &mut self,
+        name: impl Fn() -> String,
+        result: &CheckResult,
+        trap_period: Duration,
+        now: Timestamp,
+        out: &mut TrackerOutput,
+    ) {
+        if self.phase == TrackerPhase::Failed {
+            return;
+        }
+        let start = match (self.phase, self.failing_since) {
+            (TrackerPhase::Failing, Some(s)) => s,
+            _ => {
+                self.phase = TrackerPhase::Failing;
+                self.failing_since = Some(now);
+                now
+            }
+        };
+        let elapsed = now.since(start);
+        if elapsed < trap_period {
+            return;
+        }
+        out.lines.push(LogLine::error(format!(
+            "{} has failed for {} seconds! Message: {}",
+            name(),
+            fmt_secs_like(elapsed, trap_period),
+            result.message
+        )));
+        self.phase = TrackerPhase::Failed;
+        self.reported = Some(false);
+        out.report = Some(false);
     }
 }
 

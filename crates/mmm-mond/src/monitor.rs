@@ -246,12 +246,9 @@ impl Monitor {
         }
         let this = this_node(&config, opts.this.as_deref())?;
         let node_cfg = node_config(&config, &this, &opts);
-        let timing = Timing::new(
-            &config,
-            config.monitor_nodes.len(),
-            node_cfg.election_timeout_max,
-            node_cfg.propose_timeout,
-        );
+        let voters = config.monitor_nodes.len();
+        let (max, propose) = (node_cfg.election_timeout_max, node_cfg.propose_timeout);
+        let timing = Timing::new(&config, voters, max, propose);
         let clients = AgentClients::new(&config, timing.agent_timeout)?;
         let control_tls = crate::tls::server_tls(&config)?;
         let control_listener = bind_control(&this).await?;
@@ -264,17 +261,15 @@ impl Monitor {
         let checks = start_checks(&config, opts.checks)?;
         let (local_checks, local) = LocalChecks::new(&config);
         let (stop, stop_rx) = watch::channel(false);
-        let (driver, switches) = Driver::new(
-            DriverParts {
-                config: config.clone(),
-                me: this.id,
-                timing: timing.clone(),
-                node: node.clone(),
-                clients,
-                local: local.clone(),
-            },
-            driver_rx,
-        );
+        let parts = DriverParts {
+            config: config.clone(),
+            me: this.id,
+            timing: timing.clone(),
+            node: node.clone(),
+            clients,
+            local: local.clone(),
+        };
+        let (driver, switches) = Driver::new(parts, driver_rx);
         let driver = tokio::spawn(driver.run(stop_rx.clone()));
         let reporter = Reporter {
             me: this.id,

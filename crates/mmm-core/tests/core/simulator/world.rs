@@ -57,6 +57,22 @@ pub struct Monitor {
     pub last_switches: Switches,
 }
 
+impl Monitor {
+    fn new(config: &Arc<Config>, id: u64, timing: &Timing) -> Self {
+        Monitor {
+            trackers: BTreeMap::new(),
+            table: CheckTable::new(),
+            network_ok: true,
+            cut_off: None,
+            machine: Leader::new(config.clone(), id, timing.clone()),
+            leading: false,
+            quorum_fresh: false,
+            reported: BTreeSet::new(),
+            last_switches: Switches::ON,
+        }
+    }
+}
+
 /// A proposal on its way through Raft.
 struct Proposal {
     from: usize,
@@ -233,17 +249,7 @@ impl World {
             })
             .collect();
         let monitors = (0..n)
-            .map(|i| Monitor {
-                trackers: BTreeMap::new(),
-                table: CheckTable::new(),
-                network_ok: true,
-                cut_off: None,
-                machine: Leader::new(config.clone(), i as u64 + 1, timing.clone()),
-                leading: false,
-                quorum_fresh: false,
-                reported: BTreeSet::new(),
-                last_switches: Switches::ON,
-            })
+            .map(|i| Monitor::new(&config, i as u64 + 1, &timing))
             .collect();
         let weather = Weather {
             max_delay: Duration::from_millis(100 * rng.below(5)),
