@@ -4,6 +4,12 @@
 //! Every effect that expects an answer carries a [`CallId`]; the driver answers it with
 //! exactly one event naming that id. Client requests carry the driver's [`RequestId`] and
 //! get exactly one [`Effect::Reply`].
+//!
+//! The vocabulary grows in the same shape: another kind of I/O the leader needs (fencing a
+//! host's MySQL itself, a kill-host hook) is an effect with a [`CallId`] answered by one
+//! event; what an agent reports grows in [`StatusReport`] and becomes per-host facts in the
+//! machine; what a push carries is [`StatusPush`], and when and to whom pushes go is decided
+//! in one place (the machine's push bookkeeping).
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -1,18 +1,26 @@
-//! The simulated agent on each database host: epoch fencing, the writer lease, and what
-//! the real system looks like (read_only, VIPs). Every other part of the simulator talks
-//! to it through [`SimAgent`] only, so the agent's own pure rules can take its place.
+//! The simulated agent on each database host and the parts of its system the invariants
+//! look at (read_only, VIPs). It follows the agent's own rules from [`mmm_core::agent`]:
+//! the epoch rule, role changes in mysql-mmm's order (the writer's writes are denied before
+//! its IP goes, allowed before its IP comes), the once-a-second re-assertion and
+//! CLEAR_BAD_ROLES. Like the agent daemon it counts the writer lease from the status's
+//! arrival and drops the writer role itself when the lease runs out. Every other part of the
+//! simulator talks to it through [`SimAgent`] only.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
+use mmm_core::agent::epoch::check_epoch;
+use mmm_core::agent::plan::{Step, bad_roles, reassert, role_changes};
 use mmm_core::leader::{AgentAnswer, AgentCall, AgentView, CallFailure, StatusReport, SystemView};
 use mmm_core::state::{HostState, RoleIp};
 use mmm_core::time::Timestamp;
 
-/// One host's agent and the parts of its system the invariants look at.
+/// One host's agent and its system.
 #[derive(Debug, Clone)]
 pub struct SimAgent {
-    host: String,
     writer_role: String,
+    /// Every configured role IP (what CLEAR_BAD_ROLES looks for).
+    configured: Vec<RoleIp>,
     /// Highest epoch accepted (persisted: survives restarts).
     epoch: u64,
     state: Option<HostState>,
@@ -27,10 +35,10 @@ pub struct SimAgent {
 }
 
 impl SimAgent {
-    pub fn new(host: &str, writer_role: &str) -> Self {
+    pub fn new(writer_role: &str, configured: Vec<RoleIp>) -> Self {
         SimAgent {
-            host: host.to_string(),
             writer_role: writer_role.to_string(),
+            configured,
             epoch: 0,
             state: None,
             roles: Vec::new(),
@@ -58,6 +66,10 @@ impl SimAgent {
         self.roles.iter().any(|r| r.role == self.writer_role)
     }
 
+    fn present_ips(&self) -> Vec<IpAddr> {
+        self.present.iter().map(|r| r.ip).collect()
+    }
+
     /// The machine rebooted: MySQL comes up read-only, no VIP is configured, the agent
     /// remembers only its epoch.
     pub fn boot(&mut self) {
@@ -73,26 +85,55 @@ impl SimAgent {
         self.writable = false;
     }
 
-    /// One second of the agent's own loop: drop the writer when its lease ran out, else
-    /// re-assert held roles (allow writes again once MySQL is back).
+    /// The agent's loop: drop the writer when its lease ran out, else re-assert held roles.
     pub fn tick(&mut self, now: Timestamp, mysql_up: bool) {
-        if self.holds_writer() && self.lease_until.is_none_or(|l| now >= l) {
-            self.drop_writer();
-        }
-        if self.holds_writer() && mysql_up {
-            self.writable = true;
-        }
         if !mysql_up {
             self.writable = false;
         }
+        if self.holds_writer() && self.lease_until.is_none_or(|l| now >= l) {
+            let w = self.writer_role.clone();
+            let held: Vec<RoleIp> = self.roles.iter().filter(|r| r.role != w).cloned().collect();
+            self.change_roles(held, mysql_up);
+            self.lease_until = None;
+            return;
+        }
+        let mysql = mysql_up.then_some(self.writable);
+        let r = reassert(
+            &self.roles,
+            &self.present_ips(),
+            mysql,
+            Some(&self.writer_role),
+            true,
+        );
+        if r.allow_write {
+            self.writable = true;
+        }
+        self.present.extend(r.add_ips);
+        self.present.sort();
     }
 
-    fn drop_writer(&mut self) {
-        let w = self.writer_role.clone();
-        self.writable = false;
-        self.roles.retain(|r| r.role != w);
-        self.present.retain(|r| r.role != w);
-        self.lease_until = None;
+    /// Applies the steps from the held roles to `new`, in mysql-mmm's order.
+    fn change_roles(&mut self, new: Vec<RoleIp>, mysql_up: bool) {
+        for step in role_changes(&self.roles, &new, Some(&self.writer_role)) {
+            match step {
+                Step::RemoveRole { role, writer } => {
+                    if writer {
+                        self.writable = false;
+                    }
+                    self.present.retain(|r| *r != role);
+                }
+                Step::AddRole { role, writer } => {
+                    if writer {
+                        self.writable = mysql_up;
+                    }
+                    if !self.present.contains(&role) {
+                        self.present.push(role);
+                    }
+                }
+            }
+        }
+        self.present.sort();
+        self.roles = new;
     }
 
     /// Handles one request as it arrives.
@@ -106,24 +147,13 @@ impl SimAgent {
         match call {
             AgentCall::SetStatus(push) => {
                 let s = &push.status;
-                if s.epoch < self.epoch {
-                    return Err(CallFailure::Refused(format!(
-                        "epoch {} is lower than {} on '{}'",
-                        s.epoch, self.epoch, self.host
-                    )));
-                }
+                check_epoch(self.epoch, s.epoch)
+                    .map_err(|e| CallFailure::Refused(e.to_string()))?;
                 self.epoch = s.epoch;
                 self.state = Some(s.state);
                 let gives_writer = s.roles.iter().any(|r| r.role == self.writer_role);
-                if !gives_writer && self.holds_writer() {
-                    self.drop_writer();
-                }
-                self.roles = s.roles.clone();
-                if gives_writer {
-                    self.lease_until = Some(now.plus(push.lease));
-                    self.writable = mysql_up;
-                }
-                self.present = self.roles.clone();
+                self.lease_until = gives_writer.then(|| now.plus(push.lease));
+                self.change_roles(s.roles.clone(), mysql_up);
                 Ok(AgentAnswer::Status(StatusReport {
                     epoch: self.epoch,
                     writable: self.writable,
@@ -142,15 +172,18 @@ impl SimAgent {
                 master_ip: None,
             })),
             AgentCall::ClearBadRoles(f) => {
-                if f.epoch < self.epoch {
-                    return Err(CallFailure::Refused("lower epoch".into()));
+                check_epoch(self.epoch, f.epoch)
+                    .map_err(|e| CallFailure::Refused(e.to_string()))?;
+                let bad = bad_roles(&self.configured, &self.roles, &self.present_ips());
+                for r in &bad {
+                    if r.role == self.writer_role {
+                        self.writable = false;
+                    }
                 }
-                let held = self.roles.clone();
-                let before = self.present.len();
-                self.present.retain(|r| held.contains(r));
+                self.present.retain(|r| !bad.contains(r));
                 Ok(AgentAnswer::Cleared(format!(
                     "OK: Removed {} roles",
-                    before - self.present.len()
+                    bad.len()
                 )))
             }
             AgentCall::Ping => Ok(AgentAnswer::Pong),

@@ -232,6 +232,15 @@ impl World {
         );
         let now = Timestamp::from_secs(1_700_000_000);
         let state = Self::initial_state(&mut rng, &config, now);
+        let configured: Vec<mmm_core::state::RoleIp> = config
+            .roles
+            .iter()
+            .flat_map(|r| {
+                r.ips
+                    .iter()
+                    .map(|ip| mmm_core::state::RoleIp::new(r.name.clone(), *ip))
+            })
+            .collect();
         let hosts = config
             .hosts
             .iter()
@@ -245,7 +254,7 @@ impl World {
                 link_up: true,
                 replies_up: true,
                 booted: now,
-                agent: SimAgent::new(&h.name, "writer"),
+                agent: SimAgent::new("writer", configured.clone()),
             })
             .collect();
         let monitors = (0..n)
