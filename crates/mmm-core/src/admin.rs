@@ -71,14 +71,16 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn ok(text: impl Into<String>) -> Self {
+    /// A reply of a command that succeeded.
+    pub fn ok(text: impl Into<String>) -> Self {
         Reply {
             ok: true,
             text: text.into(),
         }
     }
 
-    fn err(text: impl Into<String>) -> Self {
+    /// A reply of a command that was refused.
+    pub fn err(text: impl Into<String>) -> Self {
         Reply {
             ok: false,
             text: text.into(),

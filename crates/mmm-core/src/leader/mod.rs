@@ -582,12 +582,9 @@ impl Leader {
             (Origin::Admin { request, reply }, None) => out.reply(request, Answer::Reply(reply)),
             (Origin::Admin { request, .. }, Some(why)) => out.reply(
                 request,
-                Answer::Reply(Reply {
-                    ok: false,
-                    text: format!(
-                        "ERROR: The cluster state changed meanwhile ({why}). Please try again."
-                    ),
-                }),
+                Answer::Reply(Reply::err(format!(
+                    "ERROR: The cluster state changed meanwhile ({why}). Please try again."
+                ))),
             ),
             (Origin::Vote, Some(why)) => {
                 term.startup = None;
@@ -684,7 +681,7 @@ impl Leader {
             Request::HoldElections => {
                 let until = now.mono + self.timing.transfer_window;
                 self.elections.hold(Holder::Bystander, false, until);
-                out.reply(id, Answer::Reply(reply_ok("OK: Holding.")));
+                out.reply(id, Answer::Reply(Reply::ok("OK: Holding.")));
             }
             Request::Campaign => {
                 self.campaign = Some(Campaign {
@@ -692,7 +689,7 @@ impl Leader {
                     next: now.mono,
                     in_flight: false,
                 });
-                out.reply(id, Answer::Reply(reply_ok("OK: Campaigning.")));
+                out.reply(id, Answer::Reply(Reply::ok("OK: Campaigning.")));
                 self.campaign_tick(now, out);
             }
             other => {
@@ -785,7 +782,7 @@ impl Leader {
                 }
                 Err(v) => {
                     out.log(LogLine::error(format!("{v}; command refused")));
-                    out.reply(w.id, Answer::Reply(reply_err(format!("ERROR: {v}"))));
+                    out.reply(w.id, Answer::Reply(Reply::err(format!("ERROR: {v}"))));
                 }
             }
         }
@@ -800,13 +797,13 @@ impl Leader {
     fn begin_transfer(&mut self, id: RequestId, to: NodeId, out: &mut Out) {
         let Some(node) = self.config.monitor_nodes.iter().find(|n| n.id == to) else {
             let text = format!("ERROR: Unknown monitor '{}'!", self.node_name(to));
-            out.reply(id, Answer::Reply(reply_err(text)));
+            out.reply(id, Answer::Reply(Reply::err(text)));
             return;
         };
         let name = node.name.clone();
         if to == self.me {
             let text = format!("OK: '{name}' is the leader already.");
-            out.reply(id, Answer::Reply(reply_ok(text)));
+            out.reply(id, Answer::Reply(Reply::ok(text)));
             return;
         }
         let mut pending = std::collections::BTreeSet::new();
@@ -908,14 +905,14 @@ impl Leader {
                 continue;
             };
             let reply = if leader == Some(t.target) {
-                reply_ok(format!("OK: Leadership transferred to '{}'.", t.name))
+                Reply::ok(format!("OK: Leadership transferred to '{}'.", t.name))
             } else if now.mono >= *deadline {
                 let why = why.clone().unwrap_or_default();
                 let text = format!(
                     "ERROR: Could not transfer leadership to '{}'. {why}",
                     t.name
                 );
-                reply_err(text.trim_end().to_string())
+                Reply::err(text.trim_end().to_string())
             } else {
                 keep.push(t);
                 continue;
@@ -1010,19 +1007,5 @@ fn current<'a>(replica: &'a Replica, config: &Config, now: Now) -> Cow<'a, Clust
     match &replica.state {
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(ClusterState::new(config, now.wall)),
-    }
-}
-
-fn reply_ok(text: impl Into<String>) -> Reply {
-    Reply {
-        ok: true,
-        text: text.into(),
-    }
-}
-
-fn reply_err(text: impl Into<String>) -> Reply {
-    Reply {
-        ok: false,
-        text: text.into(),
     }
 }

@@ -51,13 +51,7 @@ pub struct RaftNode<S: Replicated> {
 impl<S: Replicated> RaftNode<S> {
     /// Binds `config.listen` and starts the node (see [`RaftNode::start_with_listener`]).
     pub async fn start(config: NodeConfig, ctx: Arc<S::Context>) -> Result<Self, StartError> {
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = bind(&config).await?;
         Self::start_with_listener(config, ctx, listener).await
     }
 
@@ -80,13 +74,7 @@ impl<S: Replicated> RaftNode<S> {
         ctx: Arc<S::Context>,
         observations: Arc<dyn ObservationsHandler>,
     ) -> Result<Self, StartError> {
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = bind(&config).await?;
         Self::start_serving(config, ctx, listener, Some(observations)).await
     }
 
@@ -337,6 +325,16 @@ impl<S: Replicated> RaftNode<S> {
             tracing::warn!(node = self.id, "raft store still in use after shutdown");
         }
     }
+}
+
+/// Binds the Peer address of `config`.
+async fn bind(config: &NodeConfig) -> Result<TcpListener, StartError> {
+    TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })
 }
 
 /// Whether `metrics` say node `id` leads.
