@@ -1009,3 +1009,6 @@ fn current<'a>(replica: &'a Replica, config: &Config, now: Now) -> Cow<'a, Clust
         None => Cow::Owned(ClusterState::new(config, now.wall)),
     }
 }
+
+#[cfg(test)]
+mod tests;
