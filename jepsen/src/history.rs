@@ -185,7 +185,7 @@ pub struct Op {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_id: Option<u32>,
     /// A read's value; a compare-and-set's success as 1/0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "result", skip_serializing_if = "Option::is_none")]
     pub value: Option<u64>,
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -26,7 +26,7 @@ pub const SCHEMA: &[&str] = &[
 /// Register values are drawn from 0..REGISTER_VALUES (small, so compare-and-set often matches).
 const REGISTER_VALUES: u64 = 5;
 /// A new register row every this long (independent keys keep each checked history short).
-pub const KEY_WINDOW: Duration = Duration::from_secs(2);
+pub const KEY_WINDOW: Duration = Duration::from_secs(1);
 
 /// What every workload needs.
 #[derive(Debug, Clone)]
@@ -132,7 +132,9 @@ async fn register(ctx: &Context, client: u64) {
     let mut rng = StdRng::seed_from_u64(ctx.seed ^ (client + 1).wrapping_mul(0x9E37_79B9));
     let mut generation = 0;
     while ctx.running() {
-        let key = ctx.t0.elapsed().as_secs() / KEY_WINDOW.as_secs() + 1;
+        let key = u64::try_from(ctx.t0.elapsed().as_millis() / KEY_WINDOW.as_millis())
+            .unwrap_or(u64::MAX)
+            + 1;
         let process = client * 1_000_000 + generation;
         let (kind, sql) = match rng.random_range(0..4) {
             0 | 1 => (
@@ -149,7 +151,8 @@ async fn register(ctx: &Context, client: u64) {
             }
             _ => {
                 let from = rng.random_range(0..REGISTER_VALUES);
-                let to = rng.random_range(0..REGISTER_VALUES);
+                // Never `to == from`: MySQL would report a hit as "0 rows changed".
+                let to = (from + rng.random_range(1..REGISTER_VALUES)) % REGISTER_VALUES;
                 let sql = format!("UPDATE jepsen_reg SET v = {to} WHERE k = {key} AND v = {from}");
                 (OpKind::Cas { key, from, to }, sql)
             }

@@ -119,3 +119,6 @@ pub(crate) fn first_n(mut items: Vec<String>, n: usize) -> Vec<String> {
 pub(crate) fn json(item: &impl Serialize) -> String {
     serde_json::to_string(item).unwrap_or_else(|e| format!("<unserializable: {e}>"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,8 +10,8 @@
 //! evidence on another host lying wholly inside such an interval.
 //!
 //! The epoch rule: once a sample showed host Y's agent holding the writer role at epoch E, a
-//! write acknowledged by another host X that started later breaks fencing — unless X was granted
-//! the writer again at a higher epoch before that write started.
+//! write acknowledged by another host X that started later breaks fencing — unless X's agent was
+//! seen holding the writer at a higher epoch by [`MAX_GAP`] after that write ended.
 
 use std::collections::BTreeMap;
 
@@ -190,8 +190,16 @@ fn after_grant(h: &History) -> anyhow::Result<Vec<Violation>> {
             .iter()
             .filter(|(t, _, _, _)| *t < op.start)
             .max_by_key(|(_, _, epoch, _)| *epoch);
+        // A higher grant to the writing host itself, seen up to MAX_GAP after the write, covers
+        // it (the sampler may not have caught the agent's acceptance yet).
+        let covered = |above: u64| {
+            grants
+                .iter()
+                .any(|(t, h, e, _)| h == host && *e > above && *t <= op.end + MAX_GAP)
+        };
         if let Some((t, holder, epoch, sample)) = latest
             && holder != host
+            && !covered(*epoch)
         {
             out.push(violation_after_grant(op, host, holder, *epoch, *t, sample));
         }
@@ -228,8 +236,10 @@ fn merge_incidents(vs: Vec<Violation>) -> Vec<Violation> {
             Some((inc, n, last)) if v.at.saturating_sub(*last) < 1_000_000 => {
                 *n += 1;
                 *last = v.at;
-                if inc.events.len() < 12 {
-                    inc.events.extend(v.events);
+                for e in v.events {
+                    if inc.events.len() < 12 && !inc.events.contains(&e) {
+                        inc.events.push(e);
+                    }
                 }
             }
             _ => {
