@@ -100,7 +100,7 @@ pub fn render(h: &History, judged: &[Judged]) -> Result<String> {
     violations(&mut c, judged, top, bottom);
     axis(&mut c, bottom);
     let height = c.y + 30.0;
-    let legend = "green: read_only=0 · grey: read_only=1 · black: mysqld no answer · coloured: writer VIP held (epoch changes marked e…) · purple: leader (term) · red lines: violations";
+    let legend = "green: read_only=0 · grey: read_only=1 · black: mysqld no answer · coloured: writer VIP held (epoch changes marked e…) · purple: leader (term) · red lines: violations · acked writes: inserts above, direct probes below, coloured by server";
     Ok(format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height:.0}\" font-family=\"sans-serif\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
@@ -230,29 +230,21 @@ fn monitor_lane(c: &mut Canvas, h: &History, name: &str) {
     c.next();
 }
 
-fn writes_lane(
-    c: &mut Canvas,
-    h: &History,
-    meta: &crate::history::Meta,
-    colour_of: &BTreeMap<&str, &str>,
-) {
+fn writes_lane(c: &mut Canvas, h: &History, meta: &crate::history::Meta, colour_of: &BTreeMap<&str, &str>) {
     c.label("acked writes");
-    for op in h
-        .ops
-        .iter()
-        .filter(|o| o.acked_write() && o.workload != Workload::Register)
-    {
+    // One mark per pixel column, host and half (inserts above, direct probes below), so a long
+    // run stays a small file.
+    let mut marks: std::collections::BTreeSet<(i64, &str, bool)> = std::collections::BTreeSet::new();
+    for op in h.ops.iter().filter(|o| o.acked_write() && o.workload != Workload::Register) {
         let host = op.server_id.and_then(|id| meta.host_of(id)).unwrap_or("?");
+        marks.insert((c.x(op.end).round() as i64, host, op.workload == Workload::Probe));
+    }
+    for (x, host, probe) in marks {
         let colour = colour_of.get(host).copied().unwrap_or("#000");
-        let x = c.x(op.end);
-        let dy = if op.workload == Workload::Probe {
-            LANE / 2.0
-        } else {
-            0.0
-        };
+        let dy = if probe { LANE / 2.0 } else { 0.0 };
         let _ = writeln!(
             c.s,
-            r#"<line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="0.6"/>"#,
+            r#"<line x1="{x}" x2="{x}" y1="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1"/>"#,
             c.y + dy,
             c.y + dy + LANE / 2.0
         );
