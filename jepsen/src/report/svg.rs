@@ -230,14 +230,28 @@ fn monitor_lane(c: &mut Canvas, h: &History, name: &str) {
     c.next();
 }
 
-fn writes_lane(c: &mut Canvas, h: &History, meta: &crate::history::Meta, colour_of: &BTreeMap<&str, &str>) {
+fn writes_lane(
+    c: &mut Canvas,
+    h: &History,
+    meta: &crate::history::Meta,
+    colour_of: &BTreeMap<&str, &str>,
+) {
     c.label("acked writes");
     // One mark per pixel column, host and half (inserts above, direct probes below), so a long
     // run stays a small file.
-    let mut marks: std::collections::BTreeSet<(i64, &str, bool)> = std::collections::BTreeSet::new();
-    for op in h.ops.iter().filter(|o| o.acked_write() && o.workload != Workload::Register) {
+    let mut marks: std::collections::BTreeSet<(i64, &str, bool)> =
+        std::collections::BTreeSet::new();
+    for op in h
+        .ops
+        .iter()
+        .filter(|o| o.acked_write() && o.workload != Workload::Register)
+    {
         let host = op.server_id.and_then(|id| meta.host_of(id)).unwrap_or("?");
-        marks.insert((c.x(op.end).round() as i64, host, op.workload == Workload::Probe));
+        marks.insert((
+            c.x(op.end).round() as i64,
+            host,
+            op.workload == Workload::Probe,
+        ));
     }
     for (x, host, probe) in marks {
         let colour = colour_of.get(host).copied().unwrap_or("#000");
