@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::expect::Judged;
-use crate::history::{History, ms};
+use crate::history::{History, ms, secs};
 
 /// Writes `verdicts.json`, `summary.txt` and `timeline.svg` into `dir`; returns the summary.
 pub fn write(dir: &Path, h: &History, judged: &[Judged], schedule: &str) -> Result<String> {
@@ -43,11 +43,7 @@ pub fn summary(h: &History, judged: &[Judged], schedule: &str) -> String {
         h.ops.len(),
         h.samples.len(),
         h.faults.len(),
-        ms(h.end())
-            .trim_end_matches(".0")
-            .parse::<f64>()
-            .unwrap_or(0.0)
-            / 1000.0
+        secs(h.end())
     );
     s.push_str(schedule);
     let _ = writeln!(
