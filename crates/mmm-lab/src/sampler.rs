@@ -347,7 +347,14 @@ impl Probe for AgentProbe {
                         .iter()
                         .map(|x| format!("{}({})", x.role, x.ip))
                         .collect(),
-                    state: r.state,
+                    state: pb::HostState::try_from(r.state).map_or_else(
+                        |_| format!("state {}", r.state),
+                        |st| {
+                            st.as_str_name()
+                                .trim_start_matches("HOST_STATE_")
+                                .to_owned()
+                        },
+                    ),
                     active_master: r.active_master,
                 }
             }
