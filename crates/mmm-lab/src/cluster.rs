@@ -22,7 +22,7 @@ use mysql_async::prelude::Queryable;
 use crate::error::{LabError, Result};
 use crate::host::Host;
 use crate::lab::{CLIENT_OCTET, Lab, MONITOR_OCTET_BASE, lab_ip};
-use crate::mmm_config::{MmmConfig, WRITER_VIP_OCTET, write_private_file};
+use crate::mmm_config::{MmmConfig, RoleLayout, WRITER_VIP_OCTET, write_private_file};
 use crate::process::{LabProcess, output_with_deadline};
 use crate::topology::{Topology, TopologySpec};
 use crate::users::{APP_PASSWORD, APP_USER, TEST_DB};
@@ -126,6 +126,9 @@ pub struct ClusterOptions {
     pub monitors: usize,
     /// Slaves and replication mode (GTID or binlog coordinates) of the seeds' topology.
     pub topology: TopologySpec,
+    /// Which hosts hold which roles; `None` is the lab's default (writer on the masters, one
+    /// reader VIP per host on every host).
+    pub roles: Option<RoleLayout>,
     /// Check, lease and status timings.
     pub timings: Timings,
     /// The programs to run.
@@ -145,6 +148,7 @@ impl ClusterOptions {
             tag: tag.to_owned(),
             monitors: 3,
             topology: TopologySpec::default(),
+            roles: None,
             timings: Timings::default(),
             binaries,
             extra_config: String::new(),
@@ -237,7 +241,10 @@ impl Cluster {
                 process: None,
             });
         }
-        let config = MmmConfig::for_topology(&topo, lab.dir());
+        let mut config = MmmConfig::for_topology(&topo, lab.dir());
+        if let Some(layout) = &opts.roles {
+            config.set_roles(layout)?;
+        }
         let mut cluster = Self {
             daemons,
             topo,
@@ -424,6 +431,30 @@ impl Cluster {
             Some(p) => p.cont(),
             None => Err(LabError::Unsupported(format!("{name} is not running"))),
         }
+    }
+
+    /// kill -9 of database host `host`'s mariadbd (a crash); a server that is down is left alone.
+    pub fn kill_mysqld(&mut self, host: &str) -> Result<()> {
+        self.topo.db_mut(host)?.kill9()
+    }
+
+    /// Clean shutdown of database host `host`'s mariadbd (see [`MariaDb::stop`]).
+    ///
+    /// [`MariaDb::stop`]: crate::MariaDb::stop
+    pub fn stop_mysqld(&mut self, host: &str) -> Result<()> {
+        self.topo.db_mut(host)?.stop()
+    }
+
+    /// Starts database host `host`'s mariadbd again on its datadir after a kill or stop, and
+    /// waits until it answers; a running server is left alone.
+    pub fn start_mysqld(&mut self, host: &str) -> Result<()> {
+        let db = self.topo.db_mut(host)?;
+        on_runtime_thread(db.start_again())?
+    }
+
+    /// Whether database host `host`'s mariadbd runs (false for an unknown host).
+    pub fn mysqld_running(&mut self, host: &str) -> bool {
+        self.topo.db_mut(host).is_ok_and(|db| db.is_running())
     }
 
     /// Whether daemon `name` has been started and not exited (an exited one is reaped).
