@@ -8,13 +8,15 @@ use std::sync::OnceLock;
 use crate::cluster::Binaries;
 use crate::error::{LabError, Result};
 
-/// The packages whose programs a lab cluster runs.
-const PACKAGES: [&str; 3] = ["mmm-agentd", "mmm-mond", "mmmctl"];
-
 /// Builds `mmm-agentd`, `mmm-mond` and `mmmctl` with cargo, into the target directory and profile
 /// of the running test executable (`<target>/<profile>/deps/<test>-<hash>`), and returns their
 /// paths. Runs the build once per process; a failed build is an error, never a fallback to what
 /// happens to be in the target directory.
+///
+/// The build is `cargo test --no-run --workspace`: the very build `cargo nextest run --workspace`
+/// (and `cargo test --workspace`) did before starting the tests, so there it only checks that
+/// everything is fresh and links the programs into place, instead of compiling the dependencies
+/// again with another feature set (`cargo build -p …` resolves features differently).
 pub fn build_binaries() -> Result<Binaries> {
     static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     BUILT
@@ -27,9 +29,10 @@ pub fn build_binaries() -> Result<Binaries> {
 fn cargo_build() -> Result<PathBuf> {
     let exe = std::env::current_exe().map_err(|e| LabError::io("finding the test binary", e))?;
     let (target_dir, profile_dir) = target_layout(&exe)?;
+    // `debug` holds both the dev and the test profile; `cargo test` picks the test profile.
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_owned(),
-        Some(name) => name.to_owned(),
+        Some("debug") => None,
+        Some(name) => Some(name.to_owned()),
         None => return Err(layout_error(&exe)),
     };
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
@@ -39,14 +42,19 @@ fn cargo_build() -> Result<PathBuf> {
         .unwrap_or_else(|| PathBuf::from("cargo"));
     let mut command = Command::new(&cargo);
     command
-        .arg("build")
-        .arg("--manifest-path")
+        .args(["test", "--no-run", "--workspace", "--manifest-path"])
         .arg(&workspace)
         .arg("--target-dir")
-        .arg(&target_dir)
-        .args(["--profile", &profile]);
-    for package in PACKAGES {
-        command.args(["-p", package]);
+        .arg(&target_dir);
+    if let Some(profile) = &profile {
+        command.args(["--profile", profile]);
+    }
+    // Cargo sets these for the test process; build scripts that track them (ring tracks
+    // CARGO_MANIFEST_DIR) would see a change and rebuild half the dependency tree.
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(set_by_cargo_for_tests) {
+            command.env_remove(&key);
+        }
     }
     let line = format!("{command:?}");
     let status = command
@@ -61,6 +69,23 @@ fn cargo_build() -> Result<PathBuf> {
             stderr: "see the build output above".to_owned(),
         })
     }
+}
+
+/// Whether `key` is one of the variables cargo (or nextest, which mimics it) sets for a running
+/// test rather than one a user sets to configure cargo.
+fn set_by_cargo_for_tests(key: &str) -> bool {
+    const EXACT: [&str; 9] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    EXACT.contains(&key) || key.starts_with("CARGO_PKG_") || key.starts_with("CARGO_BIN_EXE_")
 }
 
 /// `(<target>, <target>/<profile>)` of a test executable at `<target>/<profile>/deps/<file>`.
@@ -85,6 +110,27 @@ fn layout_error(exe: &Path) -> LabError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_test_s_own_cargo_variables_are_dropped() {
+        for key in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_BIN_EXE_mmm-lab",
+            "OUT_DIR",
+        ] {
+            assert!(set_by_cargo_for_tests(key), "{key}");
+        }
+        for key in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_JOBS",
+            "CARGO",
+            "PATH",
+        ] {
+            assert!(!set_by_cargo_for_tests(key), "{key}");
+        }
+    }
 
     #[test]
     fn the_target_and_profile_come_from_the_test_executable() {
