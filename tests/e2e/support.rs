@@ -13,16 +13,13 @@ pub const SETTLE: Duration = Duration::from_secs(60);
 /// The writer VIP of every lab cluster.
 pub const WRITER_VIP: &str = "10.213.7.100";
 
-/// A cluster on the real binaries (built by cargo first), set up by `configure`, or `None` when
-/// the lab cannot run here (`lab_available` prints why, or panics under CI).
-pub fn launch(tag: &str, configure: impl FnOnce(&mut ClusterOptions)) -> Option<Cluster> {
-    if !mmm_lab::lab_available(tag) {
-        return None;
-    }
+/// A cluster on the real binaries (built by cargo first), set up by `configure`. Tests call
+/// `mmm_lab::lab_available` before.
+pub fn launch(tag: &str, configure: impl FnOnce(&mut ClusterOptions)) -> Cluster {
     let binaries = mmm_lab::build_binaries().expect("build mmm-agentd, mmm-mond and mmmctl");
     let mut opts = ClusterOptions::new(tag, binaries);
     configure(&mut opts);
-    Some(Cluster::launch(opts).expect("launch the lab cluster"))
+    Cluster::launch(opts).expect("launch the lab cluster")
 }
 
 /// The roles of the first seed report's `mmm_common.conf`: writer `db2,db1`, readers on
@@ -253,6 +250,43 @@ pub fn bring_up(c: &Cluster, order: &[&str]) -> Show {
     }
     println!("cluster up:\n{}", c.mmmctl_text(&["show"]).1);
     up
+}
+
+/// Waits for mysql-mmm's line that `host` failed because its mysqld does not answer.
+pub fn wait_mysql_down(c: &Cluster, host: &str) -> Change {
+    wait_change(
+        c,
+        &format!(
+            "State of host '{host}' changed from ONLINE to HARD_OFFLINE (ping: OK, mysql: not OK)"
+        ),
+    )
+}
+
+/// Waits until the writer role has been assigned to `to` and its VIP is configured there and on
+/// no other database host.
+pub fn wait_writer_on(c: &Cluster, to: &str) {
+    wait_change(
+        c,
+        &format!("Orphaned role 'writer({WRITER_VIP})' has been assigned to '{to}'"),
+    );
+    wait_writer_vip_on(c, to);
+}
+
+/// Waits until the writer VIP is configured on `host` and on no other database host.
+pub fn wait_writer_vip_on(c: &Cluster, host: &str) {
+    wait(c, &format!("the writer VIP on {host} only"), || {
+        c.agent_names()
+            .iter()
+            .all(|h| c.has_ip(h, WRITER_VIP) == (h == host))
+    });
+}
+
+/// Waits until `slave` replicates from `master` (its `Master_Host` is `master`'s address).
+pub fn wait_replicates_from(c: &Cluster, slave: &str, master: &str) {
+    let ip = host_ip(c, master);
+    wait(c, &format!("{slave} replicating from {master}"), || {
+        c.master_host(slave).as_deref() == Some(ip.as_str())
+    });
 }
 
 /// The writer VIP and every reader VIP of the cluster.

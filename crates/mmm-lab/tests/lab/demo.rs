@@ -85,6 +85,21 @@ fn assert_nothing_left(summary: &Summary) {
     );
 }
 
+/// SIGTERM to the demo: it exits successfully and leaves nothing behind.
+fn stop_with_sigterm(child: &mut Child, lines: &mut Lines, summary: &Summary) {
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: plain kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    lines.drain();
+    let status = child.wait().expect("wait for the demo");
+    assert!(
+        status.success(),
+        "demo after SIGTERM: {status}\n{}",
+        lines.text()
+    );
+    assert_nothing_left(summary);
+}
+
 #[test]
 fn demo_exits_after_ready_and_leaves_nothing_behind() {
     if !root_or_skip() {
@@ -122,17 +137,7 @@ fn demo_stays_up_until_sigterm_then_removes_everything() {
         None,
         "the demo exited by itself"
     );
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: plain kill(2) of our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    lines.drain();
-    let status = child.wait().expect("wait for the demo");
-    assert!(
-        status.success(),
-        "demo after SIGTERM: {status}\n{}",
-        lines.text()
-    );
-    assert_nothing_left(&summary);
+    stop_with_sigterm(&mut child, &mut lines, &summary);
 }
 
 #[test]
@@ -279,16 +284,6 @@ fn the_running_demo_is_broken_and_repaired_with_its_commands() {
     );
     lines.wait_for("mmm-lab: heal: OK: every link is up", READY);
 
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: plain kill(2) of our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    lines.drain();
-    let status = child.wait().expect("wait for the demo");
-    assert!(
-        status.success(),
-        "demo after SIGTERM: {status}\n{}",
-        lines.text()
-    );
-    assert_nothing_left(&summary);
+    stop_with_sigterm(&mut child, &mut lines, &summary);
     assert!(!socket.exists(), "the control socket is left");
 }
