@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mmm_core::state::HostState;
 use mmm_proto::pb;
 use mmm_proto::pb::control_client::ControlClient;
 
@@ -66,7 +67,7 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
                     .await
                     .map_err(|e| e.to_string())?
                     .into_inner();
-                if s.hosts.iter().all(|h| h.state != "UNKNOWN") {
+                if s.hosts.iter().all(|h| state(h) != HostState::Unknown) {
                     Ok(s)
                 } else {
                     Err("startup not applied yet".to_string())
@@ -89,7 +90,9 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
     assert_eq!(show.hosts.len(), 2);
     // No agent answers: the vote leaves every host waiting for the admin.
     assert!(
-        show.hosts.iter().all(|h| h.state == "AWAITING_RECOVERY"),
+        show.hosts
+            .iter()
+            .all(|h| state(h) == HostState::AwaitingRecovery),
         "{show:?}"
     );
 
@@ -126,4 +129,9 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
         text.contains("The status of the agent on host 'db1' could not be determined"),
         "{text}"
     );
+}
+
+/// The state a host view carries (a bad number fails the test).
+fn state(h: &pb::HostView) -> HostState {
+    mmm_proto::convert::state_from_wire(h.state).expect("host state")
 }
