@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mmm_core::agent::epoch::{EpochStep, check_epoch};
+use mmm_core::agent::plan::{Step, bad_roles, reassert, role_changes};
 use mmm_core::config::{Config, HostConfig, HostMode};
 use mmm_core::state::{HostState, RoleIp};
 use mmm_proto::{convert, pb};
@@ -17,7 +19,6 @@ use tonic::Status;
 use crate::db::Db;
 use crate::desired::{Desired, StatusCommand, role_list};
 use crate::epoch::EpochStore;
-use crate::plan::{Step, bad_roles, reassert, role_changes};
 use crate::uptime::uptime;
 use crate::vip::Vips;
 use mmm_daemon::fatal;
@@ -200,11 +201,15 @@ impl Driver {
     /// Refuses a lower epoch; persists a higher one before anything else happens.
     fn accept_epoch(&mut self, epoch: u64) -> Result<(), Status> {
         let stored = self.epochs.current();
-        if epoch < stored {
-            tracing::warn!("Refusing command with stale epoch {epoch} (stored epoch is {stored})");
-            return Err(Status::failed_precondition(format!(
-                "stale epoch {epoch}: this agent has already accepted epoch {stored}"
-            )));
+        match check_epoch(stored, epoch) {
+            Err(stale) => {
+                tracing::warn!(
+                    "Refusing command with stale epoch {epoch} (stored epoch is {stored})"
+                );
+                return Err(Status::failed_precondition(stale.to_string()));
+            }
+            Ok(EpochStep::Same) => return Ok(()),
+            Ok(EpochStep::Raise) => {}
         }
         self.epochs.raise(epoch).map_err(|e| {
             fatal!("Couldn't store epoch {epoch}: {e}");

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use mmm_core::state::RoleIp;
+use crate::state::RoleIp;
 
 /// One step on the system.
 #[derive(Debug, Clone, PartialEq, Eq)]
