@@ -9,9 +9,11 @@ use crate::cluster::Binaries;
 use crate::error::{LabError, Result};
 
 /// Builds `mmm-agentd`, `mmm-mond` and `mmmctl` with cargo, into the target directory and profile
-/// of the running test executable (`<target>/<profile>/deps/<test>-<hash>`), and returns their
-/// paths. Runs the build once per process; a failed build is an error, never a fallback to what
-/// happens to be in the target directory.
+/// of the running executable (a test at `<target>/<profile>/deps/<test>-<hash>`, or a workspace
+/// program such as `mmm-jepsen` at `<target>/<profile>/<program>`), and returns their paths.
+/// Runs the build once per process; a failed build is an error, never a fallback to what happens
+/// to be in the target directory. Every lab test, the chaos suite and the benchmarks get the
+/// daemons here, so one run compiles them once.
 ///
 /// The build is `cargo test --no-run --workspace`: the very build `cargo nextest run --workspace`
 /// (and `cargo test --workspace`) did before starting the tests, so there it only checks that
@@ -22,13 +24,18 @@ pub fn build_binaries() -> Result<Binaries> {
     BUILT
         .get_or_init(|| cargo_build().map_err(|e| e.to_string()))
         .as_ref()
-        .map(|dir| Binaries::in_dir(dir))
         .map_err(|e| LabError::Unsupported(e.clone()))
+        .and_then(|dir| {
+            let bins = Binaries::in_dir(dir);
+            bins.check()?;
+            Ok(bins)
+        })
 }
 
 fn cargo_build() -> Result<PathBuf> {
-    let exe = std::env::current_exe().map_err(|e| LabError::io("finding the test binary", e))?;
-    let (target_dir, profile_dir) = target_layout(&exe)?;
+    let exe =
+        std::env::current_exe().map_err(|e| LabError::io("finding the running program", e))?;
+    let (target_dir, profile_dir) = target_layout(&exe, |dir| dir.join(".fingerprint").is_dir())?;
     // `debug` holds both the dev and the test profile; `cargo test` picks the test profile.
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") => None,
@@ -88,21 +95,27 @@ fn set_by_cargo_for_tests(key: &str) -> bool {
     EXACT.contains(&key) || key.starts_with("CARGO_PKG_") || key.starts_with("CARGO_BIN_EXE_")
 }
 
-/// `(<target>, <target>/<profile>)` of a test executable at `<target>/<profile>/deps/<file>`.
-fn target_layout(exe: &Path) -> Result<(PathBuf, PathBuf)> {
-    let deps = exe.parent().ok_or_else(|| layout_error(exe))?;
-    if deps.file_name().and_then(|n| n.to_str()) != Some("deps") {
+/// `(<target>, <target>/<profile>)` of a test executable at `<target>/<profile>/deps/<file>`, or of
+/// a program at `<target>/<profile>/<file>` (a directory `is_profile_dir` accepts: cargo keeps
+/// `.fingerprint/` in each profile directory).
+fn target_layout(exe: &Path, is_profile_dir: impl Fn(&Path) -> bool) -> Result<(PathBuf, PathBuf)> {
+    let dir = exe.parent().ok_or_else(|| layout_error(exe))?;
+    let profile_dir = if dir.file_name().and_then(|n| n.to_str()) == Some("deps") {
+        dir.parent().ok_or_else(|| layout_error(exe))?
+    } else if is_profile_dir(dir) {
+        dir
+    } else {
         return Err(layout_error(exe));
-    }
-    let profile_dir = deps.parent().ok_or_else(|| layout_error(exe))?;
+    };
     let target_dir = profile_dir.parent().ok_or_else(|| layout_error(exe))?;
     Ok((target_dir.to_path_buf(), profile_dir.to_path_buf()))
 }
 
 fn layout_error(exe: &Path) -> LabError {
     LabError::Unsupported(format!(
-        "{} is not a test executable inside <target>/<profile>/deps/, so the lab cannot tell \
-         where to build mmm-agentd, mmm-mond and mmmctl",
+        "{} is neither a test executable inside <target>/<profile>/deps/ nor a program inside \
+         <target>/<profile>/, so the lab cannot tell where to build mmm-agentd, mmm-mond and \
+         mmmctl",
         exe.display()
     ))
 }
@@ -134,11 +147,18 @@ mod tests {
 
     #[test]
     fn the_target_and_profile_come_from_the_test_executable() {
+        let no_profile = |_: &Path| false;
         let (target, profile) =
-            target_layout(Path::new("/w/target/debug/deps/e2e-0123abcd")).expect("layout");
+            target_layout(Path::new("/w/target/debug/deps/e2e-0123abcd"), no_profile)
+                .expect("layout");
         assert_eq!(target, Path::new("/w/target"));
         assert_eq!(profile, Path::new("/w/target/debug"));
-        assert!(target_layout(Path::new("/w/target/debug/e2e")).is_err());
-        assert!(target_layout(Path::new("e2e")).is_err());
+        assert!(target_layout(Path::new("/w/target/debug/e2e"), no_profile).is_err());
+        assert!(target_layout(Path::new("e2e"), no_profile).is_err());
+        let release = |dir: &Path| dir == Path::new("/w/target/release");
+        let (target, profile) =
+            target_layout(Path::new("/w/target/release/mmm-jepsen"), release).expect("layout");
+        assert_eq!(target, Path::new("/w/target"));
+        assert_eq!(profile, Path::new("/w/target/release"));
     }
 }
