@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mmm_lab::cluster::Cluster;
-use mmm_lab::users::{APP_PASSWORD, APP_USER, TEST_DB};
+use mmm_lab::users::TEST_DB;
+use mmm_lab::workload::{OpRecord, Outcome, Target, execute};
 use mysql_async::prelude::Queryable;
 
 use super::support::{SETTLE, WRITER_VIP, reader_vips, server_id, wait, wait_show};
@@ -23,18 +24,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Deadline of one statement.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What happened to one write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The server acknowledged it: the row must exist afterwards.
-    Acked,
-    /// It did not run: no connection, or the server refused the statement (e.g. read-only).
-    NotApplied(String),
-    /// The connection broke or timed out after the statement was sent: it may or may not have
-    /// been applied.
-    Unknown(String),
-}
-
 /// One write attempt.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -42,10 +31,16 @@ pub struct Attempt {
     pub id: u64,
     /// When the attempt started, since the stream started.
     pub started: Duration,
-    /// How long it took.
-    pub took: Duration,
-    /// What happened.
-    pub outcome: Outcome,
+    /// The operation as the client saw it; `Outcome::Ok` means acknowledged: the row must exist
+    /// afterwards.
+    pub record: OpRecord,
+}
+
+impl Attempt {
+    /// Whether the server acknowledged the write.
+    pub fn acked(&self) -> bool {
+        self.record.outcome.is_ok()
+    }
 }
 
 /// Every write attempt of a stream, in order.
@@ -60,17 +55,14 @@ impl Ledger {
     pub fn acked(&self) -> BTreeSet<u64> {
         self.attempts
             .iter()
-            .filter(|a| a.outcome == Outcome::Acked)
+            .filter(|a| a.acked())
             .map(|a| a.id)
             .collect()
     }
 
     /// Attempts that were not acknowledged.
     pub fn failures(&self) -> Vec<&Attempt> {
-        self.attempts
-            .iter()
-            .filter(|a| a.outcome != Outcome::Acked)
-            .collect()
+        self.attempts.iter().filter(|a| !a.acked()).collect()
     }
 
     /// The longest time between the starts of two consecutive acknowledged writes.
@@ -78,7 +70,7 @@ impl Ledger {
         let acked: Vec<Duration> = self
             .attempts
             .iter()
-            .filter(|a| a.outcome == Outcome::Acked)
+            .filter(|a| a.acked())
             .map(|a| a.started)
             .collect();
         acked
@@ -94,8 +86,8 @@ impl Ledger {
         let mut lines: Vec<String> = Vec::new();
         let mut run: Option<(&Attempt, &Attempt, usize)> = None;
         let kind = |o: &Outcome| match o {
-            Outcome::Acked => "acked".to_owned(),
-            Outcome::NotApplied(e) => format!("not applied ({})", first_words(e)),
+            Outcome::Ok(_) => "acked".to_owned(),
+            Outcome::Failed(e) => format!("not applied ({})", first_words(e)),
             Outcome::Unknown(e) => format!("unknown ({})", first_words(e)),
         };
         let mut flush = |run: Option<(&Attempt, &Attempt, usize)>| {
@@ -104,13 +96,13 @@ impl Ledger {
                     "  {:>7.2}-{:.2} s {} x{n}",
                     first.started.as_secs_f64(),
                     last.started.as_secs_f64(),
-                    kind(&first.outcome)
+                    kind(&first.record.outcome)
                 ));
             }
         };
         for a in &self.attempts {
             run = match run {
-                Some((first, _, n)) if kind(&first.outcome) == kind(&a.outcome) => {
+                Some((first, _, n)) if kind(&first.record.outcome) == kind(&a.record.outcome) => {
                     Some((first, a, n + 1))
                 }
                 other => {
@@ -128,9 +120,13 @@ impl Ledger {
         let unknown = self
             .attempts
             .iter()
-            .filter(|a| matches!(a.outcome, Outcome::Unknown(_)))
+            .filter(|a| matches!(a.record.outcome, Outcome::Unknown(_)))
             .count();
-        let slowest = self.attempts.iter().map(|a| a.took).max();
+        let slowest = self
+            .attempts
+            .iter()
+            .map(|a| a.record.end - a.record.start)
+            .max();
         format!(
             "{} writes: {} acknowledged, {} not applied, {} unknown; longest gap between acknowledged writes {:?}; slowest attempt {:?}\n{}",
             self.attempts.len(),
@@ -176,11 +172,11 @@ impl WriteStream {
         create_table(c);
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(AtomicUsize::new(0));
-        let opts = app_opts(WRITER_VIP, c.mmm_config().mysql_port);
+        let target = app_target(c, WRITER_VIP);
         let done = c
             .client()
             .netns()
-            .spawn_future(write_loop(opts, Arc::clone(&stop), Arc::clone(&acked)))
+            .spawn_future(write_loop(target, Arc::clone(&stop), Arc::clone(&acked)))
             .expect("start the client in its namespace");
         Self { stop, acked, done }
     }
@@ -200,11 +196,7 @@ impl WriteStream {
     }
 }
 
-async fn write_loop(
-    opts: mysql_async::Opts,
-    stop: Arc<AtomicBool>,
-    acked: Arc<AtomicUsize>,
-) -> Ledger {
+async fn write_loop(target: Target, stop: Arc<AtomicBool>, acked: Arc<AtomicUsize>) -> Ledger {
     let t0 = Instant::now();
     let mut ledger = Ledger::default();
     let mut next = t0;
@@ -212,49 +204,33 @@ async fn write_loop(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let started = Instant::now();
-        let outcome = write_one(opts.clone(), id).await;
-        if outcome == Outcome::Acked {
+        let sql = format!("INSERT INTO {TABLE} (id, server_id) VALUES ({id}, @@server_id)");
+        let record = execute(&target, &sql).await;
+        let attempt = Attempt {
+            id,
+            started: record.start - t0,
+            record,
+        };
+        if attempt.acked() {
             acked.fetch_add(1, Ordering::SeqCst);
         }
-        ledger.attempts.push(Attempt {
-            id,
-            started: started - t0,
-            took: started.elapsed(),
-            outcome,
-        });
+        ledger.attempts.push(attempt);
         next += WRITE_EVERY;
         tokio::time::sleep_until(next.max(Instant::now()).into()).await;
     }
     ledger
 }
 
-async fn write_one(opts: mysql_async::Opts, id: u64) -> Outcome {
-    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, mysql_async::Conn::new(opts)).await {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => return Outcome::NotApplied(format!("connect: {e}")),
-        Err(_) => return Outcome::NotApplied("connect: timed out".to_owned()),
-    };
-    let sql = format!("INSERT INTO {TABLE} (id, server_id) VALUES ({id}, @@server_id)");
-    let outcome = match tokio::time::timeout(STATEMENT_TIMEOUT, conn.query_drop(sql)).await {
-        Ok(Ok(())) => Outcome::Acked,
-        Ok(Err(mysql_async::Error::Server(e))) => Outcome::NotApplied(format!("refused: {e}")),
-        Ok(Err(e)) => Outcome::Unknown(e.to_string()),
-        Err(_) => Outcome::Unknown("statement timed out".to_owned()),
-    };
-    let _ = tokio::time::timeout(STATEMENT_TIMEOUT, conn.disconnect()).await;
-    outcome
-}
-
-fn app_opts(ip: &str, port: u16) -> mysql_async::Opts {
-    mysql_async::OptsBuilder::default()
-        .ip_or_hostname(ip.to_owned())
-        .tcp_port(port)
-        .user(Some(APP_USER))
-        .pass(Some(APP_PASSWORD))
-        .db_name(Some(TEST_DB))
-        .prefer_socket(false)
-        .into()
+/// Where the application connects for `ip` (a VIP), with its deadlines.
+fn app_target(c: &Cluster, ip: &str) -> Target {
+    let ip = ip
+        .parse()
+        .unwrap_or_else(|_| panic!("{ip:?} is not an IPv4 address"));
+    Target {
+        connect_timeout: CONNECT_TIMEOUT,
+        statement_timeout: STATEMENT_TIMEOUT,
+        ..Target::new(ip, c.mmm_config().mysql_port)
+    }
 }
 
 /// What a read through a VIP saw.
@@ -269,27 +245,22 @@ pub struct Read {
 /// Reads through `vip` from the client namespace as the application user: which server answers,
 /// and whether row `id` has reached it.
 pub fn read_via(c: &Cluster, vip: &str, id: u64) -> Result<Read, String> {
-    let opts = app_opts(vip, c.mmm_config().mysql_port);
-    let sql = format!("SELECT @@server_id, (SELECT COUNT(*) FROM {TABLE} WHERE id = {id})");
-    c.client()
-        .block_on(async move {
-            let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, mysql_async::Conn::new(opts))
-                .await
-                .map_err(|_| "connect: timed out".to_owned())?
-                .map_err(|e| format!("connect: {e}"))?;
-            let row: Option<(u32, u64)> =
-                tokio::time::timeout(STATEMENT_TIMEOUT, conn.query_first(sql))
-                    .await
-                    .map_err(|_| "query: timed out".to_owned())?
-                    .map_err(|e| format!("query: {e}"))?;
-            let _ = tokio::time::timeout(STATEMENT_TIMEOUT, conn.disconnect()).await;
-            let (server_id, count) = row.ok_or("query: no row")?;
-            Ok(Read {
-                server_id,
-                has_row: count == 1,
-            })
-        })
-        .map_err(|e| e.to_string())?
+    let target = app_target(c, vip);
+    let sql = format!("SELECT COUNT(*) FROM {TABLE} WHERE id = {id}");
+    let record = c
+        .client()
+        .block_on(async move { execute(&target, &sql).await })
+        .map_err(|e| e.to_string())?;
+    let reply = match record.outcome {
+        Outcome::Ok(reply) => reply,
+        Outcome::Failed(why) | Outcome::Unknown(why) => return Err(why),
+    };
+    let server_id = record.server_id.ok_or("no @@server_id from the server")?;
+    let count = reply.row.and_then(|row| row.into_iter().next().flatten());
+    Ok(Read {
+        server_id,
+        has_row: count.as_deref() == Some("1"),
+    })
 }
 
 /// Writes one row through the writer VIP (waiting until a writer takes it) and returns its id
@@ -413,11 +384,7 @@ pub fn wait_converged(c: &Cluster, hosts: &[&str], ledger: &Ledger) -> BTreeMap<
 /// means db1 took writes, then db2 and never db1 again.
 pub fn writer_sequence(ledger: &Ledger, rows: &BTreeMap<u64, u32>) -> Vec<u32> {
     let mut sequence: Vec<u32> = Vec::new();
-    for a in ledger
-        .attempts
-        .iter()
-        .filter(|a| a.outcome == Outcome::Acked)
-    {
+    for a in ledger.attempts.iter().filter(|a| a.acked()) {
         let server = rows[&a.id];
         if sequence.last() != Some(&server) {
             sequence.push(server);
