@@ -2,8 +2,9 @@
 # Shell functions shared by scripts/install-deps and scripts/lab-demo (sourced, not run): which
 # cargo builds, and running it as the user who builds.
 
-# The cargo that builds: $CARGO, else the one on PATH, else (under sudo) the invoking user's
-# ~/.cargo/bin/cargo. Prints nothing if there is none.
+# The cargo that builds: $CARGO, else the one on PATH, else the builder's ~/.cargo/bin/cargo
+# (under sudo the invoking user's, else the caller's: where rustup installs it, even when the
+# shell's PATH does not have it yet). Prints nothing if there is none.
 find_cargo() {
     if [ -n "${CARGO:-}" ]; then
         echo "$CARGO"
@@ -14,6 +15,8 @@ find_cargo() {
         if [ -x "$builder_home/.cargo/bin/cargo" ]; then
             echo "$builder_home/.cargo/bin/cargo"
         fi
+    elif [ -n "${HOME:-}" ] && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        echo "$HOME/.cargo/bin/cargo"
     fi
     return 0
 }
@@ -22,7 +25,8 @@ find_cargo() {
 # ~/.cargo, their ownership of target/), else the caller.
 as_builder() {
     if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && [ "$(id -u)" -eq 0 ]; then
-        runuser -u "$SUDO_USER" -- "$@"
+        # sudo sets HOME to root's; cargo and rustup find their homes through it.
+        runuser -u "$SUDO_USER" -- env HOME="$(getent passwd "$SUDO_USER" | cut -d: -f6)" "$@"
     else
         "$@"
     fi
