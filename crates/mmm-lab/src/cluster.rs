@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-
 use crate::error::{LabError, Result};
 use crate::host::Host;
 use crate::lab::{CLIENT_OCTET, Lab, MONITOR_OCTET_BASE, lab_ip};
