@@ -7,7 +7,6 @@ mod db;
 mod desired;
 mod driver;
 mod epoch;
-mod kill;
 mod service;
 mod uptime;
 mod vip;
