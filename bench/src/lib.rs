@@ -31,30 +31,10 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use mmm_lab::cluster::Binaries;
 
-/// Builds `mmm-agentd`, `mmm-mond` and `mmmctl` with cargo in this program's profile (release
-/// for a release build), so a run never uses stale programs, and returns their paths in
-/// `exe_dir` (the target directory of that profile).
+/// Builds `mmm-agentd`, `mmm-mond` and `mmmctl` in this program's profile (release for a
+/// release build) through the lab's one build path, so a run never uses stale programs, and
+/// returns their paths in `exe_dir` (the target directory of that profile).
 pub fn build_daemons(exe_dir: &Path) -> Result<Binaries> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = std::process::Command::new(cargo);
-    command.args([
-        "build",
-        "-p",
-        "mmm-agentd",
-        "-p",
-        "mmm-mond",
-        "-p",
-        "mmmctl",
-    ]);
-    if machine::build_profile() == "release" {
-        command.arg("--release");
-    }
-    let status = command.status().context("running cargo build")?;
-    anyhow::ensure!(
-        status.success(),
-        "building mmm-agentd, mmm-mond and mmmctl failed"
-    );
-    let bins = Binaries::in_dir(exe_dir);
-    bins.check()?;
-    Ok(bins)
+    let release = machine::build_profile() == "release";
+    Binaries::build(exe_dir, release).context("building mmm-agentd, mmm-mond and mmmctl")
 }

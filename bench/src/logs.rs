@@ -197,13 +197,18 @@ mod tests {
         assert_eq!(l.unix_us, 1_740_823_201_000_001);
         assert_eq!(l.level, "INFO");
         assert_eq!(parse_json_line("thread 'main' panicked at …"), None);
-        assert_eq!(parse_json_line(r#"{"timestamp":"yesterday","level":"INFO"}"#), None);
+        assert_eq!(
+            parse_json_line(r#"{"timestamp":"yesterday","level":"INFO"}"#),
+            None
+        );
     }
 
     #[test]
     fn the_lines_of_a_failover_are_recognised() {
         assert_eq!(
-            classify("Check 'mysql' on 'db1' has failed for 0.8 seconds! Message: ERROR: Connect error"),
+            classify(
+                "Check 'mysql' on 'db1' has failed for 0.8 seconds! Message: ERROR: Connect error"
+            ),
             Some(Known::CheckFailed {
                 check: "mysql".into(),
                 host: "db1".into()
@@ -221,7 +226,9 @@ mod tests {
             })
         );
         assert_eq!(
-            classify("State of host 'db1' changed from AWAITING_RECOVERY to ONLINE because it was down for only 4 seconds"),
+            classify(
+                "State of host 'db1' changed from AWAITING_RECOVERY to ONLINE because it was down for only 4 seconds"
+            ),
             Some(Known::StateChanged {
                 host: "db1".into(),
                 from: "AWAITING_RECOVERY".into(),
@@ -245,7 +252,9 @@ mod tests {
             to_db2
         );
         assert_eq!(
-            classify("Role 'writer(10.213.7.100)' is held back until host 'db1' confirms it dropped the role or its lease runs out"),
+            classify(
+                "Role 'writer(10.213.7.100)' is held back until host 'db1' confirms it dropped the role or its lease runs out"
+            ),
             Some(Known::RoleHeld {
                 role: "writer(10.213.7.100)".into()
             })

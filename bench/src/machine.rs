@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn proc_texts_are_parsed() {
-        let cpuinfo = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\n";
+        let cpuinfo =
+            "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\n";
         assert_eq!(
             cpu_model(cpuinfo).as_deref(),
             Some("Intel(R) Xeon(R) Processor")

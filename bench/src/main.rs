@@ -58,7 +58,10 @@ fn run(cli: Cli) -> Result<()> {
             println!("{:<22} {} ({})", c.name, c.title, (c.profile)().name);
         }
         for c in IDLE_CASES {
-            println!("{:<22} idle CPU and RSS, {} database hosts", c.name, c.db_hosts);
+            println!(
+                "{:<22} idle CPU and RSS, {} database hosts",
+                c.name, c.db_hosts
+            );
         }
         return Ok(());
     }
@@ -102,7 +105,8 @@ fn run(cli: Cli) -> Result<()> {
     let window = Duration::from_secs(u64::from(cli.idle_window));
     for case in idle {
         println!("== {} ({runs} windows of {window:?})", case.name);
-        let result = mmm_bench::cases::idle::run(case, &binaries, runs, window, settings.ids.clone());
+        let result =
+            mmm_bench::cases::idle::run(case, &binaries, runs, window, settings.ids.clone());
         println!("{}", idle_table(&result));
         report.idle.push(result);
         save(&mut report, &out)?;

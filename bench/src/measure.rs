@@ -260,9 +260,12 @@ pub fn writer_move(events: &[Event], start: Micros, m: &Move<'_>) -> Vec<Milesto
         milestone(
             "detected",
             "detection",
-            first_log(events, start, None, |k| {
-                matches!(k, Known::CheckFailed { host, .. } if host == m.old)
-            }),
+            first_log(
+                events,
+                start,
+                None,
+                |k| matches!(k, Known::CheckFailed { host, .. } if host == m.old),
+            ),
         ),
         milestone("decided", "decision", decided.map(|e| e.at)),
         milestone("committed", "commit", committed),
@@ -281,16 +284,22 @@ pub fn writer_move(events: &[Event], start: Micros, m: &Move<'_>) -> Vec<Milesto
         milestone(
             "assigned",
             "fence (writer assigned)",
-            first_log(events, start, None, |k| {
-                matches!(k, Known::RoleTo { role, host } if is_writer(role) && host == m.new)
-            }),
+            first_log(
+                events,
+                start,
+                None,
+                |k| matches!(k, Known::RoleTo { role, host } if is_writer(role) && host == m.new),
+            ),
         ),
         milestone(
             "pushed",
             "push to the new writer",
-            first_log(events, start, Some(m.new), |k| {
-                matches!(k, Known::AgentAdded { roles } if roles.iter().any(|r| is_writer(r)))
-            }),
+            first_log(
+                events,
+                start,
+                Some(m.new),
+                |k| matches!(k, Known::AgentAdded { roles } if roles.iter().any(|r| is_writer(r))),
+            ),
         ),
         milestone(
             "caught_up",

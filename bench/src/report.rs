@@ -175,7 +175,10 @@ impl CaseResult {
             failed_runs: runs.iter().filter(|r| r.value_ms.is_none()).count(),
             lost_writes: runs.iter().filter_map(|r| r.lost_writes).sum(),
             failovers: runs.iter().filter(|r| r.failover == Some(true)).count(),
-            state_changes: runs.iter().filter(|r| r.state_changed == Some(true)).count(),
+            state_changes: runs
+                .iter()
+                .filter(|r| r.state_changed == Some(true))
+                .count(),
             breakdown: breakdown(&runs),
             name: info.name,
             title: info.title,
@@ -373,8 +376,17 @@ fn notes(c: &CaseResult) -> String {
             .iter()
             .find_map(|r| r.error.as_deref())
             .unwrap_or_default();
-        let why: String = why.lines().next().unwrap_or_default().chars().take(80).collect();
-        n.push(format!("{} run(s) without a value, e.g. {why}", c.failed_runs));
+        let why: String = why
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect();
+        n.push(format!(
+            "{} run(s) without a value, e.g. {why}",
+            c.failed_runs
+        ));
     }
     n.join("; ")
 }
@@ -386,9 +398,7 @@ pub fn breakdown_table(c: &CaseResult) -> String {
     let _ = writeln!(
         s,
         "{} · {} — p50 over the runs that show each event (of {ok}), after {}:",
-        c.title,
-        c.profile,
-        c.reference
+        c.title, c.profile, c.reference
     );
     let _ = writeln!(
         s,
@@ -396,9 +406,9 @@ pub fn breakdown_table(c: &CaseResult) -> String {
         "event", "at p50", "at max", "phase ending there", "p50", "max"
     );
     for m in &c.breakdown {
-        let (at50, atmax, n) = m.at.as_ref().map_or((None, None, 0), |x| {
-            (Some(x.p50), Some(x.max), x.n)
-        });
+        let (at50, atmax, n) =
+            m.at.as_ref()
+                .map_or((None, None, 0), |x| (Some(x.p50), Some(x.max), x.n));
         let (l50, lmax) = m
             .phase_length
             .as_ref()

@@ -258,10 +258,16 @@ fn agreed_leader(
             other => bail!("monitor {m} knows no leader ({other:?})"),
         }
     }
-    anyhow::ensure!(leaders.len() == 1, "monitors disagree on the leader: {leaders:?}");
+    anyhow::ensure!(
+        leaders.len() == 1,
+        "monitors disagree on the leader: {leaders:?}"
+    );
     for a in c.agent_names() {
         anyhow::ensure!(
-            matches!(latest.get(&(a.clone(), "agent")), Some(Observation::Agent { .. })),
+            matches!(
+                latest.get(&(a.clone(), "agent")),
+                Some(Observation::Agent { .. })
+            ),
             "agent {a} does not answer"
         );
     }

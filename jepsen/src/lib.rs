@@ -69,29 +69,11 @@ pub fn check_and_report(
     Ok((judged, summary))
 }
 
-/// Builds the three programs with cargo (so a run never uses stale ones) into the target
-/// directory holding `exe_dir`, and returns their paths.
+/// Builds the three programs through the lab's one build path (so a run never uses stale ones)
+/// in this program's profile, into the target directory `exe_dir`, and returns their paths.
 pub fn build_binaries(exe_dir: &Path) -> Result<Binaries> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "mmm-agentd",
-            "-p",
-            "mmm-mond",
-            "-p",
-            "mmmctl",
-        ])
-        .status()
-        .context("running cargo build")?;
-    anyhow::ensure!(
-        status.success(),
-        "building mmm-agentd, mmm-mond and mmmctl failed"
-    );
-    let bins = Binaries::in_dir(exe_dir);
-    bins.check()?;
-    Ok(bins)
+    Binaries::build(exe_dir, !cfg!(debug_assertions))
+        .context("building mmm-agentd, mmm-mond and mmmctl")
 }
 
 /// The default results directory: `target/jepsen/<unix seconds>-seed<seed>` next to `exe_dir`'s

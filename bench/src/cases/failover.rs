@@ -168,7 +168,10 @@ pub(super) fn cut_heal(
     let end = rec.now();
     let events = rec.finish(&rig.cluster);
     if let Err(e) = healed {
-        return (RunResult::failed(n, &w.host, format!("heal: {e:#}")), events);
+        return (
+            RunResult::failed(n, &w.host, format!("heal: {e:#}")),
+            events,
+        );
     }
     let mut r = measure_heal(rig, &events, heal_at, end, w, n);
     r.secondary_ms = first_ack_elsewhere(&events, cut_at, w.server_id)

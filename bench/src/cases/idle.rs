@@ -134,7 +134,8 @@ fn measure_windows(
     ticks: u64,
 ) -> Vec<(Vec<f64>, Vec<f64>)> {
     let mut out: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); procs.len()];
-    let read_all = || -> Vec<Option<Reading>> { procs.iter().map(|p| procstat::read(p.pid)).collect() };
+    let read_all =
+        || -> Vec<Option<Reading>> { procs.iter().map(|p| procstat::read(p.pid)).collect() };
     let mut before = read_all();
     for _ in 0..windows {
         std::thread::sleep(window);

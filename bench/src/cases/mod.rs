@@ -184,7 +184,10 @@ pub fn run_case(case: &Case, settings: &Settings) -> CaseResult {
                 r
             }
             Err(e) => {
-                println!("  {} run {n}/{}: no steady cluster: {e:#}", case.name, settings.runs);
+                println!(
+                    "  {} run {n}/{}: no steady cluster: {e:#}",
+                    case.name, settings.runs
+                );
                 RunResult::failed(n, "", format!("no steady cluster: {e:#}"))
             }
         };
@@ -242,7 +245,8 @@ fn brief(r: &RunResult) -> String {
             crate::report::fmt_ms(*v),
             r.writer_before,
             r.writer_after.as_deref().unwrap_or("?"),
-            r.lost_writes.map_or_else(|| "?".to_owned(), |l| l.to_string()),
+            r.lost_writes
+                .map_or_else(|| "?".to_owned(), |l| l.to_string()),
             r.secondary_ms
                 .map(|s| format!(", second value {}", crate::report::fmt_ms(s)))
                 .unwrap_or_default()
@@ -264,7 +268,10 @@ fn one_run(case: &Case, rig: &mut Rig, n: usize, w: &Writer, settings: &Settings
     });
     if !warm {
         let _ = rec.finish(&rig.cluster);
-        let why = format!("fewer than {WARM_UP_ACKS} writes landed on {} before the action", w.host);
+        let why = format!(
+            "fewer than {WARM_UP_ACKS} writes landed on {} before the action",
+            w.host
+        );
         return RunResult::failed(n, &w.host, why);
     }
     let (result, events) = match case.kind {

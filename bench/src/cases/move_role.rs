@@ -28,14 +28,7 @@ pub(super) fn run(rig: &mut Rig, rec: Recorder, w: &Writer, n: usize) -> (RunRes
     let command = format!("move_role writer {peer}");
     let at = fault(&rec, &w.host, &command);
     let (ok, out) = rig.cluster.mmmctl_text(&["move_role", "writer", &peer]);
-    rec.note(
-        rec.now(),
-        "client",
-        What::Returned {
-            name: command,
-            ok,
-        },
-    );
+    rec.note(rec.now(), "client", What::Returned { name: command, ok });
     if ok {
         wait_new_writer(&rec, at, w.server_id, MOVE_LIMIT);
     }

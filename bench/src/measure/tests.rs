@@ -64,7 +64,13 @@ fn vips(end: Micros, host: &str, ips: Vec<Ipv4Addr>) -> Event {
 /// kill -9 of db1's mysqld at 1 s: writes to db1 (server 1) every 20 ms until then, refused
 /// connections until db2 (server 2) takes writes at 1.9 s.
 fn killed_writer_run() -> Vec<Event> {
-    let mut e = vec![ev(1000 * MS, "bench", What::Fault { name: "kill".into() })];
+    let mut e = vec![ev(
+        1000 * MS,
+        "bench",
+        What::Fault {
+            name: "kill".into(),
+        },
+    )];
     let mut id = 0;
     for t in (0..2500).step_by(20) {
         id += 1;
@@ -262,7 +268,10 @@ fn a_sampled_change_needs_a_probe_after_the_reference() {
     ];
     let writable = |w: &What| read_only(w).map(|ro| !ro);
     assert_eq!(sampled_change(&e, "db2", 0, writable), Some(49 * MS + 500));
-    assert_eq!(sampled_change(&e, "db2", 120 * MS, writable), Some(174 * MS));
+    assert_eq!(
+        sampled_change(&e, "db2", 120 * MS, writable),
+        Some(174 * MS)
+    );
     assert_eq!(sampled_change(&e, "db2", 250 * MS, writable), None);
     assert_eq!(sampled_change(&e, "db1", 0, writable), None);
 }

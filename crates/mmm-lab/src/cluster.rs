@@ -79,6 +79,33 @@ impl Binaries {
             )))
         }
     }
+
+    /// Builds the three programs with cargo (`$CARGO`, else `cargo`; `cargo build --workspace
+    /// --bins`, in the release profile when `release`) so a lab run never starts stale ones, and
+    /// returns them inside `dir`, the target directory of that profile. Lab programs that start
+    /// daemons build them through here, with the same command `scripts/bench` builds with, so
+    /// cargo unifies features the same way every time and never rebuilds them for another set.
+    pub fn build(dir: &Path, release: bool) -> Result<Self> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut args = vec!["build", "--workspace", "--bins"];
+        if release {
+            args.push("--release");
+        }
+        let status = Command::new(&cargo)
+            .args(&args)
+            .status()
+            .map_err(|e| LabError::io("running cargo build", e))?;
+        if !status.success() {
+            return Err(LabError::Command {
+                command: format!("{} {}", cargo.to_string_lossy(), args.join(" ")),
+                status: status.to_string(),
+                stderr: "see cargo's output above".to_owned(),
+            });
+        }
+        let bins = Self::in_dir(dir);
+        bins.check()?;
+        Ok(bins)
+    }
 }
 
 /// The cluster's timing knobs; the defaults are short so tests see failovers within seconds.
