@@ -225,9 +225,10 @@ fn measure_heal(
     let mut r = RunResult {
         run: n,
         value_ms: recovered.map(|t| ms(t - heal_at)),
-        error: recovered
-            .is_none()
-            .then(|| format!("writes did not land again within {:?}", ms(end - heal_at))),
+        error: recovered.is_none().then(|| {
+            let watched = crate::report::fmt_ms(ms(end - heal_at));
+            format!("writes did not land again within {watched}")
+        }),
         failover: Some(writer_after != w.host),
         writer_before: w.host.clone(),
         failed_writes: failed_writes(events, heal_at, end),
