@@ -6,6 +6,7 @@
 //! (or the reference instant itself) and the middle of the first probe that shows it: the
 //! change happened between those two probes, so the error is at most half a sampling period.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use crate::events::{Event, Micros, What, WriteOutcome};
@@ -419,6 +420,49 @@ pub fn state_changed(events: &[Event], from: Micros, to: Micros, host: &str) -> 
         |k| matches!(k, Known::StateChanged { host: h, .. } if h == host),
     )
     .is_some_and(|at| at <= to)
+}
+
+/// How long two or more servers were surely writable at once, summed over `events` (sorted by
+/// time, as the recorder returns them). A server counts as writable only between two
+/// consecutive probes that both read `read_only=0` (from the first one's answer to the second
+/// one's start), so the order in which hosts are probed never makes an overlap up; a probe
+/// without an answer (a dead server) ends the run of writable probes. Safety demands zero;
+/// anything else is a fencing failure the report shows.
+pub fn two_writable(events: &[Event]) -> Micros {
+    let mut last_writable: BTreeMap<&str, Micros> = BTreeMap::new();
+    // (instant, +1 when a writable interval opens, -1 when it closes)
+    let mut edges: Vec<(Micros, i32)> = Vec::new();
+    for e in events {
+        let writable = match &e.what {
+            What::Server { read_only, .. } => !read_only,
+            What::Down { probe, .. } if probe == "server" => false,
+            _ => continue,
+        };
+        let host = e.host.as_str();
+        match (writable, last_writable.get(host)) {
+            (true, Some(&from)) if e.start() > from => {
+                edges.push((from, 1));
+                edges.push((e.start(), -1));
+            }
+            _ => {}
+        }
+        if writable {
+            last_writable.insert(host, e.at);
+        } else {
+            last_writable.remove(host);
+        }
+    }
+    // Closings sort before openings at the same instant: touching intervals do not overlap.
+    edges.sort_unstable();
+    let (mut open, mut since, mut total) = (0, 0, 0);
+    for (at, step) in edges {
+        if open >= 2 {
+            total += at - since;
+        }
+        open += step;
+        since = at;
+    }
+    total
 }
 
 #[cfg(test)]

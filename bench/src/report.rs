@@ -49,6 +49,8 @@ pub struct RunResult {
     pub state_changed: Option<bool>,
     /// Writes that failed or may have failed in the measured window.
     pub failed_writes: usize,
+    /// Sampled time two or more servers were writable at once (must be zero).
+    pub two_writable_ms: f64,
     /// The writer before.
     pub writer_before: String,
     /// The writer after, when known.
@@ -137,6 +139,8 @@ pub struct CaseResult {
     pub failovers: usize,
     /// Runs where the old writer's host state changed.
     pub state_changes: usize,
+    /// Runs where two servers were seen writable at once.
+    pub two_writable_runs: usize,
     /// The breakdown, milestone by milestone.
     pub breakdown: Vec<MilestoneSummary>,
     /// Load average (1, 5, 15 min) when the case ended.
@@ -179,6 +183,7 @@ impl CaseResult {
                 .iter()
                 .filter(|r| r.state_changed == Some(true))
                 .count(),
+            two_writable_runs: runs.iter().filter(|r| r.two_writable_ms > 0.0).count(),
             breakdown: breakdown(&runs),
             name: info.name,
             title: info.title,
@@ -361,6 +366,15 @@ fn notes(c: &CaseResult) -> String {
             c.runs.len(),
             c.state_changes,
             c.runs.len()
+        ));
+    }
+    if c.two_writable_runs > 0 {
+        let longest = c.runs.iter().map(|r| r.two_writable_ms).fold(0.0, f64::max);
+        n.push(format!(
+            "TWO WRITABLE SERVERS in {}/{} runs (longest {})",
+            c.two_writable_runs,
+            c.runs.len(),
+            fmt_ms(longest)
         ));
     }
     if let (Some(what), Some(s)) = (&c.secondary, &c.secondary_summary) {

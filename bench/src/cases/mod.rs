@@ -274,7 +274,7 @@ fn one_run(case: &Case, rig: &mut Rig, n: usize, w: &Writer, settings: &Settings
         );
         return RunResult::failed(n, &w.host, why);
     }
-    let (result, events) = match case.kind {
+    let (mut result, events) = match case.kind {
         Kind::KillMysqld => failover::kill_mysqld(rig, rec, w, n),
         Kind::PowerOff => failover::power_off(rig, rec, w, n),
         Kind::CutHeal => failover::cut_heal(rig, rec, w, n),
@@ -282,6 +282,7 @@ fn one_run(case: &Case, rig: &mut Rig, n: usize, w: &Writer, settings: &Settings
         Kind::MoveRole => move_role::run(rig, rec, w, n),
         Kind::LeaderKill => leader::run(rig, rec, w, n),
     };
+    result.two_writable_ms = crate::events::ms(crate::measure::two_writable(&events));
     if let Some(dir) = &settings.timelines
         && let Err(e) = save_timeline(dir, case.name, n, &events)
     {

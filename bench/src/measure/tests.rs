@@ -275,3 +275,48 @@ fn a_sampled_change_needs_a_probe_after_the_reference() {
     assert_eq!(sampled_change(&e, "db2", 250 * MS, writable), None);
     assert_eq!(sampled_change(&e, "db1", 0, writable), None);
 }
+
+#[test]
+fn two_writable_servers_are_timed_between_confirming_samples() {
+    // db1 answers writable at 0, 100 and 200 ms, then read-only; db2 writable from 150 ms on.
+    let mut events = vec![
+        server(0, "db1", false),
+        server(100 * MS, "db1", false),
+        server(200 * MS, "db1", false),
+        server(300 * MS, "db1", true),
+        server(50 * MS, "db2", true),
+        server(150 * MS, "db2", false),
+        server(250 * MS, "db2", false),
+        server(350 * MS, "db2", false),
+    ];
+    sort(&mut events);
+    // db1 surely writable over [0, 98] and [100, 198]; db2 over [150, 248] and [250, 348].
+    assert_eq!(two_writable(&events), 48 * MS);
+    // A clean handover seen in either probe order shows no overlap.
+    let handover = [
+        server(0, "db1", false),
+        server(40 * MS, "db2", true),
+        server(50 * MS, "db1", true),
+        server(90 * MS, "db2", false),
+        server(140 * MS, "db2", false),
+    ];
+    assert_eq!(two_writable(&handover), 0);
+    // A server that stops answering is not counted writable any more.
+    let dead = [
+        server(0, "db1", false),
+        ev(
+            50 * MS,
+            "db1",
+            What::Down {
+                start: 48 * MS,
+                probe: "server".into(),
+            },
+        ),
+        server(60 * MS, "db1", false),
+        server(10 * MS, "db2", false),
+        server(70 * MS, "db2", false),
+    ];
+    let mut dead = dead.to_vec();
+    sort(&mut dead);
+    assert_eq!(two_writable(&dead), 0);
+}
