@@ -214,12 +214,5 @@ fn print_report(r: &Report) {
 
 /// `target/bench/<unix seconds>.json` in the target directory holding `exe_dir`.
 fn default_out(exe_dir: &Path) -> PathBuf {
-    let target = exe_dir
-        .ancestors()
-        .find(|p| p.file_name().is_some_and(|n| n == "target"))
-        .unwrap_or(exe_dir);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    target.join("bench").join(format!("{now}.json"))
+    mmm_lab::cluster::results_path(exe_dir, "bench", ".json")
 }

@@ -99,28 +99,27 @@ impl From<&Timings> for TimingsMs {
     }
 }
 
-/// How long the new writer may take at most under `t`, with room to spare: detection (trap plus
-/// a check round and its timeout), the fence hold (lease, agent timeout, margin), and 20 s.
-pub fn failover_limit(t: &Timings) -> Duration {
+/// Detection (trap plus a check round and its timeout) and the fence hold (lease, agent
+/// timeout, margin) under `t`: the longest a failover should take when nothing else is slow.
+fn detection_and_fence(t: &Timings) -> Duration {
     t.trap_period
         + t.check_period
         + t.check_timeout
         + t.agent_lease
         + t.agent_timeout
         + t.lease_margin
-        + Duration::from_secs(20)
+}
+
+/// How long the new writer may take at most under `t`, with room to spare: detection, the
+/// fence hold and 20 s.
+pub fn failover_limit(t: &Timings) -> Duration {
+    detection_and_fence(t) + Duration::from_secs(20)
 }
 
 /// How long after a fault is healed a failover it caused would surely have shown: detection,
 /// the fence hold and 2 s.
 pub fn quiet_window(t: &Timings) -> Duration {
-    t.trap_period
-        + t.check_period
-        + t.check_timeout
-        + t.agent_lease
-        + t.agent_timeout
-        + t.lease_margin
-        + Duration::from_secs(2)
+    detection_and_fence(t) + Duration::from_secs(2)
 }
 
 #[cfg(test)]

@@ -108,6 +108,20 @@ impl Binaries {
     }
 }
 
+/// `<target>/<kind>/<unix seconds><suffix>`, where `<target>` is the cargo target directory
+/// holding `exe_dir` (else `exe_dir` itself): where a lab program's run keeps its results, so
+/// runs never overwrite each other.
+pub fn results_path(exe_dir: &Path, kind: &str, suffix: &str) -> PathBuf {
+    let target = exe_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .unwrap_or(exe_dir);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    target.join(kind).join(format!("{now}{suffix}"))
+}
+
 /// The cluster's timing knobs; the defaults are short so tests see failovers within seconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timings {
