@@ -26,15 +26,11 @@ pub mod report;
 pub mod rig;
 pub mod stats;
 
-use std::path::Path;
-
 use anyhow::{Context as _, Result};
 use mmm_lab::cluster::Binaries;
 
-/// Builds `mmm-agentd`, `mmm-mond` and `mmmctl` in this program's profile (release for a
-/// release build) through the lab's one build path, so a run never uses stale programs, and
-/// returns their paths in `exe_dir` (the target directory of that profile).
-pub fn build_daemons(exe_dir: &Path) -> Result<Binaries> {
-    let release = machine::build_profile() == "release";
-    Binaries::build(exe_dir, release).context("building mmm-agentd, mmm-mond and mmmctl")
+/// The daemons, built through the lab's one build path ([`mmm_lab::build_binaries`]: the same
+/// cargo build, profile and feature set as every lab test), so a run never uses stale programs.
+pub fn build_daemons() -> Result<Binaries> {
+    mmm_lab::build_binaries().context("building mmm-agentd, mmm-mond and mmmctl")
 }

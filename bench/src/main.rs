@@ -75,7 +75,7 @@ fn run(cli: Cli) -> Result<()> {
         .context("this program has no directory")?
         .to_path_buf();
     let out = cli.out.clone().unwrap_or_else(|| default_out(&exe_dir));
-    let binaries = build_daemons(&exe_dir)?;
+    let binaries = build_daemons()?;
     let runs = usize::from(cli.runs);
     let settings = Settings {
         runs,

@@ -21,8 +21,7 @@ pub mod workloads;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use mmm_lab::cluster::Binaries;
+use anyhow::Result;
 
 use crate::expect::{Expected, Judged, judge};
 use crate::history::History;
@@ -67,13 +66,6 @@ pub fn check_and_report(
         .collect();
     let summary = report::write(dir, h, &judged, schedule)?;
     Ok((judged, summary))
-}
-
-/// Builds the three programs through the lab's one build path (so a run never uses stale ones)
-/// in this program's profile, into the target directory `exe_dir`, and returns their paths.
-pub fn build_binaries(exe_dir: &Path) -> Result<Binaries> {
-    Binaries::build(exe_dir, !cfg!(debug_assertions))
-        .context("building mmm-agentd, mmm-mond and mmmctl")
 }
 
 /// The default results directory: `target/jepsen/<unix seconds>-seed<seed>` next to `exe_dir`'s
