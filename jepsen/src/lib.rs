@@ -71,12 +71,5 @@ pub fn check_and_report(
 /// The default results directory: `target/jepsen/<unix seconds>-seed<seed>` next to `exe_dir`'s
 /// target directory.
 pub fn default_results(exe_dir: &Path, seed: u64) -> PathBuf {
-    let target = exe_dir
-        .ancestors()
-        .find(|p| p.file_name().is_some_and(|n| n == "target"))
-        .unwrap_or(exe_dir);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    target.join("jepsen").join(format!("{now}-seed{seed}"))
+    mmm_lab::cluster::results_path(exe_dir, "jepsen", &format!("-seed{seed}"))
 }

@@ -29,8 +29,8 @@ use crate::workload::{Outcome, Target, execute};
 pub const CLIENT_HOST: &str = "client";
 /// Most monitors a cluster can have (10.213.7.21 up to the client's .50).
 pub const MAX_MONITORS: usize = (CLIENT_OCTET - MONITOR_OCTET_BASE - 1) as usize;
-/// Most slaves (db3…db10 keep the database hosts below the monitors' addresses).
-pub const MAX_SLAVES: usize = 8;
+/// Most slaves (db3…db30; see [`crate::topology::db_octet`] for their addresses).
+pub const MAX_SLAVES: usize = crate::topology::MAX_DB_HOSTS - 2;
 /// How long one `mmmctl` run may take before it is killed.
 const MMMCTL_DEADLINE: Duration = Duration::from_secs(30);
 /// How long [`Cluster::stop`] waits after SIGTERM before it kills.
@@ -77,6 +77,20 @@ impl Binaries {
             )))
         }
     }
+}
+
+/// `<target>/<kind>/<unix seconds><suffix>`, where `<target>` is the cargo target directory
+/// holding `exe_dir` (else `exe_dir` itself): where a lab program's run keeps its results, so
+/// runs never overwrite each other.
+pub fn results_path(exe_dir: &Path, kind: &str, suffix: &str) -> PathBuf {
+    let target = exe_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .unwrap_or(exe_dir);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    target.join(kind).join(format!("{now}{suffix}"))
 }
 
 /// The cluster's timing knobs; the defaults are short so tests see failovers within seconds.
@@ -140,6 +154,9 @@ pub struct ClusterOptions {
     /// Semi-synchronous replication between the masters (each the other's acker, `AFTER_SYNC`,
     /// no fallback; see [`crate::replication::semi_sync_config`]); slaves stay asynchronous.
     pub semi_sync: bool,
+    /// Run the daemons with `--log-json` (microsecond timestamps, for the benchmark's phase
+    /// breakdown) instead of mysql-mmm's layout.
+    pub log_json: bool,
 }
 
 impl ClusterOptions {
@@ -156,6 +173,7 @@ impl ClusterOptions {
             agent_log_filter: "info".to_owned(),
             monitor_log_filter: "info,openraft=error".to_owned(),
             semi_sync: false,
+            log_json: false,
         }
     }
 
@@ -354,28 +372,34 @@ impl Cluster {
                 let state = dir.join("state");
                 let pid_file = dir.join("agentd.pid");
                 let io_ms = self.opts.timings.agent_io_timeout.as_millis().to_string();
+                let mut args = vec![
+                    "--config",
+                    config,
+                    "--state-dir",
+                    path_arg(&state)?,
+                    "--pid-file",
+                    path_arg(&pid_file)?,
+                    "--io-timeout-ms",
+                    &io_ms,
+                ];
+                args.extend(self.opts.log_json.then_some("--log-json"));
                 d.host.spawn(
                     &self.opts.binaries.agentd,
-                    &[
-                        "--config",
-                        config,
-                        "--state-dir",
-                        path_arg(&state)?,
-                        "--pid-file",
-                        path_arg(&pid_file)?,
-                        "--io-timeout-ms",
-                        &io_ms,
-                    ],
+                    &args,
                     &[("RUST_LOG", &self.opts.agent_log_filter)],
                     &log,
                 )?
             }
-            DaemonKind::Monitor => d.host.spawn(
-                &self.opts.binaries.mond,
-                &["--config", config],
-                &[("RUST_LOG", &self.opts.monitor_log_filter)],
-                &log,
-            )?,
+            DaemonKind::Monitor => {
+                let mut args = vec!["--config", config];
+                args.extend(self.opts.log_json.then_some("--log-json"));
+                d.host.spawn(
+                    &self.opts.binaries.mond,
+                    &args,
+                    &[("RUST_LOG", &self.opts.monitor_log_filter)],
+                    &log,
+                )?
+            }
         };
         tracing::debug!(daemon = name, pid = process.pid(), "lab daemon started");
         self.daemon_mut(name)?.process = Some(process);
@@ -433,6 +457,41 @@ impl Cluster {
             Some(p) => p.cont(),
             None => Err(LabError::Unsupported(format!("{name} is not running"))),
         }
+    }
+
+    /// Powers database host `db` off as far as the others can tell: its bridge port drops
+    /// everything at once (VIPs and ARP included), then its agent and its mysqld are killed with
+    /// SIGKILL. Its VIPs stay on its interface, as on a machine that lost power;
+    /// [`Cluster::power_on`] boots it again.
+    pub fn power_off(&mut self, db: &str) -> Result<()> {
+        let host = self.topo.host(db)?.clone();
+        self.lab.isolate(&host)?;
+        self.kill9(db)?;
+        self.topo.db_mut(db)?.kill9()?;
+        tracing::info!(host = db, "lab host powered off");
+        Ok(())
+    }
+
+    /// Boots database host `db` after [`Cluster::power_off`]: its interface comes up without
+    /// VIPs (addresses do not survive a reboot), mysqld starts on its datadir, the host rejoins
+    /// the bridge and its agent starts.
+    pub fn power_on(&mut self, db: &str) -> Result<()> {
+        let host = self.topo.host(db)?.clone();
+        let own = host.ip();
+        let present = host.run(|| crate::ifaddrs::ipv4_addresses(host.interface()))?;
+        let present = present.map_err(|e| LabError::io(format!("listing {db}'s addresses"), e))?;
+        for ip in present.into_iter().filter(|ip| *ip != own) {
+            host.netns()
+                .ip(&["addr", "del", &format!("{ip}/32"), "dev", host.interface()])?;
+        }
+        let server = self.topo.db_mut(db)?;
+        on_runtime_thread(server.start_again())??;
+        self.lab.rejoin(&host)?;
+        if !self.is_running(db)? {
+            self.spawn_daemon(db)?;
+        }
+        tracing::info!(host = db, "lab host powered on");
+        Ok(())
     }
 
     /// kill -9 of database host `host`'s mariadbd (a crash); a server that is down is left alone.

@@ -23,7 +23,7 @@ const BRIDGE: &str = "br0";
 const NFT_TABLE: &str = "mmmlab";
 
 /// Conventional octet of the first monitor host (`mon1` = .21, `mon2` = .22, …); database hosts
-/// use `DB_OCTET_BASE + N` (.11…), VIPs start at .100.
+/// use .11–.20 and .151–.170 ([`crate::topology::db_octet`]), VIPs start at .100.
 pub const MONITOR_OCTET_BASE: u8 = 20;
 /// Conventional octet of a client / application host.
 pub const CLIENT_OCTET: u8 = 50;

@@ -10,8 +10,24 @@ use crate::lab::Lab;
 use crate::mariadb::{MariaDb, MariaDbOpts};
 use crate::replication::{ReplicationMode, replicate_from, wait_caught_up, wait_slave_running};
 
-/// Last octet of `db1`'s address; `dbN` gets `DB_OCTET_BASE + N`.
+/// Last octet of `db1`'s address; `dbN` gets `DB_OCTET_BASE + N` for N ≤ 10 (see [`db_octet`]).
 pub const DB_OCTET_BASE: u8 = 10;
+/// Last octet before `db11`'s address: hosts past db10 live above the VIPs (db11 = .151 …
+/// db30 = .170), because .21–.50 belong to the monitors and the client and .100–.130 to the VIPs.
+pub const HIGH_DB_OCTET_BASE: u8 = 140;
+/// Most database hosts a topology can have (2 masters and 28 slaves).
+pub const MAX_DB_HOSTS: usize = 30;
+
+/// The last octet of `db<n>`'s address: `.11`–`.20` for db1–db10, `.151`–`.170` for db11–db30;
+/// `None` outside 1..=[`MAX_DB_HOSTS`].
+pub fn db_octet(n: usize) -> Option<u8> {
+    let n = u8::try_from(n).ok()?;
+    match n {
+        1..=10 => Some(DB_OCTET_BASE + n),
+        11..=30 => Some(HIGH_DB_OCTET_BASE + n),
+        _ => None,
+    }
+}
 
 /// What kind of MMM host a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +83,7 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Adds hosts `db1…` to `lab` (addresses 10.213.7.11…), starts their servers (distinct
+    /// Adds hosts `db1…` to `lab` (addresses from [`db_octet`]: 10.213.7.11…), starts their servers (distinct
     /// server ids and GTID domains, auto_increment 2 with offsets 1/2 on the masters), sets up
     /// db1⇄db2 and db1→db3…, and waits until everyone has caught up.
     pub async fn start(lab: &Lab, spec: &TopologySpec) -> Result<Self> {
@@ -96,10 +112,11 @@ impl Topology {
         let mut opts = Vec::with_capacity(count);
         let mut layout = Vec::with_capacity(count);
         for i in 1..=count {
-            let octet = u8::try_from(i)
-                .ok()
-                .and_then(|i| i.checked_add(DB_OCTET_BASE))
-                .ok_or_else(|| LabError::Unsupported(format!("{count} hosts is too many")))?;
+            let octet = db_octet(i).ok_or_else(|| {
+                LabError::Unsupported(format!(
+                    "{count} hosts is too many (at most {MAX_DB_HOSTS})"
+                ))
+            })?;
             let host = lab.add_host(&format!("db{i}"), octet)?;
             let server_id = u32::try_from(i).unwrap_or(u32::MAX);
             let mut o = MariaDbOpts::on_host(&host, server_id);
@@ -189,5 +206,32 @@ impl Topology {
     /// The lab host `name`.
     pub fn host(&self, name: &str) -> Result<&Host> {
         Ok(&self.node(name)?.host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::{CLIENT_OCTET, MONITOR_OCTET_BASE};
+    use crate::mmm_config::WRITER_VIP_OCTET;
+
+    #[test]
+    fn database_hosts_never_share_an_address_with_monitors_client_or_vips() {
+        let octets: Vec<u8> = (1..=MAX_DB_HOSTS).filter_map(db_octet).collect();
+        assert_eq!(octets.len(), MAX_DB_HOSTS);
+        assert_eq!(db_octet(1), Some(11));
+        assert_eq!(db_octet(10), Some(20));
+        assert_eq!(db_octet(11), Some(151));
+        assert_eq!(db_octet(MAX_DB_HOSTS), Some(170));
+        assert_eq!(db_octet(0), None);
+        assert_eq!(db_octet(MAX_DB_HOSTS + 1), None);
+        let vips = WRITER_VIP_OCTET..=WRITER_VIP_OCTET + MAX_DB_HOSTS as u8;
+        for o in &octets {
+            assert!(!(MONITOR_OCTET_BASE + 1..=CLIENT_OCTET).contains(o), "{o}");
+            assert!(!vips.contains(o), "{o}");
+        }
+        let mut unique = octets.clone();
+        unique.dedup();
+        assert_eq!(unique, octets);
     }
 }
