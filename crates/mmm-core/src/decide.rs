@@ -368,7 +368,14 @@ impl Decider<'_> {
             self.set_state(host, st, HostState::HardOffline, clear, line);
             return;
         }
-        if self.work.active_master(self.config) == Some(host) || v.peer_in_grace {
+        // The host the writer is on its way to counts as the active master (mysql-mmm moved
+        // it at once): `move_role --force` to a REPLICATION_FAIL host must not be undone.
+        let incoming = self
+            .work
+            .writer_release
+            .as_ref()
+            .is_some_and(|r| r.target.as_deref() == Some(host));
+        if self.work.active_master(self.config) == Some(host) || incoming || v.peer_in_grace {
             return;
         }
         let to = if !v.t && v.peer_online && v.peer_pm {

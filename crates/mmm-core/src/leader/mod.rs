@@ -14,7 +14,8 @@
 //! or `decide`'s commands — at most one proposal in flight), push every agent its desired
 //! status when it changed or is due, and hand leadership over when this monitor alone
 //! cannot reach the active master's agent. Without quorum or network it pushes nothing,
-//! so the agents' leases run out as the fencing rules require.
+//! so the agents' leases run out as the fencing rules require. In PASSIVE mode it renews
+//! the statuses the agents hold and sends nothing new.
 
 mod book;
 mod elections;
@@ -550,8 +551,12 @@ impl Leader {
         if !gate || !state.started || term.cleaning() || term.startup.is_some() {
             return;
         }
-        if state.mode == Mode::Passive {
-            term.hosts.pause();
+        // PASSIVE is hands-off: the statuses the agents hold are renewed as they are (so the
+        // writer keeps its lease) and nothing the state decides meanwhile is sent. A
+        // leadership that has sent nothing yet starts from the committed state.
+        let frozen = state.mode == Mode::Passive && term.hosts.renewing();
+        if frozen {
+            term.hosts.send_due(now, &self.timing, out);
             return;
         }
         term.hosts.plan(
