@@ -574,7 +574,7 @@ fn force_online(b: &mut Batch<'_>, checks: &CheckTable, m: &ExclusiveMove, admin
 }
 
 /// Moves one role IP; the active-master role is released (or retargeted) instead, so it
-/// reaches its new host only after the fencing hold (also for `set_ip` in PASSIVE mode).
+/// reaches its new host only once the old one is proven fenced (also for `set_ip` in PASSIVE mode).
 fn move_exclusive(b: &mut Batch<'_>, role: &str, ip: IpAddr, h: &str, lines: Vec<LogLine>) {
     let am = b.config.active_master_role.as_deref() == Some(role);
     let owner = b.work.owner_of(role, ip).map(str::to_string);

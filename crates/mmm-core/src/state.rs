@@ -274,7 +274,7 @@ pub struct ClusterState {
     pub epoch: u64,
     /// Bounded history of state and role changes, oldest first.
     pub history: VecDeque<HistoryEntry>,
-    /// Pending release of the active-master role (fencing hold).
+    /// Pending release of the active-master role (held back until its host is proven fenced).
     pub writer_release: Option<WriterRelease>,
     /// True once the startup vote has been applied.
     pub started: bool,
