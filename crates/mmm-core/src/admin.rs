@@ -52,6 +52,9 @@ pub enum AdminRequest {
         /// `--force`.
         force: bool,
     },
+    /// `confirm_fenced HOST` (new): the operator declares that the host a writer role is
+    /// held back from cannot take writes (powered off, isolated), so the role may move.
+    ConfirmFenced(String),
     /// `set_ip IP HOST`.
     SetIp {
         /// The role IP as typed.
@@ -118,6 +121,7 @@ impl AdminRequest {
             },
             ("set_online", 1) => AdminRequest::SetOnline(s(1)),
             ("set_offline", 1) => AdminRequest::SetOffline(s(1)),
+            ("confirm_fenced", 1) => AdminRequest::ConfirmFenced(s(1)),
             ("move_role", 2) => AdminRequest::MoveRole {
                 role: s(1),
                 host: s(2),
@@ -205,6 +209,7 @@ pub fn admin(
             move_role(&mut b, checks, role, host, *force, agent_reachable)
         }
         AdminRequest::SetIp { ip, host } => set_ip(&mut b, ip, host),
+        AdminRequest::ConfirmFenced(h) => confirm_fenced(&mut b, h),
     };
     if let Some(v) = b.violation {
         return Err(v);
@@ -569,7 +574,7 @@ fn force_online(b: &mut Batch<'_>, checks: &CheckTable, m: &ExclusiveMove, admin
 }
 
 /// Moves one role IP; the active-master role is released (or retargeted) instead, so it
-/// reaches its new host only after the fencing hold (also for `set_ip` in PASSIVE mode).
+/// reaches its new host only once the old one is proven fenced (also for `set_ip` in PASSIVE mode).
 fn move_exclusive(b: &mut Batch<'_>, role: &str, ip: IpAddr, h: &str, lines: Vec<LogLine>) {
     let am = b.config.active_master_role.as_deref() == Some(role);
     let owner = b.work.owner_of(role, ip).map(str::to_string);
@@ -595,6 +600,36 @@ fn move_exclusive(b: &mut Batch<'_>, role: &str, ip: IpAddr, h: &str, lines: Vec
         },
     };
     b.emit(change, lines);
+}
+
+/// `confirm_fenced HOST`: records the operator's word as the proof the held-back writer
+/// role needs to move on.
+fn confirm_fenced(b: &mut Batch<'_>, h: &str) -> Reply {
+    if b.work.state_of(h).is_none() {
+        return unknown_host(h);
+    }
+    let Some(rel) = b.work.writer_release.clone().filter(|r| r.host == h) else {
+        return Reply::err(format!(
+            "ERROR: No role is held back until host '{h}' is fenced. Skipping command."
+        ));
+    };
+    if let Some(proof) = rel.proof {
+        return Reply::ok(format!(
+            "OK: Host '{h}' is already known to be fenced ({proof}). Skipping command."
+        ));
+    }
+    let line = LogLine::fatal(format!(
+        "Admin confirmed that host '{h}' cannot take writes any more"
+    ));
+    let change = Change::ProveFenced {
+        host: h.to_string(),
+        epoch: rel.epoch,
+        proof: crate::state::FenceProof::Operator,
+    };
+    b.emit(change, vec![line]);
+    Reply::ok(format!(
+        "OK: Host '{h}' recorded as fenced by the operator. The held-back writer role may move now."
+    ))
 }
 
 fn set_ip(b: &mut Batch<'_>, ip_s: &str, h: &str) -> Reply {

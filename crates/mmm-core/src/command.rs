@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::config::{Config, RoleMode};
 use crate::invariant;
-use crate::log::{LogLine, fmt_secs};
-use crate::state::{ClusterState, HostState, HostStatus, Mode, RoleIp, WriterRelease};
+use crate::log::LogLine;
+use crate::state::{ClusterState, FenceProof, HostState, HostStatus, Mode, RoleIp, WriterRelease};
 use crate::time::Timestamp;
 
 /// One change to the replicated state, with the leader's time and the MMM lines it stands for.
@@ -70,6 +70,16 @@ pub enum Change {
         ip: IpAddr,
         /// Where it should go once fenced (admin move, `prefer`).
         target: Option<String>,
+    },
+    /// Record that the host the active-master role was released from (at `epoch`) provably
+    /// cannot accept writes; only then may the role go to another host.
+    ProveFenced {
+        /// The host of the pending release.
+        host: String,
+        /// The release's epoch.
+        epoch: u64,
+        /// What proves it.
+        proof: FenceProof,
     },
     /// Change where a released active-master role should go once fenced.
     RetargetWriter {
@@ -190,15 +200,6 @@ pub enum Rejected {
     /// Applying the command would break an invariant of the state (a bug, refused).
     #[error("{0}")]
     Invariant(String),
-}
-
-/// `agent_lease + agent_timeout + lease_margin`: after this long without confirmation an
-/// old writer's agent has surely fenced itself.
-pub fn fencing_hold(config: &Config) -> Duration {
-    match &config.monitor {
-        Some(m) => m.agent_lease + m.agent_timeout + m.lease_margin,
-        None => Duration::from_secs(8),
-    }
 }
 
 /// What applying one proposal (a batch of commands) did, identical on every monitor.
@@ -359,6 +360,18 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
         }
         Change::ReleaseWriter { host, ip, target } => {
             validate_release(state, config, host, *ip, target.as_deref())?;
+        }
+        Change::ProveFenced { host, epoch, .. } => {
+            let rel = state
+                .writer_release
+                .as_ref()
+                .ok_or(Rejected::NoReleasePending)?;
+            if &rel.host != host || rel.epoch != *epoch {
+                return Err(Rejected::NoReleasePending);
+            }
+            if rel.proof.is_some() {
+                return Err(Rejected::NoChange);
+            }
         }
         Change::RetargetWriter { to } => {
             host_state(state, to)?;
@@ -552,11 +565,10 @@ fn note_writer_removed(
         epoch: state.epoch + 1,
         at,
         target,
+        proof: None,
     });
     lines.push(LogLine::info(format!(
-        "Role '{w}' is held back until host '{host}' confirms it dropped the role or its lease \
-         has run out ({} seconds)",
-        fmt_secs(fencing_hold(config))
+        "Role '{w}' is held back until host '{host}' confirms it dropped the role or is fenced"
     )));
 }
 
@@ -599,6 +611,18 @@ fn mutate(
             }
             note_writer_removed(state, host, &[r], target.clone(), at, config, lines);
             true
+        }
+        Change::ProveFenced { host, proof, .. } => {
+            if let Some(rel) = state.writer_release.as_mut() {
+                rel.proof = Some(*proof);
+                lines.push(LogLine::info(format!(
+                    "Host '{host}' cannot take writes any more ({proof}): role '{}({})' may \
+                     move to another host",
+                    config.active_master_role.as_deref().unwrap_or("writer"),
+                    rel.ip
+                )));
+            }
+            false
         }
         Change::RetargetWriter { to } => {
             if let Some(rel) = state.writer_release.as_mut() {

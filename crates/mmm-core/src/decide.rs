@@ -6,11 +6,13 @@
 //! * **Order.** Every loop runs in config-file order (hosts, roles, role IPs, a role's hosts);
 //!   Perl's hash order was arbitrary.
 //! * **Fencing.** When the active-master role leaves a host it is only *released*; it is
-//!   given to another host only after that host's agent confirmed (at an epoch ≥ the release
-//!   epoch) that it is read-only without the writer IP, or after
-//!   `agent_lease + agent_timeout + lease_margin` both since the release and since this
-//!   leader took over. Until then the writer stays orphaned (logged once, at the release).
-//!   Going back to the very host it was released from needs no wait.
+//!   given to another host only once that host provably cannot accept writes, recorded in the
+//!   replicated state ([`Change::ProveFenced`]): its agent confirmed (at an epoch ≥ the
+//!   release epoch) that it is read-only without the writer IP, or the leader fenced its MySQL
+//!   over SQL (the server stores a fencing epoch ≥ the release epoch), or `kill_host_bin`
+//!   exited 0 for it, or an operator said so (`confirm_fenced`). No timeout hands it over:
+//!   until one of these holds the writer stays orphaned. Going back to the very host it was
+//!   released from needs no proof.
 //! * **Writer moves** (`move_role`, `prefer` failback, `--force`) release the role first with
 //!   a target; it reaches the target like any orphan once fenced, logged with mysql-mmm's
 //!   `Orphaned role '…' has been assigned to '…'`. The `is held back until …` line is new.
@@ -48,11 +50,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::checks::{CheckKind, CheckTable};
-use crate::command::{Change, Command, apply, fencing_hold};
+use crate::command::{Change, Command, apply};
 use crate::config::{Config, HostMode, RoleMode};
 use crate::invariant::{self, Violation};
 use crate::log::{LogLine, fmt_secs};
-use crate::state::{ClusterState, HostState, Mode, WriterRelease};
+use crate::state::{ClusterState, FenceProof, HostState, Mode, WriterRelease};
 use crate::time::Timestamp;
 
 /// Grace after a peer went ONLINE during which replication failures are ignored.
@@ -68,6 +70,22 @@ pub struct AgentFacts {
     pub uptime_ms: Option<u64>,
     /// Highest epoch at which the agent confirmed it is not writable and holds no writer IP.
     pub confirmed_not_writer_epoch: Option<u64>,
+    /// Highest fencing epoch the host's MySQL stores after a fence by this leader.
+    pub sql_fenced_epoch: Option<u64>,
+    /// The release epoch for which `kill_host_bin` exited 0 for the host.
+    pub killed_for_epoch: Option<u64>,
+}
+
+/// What proves, from this leader's facts, that `rel.host` cannot accept writes any more.
+pub fn release_proof(rel: &WriterRelease, inputs: &Inputs) -> Option<FenceProof> {
+    let f = inputs.agents.get(&rel.host)?;
+    if let Some(epoch) = f.confirmed_not_writer_epoch.filter(|e| *e >= rel.epoch) {
+        return Some(FenceProof::Agent { epoch });
+    }
+    if let Some(epoch) = f.sql_fenced_epoch.filter(|e| *e >= rel.epoch) {
+        return Some(FenceProof::Sql { epoch });
+    }
+    (f.killed_for_epoch == Some(rel.epoch)).then_some(FenceProof::KillHost)
 }
 
 /// Everything `decide` reads besides the replicated state.
@@ -111,6 +129,7 @@ pub fn decide(
         d.wait_epilogue();
     }
     if d.work.mode != Mode::Passive {
+        d.prove_release();
         d.distribute();
     }
     match d.violation {
@@ -119,24 +138,10 @@ pub fn decide(
     }
 }
 
-/// Whether the released writer may now go to `candidate`.
-pub fn writer_may_move(
-    rel: &WriterRelease,
-    candidate: &str,
-    inputs: &Inputs,
-    now: Timestamp,
-    config: &Config,
-) -> bool {
-    if rel.host == candidate {
-        return true;
-    }
-    let confirmed = inputs
-        .agents
-        .get(&rel.host)
-        .and_then(|f| f.confirmed_not_writer_epoch)
-        .is_some_and(|e| e >= rel.epoch);
-    let hold = fencing_hold(config);
-    confirmed || (now >= rel.at.plus(hold) && now >= inputs.leader_since.plus(hold))
+/// Whether the released writer may now go to `candidate`: back to the host it left, or
+/// anywhere once the replicated state records the proof that the old holder is fenced.
+pub fn writer_may_move(rel: &WriterRelease, candidate: &str) -> bool {
+    rel.host == candidate || rel.proof.is_some()
 }
 
 /// mysql-mmm's peer: the configured `peer`, or the active master for a slave without one.
@@ -363,7 +368,14 @@ impl Decider<'_> {
             self.set_state(host, st, HostState::HardOffline, clear, line);
             return;
         }
-        if self.work.active_master(self.config) == Some(host) || v.peer_in_grace {
+        // The host the writer is on its way to counts as the active master (mysql-mmm moved
+        // it at once): `move_role --force` to a REPLICATION_FAIL host must not be undone.
+        let incoming = self
+            .work
+            .writer_release
+            .as_ref()
+            .is_some_and(|r| r.target.as_deref() == Some(host));
+        if self.work.active_master(self.config) == Some(host) || incoming || v.peer_in_grace {
             return;
         }
         let to = if !v.t && v.peer_online && v.peer_pm {
@@ -537,6 +549,24 @@ impl Decider<'_> {
         self.offline_notifications();
     }
 
+    /// Records in the replicated state what proves the pending release's host fenced.
+    fn prove_release(&mut self) {
+        let Some(rel) = self.work.writer_release.clone() else {
+            return;
+        };
+        if rel.proof.is_some() {
+            return;
+        }
+        if let Some(proof) = release_proof(&rel, self.inputs) {
+            let change = Change::ProveFenced {
+                host: rel.host.clone(),
+                epoch: rel.epoch,
+                proof,
+            };
+            self.emit(change, Vec::new());
+        }
+    }
+
     /// Clears the roles of every non-ONLINE host that still holds some.
     fn offline_notifications(&mut self) {
         for (host, state) in self.work.role_holders_not_online() {
@@ -583,7 +613,7 @@ impl Decider<'_> {
                         if let Some(t) = rel.target.as_ref().filter(|t| eligible.contains(t)) {
                             choice = t.clone();
                         }
-                        if !writer_may_move(&rel, &choice, self.inputs, self.now, self.config) {
+                        if !writer_may_move(&rel, &choice) {
                             break;
                         }
                     }

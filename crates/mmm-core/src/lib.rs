@@ -6,7 +6,7 @@
 //!
 //! Code map: [`checks`] turns raw check lines into statuses (mysql-mmm's trap period) and
 //! merges several monitors' tables with a quorum; [`decide`] is mysql-mmm's main loop
-//! (host states, flapping, WAIT, role distribution, the fencing hold) returning
+//! (host states, flapping, WAIT, role distribution, the fenced writer handoff) returning
 //! [`command::Command`]s; [`command::apply`] is the deterministic state-machine step every
 //! monitor runs after Raft commits; [`admin`] answers mmm_control's commands with its exact
 //! replies; [`desired`] is what the leader sends each agent; [`startup`] is the first-start

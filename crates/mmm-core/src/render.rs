@@ -221,6 +221,9 @@ pub fn help_text() -> &'static str {
     move_role [--force] <role> <host> - move exclusive role <role> to host <host>
                                         (Only use --force if you know what you are doing!)
     set_ip <ip> <host>                - set role with ip <ip> to host <host>
+    confirm_fenced <host>             - declare that <host> cannot take writes (powered off or
+                                        cut off); a writer role held back until <host> is
+                                        fenced may then move (Only use it if you are sure!)
 "
 }
 

@@ -215,6 +215,39 @@ pub struct WriterRelease {
     pub at: Timestamp,
     /// Where an admin move or `prefer` wants it to go once fenced.
     pub target: Option<String>,
+    /// How the host was proven unable to take writes; the role goes elsewhere only with one.
+    pub proof: Option<FenceProof>,
+}
+
+/// Why a host that lost the writer role provably cannot accept writes any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum FenceProof {
+    /// Its agent reported read_only=1 and no writer IP at this epoch (≥ the release epoch).
+    Agent {
+        /// The epoch the agent reported.
+        epoch: u64,
+    },
+    /// The leader set read_only=1 over SQL, killed client sessions, and the server now
+    /// stores this fencing epoch (≥ the release epoch), so no lower epoch allows writes.
+    Sql {
+        /// The epoch stored in the server's `mmm.fence`.
+        epoch: u64,
+    },
+    /// `kill_host_bin` (STONITH) exited 0 for the host.
+    KillHost,
+    /// An operator declared it (`confirm_fenced`).
+    Operator,
+}
+
+impl std::fmt::Display for FenceProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FenceProof::Agent { epoch } => write!(f, "its agent confirmed at epoch {epoch}"),
+            FenceProof::Sql { epoch } => write!(f, "fenced over SQL at epoch {epoch}"),
+            FenceProof::KillHost => f.write_str("killed by kill_host_bin"),
+            FenceProof::Operator => f.write_str("confirmed by the operator"),
+        }
+    }
 }
 
 /// One entry of the bounded history of role and state changes.
@@ -241,7 +274,7 @@ pub struct ClusterState {
     pub epoch: u64,
     /// Bounded history of state and role changes, oldest first.
     pub history: VecDeque<HistoryEntry>,
-    /// Pending release of the active-master role (fencing hold).
+    /// Pending release of the active-master role (held back until its host is proven fenced).
     pub writer_release: Option<WriterRelease>,
     /// True once the startup vote has been applied.
     pub started: bool,

@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use crate::agents::AgentClients;
 use crate::calls::{PushGate, perform};
 use crate::checks::{emit, now};
+use crate::fencing::{fence_mysql, kill_host};
 use crate::local_checks::LocalView;
 use crate::machine::{MonitorState, Proposal};
 use crate::raft::{LogId, RaftNode, is_leader, quorum_fresh};
@@ -434,8 +435,44 @@ impl Driver {
                     let _ = reply.send(answer);
                 }
             }
+            Effect::FenceMysql { id, host, epoch } => {
+                let config = self.config.clone();
+                let timeout = self.timing.agent_timeout;
+                let by = self.fenced_by();
+                self.io.spawn(async move {
+                    let result = fence_mysql(&config, &host, epoch, &by, timeout).await;
+                    Event::MysqlFenced {
+                        call: id,
+                        host,
+                        result,
+                    }
+                });
+            }
+            Effect::KillHost { id, host, ping_ok } => {
+                let bin = self
+                    .config
+                    .monitor
+                    .as_ref()
+                    .and_then(|m| m.kill_host_bin.clone())
+                    .unwrap_or_default();
+                let timeout = self.timing.kill_host_timeout;
+                self.io.spawn(async move {
+                    let outcome = kill_host(&bin, &host, ping_ok, timeout).await;
+                    Event::HostKilled {
+                        call: id,
+                        host,
+                        outcome,
+                    }
+                });
+            }
             Effect::Log(line) => emit(&line),
         }
+    }
+
+    /// Who a fence is recorded as done by (`mmm.fence.fenced_by`): this monitor's name.
+    fn fenced_by(&self) -> String {
+        let me = self.config.this_monitor.clone();
+        me.unwrap_or_else(|| format!("mmm-mond node {}", self.me))
     }
 }
 

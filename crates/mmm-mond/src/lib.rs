@@ -8,7 +8,8 @@
 //! * [`driver`] is the one loop that owns the leader state machine
 //!   ([`mmm_core::leader::Leader`]) and the Raft handle: it turns ticks, Raft metrics,
 //!   observations, Control requests and finished calls into events and carries out the
-//!   effects — proposals, agent calls through [`calls`] and [`agents`], Raft's switches.
+//!   effects — proposals, agent calls through [`calls`] and [`agents`], the leader's own
+//!   fencing (SQL fence, `kill_host_bin`) through [`fencing`], Raft's switches.
 //! * [`control`] serves mmmctl; [`monitor`] starts and stops all of it together.
 
 pub mod agents;
@@ -16,6 +17,7 @@ pub mod calls;
 pub mod checks;
 pub mod control;
 pub mod driver;
+pub mod fencing;
 pub mod local_checks;
 pub mod machine;
 pub mod monitor;

@@ -1,7 +1,7 @@
 //! The replicated state machine of the monitor cluster: a thin wrapper over
 //! [`mmm_core::command::apply_proposal`] on a [`ClusterState`].
 //!
-//! `apply` needs the effective configuration (roles, flap settings, fencing hold). The
+//! `apply` needs the effective configuration (roles, flap settings). The
 //! configuration is each monitor's own file, not replicated data: it is the Raft layer's
 //! [`Replicated::Context`], passed to every `apply` and never serialized.
 

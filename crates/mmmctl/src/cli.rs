@@ -123,6 +123,16 @@ pub enum Command {
         /// Target host.
         host: String,
     },
+    /// Declare that a host cannot take writes any more (powered off, cut off from its
+    /// clients), so a writer role held back until it is fenced may move. The monitors move
+    /// the writer on their own only when its agent confirmed the drop, its MySQL was fenced
+    /// over SQL, or kill_host_bin succeeded; use this only when you are sure, or two hosts may
+    /// take writes.
+    #[command(name = "confirm_fenced", visible_alias = "confirm-fenced")]
+    ConfirmFenced {
+        /// Host name.
+        host: String,
+    },
     /// Monitor cluster (Raft) status and membership.
     #[command(subcommand)]
     Cluster(ClusterCommand),

@@ -80,6 +80,7 @@ pub async fn remote(
             }
         }
         Command::SetIp { ip, host } => admin(targets, &["set_ip", &ip.to_string(), host]).await,
+        Command::ConfirmFenced { host } => admin(targets, &["confirm_fenced", host]).await,
         Command::Cluster(sub) => cluster(sub, json, targets).await,
         Command::History { limit } => {
             let limit = *limit;

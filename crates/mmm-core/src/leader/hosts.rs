@@ -234,6 +234,21 @@ impl Hosts {
         }
     }
 
+    /// `host`'s MySQL stores fencing epoch `epoch` after this leader fenced it over SQL.
+    pub(crate) fn note_sql_fenced(&mut self, host: &str, epoch: u64) {
+        if let Some(b) = self.get_mut(host) {
+            let f = b.facts_mut();
+            f.sql_fenced_epoch = Some(f.sql_fenced_epoch.unwrap_or(0).max(epoch));
+        }
+    }
+
+    /// `kill_host_bin` exited 0 for `host` while the release of `epoch` was pending.
+    pub(crate) fn note_killed(&mut self, host: &str, epoch: u64) {
+        if let Some(b) = self.get_mut(host) {
+            b.facts_mut().killed_for_epoch = Some(epoch);
+        }
+    }
+
     /// Since when `host`'s agent has been unreachable (monotonic clock).
     pub(crate) fn unreachable_since(&self, host: &str) -> Option<Duration> {
         self.books

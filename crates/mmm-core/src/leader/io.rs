@@ -128,6 +128,24 @@ pub enum Event {
         /// Ok, or the error the call met.
         result: Result<(), String>,
     },
+    /// An [`Effect::FenceMysql`] finished.
+    MysqlFenced {
+        /// The fence it answers.
+        call: CallId,
+        /// The host fenced.
+        host: String,
+        /// What the fence did, or why it failed (the server may be in any state).
+        result: Result<SqlFenced, String>,
+    },
+    /// An [`Effect::KillHost`] finished.
+    HostKilled {
+        /// The run it answers.
+        call: CallId,
+        /// The host.
+        host: String,
+        /// How the command ended.
+        outcome: KillOutcome,
+    },
     /// An [`Effect::AwaitCaughtUp`] finished.
     CaughtUp {
         /// The wait.
@@ -187,6 +205,31 @@ pub enum Effect {
         id: CallId,
         /// The monitor.
         node: NodeId,
+    },
+    /// Fence `host`'s MySQL over SQL with the hosts' `agent_user` credentials: store
+    /// `epoch` as its fencing epoch, set read_only=1, kill client sessions, read back
+    /// (`mmm_mysql::fence::fence_server`), bounded by `agent_timeout`; answered by
+    /// [`Event::MysqlFenced`].
+    FenceMysql {
+        /// Names the fence.
+        id: CallId,
+        /// The host.
+        host: String,
+        /// The fencing epoch to store (the writer release's epoch).
+        epoch: u64,
+    },
+    /// Run `kill_host_bin HOST PING` (mysql-mmm's STONITH hook; PING is 1 when the host
+    /// answers ping), bounded by [`Timing::kill_host_timeout`]; answered by
+    /// [`Event::HostKilled`].
+    ///
+    /// [`Timing::kill_host_timeout`]: super::Timing::kill_host_timeout
+    KillHost {
+        /// Names the run.
+        id: CallId,
+        /// The host.
+        host: String,
+        /// Whether the host answers ping (mysql-mmm's second argument).
+        ping_ok: bool,
     },
     /// Start a Raft election now; answered by [`Event::Campaigned`].
     Campaign,
@@ -327,6 +370,24 @@ pub struct SystemView {
     pub present: Vec<RoleIp>,
     /// Master_Host of the host's replication, if it is a slave of something.
     pub master_ip: Option<IpAddr>,
+}
+
+/// What a successful SQL fence left in the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlFenced {
+    /// The fencing epoch the server stores now (≥ the one asked for).
+    pub epoch: u64,
+    /// Client sessions killed.
+    pub killed: usize,
+}
+
+/// How a `kill_host_bin` run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillOutcome {
+    /// Its exit code; None when it did not run, timed out or died of a signal.
+    pub code: Option<i32>,
+    /// Its stdout and stderr (or why it did not run).
+    pub output: String,
 }
 
 /// Why an agent call produced no answer.

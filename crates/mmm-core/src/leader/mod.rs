@@ -14,10 +14,12 @@
 //! or `decide`'s commands — at most one proposal in flight), push every agent its desired
 //! status when it changed or is due, and hand leadership over when this monitor alone
 //! cannot reach the active master's agent. Without quorum or network it pushes nothing,
-//! so the agents' leases run out as the fencing rules require.
+//! so the agents' leases run out as the fencing rules require. In PASSIVE mode it renews
+//! the statuses the agents hold and sends nothing new.
 
 mod book;
 mod elections;
+mod fencing;
 mod hosts;
 mod io;
 mod requests;
@@ -32,21 +34,22 @@ use crate::admin::{AdminRequest, Reply, admin};
 use crate::checks::{CheckKind, CheckTable};
 use crate::command::Outcome;
 use crate::config::Config;
-use crate::decide::{AgentFacts, Inputs, decide};
+use crate::decide::{AgentFacts, Inputs, decide, release_proof};
 use crate::invariant;
 use crate::log::{LogLine, fmt_secs};
 use crate::state::{ClusterState, Mode};
 
 use book::Book;
 use elections::{Campaign, Elections, Holder, Phase, Transfer};
+use fencing::{Fencing, Round};
 use hosts::Hosts;
 use requests::{Requests, Waiting};
 use startup::{Ctx, Stamp, Startup};
 
 pub use io::{
     AgentAnswer, AgentCall, AgentView, Answer, CallFailure, CallId, CheckRow, Effect, Event, Fence,
-    NodeId, Now, PeerAsk, Replica, Request, RequestId, StatusPush, StatusReport, Switches,
-    SystemView,
+    KillOutcome, NodeId, Now, PeerAsk, Replica, Request, RequestId, SqlFenced, StatusPush,
+    StatusReport, Switches, SystemView,
 };
 pub use requests::check_rows;
 pub use timing::Timing;
@@ -112,6 +115,7 @@ struct Term {
     proposal: Option<(CallId, Origin)>,
     requests: Requests,
     stepped_aside: bool,
+    fencing: Fencing,
 }
 
 impl Term {
@@ -125,6 +129,7 @@ impl Term {
             proposal: None,
             requests: Requests::default(),
             stepped_aside: false,
+            fencing: Fencing::default(),
         }
     }
 
@@ -217,6 +222,20 @@ impl Leader {
             }
             Event::PeerAnswered { call, result } => self.peer_answered(call, result),
             Event::CaughtUp { call, result } => self.caught_up(call, result, now, &mut out),
+            Event::MysqlFenced { call, result, .. } => {
+                if let Some(t) = self.term.as_mut() {
+                    let ctx = (now, &self.timing, &*self.config);
+                    t.fencing
+                        .sql_answered(call, &result, ctx, &mut t.hosts, &mut out);
+                }
+            }
+            Event::HostKilled { call, outcome, .. } => {
+                if let Some(t) = self.term.as_mut() {
+                    let ctx = (now, &self.timing, &*self.config);
+                    t.fencing
+                        .kill_answered(call, &outcome, ctx, &mut t.hosts, &mut out);
+                }
+            }
             Event::Campaigned { result } => self.campaigned(result, now, &mut out),
             Event::Request { id, request } => self.request(id, request, now, &mut out),
         }
@@ -418,9 +437,37 @@ impl Leader {
         }
         term.refresh_merged(&self.timing, now);
         self.next_proposal(now, out);
+        self.fence(now, out);
         self.begin_startup(now, out);
         self.push(now, out);
         self.step_aside(now, out);
+    }
+
+    /// Fences the host of a writer release that lacks a proof (not in PASSIVE mode, which
+    /// changes nothing, and not before the cluster started).
+    fn fence(&mut self, now: Now, out: &mut Out) {
+        let state = current(&self.replica, &self.config, now);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        let active = state.started && state.mode != Mode::Passive && !term.cleaning();
+        let release = state
+            .writer_release
+            .as_ref()
+            .filter(|r| active && r.proof.is_none());
+        let inputs = Inputs {
+            agents: term.hosts.facts(),
+            ..Inputs::default()
+        };
+        let round = Round {
+            release,
+            proven: release.is_some_and(|r| release_proof(r, &inputs).is_some()),
+            since: term.since.mono,
+            ping_ok: release.is_some_and(|r| term.merged.ok(&r.host, CheckKind::Ping)),
+            timing: &self.timing,
+            config: &self.config,
+        };
+        term.fencing.tick(&round, now, out);
     }
 
     /// Asks the startup questions when the replicated state has not started yet.
@@ -504,8 +551,12 @@ impl Leader {
         if !gate || !state.started || term.cleaning() || term.startup.is_some() {
             return;
         }
-        if state.mode == Mode::Passive {
-            term.hosts.pause();
+        // PASSIVE is hands-off: the statuses the agents hold are renewed as they are (so the
+        // writer keeps its lease) and nothing the state decides meanwhile is sent. A
+        // leadership that has sent nothing yet starts from the committed state.
+        let frozen = state.mode == Mode::Passive && term.hosts.renewing();
+        if frozen {
+            term.hosts.send_due(now, &self.timing, out);
             return;
         }
         term.hosts.plan(

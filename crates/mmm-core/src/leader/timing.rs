@@ -7,6 +7,8 @@ use crate::config::Config;
 
 /// How long a leader transfer may take; bystanders hold their elections this long.
 const TRANSFER_WINDOW: Duration = Duration::from_secs(3);
+/// Bound of one `kill_host_bin` run (power fencing can take a while).
+const KILL_HOST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two elections a transfer's successor starts.
 const CAMPAIGN_RETRY: Duration = Duration::from_millis(300);
 
@@ -38,6 +40,8 @@ pub struct Timing {
     pub campaign_retry: Duration,
     /// How long a leader that stepped aside keeps its heartbeats and candidacy off.
     pub step_aside_pause: Duration,
+    /// Bound of one `kill_host_bin` run.
+    pub kill_host_timeout: Duration,
 }
 
 impl Timing {
@@ -74,6 +78,7 @@ impl Timing {
             transfer_window: TRANSFER_WINDOW,
             campaign_retry: CAMPAIGN_RETRY,
             step_aside_pause: election_timeout_max * 4,
+            kill_host_timeout: KILL_HOST_TIMEOUT,
         }
     }
 

@@ -6,7 +6,8 @@
 //! says at startup) are scripted too.
 
 use mmm_core::leader::{
-    AgentAnswer, AgentCall, AgentView, CallFailure, StatusPush, StatusReport, SystemView,
+    AgentAnswer, AgentCall, AgentView, CallFailure, KillOutcome, SqlFenced, StatusPush,
+    StatusReport, SystemView,
 };
 use mmm_core::state::RoleIp;
 use std::time::Duration;
@@ -29,6 +30,10 @@ pub struct ScriptedAgent {
     pub says: AgentView,
     /// Its answer to GET_SYSTEM_STATUS.
     pub system: SystemView,
+    /// Whether the leader can fence the host's MySQL over SQL (`agent H sql ok|down`).
+    pub sql_up: bool,
+    /// The exit code `kill_host_bin` returns for the host (`agent H killhost N`).
+    pub kill_exit: i32,
 }
 
 impl ScriptedAgent {
@@ -43,6 +48,30 @@ impl ScriptedAgent {
             errors: Vec::new(),
             says: AgentView::default(),
             system: SystemView::default(),
+            sql_up: false,
+            kill_exit: 1,
+        }
+    }
+
+    /// The leader fences the host's MySQL at `epoch`: it stops taking writes when it answers.
+    pub fn fence_sql(&mut self, epoch: u64) -> Result<SqlFenced, String> {
+        if !self.sql_up {
+            return Err(format!("Connect error ({}:3306): timed out", self.host));
+        }
+        self.holds_writer = false;
+        Ok(SqlFenced { epoch, killed: 1 })
+    }
+
+    /// The leader runs `kill_host_bin` for the host.
+    pub fn kill(&mut self) -> KillOutcome {
+        if self.kill_exit == 0 {
+            self.holds_writer = false;
+            self.reachable = false;
+            self.sql_up = false;
+        }
+        KillOutcome {
+            code: Some(self.kill_exit),
+            output: format!("kill {}", self.host),
         }
     }
 

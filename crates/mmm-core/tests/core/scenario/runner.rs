@@ -250,6 +250,28 @@ impl Runner {
                 self.reply(&answer);
                 None
             }
+            Effect::FenceMysql { id, host, epoch } => {
+                if self.trace.calls {
+                    let _ = writeln!(self.out, "> fence {host} over SQL at epoch {epoch}");
+                }
+                let result = self.agent(&host).fence_sql(epoch);
+                Some(Event::MysqlFenced {
+                    call: id,
+                    host,
+                    result,
+                })
+            }
+            Effect::KillHost { id, host, ping_ok } => {
+                if self.trace.calls {
+                    let _ = writeln!(self.out, "> kill_host {host} {}", u8::from(ping_ok));
+                }
+                let outcome = self.agent(&host).kill();
+                Some(Event::HostKilled {
+                    call: id,
+                    host,
+                    outcome,
+                })
+            }
             Effect::Log(line) => {
                 if self.trace.log {
                     self.print(&[line]);
@@ -531,6 +553,14 @@ impl Runner {
             "reachable" => a.reachable = true,
             "unreachable" => a.reachable = false,
             "confirm" => a.holds_writer = false,
+            "sql" => a.sql_up = rest.first() == Some(&"ok"),
+            "killhost" => {
+                a.kill_exit = rest
+                    .first()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("bad exit")?;
+                return Ok(());
+            }
             "uptime" => {
                 let s: u64 = rest
                     .first()
@@ -641,10 +671,12 @@ impl Runner {
         if let Some(r) = &st.writer_release {
             let _ = writeln!(
                 self.out,
-                "| writer released from {} at epoch {} (target {})",
+                "| writer released from {} at epoch {} (target {}, {})",
                 r.host,
                 r.epoch,
-                r.target.as_deref().unwrap_or("-")
+                r.target.as_deref().unwrap_or("-"),
+                r.proof
+                    .map_or_else(|| "not proven fenced".to_string(), |p| p.to_string())
             );
         }
         Ok(())

@@ -32,6 +32,9 @@ pub struct SimAgent {
     present: Vec<RoleIp>,
     /// When the writer lease runs out.
     lease_until: Option<Timestamp>,
+    /// The fencing epoch stored in the server (`mmm.fence`; survives reboots): writes are
+    /// allowed only at a higher epoch, as the agent's `allow_writes_at` does.
+    fence_epoch: u64,
 }
 
 impl SimAgent {
@@ -45,7 +48,26 @@ impl SimAgent {
             writable: false,
             present: Vec::new(),
             lease_until: None,
+            fence_epoch: 0,
         }
+    }
+
+    /// The leader fenced the server over SQL at `epoch`: read_only=1, the epoch stored.
+    /// The VIP stays where it is (only the agent moves it).
+    pub fn sql_fence(&mut self, epoch: u64) -> u64 {
+        self.fence_epoch = self.fence_epoch.max(epoch);
+        self.writable = false;
+        self.fence_epoch
+    }
+
+    /// The server's stored fencing epoch.
+    pub fn fence_epoch(&self) -> u64 {
+        self.fence_epoch
+    }
+
+    /// Writes may be allowed at the agent's epoch (above the stored fencing epoch).
+    fn may_allow(&self) -> bool {
+        self.epoch > self.fence_epoch
     }
 
     pub fn epoch(&self) -> u64 {
@@ -105,7 +127,7 @@ impl SimAgent {
             Some(&self.writer_role),
             true,
         );
-        if r.allow_write {
+        if r.allow_write && self.may_allow() {
             self.writable = true;
         }
         self.present.extend(r.add_ips);
@@ -124,7 +146,7 @@ impl SimAgent {
                 }
                 Step::AddRole { role, writer } => {
                     if writer {
-                        self.writable = mysql_up;
+                        self.writable = mysql_up && self.may_allow();
                     }
                     if !self.present.contains(&role) {
                         self.present.push(role);

@@ -85,7 +85,7 @@ fn run_seed(seed: u64) -> Result<(Stats, Vec<String>), String> {
     let mut stats = w.stats.clone();
     stats.releases = w.checker.releases;
     stats.writer_after_confirm = w.checker.writer_after_confirm;
-    stats.writer_after_hold = w.checker.writer_after_hold;
+    stats.writer_after_fence = w.checker.writer_after_fence;
     stats.state_changes = w.checker.state_changes;
     Ok((stats, w.trace))
 }
@@ -124,7 +124,7 @@ fn simulator() {
     // The runs must exercise what the invariants are about.
     assert!(
         total.writer_after_confirm > 0
-            && total.writer_after_hold > 0
+            && total.writer_after_fence > 0
             && total.stale_pushes > 0
             && total.lost > 0
             && total.duplicated > 0

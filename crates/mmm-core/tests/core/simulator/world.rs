@@ -9,8 +9,8 @@ use mmm_core::checks::{CheckKind, CheckResult, CheckTable, MonitorTable, Tracker
 use mmm_core::command::{Command, apply_proposal};
 use mmm_core::config::{Config, HostMode, MonitorNode, RoleMode};
 use mmm_core::leader::{
-    AgentAnswer, AgentCall, CallFailure, CallId, Effect, Event, Leader, Now, Replica, Request,
-    RequestId, Switches, Timing,
+    AgentAnswer, AgentCall, CallFailure, CallId, Effect, Event, KillOutcome, Leader, Now, Replica,
+    Request, RequestId, SqlFenced, Switches, Timing,
 };
 use mmm_core::state::{ClusterState, HostState, Mode};
 use mmm_core::time::Timestamp;
@@ -105,7 +105,7 @@ enum Later {
 pub struct Stats {
     pub releases: u64,
     pub writer_after_confirm: u64,
-    pub writer_after_hold: u64,
+    pub writer_after_fence: u64,
     pub state_changes: u64,
     pub admin_requests: u64,
     pub leader_changes: u64,
@@ -122,7 +122,7 @@ impl Stats {
     pub fn add(&mut self, o: &Stats) {
         self.releases += o.releases;
         self.writer_after_confirm += o.writer_after_confirm;
-        self.writer_after_hold += o.writer_after_hold;
+        self.writer_after_fence += o.writer_after_fence;
         self.state_changes += o.state_changes;
         self.admin_requests += o.admin_requests;
         self.leader_changes += o.leader_changes;
@@ -528,6 +528,8 @@ impl World {
                 },
             ),
             Effect::Campaign => self.feed(m, Event::Campaigned { result: Ok(()) }),
+            Effect::FenceMysql { id, host, epoch } => self.fence_mysql(m, id, host, epoch),
+            Effect::KillHost { id, host, .. } => self.kill_host(m, id, host),
             Effect::SetElections(s) => {
                 self.note(format!("mon{} raft switches {s:?}", m + 1));
                 let was = self.monitors[m].last_switches;
@@ -541,6 +543,49 @@ impl World {
             Effect::Reply { answer, .. } => self.note(format!("mon{} replied {answer:?}", m + 1)),
             Effect::Log(line) => self.note(format!("mon{} log: {}", m + 1, line.text)),
         }
+    }
+
+    /// The leader fences `host`'s MySQL over SQL: it works when the server runs and this
+    /// monitor reaches the host.
+    fn fence_mysql(&mut self, m: usize, id: CallId, host: String, epoch: u64) {
+        let cut = self.monitors[m].cut_off.as_deref() == Some(host.as_str());
+        let result = match self.host_index(&host).map(|i| &mut self.hosts[i]) {
+            Some(h) if h.machine_up && h.mysql_up && !cut => {
+                let stored = h.agent.sql_fence(epoch);
+                self.note(format!("mon{} fenced {host} over SQL at {stored}", m + 1));
+                Ok(SqlFenced {
+                    epoch: stored,
+                    killed: 0,
+                })
+            }
+            _ => Err(format!("Connect error ({host}:3306): timed out")),
+        };
+        let ev = Event::MysqlFenced {
+            call: id,
+            host,
+            result,
+        };
+        self.feed(m, ev);
+    }
+
+    /// `kill_host_bin`: the machine goes down until it reboots.
+    fn kill_host(&mut self, m: usize, id: CallId, host: String) {
+        if let Some(i) = self.host_index(&host) {
+            let h = &mut self.hosts[i];
+            h.machine_up = false;
+            h.down_until = self.now.plus(Duration::from_secs(30));
+            h.agent.boot();
+        }
+        let outcome = KillOutcome {
+            code: Some(0),
+            output: String::new(),
+        };
+        let ev = Event::HostKilled {
+            call: id,
+            host,
+            outcome,
+        };
+        self.feed(m, ev);
     }
 
     fn call(&mut self, m: usize, id: CallId, host: String, call: AgentCall) {

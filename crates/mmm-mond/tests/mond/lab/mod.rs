@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+mod fencing;
+
 use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
 
 const WRITER_IP: &str = "10.213.7.100";
