@@ -3,11 +3,13 @@
 //! and drops the writer role by itself when its lease runs out.
 
 mod arp;
+mod clock;
 mod db;
 mod desired;
 mod driver;
 mod epoch;
 mod kill;
+mod report;
 mod service;
 mod uptime;
 mod vip;

@@ -113,6 +113,8 @@ impl LeaderLoop {
                     let e = f.confirmed_not_writer_epoch.unwrap_or(0).max(reply.epoch);
                     f.confirmed_not_writer_epoch = Some(e);
                 }
+                let ran_out = reply.report.as_ref().map_or(0, |r| r.writer_ran_out_epoch);
+                f.writer_ran_out_epoch = (ran_out > 0).then_some(ran_out);
                 for err in &reply.errors {
                     tracing::warn!(host = %r.host, "agent reported: {err}");
                 }
@@ -348,7 +350,7 @@ impl LeaderLoop {
             };
             let sent = s
                 .clients
-                .set_status(&status, term, s.node.id(), s.timing.agent_lease)
+                .set_status(&status, term, s.node.id(), s.timing.agent_lease, None)
                 .await;
             if let Err(e) = sent {
                 tracing::warn!(host = %host, "startup status not delivered: {e}");

@@ -3,13 +3,20 @@
 //!
 //! Every call happens only while `allowed()` holds (the leader still has a fresh quorum),
 //! checked right before the call: a deposed leader stops renewing leases.
+//!
+//! Each push echoes the lease basis (incarnation and clock reading) of the agent's latest
+//! reply, so the agent counts the lease from a moment before the send. A reply from a new
+//! agent process (first contact, or the agent restarted) is answered with a push at once: that
+//! first push could grant no writer lease, so contact costs one extra round trip, not one
+//! status interval.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mmm_core::desired::AgentStatus;
-use mmm_proto::pb::SetStatusReply;
+use mmm_proto::convert;
+use mmm_proto::pb::{LeaseBasis, SetStatusReply};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -117,6 +124,8 @@ async fn push_loop(
 ) {
     let mut last: Option<(Push, Instant)> = None;
     let mut due: Option<Instant> = None;
+    let mut basis: Option<LeaseBasis> = None;
+    let mut again = false;
     loop {
         tokio::select! {
             changed = rx.changed() => if changed.is_err() { return },
@@ -129,6 +138,7 @@ async fn push_loop(
         if let Some((p, at)) = &last
             && *p == push
             && at.elapsed() < interval
+            && !again
         {
             due = Some(*at + interval);
             continue;
@@ -139,15 +149,16 @@ async fn push_loop(
             continue;
         }
         let outcome = clients
-            .set_status(&push.status, push.term, push.leader_id, lease)
+            .set_status(&push.status, push.term, push.leader_id, lease, basis)
             .await
             .map_err(|e| PushFailure {
                 answered: e.agent_answered(),
                 error: e.to_string(),
             });
         let now = Instant::now();
+        again = learn_basis(&mut basis, &outcome);
         last = Some((push.clone(), now));
-        due = Some(now + interval);
+        due = Some(if again { now } else { now + interval });
         let result = PushResult {
             host: push.status.host.clone(),
             sent_epoch: push.status.epoch,
@@ -157,6 +168,25 @@ async fn push_loop(
             return;
         }
     }
+}
+
+/// Keeps the basis of a successful reply; true when it comes from an agent process the
+/// previous pushes did not know (the push just made could not grant a writer lease).
+fn learn_basis(
+    basis: &mut Option<LeaseBasis>,
+    outcome: &Result<SetStatusReply, PushFailure>,
+) -> bool {
+    let Some(fresh) = outcome
+        .as_ref()
+        .ok()
+        .and_then(|r| r.report.as_ref())
+        .and_then(convert::basis_of)
+    else {
+        return false;
+    };
+    let new_process = basis.as_ref().map(|b| b.incarnation) != Some(fresh.incarnation);
+    *basis = Some(fresh);
+    new_process
 }
 
 async fn sleep_until(due: Option<Instant>) {

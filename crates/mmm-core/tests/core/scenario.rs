@@ -154,6 +154,7 @@ impl Runner {
             reachable: true,
             uptime_ms: None,
             confirmed_not_writer_epoch: None,
+            writer_ran_out_epoch: None,
         })
     }
 
@@ -198,6 +199,7 @@ impl Runner {
                 reachable: true,
                 uptime_ms: None,
                 confirmed_not_writer_epoch: None,
+                writer_ran_out_epoch: None,
             });
         }
         Inputs {

@@ -192,6 +192,7 @@ impl World {
                     reachable: true,
                     uptime_ms: None,
                     confirmed_not_writer_epoch: None,
+                    writer_ran_out_epoch: None,
                 },
             })
             .collect();

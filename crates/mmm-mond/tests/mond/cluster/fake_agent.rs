@@ -160,6 +160,7 @@ impl Agent for Svc {
             present: g.roles.clone(),
             errors: Vec::new(),
             uptime: 1000.0,
+            report: None,
         }))
     }
 
@@ -173,8 +174,8 @@ impl Agent for Svc {
             roles: g.roles.clone(),
             active_master: String::new(),
             epoch: g.epoch,
-            lease_remaining_ms: 0,
             uptime: 1000.0,
+            report: None,
         }))
     }
 
@@ -208,6 +209,7 @@ impl Agent for Svc {
         Ok(Response::new(pb::PingReply {
             message: "OK: Pinged!".into(),
             uptime: 1000.0,
+            report: None,
         }))
     }
 }
