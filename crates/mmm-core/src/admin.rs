@@ -10,6 +10,7 @@ use crate::checks::{CheckKind, CheckTable};
 use crate::command::{Change, Command, apply};
 use crate::config::{Config, RoleMode};
 use crate::decide::peer_of;
+use crate::invariant::{self, Violation};
 use crate::log::LogLine;
 use crate::state::{ClusterState, HostState, Mode};
 use crate::time::Timestamp;
@@ -70,14 +71,16 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn ok(text: impl Into<String>) -> Self {
+    /// A reply of a command that succeeded.
+    pub fn ok(text: impl Into<String>) -> Self {
         Reply {
             ok: true,
             text: text.into(),
         }
     }
 
-    fn err(text: impl Into<String>) -> Self {
+    /// A reply of a command that was refused.
+    pub fn err(text: impl Into<String>) -> Self {
         Reply {
             ok: false,
             text: text.into(),
@@ -139,29 +142,40 @@ impl AdminRequest {
 struct Batch<'a> {
     work: ClusterState,
     out: Vec<Command>,
+    violation: Option<Violation>,
     now: Timestamp,
     config: &'a Config,
 }
 
 impl Batch<'_> {
-    fn emit(&mut self, change: Change, lines: Vec<LogLine>) -> bool {
+    /// Adds a command the request's checks have validated; one that does not apply is a bug.
+    fn emit(&mut self, change: Change, lines: Vec<LogLine>) {
+        if self.violation.is_some() {
+            return;
+        }
         let cmd = Command {
             at: self.now,
             change,
             lines,
         };
         match apply(&mut self.work, &cmd, self.config) {
-            Ok(_) => {
-                self.out.push(cmd);
-                true
+            Ok(_) => self.out.push(cmd),
+            Err(e) => {
+                let broken = invariant::check(false, || {
+                    format!("admin produced a command that does not apply ({e}): {cmd:?}")
+                });
+                self.violation = broken.err();
             }
-            Err(_) => false,
         }
     }
 }
 
 /// Runs one mmm_control request. `agent_reachable` is the result of pinging the target
 /// host's agent (mysql-mmm pings before set_online, set_offline and move_role).
+///
+/// Returns the commands to propose (none when refused) and mmm_control's reply; a command
+/// the request's own checks let through but that does not apply is a bug (see
+/// [`crate::invariant`]).
 pub fn admin(
     state: &ClusterState,
     checks: &CheckTable,
@@ -169,10 +183,11 @@ pub fn admin(
     agent_reachable: bool,
     now: Timestamp,
     config: &Config,
-) -> (Vec<Command>, Reply) {
+) -> Result<(Vec<Command>, Reply), Violation> {
     let mut b = Batch {
         work: state.scratch(),
         out: Vec::new(),
+        violation: None,
         now,
         config,
     };
@@ -191,10 +206,24 @@ pub fn admin(
         }
         AdminRequest::SetIp { ip, host } => set_ip(&mut b, ip, host),
     };
-    if !reply.ok {
-        return (Vec::new(), reply);
+    if let Some(v) = b.violation {
+        return Err(v);
     }
-    (b.out, reply)
+    if !reply.ok {
+        return Ok((Vec::new(), reply));
+    }
+    Ok((b.out, reply))
+}
+
+impl AdminRequest {
+    /// The host whose agent mysql-mmm pings before running the request, if any.
+    pub fn target_host(&self) -> Option<&str> {
+        match self {
+            AdminRequest::SetOnline(h) | AdminRequest::SetOffline(h) => Some(h),
+            AdminRequest::MoveRole { host, .. } => Some(host),
+            _ => None,
+        }
+    }
 }
 
 fn unknown_host(h: &str) -> Reply {
@@ -303,17 +332,8 @@ fn set_active(b: &mut Batch<'_>) -> Reply {
     );
     // Leaving MANUAL/WAIT (mysql-mmm) or PASSIVE (its cleanup): in ACTIVE mode only ONLINE
     // hosts hold roles, so every other host holding some gets an offline notification.
-    {
-        let victims: Vec<(String, HostState)> = b
-            .work
-            .hosts
-            .iter()
-            .filter(|h| h.state != HostState::Online && !h.roles.is_empty())
-            .map(|h| (h.name.clone(), h.state))
-            .collect();
-        for (host, state) in victims {
-            b.emit(Change::ClearRoles { host, state }, Vec::new());
-        }
+    for (host, state) in b.work.role_holders_not_online() {
+        b.emit(Change::ClearRoles { host, state }, Vec::new());
     }
     Reply::ok("OK: Switched into active mode.")
 }
@@ -359,121 +379,193 @@ fn move_role(
     force: bool,
     reachable: bool,
 ) -> Reply {
+    let m = match check_move(b, role, h, force, reachable) {
+        Ok(Move::Exclusive(m)) => m,
+        Ok(Move::Balanced) => {
+            // mysql-mmm answers the same when the host holds none of the role's IPs.
+            if b.work.roles_of(h).iter().any(|r| r.role == role) {
+                b.emit(
+                    Change::RemoveRole {
+                        host: h.to_string(),
+                        role: role.to_string(),
+                    },
+                    Vec::new(),
+                );
+            }
+            return Reply::ok(format!(
+                "OK: Balanced role {role} has been removed from host '{h}'. Now you can wait some time and check new roles info!"
+            ));
+        }
+        Err(reply) => return reply,
+    };
+    let from = m.owner.clone().unwrap_or_default();
+    let admin_line = LogLine::fatal(format!("Admin moved role '{role}' from '{from}' to '{h}'"));
+    if force {
+        force_online(b, checks, &m, admin_line);
+        move_exclusive(b, role, m.ip, h, Vec::new());
+        return Reply::ok(format!(
+            "OK: Role '{role}' has been moved from '{from}' to '{h}' enforcedly. Now you can wait some time and check new roles info!"
+        ));
+    }
+    move_exclusive(b, role, m.ip, h, vec![admin_line]);
+    Reply::ok(format!(
+        "OK: Role '{role}' has been moved from '{from}' to '{h}'. Now you can wait some time and check new roles info!"
+    ))
+}
+
+/// What a validated `move_role` moves.
+enum Move {
+    /// A balanced role: its IPs leave the host and get redistributed.
+    Balanced,
+    /// An exclusive role's IP goes to the host.
+    Exclusive(ExclusiveMove),
+}
+
+/// An exclusive role move that passed mmm_control's checks.
+struct ExclusiveMove {
+    /// Target host.
+    host: String,
+    /// Its state now.
+    state: HostState,
+    /// The role's (first) IP.
+    ip: IpAddr,
+    /// Its current owner.
+    owner: Option<String>,
+}
+
+/// mmm_control's checks of `move_role`, in its order, with its refusals.
+fn check_move(
+    b: &Batch<'_>,
+    role: &str,
+    h: &str,
+    force: bool,
+    reachable: bool,
+) -> Result<Move, Reply> {
     let config = b.config;
     if b.work.mode == Mode::Passive {
-        return Reply::err("ERROR: This command is not allowed in passive mode");
+        return Err(Reply::err(
+            "ERROR: This command is not allowed in passive mode",
+        ));
     }
     let Some(rc) = config.roles.iter().find(|r| r.name == role) else {
-        return Reply::err(format!("ERROR: Unknown role name '{role}'!"));
+        return Err(Reply::err(format!("ERROR: Unknown role name '{role}'!")));
     };
     let Some(st) = b.work.state_of(h) else {
-        return unknown_host(h);
+        return Err(unknown_host(h));
     };
     let am = config.active_master_role.as_deref() == Some(role);
     if force && !am {
-        return Reply::err(
+        return Err(Reply::err(
             "ERROR: move_role --forced may be used for the active master role only!",
-        );
+        ));
     }
     if rc.mode == RoleMode::Balanced {
-        b.emit(
-            Change::RemoveRole {
-                host: h.to_string(),
-                role: role.to_string(),
-            },
-            Vec::new(),
-        );
-        return Reply::ok(format!(
-            "OK: Balanced role {role} has been removed from host '{h}'. Now you can wait some time and check new roles info!"
-        ));
+        return Ok(Move::Balanced);
     }
+    check_exclusive(b, rc, h, st, force, reachable).map(Move::Exclusive)
+}
+
+/// The rest of `move_role`'s checks for an exclusive role.
+fn check_exclusive(
+    b: &Batch<'_>,
+    rc: &crate::config::RoleConfig,
+    h: &str,
+    st: HostState,
+    force: bool,
+    reachable: bool,
+) -> Result<ExclusiveMove, Reply> {
+    let role = rc.name.as_str();
     if force && !matches!(st, HostState::ReplicationFail | HostState::ReplicationDelay) {
-        return Reply::err(format!(
+        return Err(Reply::err(format!(
             "ERROR: Can't force move of role to host with state {st}."
-        ));
+        )));
     }
     if !force && st != HostState::Online {
-        return Reply::err(format!("ERROR: Can't move role to host with state {st}."));
+        return Err(Reply::err(format!(
+            "ERROR: Can't move role to host with state {st}."
+        )));
     }
     if !rc.hosts.iter().any(|x| x == h) {
-        return Reply::err(format!(
+        return Err(Reply::err(format!(
             "ERROR: Host '{h}' can't handle role '{role}'. Only following hosts could: {}",
             rc.hosts.join(", ")
-        ));
+        )));
     }
     let Some(ip) = rc.ips.first().copied() else {
-        return Reply::err(format!("Error: Role {role} has no IP."));
+        return Err(Reply::err(format!("Error: Role {role} has no IP.")));
     };
     let owner = b.work.owner_of(role, ip).map(str::to_string);
     if owner.as_deref() == Some(h) {
-        return Reply::ok(format!("OK: Role is on '{h}' already. Skipping command."));
+        return Err(Reply::ok(format!(
+            "OK: Role is on '{h}' already. Skipping command."
+        )));
     }
     if !reachable {
-        return Reply::err(format!(
+        return Err(Reply::err(format!(
             "ERROR: Can't reach agent daemon on '{h}'! Can't move roles there!"
-        ));
+        )));
     }
     if !force
         && b.work.mode == Mode::Active
         && let (Some(p), Some(o)) = (rc.prefer.as_deref(), owner.as_deref())
         && p == o
     {
-        return Reply::err(format!(
+        return Err(Reply::err(format!(
             "ERROR: Role '{role}' is assigned to preferred host '{o}'. Can't move it!"
-        ));
+        )));
     }
-    let from = owner.clone().unwrap_or_default();
-    let admin_line = LogLine::fatal(format!("Admin moved role '{role}' from '{from}' to '{h}'"));
-    if force {
-        let line = LogLine::fatal(format!(
-            "State of host '{h}' changed from {st} to ONLINE (because of move_role --force)"
-        ));
-        b.emit(
-            Change::SetState {
-                host: h.to_string(),
-                from: st,
-                to: HostState::Online,
-                clear_roles: false,
-                clear_flapping: false,
-                last_uptime_ms: None,
-            },
-            vec![admin_line.clone(), line],
-        );
-        if let Some(o) = owner.as_deref()
-            && b.work.state_of(o) == Some(HostState::Online)
-        {
-            let to = if !checks.ok(o, CheckKind::RepThreads) {
-                Some(HostState::ReplicationFail)
-            } else if !checks.ok(o, CheckKind::RepBacklog) {
-                Some(HostState::ReplicationDelay)
-            } else {
-                None
-            };
-            if let Some(to) = to {
-                let line =
-                    LogLine::fatal(format!("State of host '{o}' changed from ONLINE to {to}"));
-                b.emit(
-                    Change::SetState {
-                        host: o.to_string(),
-                        from: HostState::Online,
-                        to,
-                        clear_roles: b.work.mode == Mode::Active,
-                        clear_flapping: false,
-                        last_uptime_ms: None,
-                    },
-                    vec![line],
-                );
-            }
-        }
-        move_exclusive(b, role, ip, h, Vec::new());
-        return Reply::ok(format!(
-            "OK: Role '{role}' has been moved from '{from}' to '{h}' enforcedly. Now you can wait some time and check new roles info!"
-        ));
+    Ok(ExclusiveMove {
+        host: h.to_string(),
+        state: st,
+        ip,
+        owner,
+    })
+}
+
+/// `move_role --force`: the lagging target goes ONLINE, and the old owner leaves ONLINE when
+/// its own replication is broken.
+fn force_online(b: &mut Batch<'_>, checks: &CheckTable, m: &ExclusiveMove, admin_line: LogLine) {
+    let h = &m.host;
+    let line = LogLine::fatal(format!(
+        "State of host '{h}' changed from {} to ONLINE (because of move_role --force)",
+        m.state
+    ));
+    b.emit(
+        Change::SetState {
+            host: h.clone(),
+            from: m.state,
+            to: HostState::Online,
+            clear_roles: false,
+            clear_flapping: false,
+            last_uptime_ms: None,
+        },
+        vec![admin_line, line],
+    );
+    let Some(o) = m.owner.as_deref() else {
+        return;
+    };
+    if b.work.state_of(o) != Some(HostState::Online) {
+        return;
     }
-    move_exclusive(b, role, ip, h, vec![admin_line]);
-    Reply::ok(format!(
-        "OK: Role '{role}' has been moved from '{from}' to '{h}'. Now you can wait some time and check new roles info!"
-    ))
+    let to = if !checks.ok(o, CheckKind::RepThreads) {
+        HostState::ReplicationFail
+    } else if !checks.ok(o, CheckKind::RepBacklog) {
+        HostState::ReplicationDelay
+    } else {
+        return;
+    };
+    let line = LogLine::fatal(format!("State of host '{o}' changed from ONLINE to {to}"));
+    b.emit(
+        Change::SetState {
+            host: o.to_string(),
+            from: HostState::Online,
+            to,
+            clear_roles: b.work.mode == Mode::Active,
+            clear_flapping: false,
+            last_uptime_ms: None,
+        },
+        vec![line],
+    );
 }
 
 /// Moves one role IP; the active-master role is released (or retargeted) instead, so it
@@ -488,6 +580,11 @@ fn move_exclusive(b: &mut Batch<'_>, role: &str, ip: IpAddr, h: &str, lines: Vec
             target: Some(h.to_string()),
         },
         (true, None) if b.work.writer_release.is_some() => {
+            let rel = b.work.writer_release.as_ref();
+            if rel.and_then(|r| r.target.as_deref()) == Some(h) {
+                // Already on its way there.
+                return;
+            }
             Change::RetargetWriter { to: h.to_string() }
         }
         (_, owner) => Change::AssignRole {

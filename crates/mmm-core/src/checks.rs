@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::config::{CheckConfig, ChecksConfig};
-use crate::log::{LogLine, fmt_secs};
+use crate::log::{LogLine, fmt_secs_like};
 use crate::time::Timestamp;
 
 /// The four checks, in mysql-mmm's display order.
@@ -214,56 +214,74 @@ impl Tracker {
             out.report = Some(ok);
             return out;
         }
+        let name = || format!("Check '{check}' on '{host}'");
         match result.outcome {
-            Outcome::Ok => {
-                let silent_edge =
-                    self.phase == TrackerPhase::Failing && self.reported == Some(true);
-                if self.phase != TrackerPhase::Ok && !silent_edge {
-                    out.lines
-                        .push(LogLine::info(format!("Check '{check}' on '{host}' is ok!")));
-                    out.report = Some(true);
-                    self.reported = Some(true);
-                }
-                self.phase = TrackerPhase::Ok;
-                self.failing_since = None;
-            }
+            Outcome::Ok => self.ok(name, &mut out),
             Outcome::Unknown => {
                 if self.phase != TrackerPhase::Unknown {
                     self.phase = TrackerPhase::Unknown;
                     self.failing_since = None;
                     out.lines.push(LogLine::warn(format!(
-                        "Check '{check}' on '{host}' is in unknown state! Message: {}",
+                        "{} is in unknown state! Message: {}",
+                        name(),
                         result.message
                     )));
                 }
             }
-            Outcome::Error => {
-                if !network_ok || self.phase == TrackerPhase::Failed {
-                    return out;
-                }
-                let start = match (self.phase, self.failing_since) {
-                    (TrackerPhase::Failing, Some(s)) => s,
-                    _ => {
-                        self.phase = TrackerPhase::Failing;
-                        self.failing_since = Some(now);
-                        now
-                    }
-                };
-                let elapsed = now.since(start);
-                if elapsed < trap_period {
-                    return out;
-                }
-                out.lines.push(LogLine::error(format!(
-                    "Check '{check}' on '{host}' has failed for {} seconds! Message: {}",
-                    fmt_secs(Duration::from_secs(elapsed.as_secs())),
-                    result.message
-                )));
-                self.phase = TrackerPhase::Failed;
-                self.reported = Some(false);
-                out.report = Some(false);
+            Outcome::Error if network_ok => {
+                self.error(name, result, trap_period, now, &mut out);
             }
+            // Without network the round is abandoned.
+            Outcome::Error => {}
         }
         out
+    }
+
+    /// An OK result: recovery is reported at once (but a failure never reported stays silent).
+    fn ok(&mut self, name: impl Fn() -> String, out: &mut TrackerOutput) {
+        let silent_edge = self.phase == TrackerPhase::Failing && self.reported == Some(true);
+        if self.phase != TrackerPhase::Ok && !silent_edge {
+            out.lines.push(LogLine::info(format!("{} is ok!", name())));
+            out.report = Some(true);
+            self.reported = Some(true);
+        }
+        self.phase = TrackerPhase::Ok;
+        self.failing_since = None;
+    }
+
+    /// An ERROR result: reported failed once it has lasted `trap_period`.
+    fn error(
+        &mut self,
+        name: impl Fn() -> String,
+        result: &CheckResult,
+        trap_period: Duration,
+        now: Timestamp,
+        out: &mut TrackerOutput,
+    ) {
+        if self.phase == TrackerPhase::Failed {
+            return;
+        }
+        let start = match (self.phase, self.failing_since) {
+            (TrackerPhase::Failing, Some(s)) => s,
+            _ => {
+                self.phase = TrackerPhase::Failing;
+                self.failing_since = Some(now);
+                now
+            }
+        };
+        let elapsed = now.since(start);
+        if elapsed < trap_period {
+            return;
+        }
+        out.lines.push(LogLine::error(format!(
+            "{} has failed for {} seconds! Message: {}",
+            name(),
+            fmt_secs_like(elapsed, trap_period),
+            result.message
+        )));
+        self.phase = TrackerPhase::Failed;
+        self.reported = Some(false);
+        out.report = Some(false);
     }
 }
 
@@ -490,6 +508,25 @@ mod tests {
             "Check 'mysql' on 'db2' has failed for 10 seconds! Message: ERROR: down"
         );
         assert!(feed(&mut tr, "ERROR: down", 12).lines.is_empty());
+        // A fractional trap prints the elapsed time with its precision (not "0 seconds").
+        let mut quick = Tracker::new();
+        let r = CheckResult::parse("ERROR: down");
+        let ms = Timestamp::from_millis;
+        let trap = Duration::from_millis(800);
+        quick.observe(
+            "db2",
+            CheckKind::Mysql,
+            &CheckResult::parse("OK"),
+            true,
+            trap,
+            ms(0),
+        );
+        quick.observe("db2", CheckKind::Mysql, &r, true, trap, ms(200));
+        let o = quick.observe("db2", CheckKind::Mysql, &r, true, trap, ms(1_050));
+        assert_eq!(
+            o.lines[0].text,
+            "Check 'mysql' on 'db2' has failed for 0.8 seconds! Message: ERROR: down"
+        );
         // A failing streak that recovers before the trap is silent.
         feed(&mut tr, "OK", 13);
         feed(&mut tr, "ERROR: down", 14);

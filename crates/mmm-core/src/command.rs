@@ -8,8 +8,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::{Config, RoleMode};
+use crate::invariant;
 use crate::log::{LogLine, fmt_secs};
-use crate::state::{ClusterState, HostState, Mode, RoleIp, WriterRelease};
+use crate::state::{ClusterState, HostState, HostStatus, Mode, RoleIp, WriterRelease};
 use crate::time::Timestamp;
 
 /// One change to the replicated state, with the leader's time and the MMM lines it stands for.
@@ -186,6 +187,9 @@ pub enum Rejected {
     /// Startup was already applied, or its host list does not match the config.
     #[error("invalid startup command: {0}")]
     BadStartup(String),
+    /// Applying the command would break an invariant of the state (a bug, refused).
+    #[error("{0}")]
+    Invariant(String),
 }
 
 /// `agent_lease + agent_timeout + lease_margin`: after this long without confirmation an
@@ -197,6 +201,42 @@ pub fn fencing_hold(config: &Config) -> Duration {
     }
 }
 
+/// What applying one proposal (a batch of commands) did, identical on every monitor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    /// Why the batch was refused (nothing changed), or None when it was applied.
+    pub rejected: Option<String>,
+    /// The MMM log lines of every applied command, in order.
+    pub lines: Vec<LogLine>,
+    /// The leader's time of the first command (when the lines happened).
+    pub at: Timestamp,
+    /// Epoch after the batch.
+    pub epoch: u64,
+    /// Whether a host state or role changed.
+    pub changed: bool,
+}
+
+/// Applies one proposal atomically and reports what it did (the replicated step).
+pub fn apply_proposal(state: &mut ClusterState, cmds: &[Command], config: &Config) -> Outcome {
+    let at = cmds.first().map(|c| c.at).unwrap_or_default();
+    match apply_all(state, cmds, config) {
+        Ok(applied) => Outcome {
+            rejected: None,
+            changed: applied.iter().any(|a| a.changed),
+            lines: applied.into_iter().flat_map(|a| a.lines).collect(),
+            at,
+            epoch: state.epoch,
+        },
+        Err(e) => Outcome {
+            rejected: Some(e.to_string()),
+            lines: Vec::new(),
+            at,
+            epoch: state.epoch,
+            changed: false,
+        },
+    }
+}
+
 /// Applies one command; on `Err` the state is unchanged.
 pub fn apply(
     state: &mut ClusterState,
@@ -204,8 +244,13 @@ pub fn apply(
     config: &Config,
 ) -> Result<Applied, Rejected> {
     validate(state, cmd, config)?;
+    let mut after = state.scratch();
     let mut lines = cmd.lines.clone();
-    let changed = mutate(state, cmd, config, &mut lines);
+    let changed = mutate(&mut after, cmd, config, &mut lines);
+    holds_invariants(state, &after, changed, config).map_err(|v| Rejected::Invariant(v.0))?;
+    let history = std::mem::take(&mut state.history);
+    *state = after;
+    state.history = history;
     if changed {
         state.epoch += 1;
         for l in &lines {
@@ -217,6 +262,45 @@ pub fn apply(
         epoch: state.epoch,
         changed,
     })
+}
+
+/// What every applied command leaves true: no role instance (so not the writer) gains a
+/// second holder, and the epoch only moves with a change of states or roles.
+fn holds_invariants(
+    before: &ClusterState,
+    after: &ClusterState,
+    changed: bool,
+    config: &Config,
+) -> Result<(), invariant::Violation> {
+    invariant::check(after.epoch == before.epoch, || {
+        format!(
+            "mutate moved the epoch from {} to {}",
+            before.epoch, after.epoch
+        )
+    })?;
+    let states_and_roles = |s: &ClusterState| -> Vec<(HostState, Vec<RoleIp>)> {
+        s.hosts.iter().map(|h| (h.state, h.roles.clone())).collect()
+    };
+    invariant::check(
+        changed || states_and_roles(before) == states_and_roles(after),
+        || "a command reported no change of states or roles but changed them".into(),
+    )?;
+    for role in &config.roles {
+        for ip in &role.ips {
+            let holders = |s: &ClusterState| -> Vec<String> {
+                s.hosts
+                    .iter()
+                    .filter(|h| h.roles.iter().any(|r| r.role == role.name && r.ip == *ip))
+                    .map(|h| h.name.clone())
+                    .collect()
+            };
+            let now = holders(after);
+            invariant::check(now.len() <= holders(before).len().max(1), || {
+                format!("role '{}({ip})' given to a second host: {now:?}", role.name)
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies a batch atomically: all commands or none.
@@ -257,7 +341,6 @@ fn expect_state(state: &ClusterState, host: &str, expected: HostState) -> Result
 }
 
 fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), Rejected> {
-    let am_role = config.active_master_role.as_deref();
     match &cmd.change {
         Change::SetState { host, from, to, .. } => {
             expect_state(state, host, *from)?;
@@ -272,52 +355,10 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
             }
         }
         Change::AssignRole { role, ip, from, to } => {
-            let rc = config
-                .roles
-                .iter()
-                .find(|r| &r.name == role && r.ips.contains(ip))
-                .ok_or_else(|| Rejected::UnknownRole(format!("{role}({ip})")))?;
-            let to_state = host_state(state, to)?;
-            if !rc.hosts.contains(to) {
-                return Err(Rejected::CannotHold {
-                    host: to.clone(),
-                    role: role.clone(),
-                });
-            }
-            if to_state != HostState::Online {
-                return Err(Rejected::NotOnline {
-                    host: to.clone(),
-                    state: to_state,
-                });
-            }
-            let actual = state.owner_of(role, *ip).map(str::to_string);
-            if &actual != from {
-                return Err(Rejected::OwnerMismatch {
-                    role: format!("{role}({ip})"),
-                    expected: from.clone(),
-                    actual,
-                });
-            }
-            if from.as_ref() == Some(to) {
-                return Err(Rejected::NoChange);
-            }
-            if Some(role.as_str()) == am_role && from.is_some() {
-                return Err(Rejected::WriterNotReleased);
-            }
+            validate_assign(state, config, role, *ip, from.as_deref(), to)?;
         }
         Change::ReleaseWriter { host, ip, target } => {
-            host_state(state, host)?;
-            let role = am_role.ok_or_else(|| Rejected::UnknownRole("active master".into()))?;
-            if state.owner_of(role, *ip) != Some(host.as_str()) {
-                return Err(Rejected::OwnerMismatch {
-                    role: format!("{role}({ip})"),
-                    expected: Some(host.clone()),
-                    actual: state.owner_of(role, *ip).map(str::to_string),
-                });
-            }
-            if let Some(t) = target {
-                host_state(state, t)?;
-            }
+            validate_release(state, config, host, *ip, target.as_deref())?;
         }
         Change::RetargetWriter { to } => {
             host_state(state, to)?;
@@ -359,27 +400,108 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
                 return Err(Rejected::NoChange);
             }
         }
-        Change::Startup { hosts, .. } => {
-            if state.started {
-                return Err(Rejected::BadStartup("already started".into()));
+        Change::Startup { hosts, .. } => validate_startup(state, config, hosts)?,
+    }
+    Ok(())
+}
+
+fn validate_assign(
+    state: &ClusterState,
+    config: &Config,
+    role: &str,
+    ip: IpAddr,
+    from: Option<&str>,
+    to: &str,
+) -> Result<(), Rejected> {
+    let rc = config
+        .roles
+        .iter()
+        .find(|r| r.name == role && r.ips.contains(&ip))
+        .ok_or_else(|| Rejected::UnknownRole(format!("{role}({ip})")))?;
+    let to_state = host_state(state, to)?;
+    if !rc.hosts.iter().any(|h| h == to) {
+        return Err(Rejected::CannotHold {
+            host: to.to_string(),
+            role: role.to_string(),
+        });
+    }
+    if to_state != HostState::Online {
+        return Err(Rejected::NotOnline {
+            host: to.to_string(),
+            state: to_state,
+        });
+    }
+    let actual = state.owner_of(role, ip);
+    if actual != from {
+        return Err(Rejected::OwnerMismatch {
+            role: format!("{role}({ip})"),
+            expected: from.map(str::to_string),
+            actual: actual.map(str::to_string),
+        });
+    }
+    if from == Some(to) {
+        return Err(Rejected::NoChange);
+    }
+    if Some(role) == config.active_master_role.as_deref() && from.is_some() {
+        return Err(Rejected::WriterNotReleased);
+    }
+    Ok(())
+}
+
+fn validate_release(
+    state: &ClusterState,
+    config: &Config,
+    host: &str,
+    ip: IpAddr,
+    target: Option<&str>,
+) -> Result<(), Rejected> {
+    host_state(state, host)?;
+    let role = config
+        .active_master_role
+        .as_deref()
+        .ok_or_else(|| Rejected::UnknownRole("active master".into()))?;
+    if state.owner_of(role, ip) != Some(host) {
+        return Err(Rejected::OwnerMismatch {
+            role: format!("{role}({ip})"),
+            expected: Some(host.to_string()),
+            actual: state.owner_of(role, ip).map(str::to_string),
+        });
+    }
+    if let Some(t) = target {
+        host_state(state, t)?;
+    }
+    Ok(())
+}
+
+fn validate_startup(
+    state: &ClusterState,
+    config: &Config,
+    hosts: &[(String, HostState, Vec<RoleIp>)],
+) -> Result<(), Rejected> {
+    if state.started {
+        return Err(Rejected::BadStartup("already started".into()));
+    }
+    let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
+    let want: Vec<&str> = state.hosts.iter().map(|h| h.name.as_str()).collect();
+    if names != want {
+        return Err(Rejected::BadStartup(
+            "host list differs from the config".into(),
+        ));
+    }
+    let mut seen: Vec<&RoleIp> = Vec::new();
+    for (h, _, roles) in hosts {
+        for r in roles {
+            let ok = config
+                .roles
+                .iter()
+                .any(|rc| rc.name == r.role && rc.ips.contains(&r.ip) && rc.hosts.contains(h));
+            if !ok {
+                return Err(Rejected::BadStartup(format!("{h} can't hold {r}")));
             }
-            let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
-            let want: Vec<&str> = state.hosts.iter().map(|h| h.name.as_str()).collect();
-            if names != want {
-                return Err(Rejected::BadStartup(
-                    "host list differs from the config".into(),
-                ));
+            if seen.contains(&r) {
+                return Err(Rejected::BadStartup(format!("{r} given to two hosts")));
             }
-            for (h, _, roles) in hosts {
-                for r in roles {
-                    let ok = config.roles.iter().any(|rc| {
-                        rc.name == r.role && rc.ips.contains(&r.ip) && rc.hosts.contains(h)
-                    });
-                    if !ok {
-                        return Err(Rejected::BadStartup(format!("{h} can't hold {r}")));
-                    }
-                }
-            }
+            seen.push(r);
         }
     }
     Ok(())
@@ -447,54 +569,8 @@ fn mutate(
 ) -> bool {
     let at = cmd.at;
     match &cmd.change {
-        Change::SetState {
-            host,
-            from,
-            to,
-            clear_roles: clear,
-            clear_flapping,
-            last_uptime_ms,
-        } => {
-            let mon = config.monitor.as_ref();
-            let flap_count = mon.map(|m| m.flap_count).unwrap_or(3);
-            let flap_duration = mon
-                .map(|m| m.flap_duration)
-                .unwrap_or(Duration::from_secs(3600));
-            if let Some(h) = state.host_mut(host) {
-                h.state = *to;
-                h.last_state_change = at;
-                if *to == HostState::Online {
-                    h.online_since = Some(at);
-                }
-                if let Some(u) = last_uptime_ms {
-                    h.last_uptime_ms = *u;
-                    h.uptime_ms = *u;
-                }
-                if *clear_flapping {
-                    h.flapping = false;
-                    h.flapstart = None;
-                    h.flapcount = 0;
-                }
-                if flap_count > 0 && *from == HostState::Online && *to != HostState::AdminOffline {
-                    match h.flapstart {
-                        Some(start) if at.since(start) <= flap_duration => {
-                            h.flapcount += 1;
-                            if h.flapcount > flap_count {
-                                h.flapping = true;
-                                h.flapstart = None;
-                                lines.push(LogLine::fatal(format!("Host {host} is flapping!")));
-                            }
-                        }
-                        _ => {
-                            h.flapstart = Some(at);
-                            h.flapcount = 1;
-                        }
-                    }
-                }
-            }
-            if *clear {
-                clear_roles(state, host, at, config, lines);
-            }
+        Change::SetState { .. } => {
+            set_state(state, cmd, config, lines);
             true
         }
         Change::ClearRoles { host, .. } => {
@@ -531,29 +607,11 @@ fn mutate(
             false
         }
         Change::RemoveRole { host, role } => {
-            lines.push(LogLine::info(format!(
-                "Removing balanced role {role} from host '{host}':"
-            )));
-            if let Some(h) = state.host_mut(host) {
-                let (gone, keep): (Vec<RoleIp>, Vec<RoleIp>) = std::mem::take(&mut h.roles)
-                    .into_iter()
-                    .partition(|r| &r.role == role);
-                h.roles = keep;
-                for r in gone {
-                    lines.push(LogLine::info(format!(
-                        "    Removed role '{r}' from host '{host}'"
-                    )));
-                }
-            }
+            remove_balanced(state, host, role, lines);
             true
         }
         Change::SetMode { to, cause, .. } => {
-            state.mode = *to;
-            state.passive_cause = if *to == Mode::Passive {
-                cause.clone()
-            } else {
-                String::new()
-            };
+            set_mode(state, *to, cause);
             false
         }
         Change::SetAgentDown { host, down } => {
@@ -563,30 +621,126 @@ fn mutate(
             false
         }
         Change::Startup { hosts, mode, cause } => {
-            let mut changed = false;
-            for (name, st, roles) in hosts {
-                if let Some(h) = state.host_mut(name) {
-                    let mut roles = roles.clone();
-                    roles.sort();
-                    changed |= h.state != *st || h.roles != roles;
-                    if h.state != *st {
-                        h.state = *st;
-                        h.last_state_change = at;
-                        if *st == HostState::Online {
-                            h.online_since = Some(at);
-                        }
-                    }
-                    h.roles = roles;
-                }
-            }
-            state.mode = *mode;
-            state.passive_cause = if *mode == Mode::Passive {
-                cause.clone()
-            } else {
-                String::new()
-            };
+            let changed = startup(state, hosts, at);
+            set_mode(state, *mode, cause);
             state.started = true;
             changed
         }
     }
+}
+
+/// `SetState`: the new state, its bookkeeping (online since, uptime, flapping) and the
+/// offline notification.
+fn set_state(state: &mut ClusterState, cmd: &Command, config: &Config, lines: &mut Vec<LogLine>) {
+    let Change::SetState {
+        host,
+        from,
+        to,
+        clear_roles: clear,
+        clear_flapping,
+        last_uptime_ms,
+    } = &cmd.change
+    else {
+        return;
+    };
+    let at = cmd.at;
+    if let Some(h) = state.host_mut(host) {
+        h.state = *to;
+        h.last_state_change = at;
+        if *to == HostState::Online {
+            h.online_since = Some(at);
+        }
+        if let Some(u) = last_uptime_ms {
+            h.last_uptime_ms = *u;
+            h.uptime_ms = *u;
+        }
+        if *clear_flapping {
+            h.flapping = false;
+            h.flapstart = None;
+            h.flapcount = 0;
+        }
+        if *from == HostState::Online && *to != HostState::AdminOffline {
+            count_flap(h, at, config, lines);
+        }
+    }
+    if *clear {
+        clear_roles(state, host, at, config, lines);
+    }
+}
+
+/// mysql-mmm's flap detection: more than `flap_count` downs within `flap_duration`.
+fn count_flap(h: &mut HostStatus, at: Timestamp, config: &Config, lines: &mut Vec<LogLine>) {
+    let mon = config.monitor.as_ref();
+    let flap_count = mon.map(|m| m.flap_count).unwrap_or(3);
+    let flap_duration = mon
+        .map(|m| m.flap_duration)
+        .unwrap_or(Duration::from_secs(3600));
+    if flap_count == 0 {
+        return;
+    }
+    match h.flapstart {
+        Some(start) if at.since(start) <= flap_duration => {
+            h.flapcount += 1;
+            if h.flapcount > flap_count {
+                h.flapping = true;
+                h.flapstart = None;
+                lines.push(LogLine::fatal(format!("Host {} is flapping!", h.name)));
+            }
+        }
+        _ => {
+            h.flapstart = Some(at);
+            h.flapcount = 1;
+        }
+    }
+}
+
+fn remove_balanced(state: &mut ClusterState, host: &str, role: &str, lines: &mut Vec<LogLine>) {
+    lines.push(LogLine::info(format!(
+        "Removing balanced role {role} from host '{host}':"
+    )));
+    if let Some(h) = state.host_mut(host) {
+        let (gone, keep): (Vec<RoleIp>, Vec<RoleIp>) = std::mem::take(&mut h.roles)
+            .into_iter()
+            .partition(|r| r.role == role);
+        h.roles = keep;
+        for r in gone {
+            lines.push(LogLine::info(format!(
+                "    Removed role '{r}' from host '{host}'"
+            )));
+        }
+    }
+}
+
+fn set_mode(state: &mut ClusterState, to: Mode, cause: &str) {
+    state.mode = to;
+    state.passive_cause = if to == Mode::Passive {
+        cause.to_string()
+    } else {
+        String::new()
+    };
+}
+
+/// The startup vote's states and roles; returns whether any of them changed.
+fn startup(
+    state: &mut ClusterState,
+    hosts: &[(String, HostState, Vec<RoleIp>)],
+    at: Timestamp,
+) -> bool {
+    let mut changed = false;
+    for (name, st, roles) in hosts {
+        if let Some(h) = state.host_mut(name) {
+            let mut roles = roles.clone();
+            roles.sort();
+            changed |= h.state != *st || h.roles != roles;
+            if h.state != *st {
+                h.state = *st;
+                h.last_state_change = at;
+                if *st == HostState::Online {
+                    h.online_since = Some(at);
+                }
+            }
+            h.roles = roles;
+        }
+    }
+    changed
 }

@@ -50,6 +50,7 @@ use std::time::Duration;
 use crate::checks::{CheckKind, CheckTable};
 use crate::command::{Change, Command, apply, fencing_hold};
 use crate::config::{Config, HostMode, RoleMode};
+use crate::invariant::{self, Violation};
 use crate::log::{LogLine, fmt_secs};
 use crate::state::{ClusterState, HostState, Mode, WriterRelease};
 use crate::time::Timestamp;
@@ -60,8 +61,9 @@ const PEER_GRACE: Duration = Duration::from_secs(60);
 /// What the leader knows about one host's agent (not replicated).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentFacts {
-    /// The last call to the agent succeeded.
-    pub reachable: bool,
+    /// Whether the last call to the agent got an answer; None while the leader does not
+    /// call it (its host fails ping: mysql-mmm does not even try, so that says nothing).
+    pub reachable: Option<bool>,
     /// The agent's last reported OS uptime (ms); keep the last value while unreachable.
     pub uptime_ms: Option<u64>,
     /// Highest epoch at which the agent confirmed it is not writable and holds no writer IP.
@@ -85,18 +87,23 @@ pub struct Inputs {
 }
 
 /// Runs one main-loop iteration and returns the commands to propose, in order.
+///
+/// Every command is applied to a scratch copy as it is decided, so the batch applies as a
+/// whole to `state`. A decided command that does not apply is a bug: it stops debug builds
+/// and refuses the whole iteration (nothing to propose) in release builds.
 pub fn decide(
     state: &ClusterState,
     inputs: &Inputs,
     now: Timestamp,
     config: &Config,
-) -> Vec<Command> {
+) -> Result<Vec<Command>, Violation> {
     if !inputs.fresh {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let mut d = Decider {
         work: state.scratch(),
         out: Vec::new(),
+        violation: None,
         inputs,
         now,
         config,
@@ -109,7 +116,10 @@ pub fn decide(
     if d.work.mode != Mode::Passive {
         d.distribute();
     }
-    d.out
+    match d.violation {
+        Some(v) => Err(v),
+        None => Ok(d.out),
+    }
 }
 
 /// Whether the released writer may now go to `candidate`.
@@ -146,9 +156,26 @@ fn ok_str(b: bool) -> &'static str {
     if b { "OK" } else { "not OK" }
 }
 
+/// What §3.3 reads about one host: its merged checks and its peer.
+struct HostView {
+    /// ping and mysql OK.
+    pm: bool,
+    /// rep_threads OK.
+    t: bool,
+    /// rep_backlog OK.
+    b: bool,
+    /// The peer is ONLINE.
+    peer_online: bool,
+    /// The peer went ONLINE less than 60 seconds ago.
+    peer_in_grace: bool,
+    /// The peer's ping and mysql are OK.
+    peer_pm: bool,
+}
+
 struct Decider<'a> {
     work: ClusterState,
     out: Vec<Command>,
+    violation: Option<Violation>,
     inputs: &'a Inputs,
     now: Timestamp,
     config: &'a Config,
@@ -161,9 +188,17 @@ impl Decider<'_> {
             change,
             lines,
         };
+        if self.violation.is_some() {
+            return;
+        }
         match apply(&mut self.work, &cmd, self.config) {
             Ok(_) => self.out.push(cmd),
-            Err(e) => debug_assert!(false, "decide produced a rejected command: {e}: {cmd:?}"),
+            Err(e) => {
+                let broken = invariant::check(false, || {
+                    format!("decide produced a command that does not apply ({e}): {cmd:?}")
+                });
+                self.violation = broken.err();
+            }
         }
     }
 
@@ -230,7 +265,7 @@ impl Decider<'_> {
             let Some(f) = self.inputs.agents.get(&name) else {
                 continue;
             };
-            if !f.reachable && !down && self.ok(&name, CheckKind::Ping) {
+            if f.reachable == Some(false) && !down && self.ok(&name, CheckKind::Ping) {
                 let line = LogLine::fatal(format!("Can't reach agent on host '{name}'"));
                 self.emit(
                     Change::SetAgentDown {
@@ -239,7 +274,7 @@ impl Decider<'_> {
                     },
                     vec![line],
                 );
-            } else if f.reachable && down {
+            } else if f.reachable == Some(true) && down {
                 let line = LogLine::fatal(format!("Agent on host '{name}' is reachable again"));
                 self.emit(
                     Change::SetAgentDown {
@@ -249,7 +284,7 @@ impl Decider<'_> {
                     vec![line],
                 );
             }
-            if f.reachable && f.writer_ran_out_epoch >= Some(self.work.epoch) {
+            if f.reachable == Some(true) && f.writer_ran_out_epoch >= Some(self.work.epoch) {
                 self.regrant_writer(&name);
             }
         }
@@ -315,97 +350,113 @@ impl Decider<'_> {
         let Some(st) = self.work.state_of(host) else {
             return;
         };
-        let p = self.ok(host, CheckKind::Ping);
-        let m = self.ok(host, CheckKind::Mysql);
-        let t = self.ok(host, CheckKind::RepThreads);
-        let b = self.ok(host, CheckKind::RepBacklog);
-        let pm = p && m;
-        let peer = self.peer_of(host);
-        let peer_status = peer.as_deref().and_then(|p| self.work.host(p)).cloned();
-        let peer_online = peer_status
-            .as_ref()
-            .is_some_and(|s| s.state == HostState::Online);
-        let manual = self.work.mode.is_manual();
-        let am = self.work.active_master(self.config).map(str::to_string);
+        let v = self.view(host);
         match st {
             HostState::AdminOffline | HostState::Unknown => {}
-            HostState::Online => {
-                if !pm {
-                    let line = self.offline_line(host, st);
-                    self.set_state(host, st, HostState::HardOffline, !manual, line);
-                    return;
-                }
-                if am.as_deref() == Some(host) {
-                    return;
-                }
-                if let Some(ps) = &peer_status
-                    && ps.state == HostState::Online
-                    && ps
-                        .online_since
-                        .is_some_and(|s| self.now.since(s) < PEER_GRACE)
-                {
-                    return;
-                }
-                let peer_pm = peer
-                    .as_deref()
-                    .is_some_and(|p| self.ok(p, CheckKind::Ping) && self.ok(p, CheckKind::Mysql));
-                if !t && peer_online && peer_pm {
-                    let to = HostState::ReplicationFail;
-                    self.set_state(host, st, to, !manual, Self::state_line(host, st, to));
-                } else if !b && t && peer_online && peer_pm {
-                    let to = HostState::ReplicationDelay;
-                    self.set_state(host, st, to, !manual, Self::state_line(host, st, to));
-                }
-            }
+            HostState::Online => self.online(host, &v),
             HostState::AwaitingRecovery => {
-                if !pm {
+                if !v.pm {
                     let line = self.offline_line(host, st);
                     self.set_state(host, st, HostState::HardOffline, false, line);
-                    return;
-                }
-                if t && b {
+                } else if v.t && v.b {
                     self.awaiting_recovery_online(host);
                 }
             }
-            HostState::HardOffline => {
-                if !pm {
-                    return;
-                }
-                let guarded = (am.is_some() && am.as_deref() != Some(host))
-                    || !self.can_hold_active_master(host);
-                let to = if guarded && !t {
-                    HostState::ReplicationFail
-                } else if guarded && !b {
-                    HostState::ReplicationDelay
-                } else {
-                    HostState::AwaitingRecovery
-                };
+            HostState::HardOffline => self.hard_offline(host, &v),
+            HostState::ReplicationFail | HostState::ReplicationDelay => {
+                self.replication_failed(host, st, &v);
+            }
+        }
+    }
+
+    /// The merged checks of `host` and what its peer looks like.
+    fn view(&self, host: &str) -> HostView {
+        let p = self.ok(host, CheckKind::Ping);
+        let m = self.ok(host, CheckKind::Mysql);
+        let peer = self.peer_of(host);
+        let peer_status = peer.as_deref().and_then(|p| self.work.host(p));
+        HostView {
+            pm: p && m,
+            t: self.ok(host, CheckKind::RepThreads),
+            b: self.ok(host, CheckKind::RepBacklog),
+            peer_online: peer_status.is_some_and(|s| s.state == HostState::Online),
+            peer_in_grace: peer_status.is_some_and(|s| {
+                s.state == HostState::Online
+                    && s.online_since
+                        .is_some_and(|since| self.now.since(since) < PEER_GRACE)
+            }),
+            peer_pm: peer
+                .as_deref()
+                .is_some_and(|p| self.ok(p, CheckKind::Ping) && self.ok(p, CheckKind::Mysql)),
+        }
+    }
+
+    /// §3.3 ONLINE: failure → HARD_OFFLINE; replication trouble (not on the active master,
+    /// not while the peer is in its 60-second grace) → REPLICATION_FAIL/DELAY.
+    fn online(&mut self, host: &str, v: &HostView) {
+        let st = HostState::Online;
+        let clear = !self.work.mode.is_manual();
+        if !v.pm {
+            let line = self.offline_line(host, st);
+            self.set_state(host, st, HostState::HardOffline, clear, line);
+            return;
+        }
+        if self.work.active_master(self.config) == Some(host) || v.peer_in_grace {
+            return;
+        }
+        let to = if !v.t && v.peer_online && v.peer_pm {
+            HostState::ReplicationFail
+        } else if !v.b && v.t && v.peer_online && v.peer_pm {
+            HostState::ReplicationDelay
+        } else {
+            return;
+        };
+        self.set_state(host, st, to, clear, Self::state_line(host, st, to));
+    }
+
+    /// §3.3 HARD_OFFLINE with ping and mysql back: AWAITING_RECOVERY, or REPLICATION_* for
+    /// a host that cannot become the active master now.
+    fn hard_offline(&mut self, host: &str, v: &HostView) {
+        if !v.pm {
+            return;
+        }
+        let st = HostState::HardOffline;
+        let am = self.work.active_master(self.config);
+        let guarded = (am.is_some() && am != Some(host)) || !self.can_hold_active_master(host);
+        let to = if guarded && !v.t {
+            HostState::ReplicationFail
+        } else if guarded && !v.b {
+            HostState::ReplicationDelay
+        } else {
+            HostState::AwaitingRecovery
+        };
+        self.set_state(host, st, to, false, Self::state_line(host, st, to));
+    }
+
+    /// §3.3 REPLICATION_FAIL / REPLICATION_DELAY: between the two, back to ONLINE (or
+    /// AWAITING_RECOVERY when flapping), or HARD_OFFLINE.
+    fn replication_failed(&mut self, host: &str, st: HostState, v: &HostView) {
+        if st == HostState::ReplicationFail && v.pm && !v.b && v.t {
+            let to = HostState::ReplicationDelay;
+            self.set_state(host, st, to, false, Self::state_line(host, st, to));
+        } else if st == HostState::ReplicationDelay && v.pm && !v.t {
+            let to = HostState::ReplicationFail;
+            self.set_state(host, st, to, false, Self::state_line(host, st, to));
+        } else if v.pm && ((v.t && v.b) || !v.peer_online) {
+            let flapping = self.work.host(host).is_some_and(|h| h.flapping);
+            if flapping {
+                let to = HostState::AwaitingRecovery;
+                let line = LogLine::fatal(format!(
+                    "State of host '{host}' changed from {st} to {to} (because it's flapping)"
+                ));
+                self.set_state(host, st, to, false, line);
+            } else {
+                let to = HostState::Online;
                 self.set_state(host, st, to, false, Self::state_line(host, st, to));
             }
-            HostState::ReplicationFail | HostState::ReplicationDelay => {
-                if st == HostState::ReplicationFail && pm && !b && t {
-                    let to = HostState::ReplicationDelay;
-                    self.set_state(host, st, to, false, Self::state_line(host, st, to));
-                } else if st == HostState::ReplicationDelay && pm && !t {
-                    let to = HostState::ReplicationFail;
-                    self.set_state(host, st, to, false, Self::state_line(host, st, to));
-                } else if pm && ((t && b) || !peer_online) {
-                    let flapping = self.work.host(host).is_some_and(|h| h.flapping);
-                    if flapping {
-                        let to = HostState::AwaitingRecovery;
-                        let line = LogLine::fatal(format!(
-                            "State of host '{host}' changed from {st} to {to} (because it's flapping)"
-                        ));
-                        self.set_state(host, st, to, false, line);
-                    } else {
-                        let to = HostState::Online;
-                        self.set_state(host, st, to, false, Self::state_line(host, st, to));
-                    }
-                } else if !pm {
-                    let line = self.offline_line(host, st);
-                    self.set_state(host, st, HostState::HardOffline, false, line);
-                }
-            }
+        } else if !v.pm {
+            let line = self.offline_line(host, st);
+            self.set_state(host, st, HostState::HardOffline, false, line);
         }
     }
 
@@ -526,14 +577,7 @@ impl Decider<'_> {
 
     /// Clears the roles of every non-ONLINE host that still holds some.
     fn offline_notifications(&mut self) {
-        let victims: Vec<(String, HostState)> = self
-            .work
-            .hosts
-            .iter()
-            .filter(|h| h.state != HostState::Online && !h.roles.is_empty())
-            .map(|h| (h.name.clone(), h.state))
-            .collect();
-        for (host, state) in victims {
+        for (host, state) in self.work.role_holders_not_online() {
             self.emit(Change::ClearRoles { host, state }, Vec::new());
         }
     }
@@ -760,9 +804,9 @@ mod tests {
     #[test]
     fn replication_failure_is_ignored_while_the_peer_is_online_for_less_than_60s() {
         let (c, st, inputs, now) = setup(30);
-        assert!(decide(&st, &inputs, now, &c).is_empty());
+        assert_eq!(decide(&st, &inputs, now, &c), Ok(Vec::new()));
         let (c, st, inputs, now) = setup(61);
-        let cmds = decide(&st, &inputs, now, &c);
+        let cmds = decide(&st, &inputs, now, &c).expect("decides");
         assert_eq!(
             cmds[0].lines[0].text,
             "State of host 'db2' changed from ONLINE to REPLICATION_FAIL"
@@ -789,13 +833,13 @@ mod tests {
         );
         st.epoch = 9;
         let facts = |ran_out| AgentFacts {
-            reachable: true,
+            reachable: Some(true),
             uptime_ms: None,
             confirmed_not_writer_epoch: Some(9),
             writer_ran_out_epoch: ran_out,
         };
         inputs.agents.insert("db1".into(), facts(Some(9)));
-        let cmds = decide(&st, &inputs, now, &c);
+        let cmds = decide(&st, &inputs, now, &c).expect("decides");
         let texts: Vec<&str> = cmds
             .iter()
             .flat_map(|c| c.lines.iter().map(|l| l.text.as_str()))
@@ -817,15 +861,15 @@ mod tests {
             Some("db1")
         );
         // Once the epoch moved past the run-out, nothing more happens; an older run-out neither.
-        assert!(decide(&after, &inputs, now, &c).is_empty());
+        assert_eq!(decide(&after, &inputs, now, &c), Ok(Vec::new()));
         inputs.agents.insert("db1".into(), facts(Some(8)));
-        assert!(decide(&st, &inputs, now, &c).is_empty());
+        assert_eq!(decide(&st, &inputs, now, &c), Ok(Vec::new()));
     }
 
     #[test]
     fn nothing_is_decided_without_fresh_observations() {
         let (c, st, mut inputs, now) = setup(61);
         inputs.fresh = false;
-        assert!(decide(&st, &inputs, now, &c).is_empty());
+        assert_eq!(decide(&st, &inputs, now, &c), Ok(Vec::new()));
     }
 }

@@ -11,6 +11,9 @@
 //! monitor runs after Raft commits; [`admin`] answers mmm_control's commands with its exact
 //! replies; [`desired`] is what the leader sends each agent; [`startup`] is the first-start
 //! vote; [`state`] holds the replicated types and [`log`] mysql-mmm's log line layout.
+//! [`leader`] is the Raft leader as one deterministic state machine (events in, effects out)
+//! built on all of these, which the monitor daemon, the golden scenarios and the simulator
+//! drive alike; [`invariant`] is how a broken invariant stops tests and is refused in release.
 //! [`agent`] holds the agent's own rules (role-change planning, epoch, writer lease, failsafe),
 //! which the agent daemon and the simulator share.
 
@@ -21,6 +24,8 @@ pub mod command;
 pub mod config;
 pub mod decide;
 pub mod desired;
+pub mod invariant;
+pub mod leader;
 pub mod log;
 pub mod render;
 pub mod startup;

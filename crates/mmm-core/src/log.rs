@@ -117,6 +117,22 @@ pub fn fmt_secs(d: std::time::Duration) -> String {
     }
 }
 
+/// Formats `d` with the precision `like` was written with (mysql-mmm prints whole seconds
+/// for whole-second settings): `fmt_secs_like(0.85 s, 0.8 s)` is `0.8`, and
+/// `fmt_secs_like(10.3 s, 10 s)` is `10`. The remainder is cut, not rounded, as mysql-mmm's
+/// integer seconds are.
+pub fn fmt_secs_like(d: std::time::Duration, like: std::time::Duration) -> String {
+    let like_ms = like.as_millis();
+    let unit: u128 = [1000, 100, 10]
+        .into_iter()
+        .find(|u| like_ms.is_multiple_of(*u))
+        .unwrap_or(1);
+    let ms = d.as_millis() / unit * unit;
+    fmt_secs(std::time::Duration::from_millis(
+        u64::try_from(ms).unwrap_or(u64::MAX),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +168,15 @@ mod tests {
         assert_eq!(fmt_secs(Duration::from_secs(10)), "10");
         assert_eq!(fmt_secs(Duration::from_millis(500)), "0.5");
         assert_eq!(fmt_secs(Duration::from_millis(1250)), "1.25");
+    }
+
+    #[test]
+    fn seconds_with_the_precision_of_a_setting() {
+        let ms = Duration::from_millis;
+        assert_eq!(fmt_secs_like(ms(850), ms(800)), "0.8");
+        assert_eq!(fmt_secs_like(ms(10_300), Duration::from_secs(10)), "10");
+        assert_eq!(fmt_secs_like(ms(900), Duration::from_secs(1)), "0");
+        assert_eq!(fmt_secs_like(ms(1_257), ms(1_250)), "1.25");
+        assert_eq!(fmt_secs_like(ms(1_257), ms(1_001)), "1.257");
     }
 }

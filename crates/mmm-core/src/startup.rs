@@ -51,169 +51,30 @@ pub fn vote(
     now: Timestamp,
     config: &Config,
 ) -> StartupVote {
-    let manual = state.mode.is_manual();
-    let report = |h: &str| reports.iter().find(|r| r.host == h);
-    let mut lines = Vec::new();
-
-    // Step 7: state per host from the stored and the agent's state, first match wins.
-    let mut states: Vec<(String, HostState, Vec<RoleIp>)> = Vec::new();
-    for h in &state.hosts {
-        let stored = (h.state != HostState::Unknown).then_some(h.state);
-        let agent = report(&h.name).and_then(|r| r.agent_state);
-        let either = |s: HostState| stored == Some(s) || agent == Some(s);
-        let st = [
-            HostState::AdminOffline,
-            HostState::HardOffline,
-            HostState::ReplicationFail,
-            HostState::ReplicationDelay,
-            HostState::Online,
-        ]
-        .into_iter()
-        .find(|s| either(*s))
-        .unwrap_or(HostState::AwaitingRecovery);
-        states.push((h.name.clone(), st, Vec::new()));
-    }
-    let state_of = |states: &[(String, HostState, Vec<RoleIp>)], h: &str| {
-        states.iter().find(|(n, _, _)| n == h).map(|(_, s, _)| *s)
+    let mut v = Vote {
+        state,
+        reports,
+        config,
+        states: initial_states(state, reports),
+        table: Vec::new(),
+        lines: Vec::new(),
+        conflict: false,
     };
-
-    let am = config.active_master_role.as_deref();
-    let mut conflict = false;
-    let mut table = Vec::new();
     for mode in [RoleMode::Exclusive, RoleMode::Balanced] {
         for role in config.roles.iter().filter(|r| r.mode == mode) {
             for ip in &role.ips {
-                let ri = RoleIp::new(role.name.clone(), *ip);
-                let is_am = Some(role.name.as_str()) == am;
-                let configured_on: Vec<&String> = role
-                    .hosts
-                    .iter()
-                    .filter(|h| report(h).is_some_and(|r| r.present.contains(&ri)))
-                    .collect();
-                if configured_on.len() > 1 {
-                    lines.push(LogLine::warn(format!(
-                        "Role '{ri}' was configured on {} hosts during monitor startup.",
-                        configured_on.len()
-                    )));
-                    if is_am {
-                        conflict = true;
-                    }
-                }
-                let mut best: Option<(&String, u32)> = None;
-                for h in &role.hosts {
-                    let r = report(h);
-                    let stored = state.roles_of(h).contains(&ri);
-                    let system = r.is_some_and(|r| r.present.contains(&ri));
-                    let agent = r.is_some_and(|r| r.agent_roles.contains(&ri));
-                    table.push((ri.clone(), h.clone(), stored, system, agent));
-                    let st = state_of(&states, h).unwrap_or(HostState::AwaitingRecovery);
-                    let mut votes = if is_am {
-                        let my_ip = config.hosts.iter().find(|c| &c.name == h).map(|c| c.ip);
-                        let slaves = reports
-                            .iter()
-                            .filter(|s| {
-                                config
-                                    .hosts
-                                    .iter()
-                                    .any(|c| c.name == s.host && c.mode == HostMode::Slave)
-                                    && s.master_ip.is_some()
-                                    && s.master_ip == my_ip
-                            })
-                            .count() as u32;
-                        4 * u32::from(r.is_some_and(|r| r.writable))
-                            + 2 * u32::from(system)
-                            + u32::from(stored)
-                            + u32::from(agent)
-                            + slaves
-                    } else {
-                        4 * u32::from(system) + 2 * u32::from(stored) + u32::from(agent)
-                    };
-                    let zero = if is_am {
-                        st == HostState::AdminOffline || (st == HostState::HardOffline && !manual)
-                    } else {
-                        st == HostState::AdminOffline
-                            || (!manual
-                                && !matches!(st, HostState::Online | HostState::AwaitingRecovery))
-                    };
-                    if zero {
-                        votes = 0;
-                    }
-                    if votes > 0 && best.is_none_or(|(_, b)| votes > b) {
-                        best = Some((h, votes));
-                    }
-                }
-                if let Some((winner, _)) = best
-                    && let Some(entry) = states.iter_mut().find(|(n, _, _)| n == winner)
-                {
-                    entry.2.push(ri.clone());
-                    let promote = if is_am {
-                        if manual {
-                            matches!(
-                                entry.1,
-                                HostState::ReplicationFail | HostState::ReplicationDelay
-                            )
-                        } else {
-                            entry.1 != HostState::AdminOffline
-                        }
-                    } else {
-                        entry.1 == HostState::AwaitingRecovery
-                    };
-                    if promote {
-                        entry.1 = HostState::Online;
-                    }
-                }
+                v.role_ip(&role.name, &role.hosts, *ip);
             }
         }
     }
-
-    // The startup dump, as mysql-mmm logs it.
-    let mut dump = String::from("Startup status:\nRoles:\n");
-    dump.push_str(&format!(
-        "{:<28} {:<12} {:<6} {:<6} {:<6}\n",
-        "Role", "Host", "Stored", "System", "Agent"
-    ));
-    for (ri, h, s, y, a) in &table {
-        dump.push_str(&format!(
-            "{:<28} {:<12} {:<6} {:<6} {:<6}\n",
-            ri.to_string(),
-            h,
-            yes(*s),
-            yes(*y),
-            yes(*a)
-        ));
-    }
-    dump.push_str("Hosts:\n");
-    dump.push_str(&format!(
-        "{:<12} {:<12} {:<8} {:<18} {:<18}\n",
-        "Host", "Master", "Writable", "Stored state", "Agent state"
-    ));
-    for h in &state.hosts {
-        let r = report(&h.name);
-        let master = r
-            .and_then(|r| r.master_ip)
-            .and_then(|ip| config.hosts.iter().find(|c| c.ip == ip))
-            .map(|c| c.name.clone())
-            .unwrap_or_else(|| "-".into());
-        let agent = r
-            .and_then(|r| r.agent_state)
-            .map(|s| s.as_str())
-            .unwrap_or("?");
-        dump.push_str(&format!(
-            "{:<12} {:<12} {:<8} {:<18} {:<18}\n",
-            h.name,
-            master,
-            yes(r.is_some_and(|r| r.writable)),
-            if h.state == HostState::Unknown {
-                "-"
-            } else {
-                h.state.as_str()
-            },
-            agent
-        ));
-    }
-    let dump = dump.trim_end().to_string();
+    let dump = v.dump();
+    let Vote {
+        mut lines,
+        states,
+        conflict,
+        ..
+    } = v;
     lines.push(LogLine::info(dump.clone()));
-
     let careful = config.monitor.as_ref().is_none_or(|m| m.careful_startup);
     let (mode, cause) = if conflict && careful {
         (
@@ -238,6 +99,217 @@ pub fn vote(
             lines,
         },
         conflict,
+    }
+}
+
+/// One row of the startup dump's role table: role, host, stored, system, agent.
+type RoleRow = (RoleIp, String, bool, bool, bool);
+
+/// The vote in progress.
+struct Vote<'a> {
+    state: &'a ClusterState,
+    reports: &'a [HostReport],
+    config: &'a Config,
+    /// (host, state, roles won) in config order.
+    states: Vec<(String, HostState, Vec<RoleIp>)>,
+    table: Vec<RoleRow>,
+    lines: Vec<LogLine>,
+    conflict: bool,
+}
+
+/// Step 7: each host's state from the stored and the agent's state, first match wins.
+fn initial_states(
+    state: &ClusterState,
+    reports: &[HostReport],
+) -> Vec<(String, HostState, Vec<RoleIp>)> {
+    state
+        .hosts
+        .iter()
+        .map(|h| {
+            let stored = (h.state != HostState::Unknown).then_some(h.state);
+            let agent = reports
+                .iter()
+                .find(|r| r.host == h.name)
+                .and_then(|r| r.agent_state);
+            let either = |s: HostState| stored == Some(s) || agent == Some(s);
+            let st = [
+                HostState::AdminOffline,
+                HostState::HardOffline,
+                HostState::ReplicationFail,
+                HostState::ReplicationDelay,
+                HostState::Online,
+            ]
+            .into_iter()
+            .find(|s| either(*s))
+            .unwrap_or(HostState::AwaitingRecovery);
+            (h.name.clone(), st, Vec::new())
+        })
+        .collect()
+}
+
+impl Vote<'_> {
+    fn report(&self, host: &str) -> Option<&HostReport> {
+        self.reports.iter().find(|r| r.host == host)
+    }
+
+    fn state_of(&self, host: &str) -> HostState {
+        self.states
+            .iter()
+            .find(|(n, _, _)| n == host)
+            .map_or(HostState::AwaitingRecovery, |(_, s, _)| *s)
+    }
+
+    fn is_active_master(&self, role: &str) -> bool {
+        self.config.active_master_role.as_deref() == Some(role)
+    }
+
+    /// Step 8 for one role IP: the votes of every candidate host, the winner takes it.
+    fn role_ip(&mut self, role: &str, hosts: &[String], ip: IpAddr) {
+        let ri = RoleIp::new(role, ip);
+        let configured_on = hosts
+            .iter()
+            .filter(|h| self.report(h).is_some_and(|r| r.present.contains(&ri)))
+            .count();
+        if configured_on > 1 {
+            self.lines.push(LogLine::warn(format!(
+                "Role '{ri}' was configured on {configured_on} hosts during monitor startup."
+            )));
+            self.conflict |= self.is_active_master(role);
+        }
+        let mut best: Option<(&String, u32)> = None;
+        for h in hosts {
+            let votes = self.votes(&ri, h);
+            if votes > 0 && best.is_none_or(|(_, b)| votes > b) {
+                best = Some((h, votes));
+            }
+        }
+        if let Some((winner, _)) = best {
+            self.award(&ri, winner);
+        }
+    }
+
+    /// How many votes host `h` gets for `ri` (and its row in the dump).
+    fn votes(&mut self, ri: &RoleIp, h: &str) -> u32 {
+        let r = self.report(h);
+        let stored = self.state.roles_of(h).contains(ri);
+        let system = r.is_some_and(|r| r.present.contains(ri));
+        let agent = r.is_some_and(|r| r.agent_roles.contains(ri));
+        let writable = r.is_some_and(|r| r.writable);
+        self.table
+            .push((ri.clone(), h.to_string(), stored, system, agent));
+        let st = self.state_of(h);
+        let manual = self.state.mode.is_manual();
+        if self.is_active_master(&ri.role) {
+            if st == HostState::AdminOffline || (st == HostState::HardOffline && !manual) {
+                return 0;
+            }
+            let slaves = self.slaves_of(h);
+            4 * u32::from(writable)
+                + 2 * u32::from(system)
+                + u32::from(stored)
+                + u32::from(agent)
+                + slaves
+        } else {
+            let zero = st == HostState::AdminOffline
+                || (!manual && !matches!(st, HostState::Online | HostState::AwaitingRecovery));
+            if zero {
+                return 0;
+            }
+            4 * u32::from(system) + 2 * u32::from(stored) + u32::from(agent)
+        }
+    }
+
+    /// Slave hosts whose Master_Host is `h`'s IP.
+    fn slaves_of(&self, h: &str) -> u32 {
+        let my_ip = self.config.hosts.iter().find(|c| c.name == h).map(|c| c.ip);
+        self.reports
+            .iter()
+            .filter(|s| {
+                self.config
+                    .hosts
+                    .iter()
+                    .any(|c| c.name == s.host && c.mode == HostMode::Slave)
+                    && s.master_ip.is_some()
+                    && s.master_ip == my_ip
+            })
+            .count() as u32
+    }
+
+    /// The winner gets the role IP; it may become ONLINE with it.
+    fn award(&mut self, ri: &RoleIp, winner: &str) {
+        let am = self.is_active_master(&ri.role);
+        let manual = self.state.mode.is_manual();
+        let Some(entry) = self.states.iter_mut().find(|(n, _, _)| n == winner) else {
+            return;
+        };
+        entry.2.push(ri.clone());
+        let promote = if am && manual {
+            matches!(
+                entry.1,
+                HostState::ReplicationFail | HostState::ReplicationDelay
+            )
+        } else if am {
+            entry.1 != HostState::AdminOffline
+        } else {
+            entry.1 == HostState::AwaitingRecovery
+        };
+        if promote {
+            entry.1 = HostState::Online;
+        }
+    }
+
+    /// The startup dump, as mysql-mmm logs it.
+    fn dump(&self) -> String {
+        let mut dump = String::from("Startup status:\nRoles:\n");
+        dump.push_str(&format!(
+            "{:<28} {:<12} {:<6} {:<6} {:<6}\n",
+            "Role", "Host", "Stored", "System", "Agent"
+        ));
+        for (ri, h, s, y, a) in &self.table {
+            dump.push_str(&format!(
+                "{:<28} {:<12} {:<6} {:<6} {:<6}\n",
+                ri.to_string(),
+                h,
+                yes(*s),
+                yes(*y),
+                yes(*a)
+            ));
+        }
+        dump.push_str("Hosts:\n");
+        dump.push_str(&format!(
+            "{:<12} {:<12} {:<8} {:<18} {:<18}\n",
+            "Host", "Master", "Writable", "Stored state", "Agent state"
+        ));
+        for h in &self.state.hosts {
+            dump.push_str(&self.host_row(h));
+        }
+        dump.trim_end().to_string()
+    }
+
+    fn host_row(&self, h: &crate::state::HostStatus) -> String {
+        let r = self.report(&h.name);
+        let master = r
+            .and_then(|r| r.master_ip)
+            .and_then(|ip| self.config.hosts.iter().find(|c| c.ip == ip))
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| "-".into());
+        let agent = r
+            .and_then(|r| r.agent_state)
+            .map(|s| s.as_str())
+            .unwrap_or("?");
+        let stored = if h.state == HostState::Unknown {
+            "-"
+        } else {
+            h.state.as_str()
+        };
+        format!(
+            "{:<12} {:<12} {:<8} {:<18} {:<18}\n",
+            h.name,
+            master,
+            yes(r.is_some_and(|r| r.writable)),
+            stored,
+            agent
+        )
     }
 }
 

@@ -335,6 +335,16 @@ impl ClusterState {
             .sum()
     }
 
+    /// Every host that holds roles without being ONLINE, in config order (the hosts an
+    /// offline notification must clear when ACTIVE mode begins).
+    pub fn role_holders_not_online(&self) -> Vec<(String, HostState)> {
+        self.hosts
+            .iter()
+            .filter(|h| h.state != HostState::Online && !h.roles.is_empty())
+            .map(|h| (h.name.clone(), h.state))
+            .collect()
+    }
+
     /// Role instances of the config that no host holds, exclusive roles first, then balanced,
     /// each in config order.
     pub fn orphans(&self, config: &Config) -> Vec<RoleIp> {

@@ -6,7 +6,7 @@ mod apply_props;
 mod config_tests;
 #[path = "core/fixtures.rs"]
 mod fixtures;
-#[path = "core/scenario.rs"]
+#[path = "core/scenario/mod.rs"]
 mod scenario;
-#[path = "core/simulator.rs"]
+#[path = "core/simulator/mod.rs"]
 mod simulator;

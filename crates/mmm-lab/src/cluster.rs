@@ -136,6 +136,9 @@ pub struct ClusterOptions {
     pub agent_log_filter: String,
     /// `RUST_LOG` of the monitors.
     pub monitor_log_filter: String,
+    /// Semi-synchronous replication between the masters (each the other's acker, `AFTER_SYNC`,
+    /// no fallback; see [`crate::replication::semi_sync_config`]); slaves stay asynchronous.
+    pub semi_sync: bool,
 }
 
 impl ClusterOptions {
@@ -150,6 +153,7 @@ impl ClusterOptions {
             extra_config: String::new(),
             agent_log_filter: "info".to_owned(),
             monitor_log_filter: "info,openraft=error".to_owned(),
+            semi_sync: false,
         }
     }
 
@@ -211,7 +215,7 @@ impl Cluster {
     pub fn launch(opts: ClusterOptions) -> Result<Self> {
         opts.validate()?;
         let lab = Lab::new_unique(&opts.tag)?;
-        let topo = on_runtime_thread(Topology::start(&lab, &opts.topology))??;
+        let topo = on_runtime_thread(start_topology(&lab, &opts))??;
         let client = lab.add_host(CLIENT_HOST, CLIENT_OCTET)?;
         let mut daemons: Vec<Daemon> = topo
             .nodes
@@ -730,6 +734,20 @@ pub fn writer_in_show(show: &str, writer_vip: Ipv4Addr) -> Option<String> {
         .filter(|l| l.contains(&role) && l.contains("Roles:"))
         .find_map(|l| l.trim_start().split('(').next().map(str::to_owned))
         .filter(|h| !h.is_empty())
+}
+
+/// The seeds' topology, semi-synchronous between the masters when asked (and then only returned
+/// once db1 has its acker).
+async fn start_topology(lab: &Lab, opts: &ClusterOptions) -> Result<Topology> {
+    if !opts.semi_sync {
+        return Topology::start(lab, &opts.topology).await;
+    }
+    let masters = crate::replication::semi_sync_config();
+    let topo = Topology::start_with_masters(lab, &opts.topology, &[], &masters).await?;
+    for db in ["db1", "db2"] {
+        crate::replication::wait_semi_sync_on(topo.db(db)?, Duration::from_secs(20)).await?;
+    }
+    Ok(topo)
 }
 
 fn unknown(name: &str) -> LabError {

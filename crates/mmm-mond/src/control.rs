@@ -6,22 +6,24 @@
 //! `UNAVAILABLE` "no quorum" at once instead of hanging.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mmm_core::admin::{AdminRequest, admin};
-use mmm_core::checks::CheckKind;
-use mmm_core::config::RoleMode;
+use mmm_core::config::{Config, RoleMode};
+use mmm_core::leader::{Answer, NodeId, PeerAsk, Request as LeaderRequest, Timing};
 use mmm_core::state::HostState;
 use mmm_proto::pb::control_client::ControlClient;
 use mmm_proto::{convert, pb};
+use tokio::sync::watch;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
 use crate::checks::now;
-use crate::machine::Proposal;
-use crate::monitor::Shared;
+use crate::driver::{DriverHandle, Membership};
+use crate::machine::MonitorState;
+use crate::raft::{Metrics, StateReader, is_leader, known_leader, quorum_fresh};
 
 /// Response metadata naming the leader's Control address.
 pub const LEADER_METADATA: &str = "mmm-leader";
@@ -31,12 +33,15 @@ const FORWARDED_METADATA: &str = "mmm-forwarded";
 const CAMPAIGN_METADATA: &str = "mmm-campaign";
 /// Request metadata asking a bystander of a leader transfer to hold its elections.
 const HOLD_METADATA: &str = "mmm-hold";
-/// How long a leader transfer may take; bystanders hold their elections this long.
-const TRANSFER_WINDOW: Duration = Duration::from_secs(3);
 
 /// The Control service of one monitor.
 pub struct ControlService {
-    shared: Arc<Shared>,
+    config: Arc<Config>,
+    me: NodeId,
+    timing: Timing,
+    metrics: watch::Receiver<Metrics>,
+    state: StateReader<MonitorState>,
+    driver: DriverHandle,
 }
 
 enum Target {
@@ -44,10 +49,100 @@ enum Target {
     Forward(String),
 }
 
+/// The Control address (`ip:port`) of monitor node `id`.
+fn control_addr(config: &Config, id: u64) -> Option<String> {
+    config
+        .monitor_nodes
+        .iter()
+        .find(|n| n.id == id)
+        .map(|n| SocketAddr::new(n.ip, n.port).to_string())
+}
+
+/// A channel to another monitor's Control service, TLS as `<socket>` says.
+async fn connect(
+    config: &Config,
+    addr: &str,
+    timeout: Duration,
+) -> Result<ControlClient<Channel>, String> {
+    let bad = |e: tonic::transport::Error| format!("bad monitor address {addr}: {e}");
+    let tls = crate::tls::client_tls(config).map_err(|e| e.to_string())?;
+    let mut endpoint = Endpoint::from_shared(crate::tls::url(addr, tls.is_some()))
+        .map_err(bad)?
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(timeout);
+    if let Some(t) = tls {
+        endpoint = endpoint.tls_config(t).map_err(bad)?;
+    }
+    match tokio::time::timeout(Duration::from_secs(1), endpoint.connect()).await {
+        Ok(Ok(ch)) => Ok(ControlClient::new(ch)),
+        Ok(Err(e)) => Err(format!("can't connect to {addr}: {e}")),
+        Err(_) => Err(format!("can't connect to {addr} within 1 second")),
+    }
+}
+
+/// Sends monitor `node` one message of a leader transfer (the driver's [`PeerAsk`] effect).
+pub async fn ask_peer(
+    config: &Config,
+    node: NodeId,
+    ask: PeerAsk,
+    timeout: Duration,
+) -> Result<(), String> {
+    let addr = control_addr(config, node).ok_or_else(|| format!("unknown monitor {node}"))?;
+    let mut client = connect(config, &addr, timeout).await?;
+    let mut req = Request::new(pb::TransferLeaderRequest {
+        name: String::new(),
+    });
+    let key = match ask {
+        PeerAsk::HoldElections => HOLD_METADATA,
+        PeerAsk::Campaign => CAMPAIGN_METADATA,
+    };
+    req.metadata_mut()
+        .insert(key, MetadataValue::from_static("1"));
+    req.metadata_mut()
+        .insert(FORWARDED_METADATA, MetadataValue::from_static("1"));
+    match tokio::time::timeout(timeout, client.transfer_leader(req)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(status)) => Err(status.message().to_string()),
+        Err(_) => Err(format!("monitor at {addr} did not answer in time")),
+    }
+}
+
+/// What the Control service works with.
+pub struct ControlParts {
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// This monitor's node id.
+    pub me: NodeId,
+    /// Timing settings.
+    pub timing: Timing,
+    /// Raft's metrics of this node (who leads, quorum, membership).
+    pub metrics: watch::Receiver<Metrics>,
+    /// The applied state.
+    pub state: StateReader<MonitorState>,
+    /// The driver loop.
+    pub driver: DriverHandle,
+}
+
 impl ControlService {
     /// The service over a running monitor's parts.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        ControlService { shared }
+    pub fn new(parts: ControlParts) -> Self {
+        ControlService {
+            config: parts.config,
+            me: parts.me,
+            timing: parts.timing,
+            metrics: parts.metrics,
+            state: parts.state,
+            driver: parts.driver,
+        }
+    }
+
+    /// The name of monitor node `id`.
+    fn node_name(&self, id: u64) -> Option<String> {
+        self.config
+            .monitor_nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.name.clone())
     }
 
     fn no_quorum(why: &str) -> Status {
@@ -64,19 +159,26 @@ impl ControlService {
 
     /// Where a call must be served.
     fn route<Q>(&self, req: &Request<Q>) -> Result<Target, Status> {
-        let s = &self.shared;
-        if s.node.is_leader() {
-            if s.node.leader_quorum_fresh(s.timing.quorum_age) {
+        let (leading, fresh, leader) = {
+            let m = self.metrics.borrow();
+            (
+                is_leader(&m, self.me),
+                quorum_fresh(&m, self.timing.quorum_age),
+                known_leader(&m),
+            )
+        };
+        if leading {
+            if fresh {
                 return Ok(Target::Local);
             }
             return Err(Self::no_quorum(
                 "this monitor leads but has not heard from a majority",
             ));
         }
-        let Some(leader) = s.node.leader() else {
+        let Some(leader) = leader else {
             return Err(Self::no_quorum("this monitor knows no leader"));
         };
-        let Some(addr) = s.control_addr(leader.id) else {
+        let Some(addr) = control_addr(&self.config, leader.id) else {
             return Err(Self::no_quorum("the leader is not a configured monitor"));
         };
         if req.metadata().get(FORWARDED_METADATA).is_some() {
@@ -95,32 +197,20 @@ impl ControlService {
         F: FnOnce(ControlClient<Channel>, Request<Q>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
-        let timeout = self.shared.timing.forward_timeout;
-        let bad = |e: tonic::transport::Error| {
-            Status::internal(format!("bad leader address {addr}: {e}"))
-        };
-        let tls = crate::tls::client_tls(&self.shared.config)
-            .map_err(|e| Status::internal(e.to_string()))?;
-        let mut endpoint = Endpoint::from_shared(crate::tls::url(addr, tls.is_some()))
-            .map_err(bad)?
-            .connect_timeout(Duration::from_secs(1))
-            .timeout(timeout);
-        if let Some(t) = tls {
-            endpoint = endpoint.tls_config(t).map_err(bad)?;
-        }
+        let timeout = self.timing.forward_timeout;
         let mut fwd = Request::new(req.into_inner());
         fwd.metadata_mut()
             .insert(FORWARDED_METADATA, MetadataValue::from_static("1"));
-        let channel = match tokio::time::timeout(Duration::from_secs(1), endpoint.connect()).await {
-            Ok(Ok(ch)) => ch,
-            _ => {
+        let client = match connect(&self.config, addr, timeout).await {
+            Ok(c) => c,
+            Err(_) => {
                 return Err(Self::redirect(
                     addr,
                     "no quorum: the leader is unreachable from this monitor",
                 ));
             }
         };
-        match tokio::time::timeout(timeout, call(ControlClient::new(channel), fwd)).await {
+        match tokio::time::timeout(timeout, call(client, fwd)).await {
             Ok(r) => r,
             Err(_) => Err(Self::redirect(
                 addr,
@@ -130,16 +220,13 @@ impl ControlService {
     }
 
     fn cluster_state(&self) -> Result<mmm_core::state::ClusterState, Status> {
-        let cfg = &self.shared.config;
-        Ok(self
-            .shared
-            .node
-            .with_state(|m| m.cluster_or_new(cfg, now())))
+        let cfg = &self.config;
+        Ok(self.state.with_state(|m| m.cluster_or_new(cfg, now())))
     }
 
     fn show_local(&self) -> Result<pb::ShowReply, Status> {
         let state = self.cluster_state()?;
-        let cfg = &self.shared.config;
+        let cfg = &self.config;
         let hosts = cfg
             .hosts
             .iter()
@@ -185,119 +272,73 @@ impl ControlService {
         })
     }
 
-    fn checks_local(&self, req: &pb::ChecksRequest) -> pb::ChecksReply {
-        let cfg = &self.shared.config;
-        let all = |s: &str| s.is_empty() || s == "all";
-        let hosts: Vec<String> = if all(&req.host) {
-            cfg.hosts.iter().map(|h| h.name.clone()).collect()
-        } else if cfg.hosts.iter().any(|h| h.name == req.host) {
-            vec![req.host.clone()]
-        } else {
-            return pb::ChecksReply {
-                checks: Vec::new(),
-                error: format!("ERROR: Unknown host name '{}'!", req.host),
-            };
-        };
-        let kinds: Vec<CheckKind> = if all(&req.check) {
-            CheckKind::ALL.to_vec()
-        } else {
-            match req.check.parse::<CheckKind>() {
-                Ok(k) => vec![k],
-                Err(e) => {
-                    return pb::ChecksReply {
-                        checks: Vec::new(),
-                        error: e.to_string(),
-                    };
-                }
-            }
-        };
-        let table = self.shared.merged_checks();
-        let mut checks = Vec::new();
-        for h in &hosts {
-            for k in &kinds {
-                let st = table.get(h, *k);
-                checks.push(pb::CheckView {
-                    host: h.clone(),
-                    check: k.as_str().to_string(),
-                    ok: st.is_some_and(|c| c.ok),
-                    last_change: st
-                        .map_or(0, |c| i64::try_from(c.last_change.as_secs()).unwrap_or(0)),
-                    message: st.map(|c| c.message.clone()).unwrap_or_default(),
-                });
-            }
-        }
-        pb::ChecksReply {
-            checks,
-            error: String::new(),
+    /// Asks the leader machine, mapping "cannot serve" to UNAVAILABLE.
+    async fn ask_leader(&self, request: LeaderRequest) -> Result<Answer, Status> {
+        match self.driver.request(request).await {
+            Ok(Answer::Unavailable(why)) => Err(Status::unavailable(why)),
+            Ok(answer) => Ok(answer),
+            Err(e) => Err(Status::unavailable(e.to_string())),
         }
     }
 
+    async fn checks_local(&self, req: &pb::ChecksRequest) -> Result<pb::ChecksReply, Status> {
+        let request = LeaderRequest::Checks {
+            host: req.host.clone(),
+            check: req.check.clone(),
+        };
+        let rows = match self.ask_leader(request).await? {
+            Answer::Checks(rows) => rows,
+            other => return Err(unexpected(&other)),
+        };
+        Ok(match rows {
+            Ok(rows) => pb::ChecksReply {
+                checks: rows
+                    .into_iter()
+                    .map(|r| pb::CheckView {
+                        host: r.host,
+                        check: r.check.as_str().to_string(),
+                        ok: r.status.as_ref().is_some_and(|c| c.ok),
+                        last_change: r
+                            .status
+                            .as_ref()
+                            .map_or(0, |c| i64::try_from(c.last_change.as_secs()).unwrap_or(0)),
+                        message: r.status.map(|c| c.message).unwrap_or_default(),
+                    })
+                    .collect(),
+                error: String::new(),
+            },
+            Err(error) => pb::ChecksReply {
+                checks: Vec::new(),
+                error,
+            },
+        })
+    }
+
     async fn command_local(&self, req: &pb::CommandRequest) -> Result<pb::CommandReply, Status> {
-        let parsed = match AdminRequest::parse(&req.args) {
-            Ok(r) => r,
-            Err(reply) => {
-                return Ok(pb::CommandReply {
-                    text: reply.text,
-                    ok: false,
-                });
-            }
-        };
-        let target = match &parsed {
-            AdminRequest::SetOnline(h) | AdminRequest::SetOffline(h) => Some(h.clone()),
-            AdminRequest::MoveRole { host, .. } => Some(host.clone()),
-            _ => None,
-        };
-        let s = &self.shared;
-        let reachable = match &target {
-            Some(h) if s.config.hosts.iter().any(|c| &c.name == h) => {
-                s.clients.ping(h).await.is_ok()
-            }
-            _ => true,
-        };
-        let state = self.cluster_state()?;
-        let checks = s.merged_checks();
-        let (commands, reply) = admin(&state, &checks, &parsed, reachable, now(), &s.config);
-        if commands.is_empty() {
-            return Ok(pb::CommandReply {
-                text: reply.text,
-                ok: reply.ok,
-            });
-        }
-        match s.node.propose(Proposal { commands }).await {
-            Ok(outcome) => {
-                s.kick.notify_one();
-                match outcome.rejected {
-                    None => Ok(pb::CommandReply {
-                        text: reply.text,
-                        ok: reply.ok,
-                    }),
-                    Some(why) => Ok(pb::CommandReply {
-                        text: format!(
-                            "ERROR: The cluster state changed meanwhile ({why}). Please try again."
-                        ),
-                        ok: false,
-                    }),
-                }
-            }
-            Err(e) => Err(Self::no_quorum(&format!(
-                "the change was not committed: {e}"
-            ))),
+        match self
+            .ask_leader(LeaderRequest::Command(req.args.clone()))
+            .await?
+        {
+            Answer::Reply(r) => Ok(pb::CommandReply {
+                text: r.text,
+                ok: r.ok,
+            }),
+            other => Err(unexpected(&other)),
         }
     }
 
     fn cluster_status_local(&self) -> pb::ClusterStatusReply {
-        let s = &self.shared;
-        let m = s.node.metrics().borrow().clone();
+        let m = self.metrics.borrow().clone();
         let membership = m.membership_config.membership();
         let voters: Vec<u64> = membership.voter_ids().collect();
         let members = membership
             .nodes()
             .map(|(id, n)| pb::MemberView {
                 id: *id,
-                name: s.node_name(*id).unwrap_or_default(),
+                name: self.node_name(*id).unwrap_or_default(),
                 // mmmctl's address for the member: its Control service from the config
                 // (the Raft address only for a member the config does not name).
-                address: s
+                address: self
                     .config
                     .monitor_nodes
                     .iter()
@@ -315,20 +356,19 @@ impl ControlService {
             leader_id: m.current_leader.unwrap_or(0),
             leader_name: m
                 .current_leader
-                .and_then(|id| s.node_name(id))
+                .and_then(|id| self.node_name(id))
                 .unwrap_or_default(),
             term: m.current_term,
             last_applied: m.last_applied.map_or(0, |l| l.index),
             last_log: m.last_log_index.unwrap_or(0),
             members,
-            epoch: s.node.with_state(|st| st.epoch()),
-            this_id: s.node.id(),
+            epoch: self.state.with_state(MonitorState::epoch),
+            this_id: self.me,
         }
     }
 
     fn member(&self, name: &str) -> Result<mmm_core::config::MonitorNode, Status> {
-        self.shared
-            .config
+        self.config
             .monitor_nodes
             .iter()
             .find(|n| n.name == name)
@@ -337,86 +377,34 @@ impl ControlService {
     }
 
     async fn transfer_local(&self, name: &str) -> Result<pb::CommandReply, Status> {
-        let s = &self.shared;
         let target = self.member(name)?;
-        if target.id == s.node.id() {
-            return Ok(pb::CommandReply {
-                text: format!("OK: '{name}' is the leader already."),
-                ok: true,
-            });
-        }
-        let Some(addr) = s.control_addr(target.id) else {
-            return Err(Status::invalid_argument(format!(
-                "ERROR: Unknown monitor '{name}'!"
-            )));
-        };
-        // openraft 0.9 has no leader transfer. The other followers hold their elections,
-        // we stop heartbeats and our own candidacy, and the target campaigns until it wins.
-        for other in s
-            .config
-            .monitor_nodes
-            .iter()
-            .filter(|n| n.id != target.id && n.id != s.node.id())
+        match self
+            .ask_leader(LeaderRequest::Transfer { to: target.id })
+            .await?
         {
-            if let Some(a) = s.control_addr(other.id) {
-                let mut hold = Request::new(pb::TransferLeaderRequest {
-                    name: name.to_string(),
-                });
-                hold.metadata_mut()
-                    .insert(HOLD_METADATA, MetadataValue::from_static("1"));
-                let _ = self
-                    .forward(
-                        &a,
-                        hold,
-                        |mut c, r| async move { c.transfer_leader(r).await },
-                    )
-                    .await;
-            }
-        }
-        let rc = s.node.raft().runtime_config();
-        rc.heartbeat(false);
-        rc.elect(false);
-        let mut req = Request::new(pb::TransferLeaderRequest {
-            name: name.to_string(),
-        });
-        req.metadata_mut()
-            .insert(CAMPAIGN_METADATA, MetadataValue::from_static("1"));
-        let asked = self
-            .forward(
-                &addr,
-                req,
-                |mut c, r| async move { c.transfer_leader(r).await },
-            )
-            .await;
-        let deadline = tokio::time::Instant::now() + TRANSFER_WINDOW;
-        let mut moved = false;
-        while tokio::time::Instant::now() < deadline {
-            if s.node.leader().is_some_and(|l| l.id == target.id) {
-                moved = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        rc.heartbeat(true);
-        rc.elect(true);
-        if moved {
-            Ok(pb::CommandReply {
-                text: format!("OK: Leadership transferred to '{name}'."),
-                ok: true,
-            })
-        } else {
-            let why = asked
-                .err()
-                .map(|e| e.message().to_string())
-                .unwrap_or_default();
-            Ok(pb::CommandReply {
-                text: format!("ERROR: Could not transfer leadership to '{name}'. {why}")
-                    .trim_end()
-                    .to_string(),
-                ok: false,
-            })
+            Answer::Reply(r) => Ok(pb::CommandReply {
+                text: r.text,
+                ok: r.ok,
+            }),
+            other => Err(unexpected(&other)),
         }
     }
+
+    /// A leader-transfer message from another monitor, answered by this monitor's machine.
+    async fn transfer_part(&self, request: LeaderRequest) -> Result<pb::CommandReply, Status> {
+        match self.driver.request(request).await {
+            Ok(Answer::Reply(r)) => Ok(pb::CommandReply {
+                text: r.text,
+                ok: r.ok,
+            }),
+            Ok(other) => Err(unexpected(&other)),
+            Err(e) => Err(Status::unavailable(e.to_string())),
+        }
+    }
+}
+
+fn unexpected(answer: &Answer) -> Status {
+    Status::internal(format!("unexpected answer from the leader: {answer:?}"))
 }
 
 macro_rules! routed {
@@ -458,7 +446,7 @@ impl pb::control_server::Control for ControlService {
             self,
             req,
             checks,
-            Ok(Response::new(self.checks_local(req.get_ref())))
+            self.checks_local(req.get_ref()).await.map(Response::new)
         )
     }
 
@@ -488,8 +476,12 @@ impl pb::control_server::Control for ControlService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         routed!(self, req, add_member, {
             let m = self.member(&req.get_ref().name)?;
-            let addr = std::net::SocketAddr::new(m.ip, m.raft_port).to_string();
-            match self.shared.node.add_member(m.id, addr).await {
+            let addr = SocketAddr::new(m.ip, m.raft_port).to_string();
+            match self
+                .driver
+                .membership(Membership::Add { id: m.id, addr })
+                .await
+            {
                 Ok(()) => Ok(Response::new(pb::CommandReply {
                     text: format!("OK: Monitor '{}' added to the cluster.", m.name),
                     ok: true,
@@ -508,7 +500,11 @@ impl pb::control_server::Control for ControlService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         routed!(self, req, remove_member, {
             let m = self.member(&req.get_ref().name)?;
-            match self.shared.node.remove_member(m.id).await {
+            match self
+                .driver
+                .membership(Membership::Remove { id: m.id })
+                .await
+            {
                 Ok(()) => Ok(Response::new(pb::CommandReply {
                     text: format!("OK: Monitor '{}' removed from the cluster.", m.name),
                     ok: true,
@@ -527,34 +523,17 @@ impl pb::control_server::Control for ControlService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         if req.metadata().get(HOLD_METADATA).is_some() {
             // A transfer to another monitor is under way: do not compete for a while.
-            let node = self.shared.node.clone();
-            node.raft().runtime_config().elect(false);
-            tokio::spawn(async move {
-                tokio::time::sleep(TRANSFER_WINDOW).await;
-                node.raft().runtime_config().elect(true);
-            });
-            return Ok(Response::new(pb::CommandReply {
-                text: "OK: Holding.".into(),
-                ok: true,
-            }));
+            return self
+                .transfer_part(LeaderRequest::HoldElections)
+                .await
+                .map(Response::new);
         }
         if req.metadata().get(CAMPAIGN_METADATA).is_some() {
             // We are the chosen successor: campaign until we win or the window closes.
-            let node = self.shared.node.clone();
-            tokio::spawn(async move {
-                let deadline = tokio::time::Instant::now() + TRANSFER_WINDOW;
-                while tokio::time::Instant::now() < deadline && !node.is_leader() {
-                    if let Err(e) = node.campaign().await {
-                        tracing::warn!("campaign failed: {e}");
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-            });
-            return Ok(Response::new(pb::CommandReply {
-                text: "OK: Campaigning.".into(),
-                ok: true,
-            }));
+            return self
+                .transfer_part(LeaderRequest::Campaign)
+                .await
+                .map(Response::new);
         }
         routed!(
             self,

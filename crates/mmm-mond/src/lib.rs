@@ -3,21 +3,23 @@
 //! * [`raft`] replicates the cluster state between monitors (openraft over gRPC, persisted
 //!   in redb); [`machine`] is the replicated state machine over `mmm_core::command::apply`.
 //! * [`checks`] runs mysql-mmm's checks; [`local_checks`] turns their results into this
-//!   monitor's check table; [`reporter`] sends it to the leader; [`observations`] keeps
-//!   every monitor's table and merges them by quorum.
-//! * [`leader`] is mysql-mmm's main loop run by the Raft leader: decide, propose, and
-//!   push statuses to agents through [`pusher`] and [`agents`].
+//!   monitor's check table; [`reporter`] sends it to the leader; [`observations`] is the
+//!   table's wire form and the Peer handler that receives it.
+//! * [`driver`] is the one loop that owns the leader state machine
+//!   ([`mmm_core::leader::Leader`]) and the Raft handle: it turns ticks, Raft metrics,
+//!   observations, Control requests and finished calls into events and carries out the
+//!   effects — proposals, agent calls through [`calls`] and [`agents`], Raft's switches.
 //! * [`control`] serves mmmctl; [`monitor`] starts and stops all of it together.
 
 pub mod agents;
+pub mod calls;
 pub mod checks;
 pub mod control;
-pub mod leader;
+pub mod driver;
 pub mod local_checks;
 pub mod machine;
 pub mod monitor;
 pub mod observations;
-pub mod pusher;
 pub mod raft;
 pub mod reporter;
 pub mod tls;

@@ -1,13 +1,12 @@
 //! The replicated state machine of the monitor cluster: a thin wrapper over
-//! [`mmm_core::command::apply`] on a [`ClusterState`].
+//! [`mmm_core::command::apply_proposal`] on a [`ClusterState`].
 //!
 //! `apply` needs the effective configuration (roles, flap settings, fencing hold). The
 //! configuration is each monitor's own file, not replicated data: it is the Raft layer's
 //! [`Replicated::Context`], passed to every `apply` and never serialized.
 
-use mmm_core::command::{Command, apply_all};
+use mmm_core::command::{Command, Outcome, apply_proposal};
 use mmm_core::config::Config;
-use mmm_core::log::LogLine;
 use mmm_core::state::ClusterState;
 use mmm_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -19,21 +18,6 @@ use crate::raft::Replicated;
 pub struct Proposal {
     /// The commands, in order.
     pub commands: Vec<Command>,
-}
-
-/// What applying one proposal did, identical on every monitor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplyOutcome {
-    /// Why the proposal was refused (nothing changed), or None when it was applied.
-    pub rejected: Option<String>,
-    /// The MMM log lines of every applied command, in order.
-    pub lines: Vec<LogLine>,
-    /// The leader's time of the first command (when the lines happened).
-    pub at: Timestamp,
-    /// Epoch after the proposal.
-    pub epoch: u64,
-    /// Whether a host state or role changed.
-    pub changed: bool,
 }
 
 /// The cluster state every monitor replicates (None until the first command).
@@ -64,33 +48,18 @@ impl MonitorState {
 
 impl Replicated for MonitorState {
     type Command = Proposal;
-    type Response = ApplyOutcome;
+    type Response = Outcome;
     type Context = Config;
 
     fn initial(_config: &Config) -> Self {
         MonitorState::default()
     }
 
-    fn apply(&mut self, proposal: &Proposal, config: &Config) -> ApplyOutcome {
+    fn apply(&mut self, proposal: &Proposal, config: &Config) -> Outcome {
         let at = proposal.commands.first().map(|c| c.at).unwrap_or_default();
         let cluster = self
             .cluster
             .get_or_insert_with(|| ClusterState::new(config, at));
-        match apply_all(cluster, &proposal.commands, config) {
-            Ok(applied) => ApplyOutcome {
-                rejected: None,
-                changed: applied.iter().any(|a| a.changed),
-                lines: applied.into_iter().flat_map(|a| a.lines).collect(),
-                at,
-                epoch: cluster.epoch,
-            },
-            Err(e) => ApplyOutcome {
-                rejected: Some(e.to_string()),
-                lines: Vec::new(),
-                at,
-                epoch: cluster.epoch,
-                changed: false,
-            },
-        }
+        apply_proposal(cluster, &proposal.commands, config)
     }
 }

@@ -1,27 +1,35 @@
-//! One monitor: its Raft node, checkers, observation book, leader loop, reporter and
-//! Control service, started together and stopped together.
+//! One monitor: its Raft node, checkers, driver loop, reporter and Control service,
+//! started together and stopped together.
+//!
+//! Construction has no cycles: the driver's channel exists first, the Raft node is started
+//! with the observation inbox that feeds it, and nothing is bound late. Shutdown stops the
+//! tasks in order and joins each, so the Raft node is released exactly once.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use mmm_core::checks::{CheckKind, CheckTable};
 use mmm_core::config::{Config, MonitorNode};
+use mmm_core::leader::Switches;
 use mmm_proto::pb::control_server::ControlServer;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{ServerTlsConfig, TcpIncoming};
 
 use crate::agents::AgentClients;
-use crate::checks::{CheckEvent, CheckRunner, NetworkChecker, emit};
-use crate::control::ControlService;
-use crate::local_checks::{LocalChecks, LocalView};
+use crate::checks::{CheckEvent, CheckRunner, CheckRunnerHandle, NetworkChecker, NetworkHandle};
+use crate::control::{ControlParts, ControlService};
+use crate::driver::{Driver, DriverHandle, DriverParts};
+use crate::local_checks::LocalChecks;
 use crate::machine::MonitorState;
-use crate::observations::ObservationBook;
+use crate::observations::{Inbox, Vocabulary};
 use crate::raft::{BasicNode, NodeConfig, Partition, RaftNode};
+use crate::reporter::Reporter;
+
+pub use mmm_core::leader::Timing;
 
 /// Why a monitor could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,118 +76,6 @@ pub enum CheckSource {
     Events(mpsc::Receiver<CheckEvent>, watch::Receiver<bool>),
 }
 
-/// Timing derived from the configuration.
-#[derive(Debug, Clone)]
-pub struct Timing {
-    /// Lease stamped on every status.
-    pub agent_lease: Duration,
-    /// Re-push period.
-    pub status_interval: Duration,
-    /// Per-call bound of agent RPCs.
-    pub agent_timeout: Duration,
-    /// A leader whose quorum acknowledged it longer ago than this stops deciding and pushing.
-    pub quorum_age: Duration,
-    /// Monitors that must see a check failed.
-    pub observer_quorum: usize,
-    /// How often monitors send their tables.
-    pub report_interval: Duration,
-    /// Bound of one observation send.
-    pub report_timeout: Duration,
-    /// Tables older than this do not count in the merge.
-    pub max_age: Duration,
-    /// Bound of a forwarded Control call.
-    pub forward_timeout: Duration,
-}
-
-impl Timing {
-    /// The timing for `config` with `voters` monitor nodes and Raft node settings `node`.
-    pub fn new(config: &Config, voters: usize, node: &NodeConfig) -> Timing {
-        let m = config.monitor.as_ref();
-        let agent_lease = m.map_or(Duration::from_secs(5), |m| m.agent_lease);
-        let status_interval = m.map_or(Duration::from_secs(1), |m| m.status_interval);
-        let agent_timeout = m.map_or(Duration::from_secs(2), |m| m.agent_timeout);
-        let majority = voters / 2 + 1;
-        let observer_quorum = m.and_then(|m| m.observer_quorum).unwrap_or(majority).max(1);
-        let min_period = CheckKind::ALL
-            .iter()
-            .map(|k| k.config(&config.checks).check_period)
-            .min()
-            .unwrap_or(Duration::from_secs(1));
-        let report_interval = min_period.clamp(Duration::from_millis(50), Duration::from_secs(1));
-        Timing {
-            agent_lease,
-            status_interval,
-            agent_timeout,
-            quorum_age: node.election_timeout_max,
-            observer_quorum,
-            report_interval,
-            report_timeout: Duration::from_secs(1),
-            max_age: report_interval * 3 + Duration::from_secs(1),
-            forward_timeout: agent_timeout + node.propose_timeout + Duration::from_secs(1),
-        }
-    }
-}
-
-/// What every part of a running monitor shares.
-pub struct Shared {
-    /// The Raft node replicating the cluster state.
-    pub node: Arc<RaftNode<MonitorState>>,
-    /// The effective configuration.
-    pub config: Arc<Config>,
-    /// This monitor's node entry.
-    pub this: MonitorNode,
-    /// Agent clients.
-    pub clients: AgentClients,
-    /// Latest reports of every monitor (used by the leader).
-    pub book: ObservationBook,
-    /// This monitor's own check view.
-    pub local: watch::Receiver<LocalView>,
-    /// The leader's latest merged table.
-    pub merged: RwLock<CheckTable>,
-    /// Timing settings.
-    pub timing: Timing,
-    /// Wakes the leader loop (after an admin command).
-    pub kick: Notify,
-    /// Link fault injection shared with the Raft layer.
-    pub partition: Partition,
-}
-
-impl Shared {
-    /// A copy of the merged check table.
-    pub fn merged_checks(&self) -> CheckTable {
-        self.merged
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Replaces the merged check table.
-    pub fn set_merged(&self, table: CheckTable) {
-        *self
-            .merged
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = table;
-    }
-
-    /// The Control address (`ip:port`) of monitor node `id`.
-    pub fn control_addr(&self, id: u64) -> Option<String> {
-        self.config
-            .monitor_nodes
-            .iter()
-            .find(|n| n.id == id)
-            .map(|n| SocketAddr::new(n.ip, n.port).to_string())
-    }
-
-    /// The name of monitor node `id`.
-    pub fn node_name(&self, id: u64) -> Option<String> {
-        self.config
-            .monitor_nodes
-            .iter()
-            .find(|n| n.id == id)
-            .map(|n| n.name.clone())
-    }
-}
-
 /// How to start one monitor.
 pub struct MonitorOptions {
     /// The effective configuration (Program::Monitor).
@@ -209,13 +105,15 @@ impl MonitorOptions {
 
 /// A running monitor.
 pub struct Monitor {
-    shared: Arc<Shared>,
+    node: Arc<RaftNode<MonitorState>>,
+    switches: watch::Receiver<Switches>,
     stop: watch::Sender<bool>,
+    driver: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
-    control_stop: Option<tokio::sync::oneshot::Sender<()>>,
-    control: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
-    _network: Option<crate::checks::NetworkHandle>,
-    _runner: Option<crate::checks::CheckRunnerHandle>,
+    control_stop: tokio::sync::oneshot::Sender<()>,
+    control: JoinHandle<Result<(), tonic::transport::Error>>,
+    network: Option<NetworkHandle>,
+    runner: Option<CheckRunnerHandle>,
 }
 
 /// The monitor node `this` (or the configured/only one) of `config`.
@@ -238,6 +136,107 @@ pub fn this_node(config: &Config, this: Option<&str>) -> Result<MonitorNode, Mon
     }
 }
 
+/// The Raft node settings of monitor `this`.
+fn node_config(config: &Config, this: &MonitorNode, opts: &MonitorOptions) -> NodeConfig {
+    let peers: BTreeMap<u64, BasicNode> = config
+        .monitor_nodes
+        .iter()
+        .map(|n| {
+            (
+                n.id,
+                BasicNode {
+                    addr: SocketAddr::new(n.ip, n.raft_port).to_string(),
+                },
+            )
+        })
+        .collect();
+    let mut node_cfg = NodeConfig::new(
+        this.id,
+        this.data_dir.clone(),
+        SocketAddr::new(this.ip, this.raft_port),
+        peers,
+    );
+    node_cfg.partition = opts.partition.clone();
+    if let Some(t) = opts.tweak {
+        t(&mut node_cfg);
+    }
+    node_cfg
+}
+
+/// The checkers the monitor runs, or the caller's stream of results.
+struct Checks {
+    events: mpsc::Receiver<CheckEvent>,
+    network: watch::Receiver<bool>,
+    network_handle: Option<NetworkHandle>,
+    runner: Option<CheckRunnerHandle>,
+}
+
+fn start_checks(config: &Config, source: CheckSource) -> Result<Checks, MonitorError> {
+    match source {
+        CheckSource::Events(events, network) => Ok(Checks {
+            events,
+            network,
+            network_handle: None,
+            runner: None,
+        }),
+        CheckSource::Real => {
+            let net = NetworkChecker::from_config(config)
+                .map_err(|e| MonitorError::Checks(e.to_string()))?
+                .spawn();
+            let runner = CheckRunner::from_config(config)
+                .map_err(|e| MonitorError::Checks(e.to_string()))?
+                .with_network(net.subscribe());
+            let (tx, events) = mpsc::channel(1024);
+            let handle = runner.spawn(tx);
+            let network = net.subscribe();
+            Ok(Checks {
+                events,
+                network,
+                network_handle: Some(net),
+                runner: Some(handle),
+            })
+        }
+    }
+}
+
+/// The Control server task and the sender that stops it.
+type Served = (
+    tokio::sync::oneshot::Sender<()>,
+    JoinHandle<Result<(), tonic::transport::Error>>,
+);
+
+/// Serves Control on `listener` until the returned sender fires.
+fn serve_control(
+    listener: TcpListener,
+    tls: Option<ServerTlsConfig>,
+    service: ControlService,
+) -> Result<Served, MonitorError> {
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        server = server
+            .tls_config(tls)
+            .map_err(|e| MonitorError::Control(e.to_string()))?;
+    }
+    let served = tokio::spawn(
+        server
+            .add_service(ControlServer::new(service))
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = rx.await;
+            }),
+    );
+    Ok((stop, served))
+}
+
+/// Binds the Control port (before Raft starts, so such errors come first).
+async fn bind_control(this: &MonitorNode) -> Result<TcpListener, MonitorError> {
+    let addr = SocketAddr::new(this.ip, this.port);
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| MonitorError::Bind { addr, source })
+}
+
 impl Monitor {
     /// Starts every part of the monitor.
     pub async fn start(opts: MonitorOptions) -> Result<Monitor, MonitorError> {
@@ -246,200 +245,108 @@ impl Monitor {
             return Err(MonitorError::NoMonitorSection);
         }
         let this = this_node(&config, opts.this.as_deref())?;
-        let peers: BTreeMap<u64, BasicNode> = config
-            .monitor_nodes
-            .iter()
-            .map(|n| {
-                (
-                    n.id,
-                    BasicNode {
-                        addr: SocketAddr::new(n.ip, n.raft_port).to_string(),
-                    },
-                )
-            })
-            .collect();
-        let mut node_cfg = NodeConfig::new(
-            this.id,
-            this.data_dir.clone(),
-            SocketAddr::new(this.ip, this.raft_port),
-            peers,
-        );
-        node_cfg.partition = opts.partition.clone();
-        if let Some(t) = opts.tweak {
-            t(&mut node_cfg);
-        }
-        let timing = Timing::new(&config, config.monitor_nodes.len(), &node_cfg);
+        let node_cfg = node_config(&config, &this, &opts);
+        let voters = config.monitor_nodes.len();
+        let (max, propose) = (node_cfg.election_timeout_max, node_cfg.propose_timeout);
+        let timing = Timing::new(&config, voters, max, propose);
         let clients = AgentClients::new(&config, timing.agent_timeout)?;
-
-        // TLS files and the Control port first, so such errors come before Raft starts.
         let control_tls = crate::tls::server_tls(&config)?;
-        let control_addr = SocketAddr::new(this.ip, this.port);
-        let control_listener =
-            TcpListener::bind(control_addr)
-                .await
-                .map_err(|source| MonitorError::Bind {
-                    addr: control_addr,
-                    source,
-                })?;
+        let control_listener = bind_control(&this).await?;
 
-        let node = Arc::new(RaftNode::start(node_cfg, config.clone()).await?);
-
-        // Checks: trackers fed by the real checkers or by the caller.
+        let (inputs, driver_rx) = DriverHandle::channel(&timing);
+        let inbox = Inbox::new(Vocabulary::new(&config), inputs.clone());
+        let node = Arc::new(
+            RaftNode::start_with_observations(node_cfg, config.clone(), Arc::new(inbox)).await?,
+        );
+        let checks = start_checks(&config, opts.checks)?;
         let (local_checks, local) = LocalChecks::new(&config);
-        let (network_handle, runner_handle, events, network) = match opts.checks {
-            CheckSource::Events(rx, net) => (None, None, rx, net),
-            CheckSource::Real => {
-                let net = NetworkChecker::from_config(&config)
-                    .map_err(|e| MonitorError::Checks(e.to_string()))?
-                    .spawn();
-                let runner = CheckRunner::from_config(&config)
-                    .map_err(|e| MonitorError::Checks(e.to_string()))?
-                    .with_network(net.subscribe());
-                let (tx, rx) = mpsc::channel(1024);
-                let handle = runner.spawn(tx);
-                let sub = net.subscribe();
-                (Some(net), Some(handle), rx, sub)
-            }
-        };
-
-        let weak: Weak<RaftNode<MonitorState>> = Arc::downgrade(&node);
-        let names = config
-            .monitor_nodes
-            .iter()
-            .map(|n| (n.id, n.name.clone()))
-            .collect();
-        let book = ObservationBook::new(
-            config.hosts.iter().map(|h| h.name.clone()).collect(),
-            names,
-            Arc::new(move || weak.upgrade().map(|n| n.is_leader())),
-            crate::checks::now,
-        );
-        node.set_observations_handler(Arc::new(book.clone()));
-
-        let shared = Arc::new(Shared {
-            node: node.clone(),
-            config: config.clone(),
-            this: this.clone(),
-            clients,
-            book,
-            local,
-            merged: RwLock::new(CheckTable::new()),
-            timing,
-            kick: Notify::new(),
-            partition: opts.partition,
-        });
         let (stop, stop_rx) = watch::channel(false);
+        let parts = DriverParts {
+            config: config.clone(),
+            me: this.id,
+            timing: timing.clone(),
+            node: node.clone(),
+            clients,
+            local: local.clone(),
+        };
+        let (driver, switches) = Driver::new(parts, driver_rx);
+        let driver = tokio::spawn(driver.run(stop_rx.clone()));
+        let reporter = Reporter {
+            me: this.id,
+            name: this.name.clone(),
+            timing: timing.clone(),
+            metrics: node.metrics(),
+            local,
+            driver: inputs.clone(),
+            partition: opts.partition,
+        };
         let tasks = vec![
-            local_checks.spawn(events, network),
-            tokio::spawn(crate::leader::run(shared.clone(), stop_rx.clone())),
-            tokio::spawn(crate::reporter::run(shared.clone(), stop_rx.clone())),
-            tokio::spawn(log_applied(node.subscribe_applied(), stop_rx.clone())),
+            local_checks.spawn(checks.events, checks.network),
+            tokio::spawn(reporter.run(stop_rx)),
         ];
-
-        let (control_stop, control_rx) = tokio::sync::oneshot::channel::<()>();
-        let incoming = TcpIncoming::from(control_listener).with_nodelay(Some(true));
-        let service = ControlService::new(shared.clone());
-        let mut server = Server::builder();
-        if let Some(tls) = control_tls {
-            server = server
-                .tls_config(tls)
-                .map_err(|e| MonitorError::Control(e.to_string()))?;
-        }
-        let control = tokio::spawn(
-            server
-                .add_service(ControlServer::new(service))
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = control_rx.await;
-                }),
-        );
+        let service = ControlService::new(ControlParts {
+            config: config.clone(),
+            me: this.id,
+            timing,
+            metrics: node.metrics(),
+            state: node.state_reader(),
+            driver: inputs,
+        });
+        let (control_stop, control) = serve_control(control_listener, control_tls, service)?;
         Ok(Monitor {
-            shared,
+            node,
+            switches,
             stop,
+            driver,
             tasks,
-            control_stop: Some(control_stop),
-            control: Some(control),
-            _network: network_handle,
-            _runner: runner_handle,
+            control_stop,
+            control,
+            network: checks.network_handle,
+            runner: checks.runner,
         })
     }
 
     /// The Raft node.
     pub fn node(&self) -> &Arc<RaftNode<MonitorState>> {
-        &self.shared.node
+        &self.node
     }
 
-    /// Everything the parts share (for inspection).
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// Raft's heartbeat and election switches as the driver loop last set them.
+    pub fn switches(&self) -> Switches {
+        *self.switches.borrow()
     }
 
     /// Stops every part and closes the Raft store (no hand-over, like a killed process).
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        if let Err(e) = self.driver.await {
+            tracing::error!("the driver loop failed: {e}");
+        }
         for t in &self.tasks {
             t.abort();
         }
-        for t in self.tasks.drain(..) {
+        for t in self.tasks {
             let _ = t.await;
         }
-        if let Some(s) = self.control_stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(mut c) = self.control.take()
-            && tokio::time::timeout(Duration::from_secs(1), &mut c)
-                .await
-                .is_err()
+        let _ = self.control_stop.send(());
+        let mut control = self.control;
+        if tokio::time::timeout(Duration::from_secs(1), &mut control)
+            .await
+            .is_err()
         {
-            c.abort();
+            control.abort();
         }
-        if let Some(r) = self._runner.take() {
+        if let Some(r) = self.runner {
             r.shutdown().await;
         }
-        self._network = None;
-        let node = self.shared.node.clone();
-        drop(self);
-        // The Control server's service may take a moment to drop its handle.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        let mut node = node;
-        loop {
-            match Arc::try_unwrap(node) {
-                Ok(n) => {
-                    n.shutdown().await;
-                    return;
-                }
-                Err(back) => {
-                    if tokio::time::Instant::now() > deadline {
-                        tracing::warn!("raft node still referenced at shutdown");
-                        let _ = back.raft().shutdown().await;
-                        return;
-                    }
-                    node = back;
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
+        drop(self.network);
+        let node = self.node;
+        let alone = mmm_core::invariant::check(Arc::strong_count(&node) == 1, || {
+            "the raft node is still held after every monitor task ended".into()
+        });
+        if let Err(v) = alone {
+            tracing::error!("{v}; its store may stay open");
         }
-    }
-}
-
-/// Logs the MMM lines of every applied command, on every monitor.
-async fn log_applied(
-    mut rx: tokio::sync::broadcast::Receiver<(crate::raft::LogId, crate::machine::ApplyOutcome)>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            r = rx.recv() => match r {
-                Ok((_, outcome)) => {
-                    for line in &outcome.lines {
-                        emit(line);
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("{n} applied commands were not logged (log subscriber fell behind)");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            },
-            changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
-        }
+        node.shutdown().await;
     }
 }

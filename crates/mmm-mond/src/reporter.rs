@@ -1,70 +1,92 @@
 //! Sends this monitor's check table to the leader every round (`Peer.ReportObservations`);
-//! the leader records its own table directly.
+//! the leader hands its own table to its driver loop directly.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mmm_core::checks::MonitorTable;
+use mmm_core::leader::{NodeId, Timing};
 use mmm_proto::pb::peer_client::PeerClient;
 use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::checks::now;
-use crate::monitor::Shared;
+use crate::driver::DriverHandle;
+use crate::local_checks::LocalView;
 use crate::observations::to_message;
+use crate::raft::{Metrics, Partition, known_leader};
 
-/// Runs until `stop` turns true.
-pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut channel: Option<(String, Channel)> = None;
-    let mut tick = tokio::time::interval(shared.timing.report_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+/// What the reporter reads and where it sends.
+pub struct Reporter {
+    /// This monitor's node id.
+    pub me: NodeId,
+    /// This monitor's name.
+    pub name: String,
+    /// Timing settings.
+    pub timing: Timing,
+    /// Raft's metrics (who leads, at which address).
+    pub metrics: watch::Receiver<Metrics>,
+    /// This monitor's own check view.
+    pub local: watch::Receiver<LocalView>,
+    /// This monitor's driver loop (for its own table while it leads).
+    pub driver: DriverHandle,
+    /// Link fault injection shared with the Raft layer.
+    pub partition: Partition,
+}
+
+impl Reporter {
+    /// Runs until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut channel: Option<(String, Channel)> = None;
+        let mut tick = tokio::time::interval(self.timing.report_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+            }
+            self.report(&mut channel).await;
         }
-        let view = shared.local.borrow().clone();
+    }
+
+    async fn report(&self, channel: &mut Option<(String, Channel)>) {
+        let view = self.local.borrow().clone();
         if !view.complete && view.network_ok {
             // Not one full round yet: nothing worth reporting.
-            continue;
+            return;
         }
         let taken = now();
-        let me = shared.node.id();
-        let Some(leader) = shared.node.leader() else {
-            continue;
+        let me = self.me;
+        let Some(leader) = known_leader(&self.metrics.borrow()) else {
+            return;
         };
         if leader.id == me {
             let table = MonitorTable {
-                monitor: shared.this.name.clone(),
+                monitor: self.name.clone(),
                 network_ok: view.network_ok,
                 observed_at: taken,
                 table: view.table,
             };
-            shared.book.record(me, table, BTreeMap::new());
-            continue;
+            self.driver.observations(me, table).await;
+            return;
         }
-        let Some(addr) = leader.addr else { continue };
-        if shared.partition.is_blocked(me, leader.id) {
-            continue;
+        let Some(addr) = leader.addr else { return };
+        if self.partition.is_blocked(me, leader.id) {
+            return;
         }
-        let ch = match &channel {
+        let ch = match channel.as_ref() {
             Some((a, ch)) if *a == addr => ch.clone(),
-            _ => match connect(&addr, shared.timing.report_timeout) {
+            _ => match connect(&addr, self.timing.report_timeout) {
                 Some(ch) => {
-                    channel = Some((addr.clone(), ch.clone()));
+                    *channel = Some((addr.clone(), ch.clone()));
                     ch
                 }
-                None => continue,
+                None => return,
             },
         };
-        let msg = to_message(me, view.network_ok, taken, &view.table, &BTreeMap::new());
+        let msg = to_message(me, view.network_ok, taken, &view.table);
         let mut client = PeerClient::new(ch);
-        let sent = tokio::time::timeout(
-            shared.timing.report_timeout,
-            client.report_observations(msg),
-        )
-        .await;
+        let sent =
+            tokio::time::timeout(self.timing.report_timeout, client.report_observations(msg)).await;
         if let Ok(Err(e)) = sent {
             tracing::debug!(leader = leader.id, "observations not delivered: {e}");
         }

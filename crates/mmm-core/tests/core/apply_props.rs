@@ -216,7 +216,8 @@ proptest! {
             let words: Vec<String> = words.into_iter().map(str::to_string).collect();
             let Ok(req) = AdminRequest::parse(&words) else { continue };
             let before = serde_json::to_string(&st).expect("json");
-            let (cmds, reply) = admin(&st, &checks, &req, reachable, now, &config);
+            let (cmds, reply) =
+                admin(&st, &checks, &req, reachable, now, &config).expect("admin's commands apply");
             if !reply.ok {
                 prop_assert!(cmds.is_empty(), "{words:?}: {}", reply.text);
             }

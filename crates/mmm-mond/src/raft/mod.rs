@@ -32,7 +32,7 @@ pub use error::{MembershipError, ProposeError, StartError};
 pub use network::{
     CodecError, NetworkFactory, ObservationsHandler, Partition, PeerNetwork, TransportError,
 };
-pub use node::{LeaderInfo, RaftNode};
+pub use node::{LeaderInfo, RaftNode, StateReader, is_leader, known_leader, quorum_fresh};
 pub use openraft::BasicNode;
 pub use store::{LogStore, STORE_FILE, SnapshotBuilder, StateMachineStore, StoreError, open_store};
 pub use types::{LogEntry, LogId, Metrics, MmmRaft, MmmRaftTypes, NodeId, Replicated};

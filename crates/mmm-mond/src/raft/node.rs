@@ -51,13 +51,7 @@ pub struct RaftNode<S: Replicated> {
 impl<S: Replicated> RaftNode<S> {
     /// Binds `config.listen` and starts the node (see [`RaftNode::start_with_listener`]).
     pub async fn start(config: NodeConfig, ctx: Arc<S::Context>) -> Result<Self, StartError> {
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = bind(&config).await?;
         Self::start_with_listener(config, ctx, listener).await
     }
 
@@ -70,6 +64,26 @@ impl<S: Replicated> RaftNode<S> {
         ctx: Arc<S::Context>,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
+        Self::start_serving(config, ctx, listener, None).await
+    }
+
+    /// Binds `config.listen` and starts the node with `observations` answering
+    /// `Peer.ReportObservations` from its first request on.
+    pub async fn start_with_observations(
+        config: NodeConfig,
+        ctx: Arc<S::Context>,
+        observations: Arc<dyn ObservationsHandler>,
+    ) -> Result<Self, StartError> {
+        let listener = bind(&config).await?;
+        Self::start_serving(config, ctx, listener, Some(observations)).await
+    }
+
+    async fn start_serving(
+        config: NodeConfig,
+        ctx: Arc<S::Context>,
+        listener: TcpListener,
+        observations: Option<Arc<dyn ObservationsHandler>>,
+    ) -> Result<Self, StartError> {
         let raft_config = Arc::new(config.raft_config()?);
         let (applied_tx, _) = broadcast::channel(APPLIED_CHANNEL_CAPACITY);
         let (log_store, sm, store) =
@@ -81,7 +95,7 @@ impl<S: Replicated> RaftNode<S> {
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
 
-        let observations: ObservationsSlot = Arc::new(RwLock::new(None));
+        let observations: ObservationsSlot = Arc::new(RwLock::new(observations));
         let service = PeerService::new(
             config.id,
             raft.clone(),
@@ -193,22 +207,12 @@ impl<S: Replicated> RaftNode<S> {
 
     /// Whether this node is the leader right now (as far as it knows).
     pub fn is_leader(&self) -> bool {
-        let m = self.raft.metrics();
-        let m = m.borrow();
-        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+        is_leader(&self.raft.metrics().borrow(), self.id)
     }
 
     /// The current leader and its address, if this node knows one.
     pub fn leader(&self) -> Option<LeaderInfo> {
-        let m = self.raft.metrics();
-        let m = m.borrow();
-        let id = m.current_leader?;
-        let addr = m
-            .membership_config
-            .membership()
-            .get_node(&id)
-            .map(|n| n.addr.clone());
-        Some(LeaderInfo { id, addr })
+        known_leader(&self.raft.metrics().borrow())
     }
 
     /// Whether this node leads and a quorum acknowledged it within `max_age`.
@@ -217,10 +221,20 @@ impl<S: Replicated> RaftNode<S> {
     /// this turns false about one `max_age` after it lost the quorum, which is what must stop it
     /// from renewing agent leases.
     pub fn leader_quorum_fresh(&self, max_age: Duration) -> bool {
-        let m = self.raft.metrics();
-        let m = m.borrow();
-        let max_ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
-        m.state == ServerState::Leader && m.millis_since_quorum_ack.is_some_and(|ms| ms <= max_ms)
+        quorum_fresh(&self.raft.metrics().borrow(), max_age)
+    }
+
+    /// Runs `f` on the last applied log id and the state machine, read together.
+    pub fn with_applied<T>(&self, f: impl FnOnce(Option<LogId>, &S) -> T) -> T {
+        let a = read_lock(&self.applied);
+        f(a.last_applied, &a.state)
+    }
+
+    /// A read-only view of the applied state that does not keep the store open.
+    pub fn state_reader(&self) -> StateReader<S> {
+        StateReader {
+            applied: self.applied.clone(),
+        }
     }
 
     /// Adds a node: first as a learner that catches up, then as a voter.
@@ -310,6 +324,67 @@ impl<S: Replicated> RaftNode<S> {
         if !self.store.is_last_handle() {
             tracing::warn!(node = self.id, "raft store still in use after shutdown");
         }
+    }
+}
+
+/// Binds the Peer address of `config`.
+async fn bind(config: &NodeConfig) -> Result<TcpListener, StartError> {
+    TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })
+}
+
+/// Whether `metrics` say node `id` leads.
+pub fn is_leader(metrics: &Metrics, id: NodeId) -> bool {
+    metrics.state == ServerState::Leader && metrics.current_leader == Some(id)
+}
+
+/// The leader `metrics` know of, with its address when the membership names it.
+pub fn known_leader(metrics: &Metrics) -> Option<LeaderInfo> {
+    let id = metrics.current_leader?;
+    let addr = metrics
+        .membership_config
+        .membership()
+        .get_node(&id)
+        .map(|n| n.addr.clone());
+    Some(LeaderInfo { id, addr })
+}
+
+/// Whether `metrics` are a leader's whose quorum acknowledged it within `max_age`.
+pub fn quorum_fresh(metrics: &Metrics, max_age: Duration) -> bool {
+    let max_ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
+    metrics.state == ServerState::Leader
+        && metrics
+            .millis_since_quorum_ack
+            .is_some_and(|ms| ms <= max_ms)
+}
+
+/// Reads a node's applied state machine (for services that must not hold the node, whose
+/// store file closes only when the node is dropped).
+pub struct StateReader<S: Replicated> {
+    applied: SharedApplied<S>,
+}
+
+impl<S: Replicated> Clone for StateReader<S> {
+    fn clone(&self) -> Self {
+        StateReader {
+            applied: self.applied.clone(),
+        }
+    }
+}
+
+impl<S: Replicated> StateReader<S> {
+    /// Runs `f` on the applied state machine without copying it.
+    pub fn with_state<T>(&self, f: impl FnOnce(&S) -> T) -> T {
+        f(&read_lock(&self.applied).state)
+    }
+
+    /// The id of the last log entry applied.
+    pub fn last_applied(&self) -> Option<LogId> {
+        read_lock(&self.applied).last_applied
     }
 }
 

@@ -38,7 +38,12 @@ fn monitor_configs_load_and_name_their_node() {
             "127.0.0.1:1".parse().expect("addr"),
             Default::default(),
         );
-        let t = Timing::new(&cfg, cfg.monitor_nodes.len(), &nc);
+        let t = Timing::new(
+            &cfg,
+            cfg.monitor_nodes.len(),
+            nc.election_timeout_max,
+            nc.propose_timeout,
+        );
         assert_eq!(t.observer_quorum, 2);
         assert_eq!(
             cfg.hosts

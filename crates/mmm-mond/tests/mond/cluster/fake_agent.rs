@@ -30,6 +30,8 @@ pub struct Call {
 #[derive(Default)]
 struct Inner {
     hang: bool,
+    /// Every request that arrived, by RPC name, in order.
+    requests: Vec<(&'static str, Instant)>,
     epoch: u64,
     state: Option<HostState>,
     roles: Vec<pb::RoleIp>,
@@ -99,14 +101,33 @@ impl FakeAgent {
             .collect();
     }
 
-    /// Makes SetStatus hang forever (true) or answer again (false).
+    /// Makes every call hang forever (true) or answer again (false).
     pub fn set_hang(&self, hang: bool) {
         self.inner.lock().expect("lock").hang = hang;
+    }
+
+    /// The RPCs that arrived and when, in order.
+    pub fn requests(&self) -> Vec<(&'static str, Instant)> {
+        self.inner.lock().expect("lock").requests.clone()
     }
 
     pub fn stop(&self) {
         if let Some(tx) = self.stop.lock().expect("lock").take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+impl Svc {
+    /// Records the request; a hung agent accepts the connection and never answers.
+    async fn arrive(&self, rpc: &'static str) {
+        let hang = {
+            let mut g = self.inner.lock().expect("lock");
+            g.requests.push((rpc, Instant::now()));
+            g.hang
+        };
+        if hang {
+            std::future::pending::<()>().await;
         }
     }
 }
@@ -122,10 +143,7 @@ impl Agent for Svc {
             return Err(Status::invalid_argument("wrong host"));
         }
         let fence = r.fence.unwrap_or_default();
-        if self.inner.lock().expect("lock").hang {
-            // A hung agent: accepts the connection, never answers.
-            std::future::pending::<()>().await;
-        }
+        self.arrive("SetStatus").await;
         let mut g = self.inner.lock().expect("lock");
         let accepted = fence.epoch >= g.epoch;
         g.calls.push(Call {
@@ -168,6 +186,7 @@ impl Agent for Svc {
         &self,
         _req: Request<pb::GetStatusRequest>,
     ) -> Result<Response<pb::AgentStatusReply>, Status> {
+        self.arrive("GetStatus").await;
         let g = self.inner.lock().expect("lock");
         Ok(Response::new(pb::AgentStatusReply {
             state: convert::state_to_wire(g.state.unwrap_or(HostState::Unknown)),
@@ -183,6 +202,7 @@ impl Agent for Svc {
         &self,
         _req: Request<pb::GetSystemStatusRequest>,
     ) -> Result<Response<pb::SystemStatusReply>, Status> {
+        self.arrive("GetSystemStatus").await;
         let g = self.inner.lock().expect("lock");
         Ok(Response::new(pb::SystemStatusReply {
             writable: g.roles.iter().any(|x| x.role == "writer"),
@@ -196,6 +216,7 @@ impl Agent for Svc {
         &self,
         _req: Request<pb::ClearBadRolesRequest>,
     ) -> Result<Response<pb::ClearBadRolesReply>, Status> {
+        self.arrive("ClearBadRoles").await;
         Ok(Response::new(pb::ClearBadRolesReply {
             message: "OK: Removed 0 roles".into(),
             removed: 0,
@@ -206,6 +227,7 @@ impl Agent for Svc {
         &self,
         _req: Request<pb::PingRequest>,
     ) -> Result<Response<pb::PingReply>, Status> {
+        self.arrive("Ping").await;
         Ok(Response::new(pb::PingReply {
             message: "OK: Pinged!".into(),
             uptime: 1000.0,

@@ -89,6 +89,15 @@ impl MonCluster {
         n: usize,
         setup: impl FnOnce(&BTreeMap<String, FakeAgent>),
     ) -> MonCluster {
+        Self::start_tuned(n, setup, |text| text).await
+    }
+
+    /// Like [`MonCluster::start_with`], with the config text edited by `tune` first.
+    pub async fn start_tuned(
+        n: usize,
+        setup: impl FnOnce(&BTreeMap<String, FakeAgent>),
+        tune: impl FnOnce(String) -> String,
+    ) -> MonCluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut agents = BTreeMap::new();
         let mut agent_ports = Vec::new();
@@ -102,7 +111,7 @@ impl MonCluster {
         for _ in 0..n {
             mons.push((free_port().await, free_port().await));
         }
-        let text = config_text(dir.path(), &agent_ports, &mons);
+        let text = tune(config_text(dir.path(), &agent_ports, &mons));
         let config = load(&text, 1);
         let control = config
             .monitor_nodes

@@ -391,6 +391,104 @@ fn a_hung_agent_stalls_nobody_else() {
 }
 
 #[test]
+fn a_hung_agent_does_not_stall_the_new_leader() {
+    rt().block_on(async {
+        // db3's agent accepts connections and never answers, from its first call on; the
+        // call bound is 2 s here so one stall stands out from scheduling noise.
+        let c = MonCluster::start_tuned(
+            3,
+            |agents| agents["db3"].set_hang(true),
+            |text| text.replace("agent_timeout 0.5", "agent_timeout 2"),
+        )
+        .await;
+        let timeout = Duration::from_secs(2);
+        c.wait_leader(Duration::from_secs(10)).await;
+        c.wait_state("startup", Duration::from_secs(10), |s| s.started)
+            .await;
+        let requests = c.agents["db3"].requests();
+        let names: Vec<&str> = requests.iter().map(|(n, _)| *n).collect();
+        // Each leader that ran the startup asked db3 both questions at once (a sequential
+        // startup asks the second only after the first timed out) and sent db3 no cleanup:
+        // its agent answered nothing, so the regular pushes take it over.
+        assert_eq!(names[..2], ["GetStatus", "GetSystemStatus"], "{names:?}");
+        assert!(requests[1].1 - requests[0].1 < timeout / 2, "{requests:?}");
+        assert!(!names.contains(&"ClearBadRoles"), "{names:?}");
+        // The leader waited one call bound for db3, not one per call: db1 and db2 got their
+        // statuses within it (the sequential startup took three).
+        for h in ["db1", "db2"] {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let first = loop {
+                if let Some(call) = c.agents[h].calls().first().cloned() {
+                    break call.at;
+                }
+                assert!(Instant::now() < deadline, "{h} never got a status");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let asked = requests
+                .iter()
+                .filter(|(n, at)| *n == "GetStatus" && *at <= first)
+                .map(|(_, at)| *at)
+                .next_back()
+                .expect("db3 asked before the first status");
+            let took = first.saturating_duration_since(asked);
+            assert!(
+                took < timeout + timeout / 2,
+                "{h}'s first status came {took:?} after the startup asked db3"
+            );
+        }
+        // And the new leader serves commands while db3 still hangs.
+        let l = c.wait_leader(Duration::from_secs(2)).await;
+        let r = c.command(l, &["mode"]).await.expect("answered");
+        assert_eq!(r.text, "ACTIVE");
+        c.agents["db3"].set_hang(false);
+        c.shutdown().await;
+    });
+}
+
+#[test]
+fn overlapping_holds_keep_elections_off_until_the_last_window_ends() {
+    rt().block_on(async {
+        let c = MonCluster::start(3).await;
+        let leader = c.wait_leader(Duration::from_secs(10)).await;
+        let follower = c.followers()[0];
+        let config = c.config.clone();
+        let hold = || {
+            mmm_mond::control::ask_peer(
+                &config,
+                follower,
+                mmm_core::leader::PeerAsk::HoldElections,
+                Duration::from_secs(5),
+            )
+        };
+        let elect = |c: &MonCluster| c.monitor(follower).switches().elect;
+        hold().await.expect("first hold");
+        let t0 = Instant::now();
+        assert!(!elect(&c), "a held follower must not start elections");
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        hold().await.expect("second hold");
+        let t1 = Instant::now();
+        // Past the first window (3 s after the first hold) elections are still held.
+        tokio::time::sleep_until((t0 + Duration::from_millis(3400)).into()).await;
+        assert!(
+            !elect(&c),
+            "the first hold's end re-enabled elections while the second still holds"
+        );
+        let deadline = t1 + Duration::from_secs(6);
+        while !elect(&c) {
+            assert!(Instant::now() < deadline, "elections never came back on");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            t1.elapsed() >= Duration::from_millis(2900),
+            "elections came back {:?} after the second hold",
+            t1.elapsed()
+        );
+        assert_eq!(c.wait_leader(Duration::from_secs(5)).await, leader);
+        c.shutdown().await;
+    });
+}
+
+#[test]
 fn leadership_can_be_transferred_through_any_monitor() {
     rt().block_on(async {
         let c = MonCluster::start(3).await;

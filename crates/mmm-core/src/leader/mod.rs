@@ -1,0 +1,1014 @@
+//! The monitors' Raft leader as one deterministic state machine: mysql-mmm's main loop
+//! plus everything a replicated leader adds to it.
+//!
+//! [`Leader::step`] takes one [`Event`] and the current time and returns the [`Effect`]s
+//! to carry out. It holds everything the leader decides from — the agents' facts, the
+//! bookkeeping of status pushes, every monitor's latest observations and their merge,
+//! freshness since it took over, the startup vote and cleanup, step-aside, leader
+//! transfers and election holds, commands waiting for the one proposal slot — and does no
+//! I/O, reads no clock and spawns nothing. The monitor daemon's driver loop, the golden
+//! scenarios and the seeded simulator all drive this same machine.
+//!
+//! One round ([`Event::Tick`]) while leading with a fresh quorum and a working network:
+//! merge the observations, propose (a waiting admin command first, else the startup vote
+//! or `decide`'s commands — at most one proposal in flight), push every agent its desired
+//! status when it changed or is due, and hand leadership over when this monitor alone
+//! cannot reach the active master's agent. Without quorum or network it pushes nothing,
+//! so the agents' leases run out as the fencing rules require.
+
+mod book;
+mod elections;
+mod hosts;
+mod io;
+mod requests;
+mod startup;
+mod timing;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::admin::{AdminRequest, Reply, admin};
+use crate::checks::{CheckKind, CheckTable};
+use crate::command::Outcome;
+use crate::config::Config;
+use crate::decide::{AgentFacts, Inputs, decide};
+use crate::invariant;
+use crate::log::{LogLine, fmt_secs};
+use crate::state::{ClusterState, Mode};
+
+use book::Book;
+use elections::{Campaign, Elections, Holder, Phase, Transfer};
+use hosts::Hosts;
+use requests::{Requests, Waiting};
+use startup::{Ctx, Stamp, Startup};
+
+pub use io::{
+    AgentAnswer, AgentCall, AgentView, Answer, CallFailure, CallId, CheckRow, Effect, Event, Fence,
+    NodeId, Now, PeerAsk, Replica, Request, RequestId, StatusPush, StatusReport, Switches,
+    SystemView,
+};
+pub use requests::check_rows;
+pub use timing::Timing;
+
+/// Collects one step's effects and hands out call ids.
+pub(crate) struct Out<'a> {
+    pub(crate) effects: Vec<Effect>,
+    next_id: &'a mut u64,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(next_id: &'a mut u64) -> Self {
+        Out {
+            effects: Vec::new(),
+            next_id,
+        }
+    }
+
+    /// A fresh id for an effect that expects an answer.
+    pub(crate) fn call_id(&mut self) -> CallId {
+        *self.next_id += 1;
+        CallId(*self.next_id)
+    }
+
+    pub(crate) fn effect(&mut self, e: Effect) {
+        self.effects.push(e);
+    }
+
+    pub(crate) fn log(&mut self, line: LogLine) {
+        self.effects.push(Effect::Log(line));
+    }
+
+    fn reply(&mut self, id: RequestId, answer: Answer) {
+        self.effects.push(Effect::Reply { id, answer });
+    }
+}
+
+/// What Raft told this node about itself.
+#[derive(Debug, Clone, Copy, Default)]
+struct RaftView {
+    leading: bool,
+    term: u64,
+    leader: Option<NodeId>,
+    quorum_fresh: bool,
+}
+
+/// Why the one proposal in flight was made.
+#[derive(Debug, Clone)]
+enum Origin {
+    Decide,
+    Admin { request: RequestId, reply: Reply },
+    Vote,
+}
+
+/// Everything that lives for one leadership only.
+#[derive(Debug, Clone)]
+struct Term {
+    since: Now,
+    book: Book,
+    merged: CheckTable,
+    hosts: Hosts,
+    startup: Option<Startup>,
+    proposal: Option<(CallId, Origin)>,
+    requests: Requests,
+    stepped_aside: bool,
+}
+
+impl Term {
+    fn new(config: &Config, since: Now) -> Term {
+        Term {
+            since,
+            book: Book::default(),
+            merged: CheckTable::new(),
+            hosts: Hosts::new(config),
+            startup: None,
+            proposal: None,
+            requests: Requests::default(),
+            stepped_aside: false,
+        }
+    }
+
+    fn refresh_merged(&mut self, timing: &Timing, now: Now) {
+        self.merged = self.book.merged(
+            timing.observer_quorum,
+            timing.max_age,
+            &self.merged,
+            now.wall,
+        );
+    }
+
+    fn cleaning(&self) -> bool {
+        self.startup.as_ref().is_some_and(Startup::cleaning)
+    }
+}
+
+/// The leader state machine of one monitor (idle while it does not lead).
+#[derive(Debug, Clone)]
+pub struct Leader {
+    config: Arc<Config>,
+    me: NodeId,
+    timing: Timing,
+    next_id: u64,
+    raft: RaftView,
+    network_ok: bool,
+    replica: Replica,
+    term: Option<Term>,
+    elections: Elections,
+    transfers: Vec<Transfer>,
+    campaign: Option<Campaign>,
+    renewing: bool,
+    renewed_before: bool,
+    quorum_lost: bool,
+}
+
+impl Leader {
+    /// The machine of monitor node `me`; it leads once an [`Event::Leadership`] says so.
+    pub fn new(config: Arc<Config>, me: NodeId, timing: Timing) -> Leader {
+        Leader {
+            config,
+            me,
+            timing,
+            next_id: 0,
+            raft: RaftView::default(),
+            network_ok: false,
+            replica: Replica::default(),
+            term: None,
+            elections: Elections::default(),
+            transfers: Vec::new(),
+            campaign: None,
+            renewing: false,
+            renewed_before: false,
+            quorum_lost: false,
+        }
+    }
+
+    /// Handles one event at time `now` and returns what to do, in order.
+    pub fn step(&mut self, event: Event, now: Now) -> Vec<Effect> {
+        let mut next_id = self.next_id;
+        let mut out = Out::new(&mut next_id);
+        match event {
+            Event::Tick => self.tick(now, &mut out),
+            Event::Leadership {
+                leading,
+                term,
+                leader,
+            } => self.leadership(leading, term, leader, now, &mut out),
+            Event::QuorumFreshness { fresh } => self.quorum(fresh, &mut out),
+            Event::Network { ok } => {
+                self.network_ok = ok;
+                self.close_gate_if_shut();
+            }
+            Event::Applied(replica) => self.applied(replica, &mut out),
+            Event::Observations { monitor, table } => {
+                if let Some(t) = self.term.as_mut() {
+                    t.book.record(monitor, table, now.wall);
+                }
+            }
+            Event::Committed {
+                proposal,
+                outcome,
+                replica,
+            } => self.committed(proposal, &outcome, replica, now, &mut out),
+            Event::ProposalFailed { proposal, error } => {
+                self.proposal_failed(proposal, &error, &mut out);
+            }
+            Event::AgentAnswered { call, host, result } => {
+                self.agent_answered(call, &host, &result, now, &mut out);
+            }
+            Event::PeerAnswered { call, result } => self.peer_answered(call, result),
+            Event::CaughtUp { call, result } => self.caught_up(call, result, now, &mut out),
+            Event::Campaigned { result } => self.campaigned(result, now, &mut out),
+            Event::Request { id, request } => self.request(id, request, now, &mut out),
+        }
+        self.settle(now, &mut out);
+        let effects = out.effects;
+        self.next_id = next_id;
+        effects
+    }
+
+    /// Whether this node leads (and so takes observations).
+    pub fn is_leading(&self) -> bool {
+        self.term.is_some()
+    }
+
+    /// The switches Raft was last told to use.
+    pub fn switches(&self) -> Switches {
+        self.elections.applied()
+    }
+
+    /// The merged check table of the current leadership.
+    pub fn merged(&self) -> Option<&CheckTable> {
+        self.term.as_ref().map(|t| &t.merged)
+    }
+
+    /// The agent facts of the current leadership (what `decide` reads).
+    pub fn facts(&self) -> BTreeMap<String, AgentFacts> {
+        self.term
+            .as_ref()
+            .map(|t| t.hosts.facts())
+            .unwrap_or_default()
+    }
+
+    /// When the current leadership began.
+    pub fn leader_since(&self) -> Option<Now> {
+        self.term.as_ref().map(|t| t.since)
+    }
+
+    /// The replicated state as this machine last saw it.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// Whether this machine currently sends `host` statuses (and so renews its lease).
+    pub fn pushing_to(&self, host: &str) -> bool {
+        self.term.as_ref().is_some_and(|t| t.hosts.pushing_to(host))
+    }
+
+    /// Whether a proposal of this machine is in flight.
+    pub fn proposing(&self) -> bool {
+        self.term.as_ref().is_some_and(|t| t.proposal.is_some())
+    }
+
+    fn node_name(&self, id: NodeId) -> String {
+        self.config
+            .monitor_nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map_or_else(|| format!("node {id}"), |n| n.name.clone())
+    }
+
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            term: self.raft.term,
+            leader_id: self.me,
+            lease: self.timing.agent_lease,
+        }
+    }
+
+    fn gate_open(&self) -> bool {
+        self.raft.quorum_fresh && self.network_ok
+    }
+
+    // ---- raft and replication -------------------------------------------------------
+
+    fn leadership(
+        &mut self,
+        leading: bool,
+        term: u64,
+        leader: Option<NodeId>,
+        now: Now,
+        out: &mut Out,
+    ) {
+        let was = self.term.is_some();
+        let new_term = term != self.raft.term;
+        self.raft.leading = leading;
+        self.raft.term = term;
+        self.raft.leader = leader;
+        if was && (!leading || new_term) {
+            self.end_term(out);
+            if !leading {
+                let who = leader.map_or_else(
+                    || "no leader known".to_string(),
+                    |l| format!("leader '{}'", self.node_name(l)),
+                );
+                out.log(LogLine::warn(format!(
+                    "Leadership lost: this monitor ('{}') no longer leads (term {term}, {who})",
+                    self.node_name(self.me)
+                )));
+            }
+        }
+        if leading && self.term.is_none() {
+            self.term = Some(Term::new(&self.config, now));
+            self.campaign = None;
+            out.log(LogLine::info(format!(
+                "Leadership won: this monitor ('{}') leads in term {term}",
+                self.node_name(self.me)
+            )));
+        }
+    }
+
+    /// The leadership ended: every waiting command is answered, everything learnt is
+    /// forgotten (a later leadership starts from scratch).
+    fn end_term(&mut self, out: &mut Out) {
+        let Some(mut t) = self.term.take() else {
+            return;
+        };
+        self.quorum_lost = false;
+        let mut gone = t.requests.drain();
+        if let Some((_, Origin::Admin { request, .. })) = t.proposal.take() {
+            gone.push(request);
+        }
+        for id in gone {
+            out.reply(
+                id,
+                Answer::Unavailable("no quorum: this monitor is not the leader any more".into()),
+            );
+        }
+    }
+
+    /// Without quorum or network nothing more goes out, not even after an answer arrives.
+    fn close_gate_if_shut(&mut self) {
+        if !self.gate_open()
+            && let Some(t) = self.term.as_mut()
+        {
+            t.hosts.pause();
+        }
+    }
+
+    fn quorum(&mut self, fresh: bool, out: &mut Out) {
+        let was = self.raft.quorum_fresh;
+        self.raft.quorum_fresh = fresh;
+        self.close_gate_if_shut();
+        if self.term.is_none() {
+            return;
+        }
+        if was && !fresh {
+            self.quorum_lost = true;
+            out.log(LogLine::warn(format!(
+                "Quorum lost: no majority of monitors acknowledged this leader within {} \
+                 seconds; it decides nothing and renews no leases until one does",
+                fmt_secs(self.timing.quorum_age)
+            )));
+        } else if !was && fresh && self.quorum_lost {
+            self.quorum_lost = false;
+            out.log(LogLine::info(
+                "Quorum regained: a majority of monitors acknowledges this leader again",
+            ));
+        }
+    }
+
+    fn applied(&mut self, replica: Replica, out: &mut Out) {
+        if replica.index < self.replica.index {
+            return;
+        }
+        let epoch = |r: &Replica| r.state.as_ref().map_or(0, |s| s.epoch);
+        let (old, new) = (epoch(&self.replica), epoch(&replica));
+        let monotonic = invariant::check(new >= old, || {
+            format!(
+                "the replicated epoch went back from {old} to {new} at index {}",
+                replica.index
+            )
+        });
+        match monotonic {
+            Ok(()) => self.replica = replica,
+            Err(v) => out.log(LogLine::error(format!("{v}; state ignored"))),
+        }
+    }
+
+    // ---- one round ------------------------------------------------------------------
+
+    fn tick(&mut self, now: Now, out: &mut Out) {
+        self.campaign_tick(now, out);
+        let gate = self.gate_open();
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        for id in term.requests.expired(now.mono) {
+            out.reply(
+                id,
+                Answer::Unavailable("no quorum: the leader could not serve it in time".into()),
+            );
+        }
+        if !gate {
+            term.hosts.pause();
+            if term.cleaning() {
+                term.startup = None;
+            }
+            return;
+        }
+        term.refresh_merged(&self.timing, now);
+        self.next_proposal(now, out);
+        self.begin_startup(now, out);
+        self.push(now, out);
+        self.step_aside(now, out);
+    }
+
+    /// Asks the startup questions when the replicated state has not started yet.
+    fn begin_startup(&mut self, now: Now, out: &mut Out) {
+        let started = current(&self.replica, &self.config, now).started;
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        if !started && term.startup.is_none() && term.proposal.is_none() {
+            term.startup = Some(Startup::begin(&self.config, out));
+        }
+    }
+
+    /// Fills the free proposal slot: a waiting command first, then the startup vote or the
+    /// main loop's decisions.
+    fn next_proposal(&mut self, now: Now, out: &mut Out) {
+        if !self.transfers.is_empty() || self.try_admin(now, out) {
+            return;
+        }
+        let state = current(&self.replica, &self.config, now);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        if term.proposal.is_some() {
+            return;
+        }
+        if !state.started {
+            self.propose_vote(now, out);
+            return;
+        }
+        if term.cleaning() {
+            return;
+        }
+        let inputs = Inputs {
+            checks: term.merged.clone(),
+            agents: term.hosts.facts(),
+            leader_since: term.since.wall,
+            fresh: term.book.fresh_count(term.since.wall) >= self.timing.observer_quorum,
+        };
+        match decide(&state, &inputs, now.wall, &self.config) {
+            Ok(commands) if commands.is_empty() => {}
+            Ok(commands) => {
+                let id = out.call_id();
+                term.proposal = Some((id, Origin::Decide));
+                out.effect(Effect::Propose { id, commands });
+            }
+            Err(v) => out.log(LogLine::error(format!("{v}; nothing proposed"))),
+        }
+    }
+
+    /// Proposes the startup vote once every startup question is answered.
+    fn propose_vote(&mut self, now: Now, out: &mut Out) {
+        let state = current(&self.replica, &self.config, now);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        if term.proposal.is_some() || state.started {
+            return;
+        }
+        let Some((reports, skip)) = term.startup.as_ref().and_then(Startup::ready_to_vote) else {
+            return;
+        };
+        let v = crate::startup::vote(&state, &reports, now.wall, &self.config);
+        let id = out.call_id();
+        term.proposal = Some((id, Origin::Vote));
+        term.startup = Some(Startup::Voting { skip });
+        out.effect(Effect::Propose {
+            id,
+            commands: vec![v.command],
+        });
+    }
+
+    /// Sets the desired statuses from the committed state and pushes what is due.
+    fn push(&mut self, now: Now, out: &mut Out) {
+        let gate = self.gate_open();
+        let stamp = self.stamp();
+        let state = current(&self.replica, &self.config, now);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        if !gate || !state.started || term.cleaning() || term.startup.is_some() {
+            return;
+        }
+        if state.mode == Mode::Passive {
+            term.hosts.pause();
+            return;
+        }
+        term.hosts.plan(
+            &state,
+            &term.merged,
+            (stamp.term, stamp.leader_id),
+            stamp.lease,
+            &self.config,
+        );
+        term.hosts.send_due(now, &self.timing, out);
+    }
+
+    /// A leader that cannot reach the active master's agent, while the other monitors see
+    /// the host healthy, hands leadership over: the agent would otherwise fence itself when
+    /// its lease runs out although nothing is wrong with it. It holds its heartbeats and
+    /// candidacy off for a few election timeouts so another monitor takes over, at most once
+    /// per leadership and only after leading for one lease (no rapid cycling).
+    fn step_aside(&mut self, now: Now, out: &mut Out) {
+        let am = current(&self.replica, &self.config, now)
+            .active_master(&self.config)
+            .map(str::to_string);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        let Some(am) = am else {
+            return;
+        };
+        let Some(down_since) = term.hosts.unreachable_since(&am) else {
+            return;
+        };
+        let healthy = term.merged.ok(&am, CheckKind::Ping) && term.merged.ok(&am, CheckKind::Mysql);
+        if term.stepped_aside
+            || !healthy
+            || now.mono.saturating_sub(down_since) < self.timing.agent_timeout
+            || now.mono.saturating_sub(term.since.mono) < self.timing.agent_lease
+            || self.config.monitor_nodes.len() < 2
+        {
+            return;
+        }
+        term.stepped_aside = true;
+        out.log(LogLine::warn(format!(
+            "Can't reach the agent of active master '{am}' from this monitor while the others \
+             see it healthy; handing leadership to another monitor"
+        )));
+        self.elections.hold(
+            Holder::StepAside,
+            true,
+            now.mono + self.timing.step_aside_pause,
+        );
+    }
+
+    // ---- answers --------------------------------------------------------------------
+
+    fn committed(
+        &mut self,
+        proposal: CallId,
+        outcome: &Outcome,
+        replica: Replica,
+        now: Now,
+        out: &mut Out,
+    ) {
+        self.applied(replica, out);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        let Some((_, origin)) = term.proposal.take_if(|(id, _)| *id == proposal) else {
+            return;
+        };
+        match (origin, &outcome.rejected) {
+            (Origin::Decide, None) => {}
+            (Origin::Decide, Some(why)) => {
+                out.log(LogLine::warn(format!("Proposal refused by apply: {why}")));
+            }
+            (Origin::Admin { request, reply }, None) => out.reply(request, Answer::Reply(reply)),
+            (Origin::Admin { request, .. }, Some(why)) => out.reply(
+                request,
+                Answer::Reply(Reply::err(format!(
+                    "ERROR: The cluster state changed meanwhile ({why}). Please try again."
+                ))),
+            ),
+            (Origin::Vote, Some(why)) => {
+                term.startup = None;
+                out.log(LogLine::warn(format!(
+                    "Startup vote refused by apply: {why}"
+                )));
+            }
+            (Origin::Vote, None) => self.begin_cleanup(now, out),
+        }
+        self.try_admin(now, out);
+        self.push(now, out);
+    }
+
+    fn begin_cleanup(&mut self, now: Now, out: &mut Out) {
+        let stamp = self.stamp();
+        let state = current(&self.replica, &self.config, now);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        let Some(Startup::Voting { skip }) = term.startup.take() else {
+            return;
+        };
+        let mut ctx = Ctx {
+            state: &state,
+            config: &self.config,
+            hosts: &mut term.hosts,
+            stamp,
+            now,
+        };
+        term.startup = Startup::committed(&skip, &mut ctx, out);
+    }
+
+    fn proposal_failed(&mut self, proposal: CallId, error: &str, out: &mut Out) {
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        let Some((_, origin)) = term.proposal.take_if(|(id, _)| *id == proposal) else {
+            return;
+        };
+        match origin {
+            Origin::Decide => out.log(LogLine::warn(format!("Proposal not committed: {error}"))),
+            Origin::Admin { request, .. } => out.reply(
+                request,
+                Answer::Unavailable(format!("no quorum: the change was not committed: {error}")),
+            ),
+            Origin::Vote => {
+                term.startup = None;
+                out.log(LogLine::warn(format!(
+                    "Startup proposal not committed: {error}"
+                )));
+            }
+        }
+    }
+
+    fn agent_answered(
+        &mut self,
+        call: CallId,
+        host: &str,
+        result: &Result<AgentAnswer, CallFailure>,
+        now: Now,
+        out: &mut Out,
+    ) {
+        let stamp = self.stamp();
+        let state = current(&self.replica, &self.config, now);
+        let writer_role = self.config.active_master_role.as_deref();
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        if term.requests.pinged(call, result.is_ok()) {
+            self.try_admin(now, out);
+            return;
+        }
+        let ctx = (now, &self.timing, writer_role);
+        let pushed = term.hosts.answer(call, host, result, ctx, out);
+        if let Some(startup) = term.startup.take() {
+            let mut ctx = Ctx {
+                state: &state,
+                config: &self.config,
+                hosts: &mut term.hosts,
+                stamp,
+                now,
+            };
+            term.startup = startup.answered((call, host, result), pushed, &mut ctx, out);
+        }
+        if self.gate_open() && self.transfers.is_empty() {
+            self.propose_vote(now, out);
+        }
+    }
+
+    // ---- requests -------------------------------------------------------------------
+
+    fn request(&mut self, id: RequestId, request: Request, now: Now, out: &mut Out) {
+        match request {
+            Request::HoldElections => {
+                let until = now.mono + self.timing.transfer_window;
+                self.elections.hold(Holder::Bystander, false, until);
+                out.reply(id, Answer::Reply(Reply::ok("OK: Holding.")));
+            }
+            Request::Campaign => {
+                self.campaign = Some(Campaign {
+                    until: now.mono + self.timing.transfer_window,
+                    next: now.mono,
+                    in_flight: false,
+                });
+                out.reply(id, Answer::Reply(Reply::ok("OK: Campaigning.")));
+                self.campaign_tick(now, out);
+            }
+            other => {
+                if let Err(why) = self.serving() {
+                    out.reply(id, Answer::Unavailable(why.into()));
+                    return;
+                }
+                self.leader_request(id, other, now, out);
+            }
+        }
+    }
+
+    /// Whether this monitor may serve leader requests now, or why not.
+    fn serving(&self) -> Result<(), &'static str> {
+        if self.term.is_none() {
+            return Err("no quorum: this monitor is not the leader");
+        }
+        if !self.raft.quorum_fresh {
+            return Err("no quorum: this monitor leads but has not heard from a majority");
+        }
+        Ok(())
+    }
+
+    fn leader_request(&mut self, id: RequestId, request: Request, now: Now, out: &mut Out) {
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
+        match request {
+            Request::Command(args) => match AdminRequest::parse(&args) {
+                Err(reply) => out.reply(id, Answer::Reply(reply)),
+                Ok(request) => {
+                    let w = Waiting {
+                        id,
+                        request,
+                        reachable: true,
+                        deadline: now.mono + self.timing.forward_timeout,
+                    };
+                    term.requests.admit(w, &self.config, out);
+                    self.try_admin(now, out);
+                }
+            },
+            Request::Checks { host, check } => {
+                term.refresh_merged(&self.timing, now);
+                let rows = check_rows(&self.config, &term.merged, &host, &check);
+                out.reply(id, Answer::Checks(rows));
+            }
+            Request::Transfer { to } => self.begin_transfer(id, to, out),
+            Request::HoldElections | Request::Campaign => {}
+        }
+    }
+
+    /// Runs the first waiting command if the proposal slot is free; true when it took it.
+    fn try_admin(&mut self, now: Now, out: &mut Out) -> bool {
+        let state = current(&self.replica, &self.config, now);
+        let Some(term) = self.term.as_mut() else {
+            return false;
+        };
+        if !self.transfers.is_empty() {
+            // A leader transfer pauses proposals; the command waits (or times out).
+            return false;
+        }
+        while term.proposal.is_none() {
+            let Some(w) = term.requests.next() else {
+                return false;
+            };
+            term.refresh_merged(&self.timing, now);
+            let decided = admin(
+                &state,
+                &term.merged,
+                &w.request,
+                w.reachable,
+                now.wall,
+                &self.config,
+            );
+            match decided {
+                Ok((commands, reply)) if commands.is_empty() => {
+                    out.reply(w.id, Answer::Reply(reply));
+                }
+                Ok((commands, reply)) => {
+                    let pid = out.call_id();
+                    term.proposal = Some((
+                        pid,
+                        Origin::Admin {
+                            request: w.id,
+                            reply,
+                        },
+                    ));
+                    out.effect(Effect::Propose { id: pid, commands });
+                    return true;
+                }
+                Err(v) => {
+                    out.log(LogLine::error(format!("{v}; command refused")));
+                    out.reply(w.id, Answer::Reply(Reply::err(format!("ERROR: {v}"))));
+                }
+            }
+        }
+        false
+    }
+
+    // ---- leader transfer ------------------------------------------------------------
+
+    /// openraft 0.9 has no leader transfer: the other followers hold their elections, this
+    /// leader stops heartbeats and its own candidacy, and the successor campaigns until it
+    /// wins or the window closes.
+    fn begin_transfer(&mut self, id: RequestId, to: NodeId, out: &mut Out) {
+        let Some(node) = self.config.monitor_nodes.iter().find(|n| n.id == to) else {
+            let text = format!("ERROR: Unknown monitor '{}'!", self.node_name(to));
+            out.reply(id, Answer::Reply(Reply::err(text)));
+            return;
+        };
+        let name = node.name.clone();
+        if to == self.me {
+            let text = format!("OK: '{name}' is the leader already.");
+            out.reply(id, Answer::Reply(Reply::ok(text)));
+            return;
+        }
+        let mut pending = std::collections::BTreeSet::new();
+        for n in &self.config.monitor_nodes {
+            if n.id != to && n.id != self.me {
+                let call = out.call_id();
+                out.effect(Effect::AskPeer {
+                    id: call,
+                    node: n.id,
+                    ask: PeerAsk::HoldElections,
+                });
+                pending.insert(call);
+            }
+        }
+        self.transfers.push(Transfer {
+            request: id,
+            target: to,
+            name,
+            phase: Phase::Holding { pending },
+        });
+    }
+
+    /// Once the bystanders hold and this leader's last proposal is through (a transfer
+    /// pauses new ones), waits for the successor to have the whole log: a candidate with
+    /// less log cannot win the election it is about to start.
+    fn catch_up(&mut self, out: &mut Out) {
+        let proposing = self.proposing();
+        for t in &mut self.transfers {
+            if matches!(&t.phase, Phase::Holding { pending } if pending.is_empty()) && !proposing {
+                let wait = out.call_id();
+                out.effect(Effect::AwaitCaughtUp {
+                    id: wait,
+                    node: t.target,
+                });
+                t.phase = Phase::CatchingUp { wait };
+            }
+        }
+    }
+
+    fn caught_up(&mut self, call: CallId, result: Result<(), String>, now: Now, out: &mut Out) {
+        let mut transfers = std::mem::take(&mut self.transfers);
+        for t in &mut transfers {
+            if t.phase == (Phase::CatchingUp { wait: call }) {
+                match &result {
+                    Ok(()) => self.start_moving(t, now, out),
+                    Err(why) => {
+                        t.phase = Phase::Moving {
+                            ask: call,
+                            why: Some(why.clone()),
+                            deadline: now.mono,
+                        }
+                    }
+                }
+            }
+        }
+        self.transfers = transfers;
+    }
+
+    fn start_moving(&mut self, t: &mut Transfer, now: Now, out: &mut Out) {
+        let deadline = now.mono + self.timing.transfer_window;
+        self.elections
+            .hold(Holder::Transfer(t.request), true, deadline);
+        // Heartbeats stop before the successor is asked, so its election can succeed.
+        self.elections.update(now.mono, out);
+        let ask = out.call_id();
+        out.effect(Effect::AskPeer {
+            id: ask,
+            node: t.target,
+            ask: PeerAsk::Campaign,
+        });
+        t.phase = Phase::Moving {
+            ask,
+            why: None,
+            deadline,
+        };
+    }
+
+    fn peer_answered(&mut self, call: CallId, result: Result<(), String>) {
+        let mut transfers = std::mem::take(&mut self.transfers);
+        for t in &mut transfers {
+            match &mut t.phase {
+                Phase::Holding { pending } => {
+                    pending.remove(&call);
+                }
+                Phase::Moving { ask, why, .. } if *ask == call => *why = result.clone().err(),
+                Phase::Moving { .. } | Phase::CatchingUp { .. } => {}
+            }
+        }
+        self.transfers = transfers;
+    }
+
+    /// Answers every transfer that reached its successor or ran out of time.
+    fn finish_transfers(&mut self, now: Now, out: &mut Out) {
+        let leader = self.raft.leader;
+        let mut keep = Vec::new();
+        for t in std::mem::take(&mut self.transfers) {
+            let Phase::Moving { why, deadline, .. } = &t.phase else {
+                keep.push(t);
+                continue;
+            };
+            let reply = if leader == Some(t.target) {
+                Reply::ok(format!("OK: Leadership transferred to '{}'.", t.name))
+            } else if now.mono >= *deadline {
+                let why = why.clone().unwrap_or_default();
+                let text = format!(
+                    "ERROR: Could not transfer leadership to '{}'. {why}",
+                    t.name
+                );
+                Reply::err(text.trim_end().to_string())
+            } else {
+                keep.push(t);
+                continue;
+            };
+            self.elections.release(Holder::Transfer(t.request));
+            out.reply(t.request, Answer::Reply(reply));
+        }
+        self.transfers = keep;
+    }
+
+    fn campaign_tick(&mut self, now: Now, out: &mut Out) {
+        let leading = self.raft.leading;
+        let Some(c) = self.campaign.as_mut() else {
+            return;
+        };
+        if leading || now.mono >= c.until {
+            self.campaign = None;
+            return;
+        }
+        if !c.in_flight && now.mono >= c.next {
+            c.in_flight = true;
+            out.effect(Effect::Campaign);
+        }
+    }
+
+    fn campaigned(&mut self, result: Result<(), String>, now: Now, out: &mut Out) {
+        let Some(c) = self.campaign.as_mut() else {
+            return;
+        };
+        c.in_flight = false;
+        match result {
+            Ok(()) => c.next = now.mono + self.timing.campaign_retry,
+            Err(e) => {
+                self.campaign = None;
+                out.log(LogLine::warn(format!("Campaign failed: {e}")));
+            }
+        }
+    }
+
+    // ---- after every event ----------------------------------------------------------
+
+    fn settle(&mut self, now: Now, out: &mut Out) {
+        self.catch_up(out);
+        self.finish_transfers(now, out);
+        self.elections.update(now.mono, out);
+        self.note_renewal(now, out);
+    }
+
+    /// Logs once when this monitor starts or stops renewing the agents' leases.
+    fn note_renewal(&mut self, now: Now, out: &mut Out) {
+        let renewing = self.term.as_ref().is_some_and(|t| t.hosts.renewing());
+        if renewing == self.renewing {
+            return;
+        }
+        self.renewing = renewing;
+        if renewing {
+            let again = if self.renewed_before { " again" } else { "" };
+            self.renewed_before = true;
+            out.log(LogLine::info(format!(
+                "Agent leases are renewed{again} by this monitor"
+            )));
+            return;
+        }
+        if self.term.is_none() {
+            out.log(LogLine::info(
+                "Agent leases are no longer renewed by this monitor (it is not the leader any more)",
+            ));
+            return;
+        }
+        let why = self.why_not_renewing(now);
+        out.log(LogLine::warn(format!(
+            "Agent leases are no longer renewed by this monitor ({why}); a writer whose lease \
+             runs out stops taking writes"
+        )));
+    }
+
+    fn why_not_renewing(&self, now: Now) -> &'static str {
+        if !self.raft.quorum_fresh {
+            "no quorum"
+        } else if !self.network_ok {
+            "its own network check fails"
+        } else if current(&self.replica, &self.config, now).mode == Mode::Passive {
+            "PASSIVE mode sends the agents nothing"
+        } else {
+            "no host answers ping"
+        }
+    }
+}
+
+/// The replicated state, or the fresh one the first command will start from.
+fn current<'a>(replica: &'a Replica, config: &Config, now: Now) -> Cow<'a, ClusterState> {
+    match &replica.state {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(ClusterState::new(config, now.wall)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

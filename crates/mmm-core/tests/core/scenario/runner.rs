@@ -1,0 +1,707 @@
+//! Runs a script against the real leader machine ([`mmm_core::leader::Leader`]): the
+//! runner plays Raft (it applies every proposal at once), the other monitors (their
+//! trackers and tables) and the agents ([`ScriptedAgent`]).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mmm_core::checks::{CheckKind, CheckResult, CheckTable, MonitorTable, Tracker};
+use mmm_core::command::apply_proposal;
+use mmm_core::config::{Config, Program, load_str};
+use mmm_core::leader::{
+    AgentCall, Answer, CallId, Effect, Event, Leader, Now, PeerAsk, Replica, Request, RequestId,
+    StatusPush, Switches, Timing,
+};
+use mmm_core::log::{LogLine, format_mmm};
+use mmm_core::state::{ClusterState, HostState, Mode, RoleIp};
+use mmm_core::time::Timestamp;
+
+use super::agents::ScriptedAgent;
+use super::clock::{local, parse_time};
+
+/// Node id of the leader's own monitor (monitor 1 of the script).
+const ME: u64 = 1;
+
+struct Monitor {
+    trackers: BTreeMap<(String, CheckKind), Tracker>,
+    table: CheckTable,
+    network_ok: bool,
+    /// Sends its table to the leader (not between `leader new` and `fresh`).
+    reporting: bool,
+}
+
+impl Monitor {
+    fn new() -> Self {
+        Monitor {
+            trackers: BTreeMap::new(),
+            table: CheckTable::new(),
+            network_ok: true,
+            reporting: true,
+        }
+    }
+}
+
+/// What the transcript shows besides log lines, replies and dumps.
+#[derive(Default)]
+struct Trace {
+    /// The leader's own log lines.
+    log: bool,
+    /// Agent calls.
+    calls: bool,
+    /// Raft switches, elections and transfer messages.
+    raft: bool,
+}
+
+pub struct Runner {
+    config: Option<Config>,
+    leader: Option<Leader>,
+    /// The replicated state (the runner is Raft); None before the first command.
+    state: Option<ClusterState>,
+    index: u64,
+    /// The state changed outside a proposal (script lines) since the leader last saw it.
+    dirty: bool,
+    term: u64,
+    monitors: Vec<Monitor>,
+    quorum: usize,
+    now: Timestamp,
+    agents: BTreeMap<String, ScriptedAgent>,
+    latest_push: BTreeMap<String, (CallId, StatusPush)>,
+    next_request: u64,
+    trace: Trace,
+    pub out: String,
+}
+
+impl Runner {
+    pub fn new() -> Self {
+        Runner {
+            config: None,
+            leader: None,
+            state: None,
+            index: 0,
+            dirty: false,
+            term: 1,
+            monitors: vec![Monitor::new()],
+            quorum: 1,
+            now: Timestamp::from_secs(0),
+            agents: BTreeMap::new(),
+            latest_push: BTreeMap::new(),
+            next_request: 0,
+            trace: Trace::default(),
+            out: String::new(),
+        }
+    }
+
+    fn cfg(&self) -> Result<&Config, String> {
+        self.config.as_ref().ok_or_else(|| "config first".into())
+    }
+
+    /// The replicated state, created (started) on first use as the scripts' `host` lines
+    /// describe a running cluster.
+    fn state(&mut self) -> Result<&mut ClusterState, String> {
+        if self.state.is_none() {
+            let mut st = ClusterState::new(self.cfg()?, self.now);
+            st.started = true;
+            self.state = Some(st);
+        }
+        self.dirty = true;
+        self.state.as_mut().ok_or_else(|| "state".into())
+    }
+
+    fn agent(&mut self, host: &str) -> &mut ScriptedAgent {
+        self.agents
+            .entry(host.to_string())
+            .or_insert_with(|| ScriptedAgent::new(host))
+    }
+
+    /// Log lines in mysql-mmm's layout; the lines of a multi-line message (the startup
+    /// dump) continue with `+ `.
+    fn print(&mut self, lines: &[LogLine]) {
+        for l in lines {
+            let text = format_mmm(local(self.now), l);
+            let mut parts = text.lines();
+            if let Some(first) = parts.next() {
+                let _ = writeln!(self.out, "{first}");
+            }
+            for more in parts {
+                let _ = writeln!(self.out, "{}", format!("+ {more}").trim_end());
+            }
+        }
+    }
+
+    /// The leader machine, created on first use as the leader since the script's start.
+    fn leader(&mut self) -> Result<&mut Leader, String> {
+        if self.leader.is_none() {
+            let cfg = Arc::new(self.cfg()?.clone());
+            let voters = cfg.monitor_nodes.len().max(1);
+            let mut timing = Timing::new(
+                &cfg,
+                voters,
+                Duration::from_millis(600),
+                Duration::from_secs(3),
+            );
+            timing.observer_quorum = self.quorum;
+            let mut l = Leader::new(cfg, ME, timing);
+            let start = Now::at(Timestamp::from_secs(0));
+            for ev in [
+                Event::Network { ok: true },
+                Event::QuorumFreshness { fresh: true },
+                Event::Leadership {
+                    leading: true,
+                    term: self.term,
+                    leader: Some(ME),
+                },
+            ] {
+                l.step(ev, start);
+            }
+            self.leader = Some(l);
+        }
+        self.leader.as_mut().ok_or_else(|| "leader".into())
+    }
+
+    /// Feeds `event` and everything its effects lead to, in order.
+    pub fn feed(&mut self, event: Event) -> Result<(), String> {
+        let mut queue = VecDeque::new();
+        if self.dirty {
+            self.dirty = false;
+            self.index += 1;
+            queue.push_back(Event::Applied(self.replica()));
+        }
+        queue.push_back(event);
+        while let Some(ev) = queue.pop_front() {
+            let now = Now::at(self.now);
+            let effects = self.leader()?.step(ev, now);
+            for e in effects {
+                if let Some(next) = self.effect(e)? {
+                    queue.push_back(next);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn replica(&self) -> Replica {
+        Replica {
+            index: self.index,
+            state: self.state.clone(),
+        }
+    }
+
+    /// Carries out one effect; returns the event that answers it, if any.
+    fn effect(&mut self, e: Effect) -> Result<Option<Event>, String> {
+        Ok(match e {
+            Effect::Propose { id, commands } => {
+                let cfg = self.cfg()?.clone();
+                let at = commands.first().map_or(self.now, |c| c.at);
+                let st = self
+                    .state
+                    .get_or_insert_with(|| ClusterState::new(&cfg, at));
+                let outcome = apply_proposal(st, &commands, &cfg);
+                if let Some(why) = &outcome.rejected {
+                    return Err(format!("rejected: {why}"));
+                }
+                self.print(&outcome.lines);
+                self.index += 1;
+                Some(Event::Committed {
+                    proposal: id,
+                    outcome,
+                    replica: self.replica(),
+                })
+            }
+            Effect::Call { id, host, call } => Some(self.call(id, host, call)?),
+            Effect::AskPeer { id, node, ask } => {
+                if self.trace.raft {
+                    let name = self.node_name(node);
+                    let ask = match ask {
+                        PeerAsk::HoldElections => "hold your elections",
+                        PeerAsk::Campaign => "campaign",
+                    };
+                    let _ = writeln!(self.out, "> ask {name}: {ask}");
+                }
+                Some(Event::PeerAnswered {
+                    call: id,
+                    result: Ok(()),
+                })
+            }
+            Effect::AwaitCaughtUp { id, node } => {
+                if self.trace.raft {
+                    let name = self.node_name(node);
+                    let _ = writeln!(self.out, "> wait until {name} has the whole log");
+                }
+                Some(Event::CaughtUp {
+                    call: id,
+                    result: Ok(()),
+                })
+            }
+            Effect::Campaign => {
+                if self.trace.raft {
+                    let _ = writeln!(self.out, "> campaign");
+                }
+                Some(Event::Campaigned { result: Ok(()) })
+            }
+            Effect::SetElections(s) => {
+                if self.trace.raft {
+                    let _ = writeln!(self.out, "> raft {}", switches(s));
+                }
+                None
+            }
+            Effect::Reply { answer, .. } => {
+                self.reply(&answer);
+                None
+            }
+            Effect::Log(line) => {
+                if self.trace.log {
+                    self.print(&[line]);
+                }
+                None
+            }
+        })
+    }
+
+    fn node_name(&self, id: u64) -> String {
+        self.config
+            .as_ref()
+            .and_then(|c| c.monitor_nodes.iter().find(|n| n.id == id))
+            .map_or_else(|| format!("node {id}"), |n| n.name.clone())
+    }
+
+    fn call(&mut self, id: CallId, host: String, call: AgentCall) -> Result<Event, String> {
+        if self.trace.calls {
+            let _ = writeln!(self.out, "> call {host} {}", describe(&call));
+        }
+        if let AgentCall::SetStatus(push) = &call {
+            self.latest_push.insert(host.clone(), (id, push.clone()));
+        }
+        let writer = self.cfg()?.active_master_role.clone();
+        let result = self.agent(&host).answer(&call, writer.as_deref());
+        Ok(Event::AgentAnswered {
+            call: id,
+            host,
+            result,
+        })
+    }
+
+    /// The agent's facts changed: it answers the latest status it was pushed again.
+    fn reanswer(&mut self, host: &str) -> Result<(), String> {
+        let Some((id, push)) = self.latest_push.get(host).cloned() else {
+            return Ok(());
+        };
+        let writer = self.cfg()?.active_master_role.clone();
+        let result = self
+            .agent(host)
+            .answer(&AgentCall::SetStatus(push), writer.as_deref());
+        self.feed(Event::AgentAnswered {
+            call: id,
+            host: host.to_string(),
+            result,
+        })
+    }
+
+    fn reply(&mut self, answer: &Answer) {
+        let text = match answer {
+            Answer::Reply(r) => r.text.clone(),
+            Answer::Unavailable(why) => why.clone(),
+            Answer::Checks(Ok(rows)) => format!("{} checks", rows.len()),
+            Answer::Checks(Err(e)) => e.clone(),
+        };
+        for l in text.trim_end().lines() {
+            let _ = writeln!(self.out, "{}", format!("= {l}").trim_end());
+        }
+    }
+
+    /// Every monitor that reports sends its table to the leader.
+    fn report(&mut self) -> Result<(), String> {
+        let reports: Vec<Event> = self
+            .monitors
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.reporting)
+            .map(|(i, m)| Event::Observations {
+                monitor: i as u64 + 1,
+                table: MonitorTable {
+                    monitor: format!("mon{}", i + 1),
+                    network_ok: m.network_ok,
+                    observed_at: self.now,
+                    table: m.table.clone(),
+                },
+            })
+            .collect();
+        for r in reports {
+            self.feed(r)?;
+        }
+        Ok(())
+    }
+
+    fn request(&mut self, request: Request) -> Result<(), String> {
+        self.report()?;
+        self.next_request += 1;
+        self.feed(Event::Request {
+            id: RequestId(self.next_request),
+            request,
+        })
+    }
+
+    fn observe(&mut self, m: usize, host: &str, check: CheckKind, raw: &str) -> Result<(), String> {
+        let result = CheckResult::parse(raw);
+        let trap = check.config(&self.cfg()?.checks).trap_period;
+        let now = self.now;
+        let mon = self.monitors.get_mut(m).ok_or("no such monitor")?;
+        let tr = mon.trackers.entry((host.to_string(), check)).or_default();
+        let o = tr.observe(host, check, &result, mon.network_ok, trap, now);
+        if let Some(ok) = o.report {
+            mon.table.record(host, check, ok, &result.message, now);
+        }
+        self.print(&o.lines);
+        Ok(())
+    }
+
+    /// Runs one input line.
+    pub fn run(&mut self, line: &str) -> Result<(), String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((&cmd, args)) = words.split_first() else {
+            return Ok(());
+        };
+        let (cmd, mon) = match cmd.split_once('@') {
+            Some((c, m)) => (c, Some(m.parse::<usize>().map_err(|e| e.to_string())? - 1)),
+            None => (cmd, None),
+        };
+        match cmd {
+            "config" | "option" | "monitors" | "at" | "mode" | "host" | "unstarted" => {
+                self.setup(cmd, args)
+            }
+            "check" | "checks" | "network" | "fresh" => self.monitor_input(cmd, mon, args),
+            "agent" => self.agent_input(args),
+            "leader" | "quorum" | "transfer" | "peer" => self.raft_input(cmd, args),
+            "trace" => self.trace_input(args),
+            "tick" => {
+                self.report()?;
+                self.feed(Event::Tick)
+            }
+            "admin" => self.request(Request::Command(
+                args.iter().map(|s| s.to_string()).collect(),
+            )),
+            "show" => self.show(),
+            other => Err(format!("unknown input '{other}'")),
+        }
+    }
+
+    fn setup(&mut self, cmd: &str, args: &[&str]) -> Result<(), String> {
+        match cmd {
+            "config" => {
+                let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+                let text = std::fs::read_to_string(dir.join(args[0])).map_err(|e| e.to_string())?;
+                let cfg = load_str(&text, args[0], Program::Monitor).map_err(|e| e.to_string())?;
+                self.config = Some(cfg);
+            }
+            "option" => self.option(args)?,
+            "monitors" => {
+                let n: usize = args[0].parse().map_err(|_| "bad count")?;
+                self.quorum = args[2].parse().map_err(|_| "bad quorum")?;
+                self.monitors = (0..n).map(|_| Monitor::new()).collect();
+            }
+            "at" => {
+                self.now = match args[0].strip_prefix('+') {
+                    Some(s) => self
+                        .now
+                        .plus(Duration::from_secs_f64(s.parse().map_err(|_| "bad +secs")?)),
+                    None => parse_time(&args.join(" ")).ok_or("bad time")?,
+                };
+            }
+            "mode" => {
+                let m = match args[0] {
+                    "ACTIVE" => Mode::Active,
+                    "MANUAL" => Mode::Manual,
+                    "WAIT" => Mode::Wait,
+                    "PASSIVE" => Mode::Passive,
+                    _ => return Err("bad mode".into()),
+                };
+                self.state()?.mode = m;
+            }
+            "host" => self.host(args)?,
+            "unstarted" => {
+                self.state = None;
+                self.dirty = true;
+            }
+            _ => unreachable!("setup input"),
+        }
+        Ok(())
+    }
+
+    fn option(&mut self, args: &[&str]) -> Result<(), String> {
+        let m = self
+            .config
+            .as_mut()
+            .and_then(|c| c.monitor.as_mut())
+            .ok_or("no monitor")?;
+        let v: f64 = args[1].parse().map_err(|_| "bad number")?;
+        let d = Duration::from_secs_f64(v);
+        match args[0] {
+            "auto_set_online" => m.auto_set_online = d,
+            "flap_duration" => m.flap_duration = d,
+            "flap_count" => m.flap_count = v as u32,
+            "wait_for_other_master" => m.wait_for_other_master = d,
+            "agent_lease" => m.agent_lease = d,
+            "agent_timeout" => m.agent_timeout = d,
+            other => return Err(format!("unknown option {other}")),
+        }
+        Ok(())
+    }
+
+    fn host(&mut self, args: &[&str]) -> Result<(), String> {
+        let st: HostState = args[1].parse().map_err(|e| format!("{e}"))?;
+        let roles = parse_roles(&args[2..])?;
+        let writer = self.cfg()?.active_master_role.clone();
+        let w = roles
+            .iter()
+            .find(|r| Some(r.role.as_str()) == writer.as_deref())
+            .cloned();
+        let a = self.agent(args[0]);
+        a.holds_writer = w.is_some();
+        a.writer = w;
+        let now = self.now;
+        let h = self.state()?.host_mut(args[0]).ok_or("unknown host")?;
+        h.state = st;
+        h.roles = roles;
+        h.roles.sort();
+        h.last_state_change = now;
+        h.online_since = (st == HostState::Online).then_some(now);
+        Ok(())
+    }
+
+    fn monitor_input(
+        &mut self,
+        cmd: &str,
+        mon: Option<usize>,
+        args: &[&str],
+    ) -> Result<(), String> {
+        let rest = |n: usize| args[n..].join(" ");
+        match cmd {
+            "check" => {
+                let kind: CheckKind = args[1].parse().map_err(|e| format!("{e}"))?;
+                self.observe(mon.unwrap_or(0), args[0], kind, &rest(2))?;
+            }
+            "checks" => {
+                let hosts: Vec<String> = if args[0] == "all" {
+                    self.cfg()?.hosts.iter().map(|h| h.name.clone()).collect()
+                } else {
+                    vec![args[0].to_string()]
+                };
+                let mons: Vec<usize> = match mon {
+                    None => (0..self.monitors.len()).collect(),
+                    Some(m) => vec![m],
+                };
+                for m in mons {
+                    for h in &hosts {
+                        for k in CheckKind::ALL {
+                            self.observe(m, h, k, &rest(1))?;
+                        }
+                    }
+                }
+            }
+            "network" => {
+                let m = mon.unwrap_or(0);
+                let ok = args[0] == "up";
+                self.monitors
+                    .get_mut(m)
+                    .ok_or("no such monitor")?
+                    .network_ok = ok;
+                if m == 0 {
+                    self.feed(Event::Network { ok })?;
+                }
+            }
+            "fresh" => {
+                for (i, m) in self.monitors.iter_mut().enumerate() {
+                    if mon.is_none_or(|n| n == i) {
+                        m.reporting = true;
+                    }
+                }
+            }
+            _ => unreachable!("monitor input"),
+        }
+        Ok(())
+    }
+
+    fn agent_input(&mut self, args: &[&str]) -> Result<(), String> {
+        let host = args.first().ok_or("agent needs a host")?.to_string();
+        let what = args.get(1).copied().unwrap_or_default();
+        let rest = args.get(2..).unwrap_or_default();
+        let a = self.agent(&host);
+        match what {
+            "reachable" => a.reachable = true,
+            "unreachable" => a.reachable = false,
+            "confirm" => a.holds_writer = false,
+            "uptime" => {
+                let s: u64 = rest
+                    .first()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("bad uptime")?;
+                a.uptime = Some(Duration::from_secs(s));
+            }
+            "error" => {
+                a.errors = match rest.join(" ").as_str() {
+                    "none" => Vec::new(),
+                    e => vec![e.to_string()],
+                };
+            }
+            "says" => {
+                a.says.state = Some(rest[0].parse().map_err(|e| format!("{e}"))?);
+                a.says.roles = parse_roles(&rest[1..])?;
+                return Ok(());
+            }
+            "system" => {
+                a.system = parse_system(rest)?;
+                return Ok(());
+            }
+            _ => return Err("bad agent fact".into()),
+        }
+        self.reanswer(&host)
+    }
+
+    fn raft_input(&mut self, cmd: &str, args: &[&str]) -> Result<(), String> {
+        match (cmd, args.first().copied()) {
+            ("leader", Some("new")) => {
+                self.leadership(false, None)?;
+                self.term += 1;
+                self.leadership(true, Some(ME))?;
+                for m in &mut self.monitors {
+                    m.reporting = false;
+                }
+            }
+            ("leader", Some("lost")) => {
+                let to = args.get(1).map(|n| self.node_id(n)).transpose()?;
+                self.term += 1;
+                self.leadership(false, to)?;
+            }
+            ("quorum", Some(q)) => self.feed(Event::QuorumFreshness {
+                fresh: q == "fresh",
+            })?,
+            ("transfer", Some(name)) => {
+                let to = self.node_id(name)?;
+                self.request(Request::Transfer { to })?;
+            }
+            ("peer", Some("hold")) => self.request(Request::HoldElections)?,
+            ("peer", Some("campaign")) => self.request(Request::Campaign)?,
+            _ => return Err(format!("bad {cmd} input")),
+        }
+        Ok(())
+    }
+
+    fn leadership(&mut self, leading: bool, leader: Option<u64>) -> Result<(), String> {
+        let term = self.term;
+        self.feed(Event::Leadership {
+            leading,
+            term,
+            leader,
+        })
+    }
+
+    fn node_id(&self, name: &str) -> Result<u64, String> {
+        self.cfg()?
+            .monitor_nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.id)
+            .ok_or_else(|| format!("unknown monitor {name}"))
+    }
+
+    fn trace_input(&mut self, args: &[&str]) -> Result<(), String> {
+        for a in args {
+            match *a {
+                "log" => self.trace.log = true,
+                "calls" => self.trace.calls = true,
+                "raft" => self.trace.raft = true,
+                "off" => self.trace = Trace::default(),
+                other => return Err(format!("unknown trace {other}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn show(&mut self) -> Result<(), String> {
+        let st = self.state()?.clone();
+        self.dirty = false;
+        let _ = writeln!(self.out, "| mode {} epoch {}", st.mode, st.epoch);
+        for h in &st.hosts {
+            let roles: Vec<String> = h.roles.iter().map(ToString::to_string).collect();
+            let flags = format!(
+                "{}{}",
+                if h.flapping { " flapping" } else { "" },
+                if h.agent_down { " agent_down" } else { "" }
+            );
+            let _ = writeln!(
+                self.out,
+                "| {} {}{} [{}]",
+                h.name,
+                h.state,
+                flags,
+                roles.join(", ")
+            );
+        }
+        if let Some(r) = &st.writer_release {
+            let _ = writeln!(
+                self.out,
+                "| writer released from {} at epoch {} (target {})",
+                r.host,
+                r.epoch,
+                r.target.as_deref().unwrap_or("-")
+            );
+        }
+        Ok(())
+    }
+}
+
+fn parse_roles(words: &[&str]) -> Result<Vec<RoleIp>, String> {
+    words
+        .iter()
+        .map(|r| {
+            let (role, ip) = r.trim_end_matches(')').split_once('(').ok_or("bad role")?;
+            Ok(RoleIp::new(role, ip.parse().map_err(|_| "bad ip")?))
+        })
+        .collect()
+}
+
+/// `writable|read_only [role(ip)…] [master IP]`.
+fn parse_system(words: &[&str]) -> Result<mmm_core::leader::SystemView, String> {
+    let writable = match words.first() {
+        Some(&"writable") => true,
+        Some(&"read_only") => false,
+        _ => return Err("system: writable or read_only".into()),
+    };
+    let (roles, master) = match words.iter().position(|w| *w == "master") {
+        Some(i) => (&words[1..i], words.get(i + 1)),
+        None => (&words[1..], None),
+    };
+    Ok(mmm_core::leader::SystemView {
+        writable,
+        present: parse_roles(roles)?,
+        master_ip: master
+            .map(|m| m.parse())
+            .transpose()
+            .map_err(|_| "bad ip")?,
+    })
+}
+
+fn describe(call: &AgentCall) -> String {
+    match call {
+        AgentCall::SetStatus(p) => {
+            let roles: Vec<String> = p.status.roles.iter().map(ToString::to_string).collect();
+            format!(
+                "SetStatus epoch {} {} [{}] active master '{}'",
+                p.status.epoch,
+                p.status.state,
+                roles.join(", "),
+                p.status.active_master
+            )
+        }
+        AgentCall::GetStatus => "GetStatus".into(),
+        AgentCall::GetSystemStatus => "GetSystemStatus".into(),
+        AgentCall::ClearBadRoles(f) => format!("ClearBadRoles epoch {}", f.epoch),
+        AgentCall::Ping => "Ping".into(),
+    }
+}
+
+fn switches(s: Switches) -> String {
+    let on = |b: bool| if b { "on" } else { "off" };
+    format!("heartbeat {}, elections {}", on(s.heartbeat), on(s.elect))
+}

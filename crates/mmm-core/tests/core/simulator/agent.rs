@@ -1,0 +1,217 @@
+//! The simulated agent on each database host and the parts of its system the invariants
+//! look at (read_only, VIPs). It follows the agent's own rules from [`mmm_core::agent`]:
+//! the epoch rule, role changes in mysql-mmm's order (the writer's writes are denied before
+//! its IP goes, allowed before its IP comes), the once-a-second re-assertion and
+//! CLEAR_BAD_ROLES. Like the agent daemon it counts the writer lease from the basis the push
+//! echoes ([`WriterLease`]), drops the writer role itself when the lease runs out and takes it
+//! again only at a higher epoch. Every other part of the
+//! simulator talks to it through [`SimAgent`] only.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use mmm_core::agent::Mono;
+use mmm_core::agent::epoch::check_epoch;
+use mmm_core::agent::lease::{LeaseBasis, WriterLease};
+use mmm_core::agent::plan::{Step, bad_roles, reassert, role_changes};
+use mmm_core::leader::{AgentAnswer, AgentCall, AgentView, CallFailure, StatusReport, SystemView};
+use mmm_core::state::{HostState, RoleIp};
+use mmm_core::time::Timestamp;
+
+/// One host's agent and its system.
+#[derive(Debug, Clone)]
+pub struct SimAgent {
+    writer_role: String,
+    /// Every configured role IP (what CLEAR_BAD_ROLES looks for).
+    configured: Vec<RoleIp>,
+    /// Highest epoch accepted (persisted: survives restarts).
+    epoch: u64,
+    state: Option<HostState>,
+    /// Roles the agent holds.
+    roles: Vec<RoleIp>,
+    /// MySQL has read_only=0.
+    writable: bool,
+    /// Role IPs configured on the interface.
+    present: Vec<RoleIp>,
+    /// The writer lease of the running agent process.
+    lease: WriterLease,
+}
+
+fn mono(t: Timestamp) -> Mono {
+    Mono::from_millis(t.as_millis())
+}
+
+impl SimAgent {
+    pub fn new(writer_role: &str, configured: Vec<RoleIp>) -> Self {
+        SimAgent {
+            writer_role: writer_role.to_string(),
+            configured,
+            epoch: 0,
+            state: None,
+            roles: Vec::new(),
+            writable: false,
+            present: Vec::new(),
+            lease: WriterLease::new(1),
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// MySQL accepts writes.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The writer VIP is on the interface.
+    pub fn holds_writer_ip(&self) -> bool {
+        self.present.iter().any(|r| r.role == self.writer_role)
+    }
+
+    fn holds_writer(&self) -> bool {
+        self.roles.iter().any(|r| r.role == self.writer_role)
+    }
+
+    fn present_ips(&self) -> Vec<IpAddr> {
+        self.present.iter().map(|r| r.ip).collect()
+    }
+
+    /// The machine rebooted: MySQL comes up read-only, no VIP is configured, the agent
+    /// remembers only its epoch.
+    pub fn boot(&mut self) {
+        self.state = None;
+        self.roles.clear();
+        self.present.clear();
+        self.writable = false;
+        self.lease = WriterLease::new(self.lease.incarnation() + 1);
+    }
+
+    /// MySQL died (nothing can write) or came back (read-only until re-asserted).
+    pub fn mysql_changed(&mut self) {
+        self.writable = false;
+    }
+
+    /// The agent's loop: drop the writer when its lease ran out, else re-assert held roles.
+    pub fn tick(&mut self, now: Timestamp, mysql_up: bool) {
+        if !mysql_up {
+            self.writable = false;
+        }
+        if self.holds_writer() && self.lease.deadline().is_none_or(|d| mono(now) >= d) {
+            let w = self.writer_role.clone();
+            let held: Vec<RoleIp> = self.roles.iter().filter(|r| r.role != w).cloned().collect();
+            self.change_roles(held, mysql_up);
+            self.lease.ran_out(self.epoch);
+            return;
+        }
+        let mysql = mysql_up.then_some(self.writable);
+        let r = reassert(
+            &self.roles,
+            &self.present_ips(),
+            mysql,
+            Some(&self.writer_role),
+            true,
+        );
+        if r.allow_write {
+            self.writable = true;
+        }
+        self.present.extend(r.add_ips);
+        self.present.sort();
+    }
+
+    /// Applies the steps from the held roles to `new`, in mysql-mmm's order.
+    fn change_roles(&mut self, new: Vec<RoleIp>, mysql_up: bool) {
+        for step in role_changes(&self.roles, &new, Some(&self.writer_role)) {
+            match step {
+                Step::RemoveRole { role, writer } => {
+                    if writer {
+                        self.writable = false;
+                    }
+                    self.present.retain(|r| *r != role);
+                }
+                Step::AddRole { role, writer } => {
+                    if writer {
+                        self.writable = mysql_up;
+                    }
+                    if !self.present.contains(&role) {
+                        self.present.push(role);
+                    }
+                }
+            }
+        }
+        self.present.sort();
+        self.roles = new;
+    }
+
+    /// Handles one request as it arrives.
+    pub fn handle(
+        &mut self,
+        call: &AgentCall,
+        now: Timestamp,
+        mysql_up: bool,
+        uptime: Duration,
+    ) -> Result<AgentAnswer, CallFailure> {
+        match call {
+            AgentCall::SetStatus(push) => {
+                let s = &push.status;
+                check_epoch(self.epoch, s.epoch)
+                    .map_err(|e| CallFailure::Refused(e.to_string()))?;
+                self.epoch = s.epoch;
+                self.state = Some(s.state);
+                let mut roles = s.roles.clone();
+                if roles.iter().any(|r| r.role == self.writer_role) {
+                    let offer =
+                        self.lease
+                            .offer(s.epoch, push.basis.as_ref(), push.lease, mono(now));
+                    match offer {
+                        Ok(until) => self.lease.extend(until),
+                        Err(_) => roles.retain(|r| r.role != self.writer_role),
+                    }
+                } else {
+                    self.lease.release();
+                }
+                self.change_roles(roles, mysql_up);
+                if !self.holds_writer() {
+                    self.lease.release();
+                }
+                Ok(AgentAnswer::Status(StatusReport {
+                    epoch: self.epoch,
+                    writable: self.writable,
+                    present: self.present.clone(),
+                    errors: Vec::new(),
+                    uptime: Some(uptime),
+                    basis: Some(LeaseBasis {
+                        incarnation: self.lease.incarnation(),
+                        at: mono(now),
+                    }),
+                    writer_ran_out_epoch: self.lease.ran_out_epoch(),
+                }))
+            }
+            AgentCall::GetStatus => Ok(AgentAnswer::Agent(AgentView {
+                state: self.state,
+                roles: self.roles.clone(),
+            })),
+            AgentCall::GetSystemStatus => Ok(AgentAnswer::System(SystemView {
+                writable: self.writable && mysql_up,
+                present: self.present.clone(),
+                master_ip: None,
+            })),
+            AgentCall::ClearBadRoles(f) => {
+                check_epoch(self.epoch, f.epoch)
+                    .map_err(|e| CallFailure::Refused(e.to_string()))?;
+                let bad = bad_roles(&self.configured, &self.roles, &self.present_ips());
+                for r in &bad {
+                    if r.role == self.writer_role {
+                        self.writable = false;
+                    }
+                }
+                self.present.retain(|r| !bad.contains(r));
+                Ok(AgentAnswer::Cleared(format!(
+                    "OK: Removed {} roles",
+                    bad.len()
+                )))
+            }
+            AgentCall::Ping => Ok(AgentAnswer::Pong),
+        }
+    }
+}
