@@ -15,5 +15,7 @@ pub fn build(s: &Snapshot, now: Mono) -> pb::AgentReport {
         writer_lease_remaining_ms: s.lease_deadline.map_or(0, |d| millis(now.until(d))),
         writer_ran_out_epoch: s.ran_out_epoch.unwrap_or(0),
         writer_refused: s.writer_refused.clone().unwrap_or_default(),
+        server_timer_armed: s.timer_armed_until.is_some_and(|d| d > now),
+        server_timer: s.timer.clone(),
     }
 }

@@ -10,6 +10,7 @@
 mod conn;
 mod error;
 mod status;
+pub mod timer;
 mod version;
 
 pub use conn::{

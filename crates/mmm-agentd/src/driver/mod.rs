@@ -9,6 +9,7 @@
 mod reassert;
 mod roles;
 mod status;
+mod timer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -65,6 +66,10 @@ pub struct Snapshot {
     pub ran_out_epoch: Option<u64>,
     /// Why the last status's writer role was not taken or renewed.
     pub writer_refused: Option<String>,
+    /// Until when the server's own lease timer is armed (only while it can fire).
+    pub timer_armed_until: Option<Mono>,
+    /// The server timer's state as the report names it.
+    pub timer: String,
 }
 
 /// The driver's state.
@@ -78,6 +83,8 @@ pub struct Driver {
     desired: Desired,
     lease: WriterLease,
     writer_refused: Option<Refusal>,
+    timer: timer::TimerState,
+    timer_armed_until: Option<Mono>,
     writer_synced: bool,
     /// When the last catch-up attempt failed; re-tries wait a second after it.
     sync_failed_at: Option<Instant>,
@@ -111,6 +118,8 @@ impl Driver {
             lease_deadline: None,
             ran_out_epoch: None,
             writer_refused: None,
+            timer_armed_until: None,
+            timer: timer::TimerState::Unknown.describe(),
         });
         let configured = cfg
             .roles
@@ -127,6 +136,8 @@ impl Driver {
             desired: Desired::default(),
             lease,
             writer_refused: None,
+            timer: timer::TimerState::Unknown,
+            timer_armed_until: None,
             writer_synced: false,
             sync_failed_at: None,
             deny_pending: false,
@@ -179,6 +190,10 @@ impl Driver {
             lease_deadline: self.lease.deadline(),
             ran_out_epoch: self.lease.ran_out_epoch(),
             writer_refused: self.writer_refused.as_ref().map(ToString::to_string),
+            timer_armed_until: self
+                .timer_armed_until
+                .filter(|_| self.timer_armed(clock::now())),
+            timer: self.timer.describe(),
         }
     }
 
@@ -198,6 +213,7 @@ impl Driver {
 
     /// Runs until every sender is gone.
     pub async fn run(mut self) {
+        self.probe_timer().await;
         self.adopt_running_writer().await;
         self.publish();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -212,12 +228,14 @@ impl Driver {
                     Some(req) => self.handle(req).await,
                 },
                 _ = tick.tick() => {
+                    self.probe_timer().await;
                     let mut errors = Vec::new();
                     self.reassert(&mut errors).await;
                 }
             }
             self.publish();
         }
+        self.stop().await;
     }
 
     async fn handle(&mut self, req: Request) {

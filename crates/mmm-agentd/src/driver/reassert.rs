@@ -141,10 +141,14 @@ impl Driver {
             "Found role '{writer}' configured at startup; holding it for {:?} until the monitor confirms it",
             self.startup_lease
         );
-        self.desired.roles = vec![writer];
+        self.desired.roles = vec![writer.clone()];
         self.writer_synced = writable;
         self.adopted = true;
-        self.lease.extend(clock::now().plus(self.startup_lease));
+        let deadline = clock::now().plus(self.startup_lease);
+        self.lease.extend(deadline);
+        if let Err(e) = self.arm_timer(deadline).await {
+            tracing::warn!("Startup lease of role '{writer}': {e}");
+        }
     }
 
     pub(super) async fn clear_bad_roles(

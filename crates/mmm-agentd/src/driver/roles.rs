@@ -22,6 +22,7 @@ impl Driver {
                 Ok(killed) => {
                     self.deny_pending = false;
                     tracing::info!(killed, "Denied writes for role '{role}'");
+                    self.disarm_timer().await;
                 }
                 Err(e) => {
                     self.deny_pending = true;
@@ -122,8 +123,36 @@ impl Driver {
         };
         fatal!("Lease expired: dropping role '{writer}'");
         self.lease.ran_out(self.epochs.current());
+        self.drop_writer_now(&writer, "lease expiry").await;
+    }
+
+    /// The process is stopping (SIGTERM): nobody would count a writer lease any more, so a
+    /// held writer role is given up here (VIP removed, read_only=1). When MySQL does not answer,
+    /// the server's own lease timer fences it at the lease deadline, if one is armed.
+    pub(super) async fn stop(&mut self) {
+        let Some(writer) = self.held_writer() else {
+            return;
+        };
+        tracing::warn!("Stopping: dropping role '{writer}' before exit");
+        let armed = self.timer_armed(crate::clock::now());
+        if !self.drop_writer_now(&writer, "stop").await {
+            if armed {
+                tracing::warn!(
+                    "Couldn't deny writes before exit; the server's lease timer sets read_only=1 at the lease deadline"
+                );
+            } else {
+                fatal!(
+                    "Couldn't deny writes before exit and no server lease timer is armed: this host may stay writable"
+                );
+            }
+        }
+    }
+
+    /// Removes the writer VIP and denies writes concurrently, so a hung MySQL cannot delay the
+    /// VIP; each result is logged as it arrives. True when writes were denied.
+    async fn drop_writer_now(&mut self, writer: &RoleIp, why: &str) -> bool {
         self.adopted = false;
-        self.desired.roles.retain(|r| r != &writer);
+        self.desired.roles.retain(|r| r != writer);
         self.writer_synced = false;
         self.publish();
         let vips = self.vips.clone();
@@ -133,7 +162,7 @@ impl Driver {
         let vip_fut = async {
             let r = vips.remove(ip).await;
             match &r {
-                Ok(()) => tracing::info!("Removed IP '{ip}' after lease expiry"),
+                Ok(()) => tracing::info!("Removed IP '{ip}' after {why}"),
                 Err(e) => fatal!(
                     "Couldn't clear IP '{ip}' from interface '{}': {e}",
                     vips.interface()
@@ -144,15 +173,16 @@ impl Driver {
         let db_fut = async {
             let r = db.deny_write().await;
             match &r {
-                Ok(killed) => tracing::info!(killed, "Denied writes after lease expiry"),
+                Ok(killed) => tracing::info!(killed, "Denied writes after {why}"),
                 Err(e) => fatal!("Couldn't deny writes: {e}"),
             }
             r.is_ok()
         };
         let (vip_ok, db_ok) = tokio::join!(vip_fut, db_fut);
-        if !vip_ok && !self.pending_removals.contains(&writer) {
+        if !vip_ok && !self.pending_removals.contains(writer) {
             self.pending_removals.push(writer.clone());
         }
         self.deny_pending = !db_ok;
+        db_ok
     }
 }

@@ -38,7 +38,11 @@ impl Driver {
         self.accept_epoch(cmd.epoch)?;
         self.adopted = false;
         let lease = cmd.lease.unwrap_or(Duration::ZERO);
-        let new = self.admit_writer(cmd.desired, cmd.epoch, cmd.basis.as_ref(), lease, now);
+        let (mut new, offered) =
+            self.admit_writer(cmd.desired, cmd.epoch, cmd.basis.as_ref(), lease, now);
+        if let Some(deadline) = offered {
+            new = self.cover_with_timer(new, deadline).await;
+        }
         let old = std::mem::replace(&mut self.desired, new.clone());
         let mut errors = Vec::new();
 
@@ -74,35 +78,51 @@ impl Driver {
         Ok(self.reply(STATUS_APPLIED, errors).await)
     }
 
-    /// The status's roles with its writer role kept only when a lease covers it: a status that
-    /// grants a lease starts or extends it; one that cannot leaves a held lease as it is (not
-    /// renewed) and does not let a host that does not hold the role take it.
+    /// The status's roles with its writer role kept only when a lease can cover it, and the
+    /// deadline the status offers (started or extended once the server's timer is armed); a
+    /// status that cannot grant one leaves a held lease as it is (not renewed) and does not
+    /// let a host that does not hold the role take it.
     fn admit_writer(
         &mut self,
-        mut new: Desired,
+        new: Desired,
         epoch: u64,
         basis: Option<&LeaseBasis>,
         lease: Duration,
         now: Mono,
-    ) -> Desired {
+    ) -> (Desired, Option<Mono>) {
         let Some(writer) = new.roles.iter().find(|r| self.is_writer(r)).cloned() else {
             self.note_refusal(None, None);
-            return new;
+            return (new, None);
         };
         match self.lease.offer(epoch, basis, lease, now) {
-            Ok(deadline) => {
+            Ok(deadline) => (new, Some(deadline)),
+            Err(refusal) => (self.refuse_writer(new, &writer, refusal), None),
+        }
+    }
+
+    fn refuse_writer(&mut self, mut new: Desired, writer: &RoleIp, refusal: Refusal) -> Desired {
+        let held = self.held_writer().as_ref() == Some(writer);
+        if !held {
+            new.roles.retain(|r| r != writer);
+        }
+        self.note_refusal(Some(refusal), Some(writer));
+        new
+    }
+
+    /// Arms the server's timer before the lease starts or moves: a lease the server would not
+    /// enforce (when its timer is usable) is not granted.
+    async fn cover_with_timer(&mut self, new: Desired, deadline: Mono) -> Desired {
+        let Some(writer) = new.roles.iter().find(|r| self.is_writer(r)).cloned() else {
+            return new;
+        };
+        match self.arm_timer(deadline).await {
+            Ok(()) => {
                 self.lease.extend(deadline);
                 self.note_refusal(None, Some(&writer));
+                new
             }
-            Err(refusal) => {
-                let held = self.held_writer().as_ref() == Some(&writer);
-                if !held {
-                    new.roles.retain(|r| r != &writer);
-                }
-                self.note_refusal(Some(refusal), Some(&writer));
-            }
+            Err(error) => self.refuse_writer(new, &writer, Refusal::ServerTimer { error }),
         }
-        new
     }
 
     /// Remembers why the writer role was not taken or renewed; logs each new reason once.
