@@ -9,11 +9,16 @@ use mmm_proto::pb;
 
 use super::harness::{Cluster, WRITER_IP, cluster, status_req};
 
-const LEASE_MS: u64 = 1500;
+pub(super) const LEASE_MS: u64 = 1500;
 
 /// Takes the writer on `name` at `epoch` under a lease counted from a fresh basis; returns the
 /// instants around the basis reading.
-fn take_writer(c: &Cluster, name: &str, epoch: u64, lease_ms: u64) -> (Instant, Instant) {
+pub(super) fn take_writer(
+    c: &Cluster,
+    name: &str,
+    epoch: u64,
+    lease_ms: u64,
+) -> (Instant, Instant) {
     let (before, basis, after) = c.ping_basis(name);
     let mut req = status_req(name, &[("writer", WRITER_IP)], name, epoch, lease_ms);
     req.basis = Some(basis);
@@ -23,7 +28,7 @@ fn take_writer(c: &Cluster, name: &str, epoch: u64, lease_ms: u64) -> (Instant, 
     (before, after)
 }
 
-fn two_masters(tag: &str) -> Option<Cluster> {
+pub(super) fn two_masters(tag: &str) -> Option<Cluster> {
     cluster(
         tag,
         TopologySpec {
@@ -132,7 +137,7 @@ fn lease_expiry_demotes_writer_on_time_even_with_hung_mysql() {
 
 /// Sends `req` to `ip` from the client namespace in the background; the reply comes back
 /// through the returned handle (the agent may be stopped meanwhile).
-fn send_in_background(
+pub(super) fn send_in_background(
     c: &Cluster,
     ip: String,
     req: pb::SetStatusRequest,
