@@ -21,8 +21,7 @@ pub mod workloads;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use mmm_lab::cluster::Binaries;
+use anyhow::Result;
 
 use crate::expect::{Expected, Judged, judge};
 use crate::history::History;
@@ -67,31 +66,6 @@ pub fn check_and_report(
         .collect();
     let summary = report::write(dir, h, &judged, schedule)?;
     Ok((judged, summary))
-}
-
-/// Builds the three programs with cargo (so a run never uses stale ones) into the target
-/// directory holding `exe_dir`, and returns their paths.
-pub fn build_binaries(exe_dir: &Path) -> Result<Binaries> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "mmm-agentd",
-            "-p",
-            "mmm-mond",
-            "-p",
-            "mmmctl",
-        ])
-        .status()
-        .context("running cargo build")?;
-    anyhow::ensure!(
-        status.success(),
-        "building mmm-agentd, mmm-mond and mmmctl failed"
-    );
-    let bins = Binaries::in_dir(exe_dir);
-    bins.check()?;
-    Ok(bins)
 }
 
 /// The default results directory: `target/jepsen/<unix seconds>-seed<seed>` next to `exe_dir`'s

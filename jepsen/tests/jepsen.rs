@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mmm_jepsen::runner::{RunConfig, run};
 use mmm_jepsen::schedule::Schedule;
-use mmm_jepsen::{KNOWN_FAILURES, build_binaries, check_and_report, default_results};
+use mmm_jepsen::{KNOWN_FAILURES, check_and_report, default_results};
 
 fn exe_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mmm-jepsen"))
@@ -31,7 +31,7 @@ fn ci_schedule_keeps_every_property_except_the_marked_cases() {
     let cfg = RunConfig {
         schedule,
         semi_sync: true,
-        binaries: build_binaries(&exe_dir()).expect("build the daemons"),
+        binaries: mmm_lab::build_binaries().expect("build mmm-agentd, mmm-mond and mmmctl"),
         results: dir.clone(),
         tag: "jepci".to_owned(),
     };

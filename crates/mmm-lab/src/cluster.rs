@@ -17,15 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use mysql_async::prelude::Queryable;
-
 use crate::error::{LabError, Result};
 use crate::host::Host;
 use crate::lab::{CLIENT_OCTET, Lab, MONITOR_OCTET_BASE, lab_ip};
-use crate::mmm_config::{MmmConfig, WRITER_VIP_OCTET, write_private_file};
+use crate::mmm_config::{MmmConfig, RoleLayout, WRITER_VIP_OCTET, write_private_file};
 use crate::process::{LabProcess, output_with_deadline};
 use crate::topology::{Topology, TopologySpec};
-use crate::users::{APP_PASSWORD, APP_USER, TEST_DB};
+use crate::workload::{Outcome, Target, execute};
 
 /// Name of the client host (namespace `<prefix>-client`) that runs `mmmctl` and application SQL.
 pub const CLIENT_HOST: &str = "client";
@@ -126,6 +124,9 @@ pub struct ClusterOptions {
     pub monitors: usize,
     /// Slaves and replication mode (GTID or binlog coordinates) of the seeds' topology.
     pub topology: TopologySpec,
+    /// Which hosts hold which roles; `None` is the lab's default (writer on the masters, one
+    /// reader VIP per host on every host).
+    pub roles: Option<RoleLayout>,
     /// Check, lease and status timings.
     pub timings: Timings,
     /// The programs to run.
@@ -148,6 +149,7 @@ impl ClusterOptions {
             tag: tag.to_owned(),
             monitors: 3,
             topology: TopologySpec::default(),
+            roles: None,
             timings: Timings::default(),
             binaries,
             extra_config: String::new(),
@@ -241,7 +243,10 @@ impl Cluster {
                 process: None,
             });
         }
-        let config = MmmConfig::for_topology(&topo, lab.dir());
+        let mut config = MmmConfig::for_topology(&topo, lab.dir());
+        if let Some(layout) = &opts.roles {
+            config.set_roles(layout)?;
+        }
         let mut cluster = Self {
             daemons,
             topo,
@@ -428,6 +433,30 @@ impl Cluster {
             Some(p) => p.cont(),
             None => Err(LabError::Unsupported(format!("{name} is not running"))),
         }
+    }
+
+    /// kill -9 of database host `host`'s mariadbd (a crash); a server that is down is left alone.
+    pub fn kill_mysqld(&mut self, host: &str) -> Result<()> {
+        self.topo.db_mut(host)?.kill9()
+    }
+
+    /// Clean shutdown of database host `host`'s mariadbd (see [`MariaDb::stop`]).
+    ///
+    /// [`MariaDb::stop`]: crate::MariaDb::stop
+    pub fn stop_mysqld(&mut self, host: &str) -> Result<()> {
+        self.topo.db_mut(host)?.stop()
+    }
+
+    /// Starts database host `host`'s mariadbd again on its datadir after a kill or stop, and
+    /// waits until it answers; a running server is left alone.
+    pub fn start_mysqld(&mut self, host: &str) -> Result<()> {
+        let db = self.topo.db_mut(host)?;
+        on_runtime_thread(db.start_again())?
+    }
+
+    /// Whether database host `host`'s mariadbd runs (false for an unknown host).
+    pub fn mysqld_running(&mut self, host: &str) -> bool {
+        self.topo.db_mut(host).is_ok_and(|db| db.is_running())
     }
 
     /// Whether daemon `name` has been started and not exited (an exited one is reaped).
@@ -664,39 +693,26 @@ impl Cluster {
     }
 
     /// Runs `sql` as the application user in the test database, from the client namespace over
-    /// TCP to `ip` (a VIP or a host address), with a 3 s deadline per step.
+    /// TCP to `ip` (a VIP or a host address), with a 3 s deadline per step (one
+    /// [`crate::workload::execute`]).
     pub fn app_exec(&self, ip: &str, sql: &str) -> Result<()> {
-        let target = ip.to_owned();
-        let label = format!("app@{ip}");
-        let sql = sql.to_owned();
-        self.client.block_on(async move {
-            let opts = mysql_async::OptsBuilder::default()
-                .ip_or_hostname(target)
-                .tcp_port(self.config.mysql_port)
-                .user(Some(APP_USER))
-                .pass(Some(APP_PASSWORD))
-                .db_name(Some(TEST_DB))
-                .prefer_socket(false);
-            let sql_error = |what: &str, source| LabError::Sql {
-                server: label.clone(),
-                what: what.to_owned(),
-                source,
-            };
-            let timeout = |what: &str| LabError::Timeout {
-                what: format!("{what} on {label}"),
-                timeout: APP_TIMEOUT,
-            };
-            let mut conn = tokio::time::timeout(APP_TIMEOUT, mysql_async::Conn::new(opts))
-                .await
-                .map_err(|_| timeout("connecting"))?
-                .map_err(|e| sql_error("connecting", e))?;
-            let result = tokio::time::timeout(APP_TIMEOUT, conn.query_drop(sql.as_str()))
-                .await
-                .map_err(|_| timeout(&sql))
-                .and_then(|r| r.map_err(|e| sql_error(&sql, e)));
-            let _ = tokio::time::timeout(APP_TIMEOUT, conn.disconnect()).await;
-            result
-        })?
+        let addr: Ipv4Addr = ip
+            .parse()
+            .map_err(|_| LabError::Unsupported(format!("{ip:?} is not an IPv4 address")))?;
+        let target = Target {
+            connect_timeout: APP_TIMEOUT,
+            statement_timeout: APP_TIMEOUT,
+            ..Target::new(addr, self.config.mysql_port)
+        };
+        let record = self.client.block_on(execute(&target, sql))?;
+        match record.outcome {
+            Outcome::Ok(_) => Ok(()),
+            Outcome::Failed(reason) | Outcome::Unknown(reason) => Err(LabError::Application {
+                target: format!("{ip}:{}", target.port),
+                sql: sql.to_owned(),
+                reason,
+            }),
+        }
     }
 
     /// `Master_Host` of database host `db`'s replication, `None` without replication or when the

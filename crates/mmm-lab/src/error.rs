@@ -70,6 +70,16 @@ pub enum LabError {
         #[source]
         source: mysql_async::Error,
     },
+    /// An application statement through an address (a VIP or a host) did not succeed.
+    #[error("{sql} through {target} did not succeed: {reason}")]
+    Application {
+        /// The address and port.
+        target: String,
+        /// The statement.
+        sql: String,
+        /// What went wrong, as [`crate::workload::execute`] saw it.
+        reason: String,
+    },
     /// A replication thread stopped with an error while the lab waited for it.
     #[error("replication on {server} is broken: {detail}")]
     ReplicationBroken {

@@ -90,28 +90,13 @@ impl Host {
         self.netns.exec(program, args)
     }
 
-    /// Pings `ip` once from this host with a 1 s deadline; true when a reply came back.
+    /// Pings `ip` once from this host with a 1 s deadline (see [`Netns::ping`]).
     pub fn ping(&self, ip: Ipv4Addr) -> bool {
-        let target = ip.to_string();
-        self.netns
-            .exec("ping", &["-c", "1", "-W", "1", "-n", "-q", &target])
-            .is_ok()
+        self.netns.ping(ip)
     }
 
-    /// Whether `ip` answers a ping within `limit` (one-second pings until one is answered).
-    ///
-    /// Right after a link is healed one ping is not enough: a neighbour entry whose ARP probes
-    /// were dropped by the cut stays INCOMPLETE until its last probe times out, and packets
-    /// queued on it meanwhile are dropped, so the first answer can take up to a second longer.
+    /// Whether `ip` answers a ping from this host within `limit` (see [`Netns::ping_within`]).
     pub fn ping_within(&self, ip: Ipv4Addr, limit: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now() + limit;
-        loop {
-            if self.ping(ip) {
-                return true;
-            }
-            if std::time::Instant::now() >= deadline {
-                return false;
-            }
-        }
+        self.netns.ping_within(ip, limit)
     }
 }

@@ -16,13 +16,16 @@
 //!   ([`users`]); faults: kill -9, SIGSTOP/SIGCONT, clean stop, restart. [`replication`] wires
 //!   (GTID or binlog coordinates) and waits; [`Topology`] brings up the seeds' layout (db1⇄db2,
 //!   db3… slaves of db1).
-//! * [`MmmConfig`] renders `mmm_common.conf` for a topology; [`write_private_file`] writes it 0600.
+//! * [`MmmConfig`] renders `mmm_common.conf` for a topology (default roles, or a [`RoleLayout`]
+//!   such as a seed report's); [`write_private_file`] writes it 0600.
 //! * [`cluster::Cluster`] launches the whole system on the seeds' topology: real agents, N real
 //!   monitors, a client namespace for `mmmctl`; the `mmm-lab demo` binary is built on it.
 //! * [`workload::execute`] is one application operation as a user sees it (new connection, short
 //!   connect deadline, `@@server_id`, sure failure vs unknown outcome); [`sampler::Sampler`]
 //!   watches every server's `read_only`, VIPs, agent epoch/lease and every monitor's Raft view
 //!   from inside their namespaces.
+//! * [`build_binaries`] builds the programs the lab tests and the chaos suite run, with cargo
+//!   first and one feature set, so a run never uses stale ones.
 //! * Lab children die with the process that started them (`PR_SET_PDEATHSIG`), and
 //!   [`cleanup_orphans`] removes namespaces and directories a killed owner left behind.
 
@@ -41,16 +44,18 @@ pub mod topology;
 pub mod users;
 pub mod workload;
 
+mod build;
 mod cmd;
 mod delay;
 mod ifaddrs;
 mod orphans;
 
+pub use build::build_binaries;
 pub use error::{LabError, Result};
 pub use host::{HOST_INTERFACE, Host};
 pub use lab::{CLIENT_OCTET, LAB_PREFIX_LEN, LAB_SUBNET, Lab, MONITOR_OCTET_BASE, lab_ip};
 pub use mariadb::{MariaDb, MariaDbOpts};
-pub use mmm_config::{MmmConfig, MmmHost, write_private_file};
+pub use mmm_config::{MmmConfig, MmmHost, RoleLayout, write_private_file};
 pub use netns::Netns;
 pub use orphans::{OrphanReport, cleanup_orphans};
 pub use process::LabProcess;

@@ -44,8 +44,12 @@ pub struct MmmConfig {
     pub hosts: Vec<MmmHost>,
     /// The writer role's single VIP.
     pub writer_ip: Ipv4Addr,
+    /// Hosts that may hold the writer role, in the role's `hosts` order.
+    pub writer_hosts: Vec<String>,
     /// The reader role's VIPs.
     pub reader_ips: Vec<Ipv4Addr>,
+    /// Hosts that may hold reader VIPs, in the role's `hosts` order.
+    pub reader_hosts: Vec<String>,
     /// `cluster_interface`.
     pub cluster_interface: String,
     /// `mysql_port`.
@@ -60,6 +64,48 @@ impl MmmConfig {
     /// The config for `topo`: writer VIP 10.213.7.100 on the masters, one reader VIP per host from
     /// 10.213.7.101 on all hosts, agent pid files under `state_dir/<host>/`.
     pub fn for_topology(topo: &Topology, state_dir: &Path) -> Self {
+        let mut config = Self::hosts_of(topo, state_dir);
+        config.writer_hosts = config
+            .hosts
+            .iter()
+            .filter(|h| h.mode == NodeMode::Master)
+            .map(|h| h.name.clone())
+            .collect();
+        config.reader_hosts = config.hosts.iter().map(|h| h.name.clone()).collect();
+        config.reader_ips = reader_vips(config.hosts.len());
+        config
+    }
+
+    /// Replaces the default roles with those of `layout` (e.g. the second seed report's readers
+    /// on the slaves only). Fails, changing nothing, when the layout names a host the config
+    /// lacks, has no writer host or reader host, or asks for no or too many reader VIPs.
+    pub fn set_roles(&mut self, layout: &RoleLayout) -> Result<()> {
+        for name in layout.writer_hosts.iter().chain(&layout.reader_hosts) {
+            if !self.hosts.iter().any(|h| &h.name == name) {
+                return Err(LabError::Unsupported(format!(
+                    "role layout names host {name}, which the topology does not have"
+                )));
+            }
+        }
+        if layout.writer_hosts.is_empty() || layout.reader_hosts.is_empty() {
+            return Err(LabError::Unsupported(
+                "a role layout needs writer hosts and reader hosts".to_owned(),
+            ));
+        }
+        if layout.reader_ips == 0 || layout.reader_ips > MAX_READER_VIPS {
+            return Err(LabError::Unsupported(format!(
+                "{} reader VIPs; a lab cluster has 1..={MAX_READER_VIPS}",
+                layout.reader_ips
+            )));
+        }
+        self.writer_hosts = layout.writer_hosts.clone();
+        self.reader_hosts = layout.reader_hosts.clone();
+        self.reader_ips = reader_vips(layout.reader_ips);
+        Ok(())
+    }
+
+    /// The hosts of `topo` and the fixed settings, with no roles yet.
+    fn hosts_of(topo: &Topology, state_dir: &Path) -> Self {
         let hosts: Vec<MmmHost> = topo
             .nodes
             .iter()
@@ -71,14 +117,12 @@ impl MmmConfig {
                 pid_path: state_dir.join(n.host.name()).join("mmm_agentd.pid"),
             })
             .collect();
-        let reader_ips = (1..=hosts.len())
-            .filter_map(|i| u8::try_from(i).ok())
-            .map(|i| lab_ip(WRITER_VIP_OCTET.saturating_add(i)))
-            .collect();
         Self {
             hosts,
             writer_ip: lab_ip(WRITER_VIP_OCTET),
-            reader_ips,
+            writer_hosts: Vec::new(),
+            reader_ips: Vec::new(),
+            reader_hosts: Vec::new(),
             cluster_interface: HOST_INTERFACE.to_owned(),
             mysql_port: NAMESPACE_MYSQL_PORT,
             agent_port: DEFAULT_AGENT_PORT,
@@ -119,31 +163,42 @@ impl MmmConfig {
             kv(&mut s, "pid_path", &h.pid_path.display());
             let _ = writeln!(s, "</host>\n");
         }
-        let join_names = |f: &dyn Fn(&MmmHost) -> bool| {
-            self.hosts
-                .iter()
-                .filter(|h| f(h))
-                .map(|h| h.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let _ = writeln!(s, "<role writer>");
-        kv(
-            &mut s,
-            "hosts",
-            &join_names(&|h| h.mode == NodeMode::Master),
-        );
+        kv(&mut s, "hosts", &self.writer_hosts.join(", "));
         kv(&mut s, "ips", &self.writer_ip);
         kv(&mut s, "mode", &"exclusive");
         let _ = writeln!(s, "</role>\n");
         let _ = writeln!(s, "<role reader>");
-        kv(&mut s, "hosts", &join_names(&|_| true));
+        kv(&mut s, "hosts", &self.reader_hosts.join(", "));
         let ips: Vec<String> = self.reader_ips.iter().map(Ipv4Addr::to_string).collect();
         kv(&mut s, "ips", &ips.join(", "));
         kv(&mut s, "mode", &"balanced");
         let _ = writeln!(s, "</role>");
         s
     }
+}
+
+/// Which hosts may hold the writer and reader roles and how many reader VIPs there are, for a
+/// cluster laid out like a given `mmm_common.conf` rather than the lab's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleLayout {
+    /// The writer role's `hosts`, in order.
+    pub writer_hosts: Vec<String>,
+    /// The reader role's `hosts`, in order.
+    pub reader_hosts: Vec<String>,
+    /// Number of reader VIPs (10.213.7.101, .102, …).
+    pub reader_ips: usize,
+}
+
+/// Most reader VIPs (10.213.7.101 up to .254).
+pub const MAX_READER_VIPS: usize = (254 - WRITER_VIP_OCTET) as usize;
+
+/// `count` reader VIPs from 10.213.7.101 on.
+fn reader_vips(count: usize) -> Vec<Ipv4Addr> {
+    (1..=count)
+        .filter_map(|i| u8::try_from(i).ok())
+        .map(|i| lab_ip(WRITER_VIP_OCTET.saturating_add(i)))
+        .collect()
 }
 
 /// Writes `text` to `path` readable and writable by the owner only (0600), as MMM requires for
@@ -179,7 +234,9 @@ mod tests {
                 host("db3", 13, NodeMode::Slave, None),
             ],
             writer_ip: lab_ip(100),
+            writer_hosts: vec!["db1".into(), "db2".into()],
             reader_ips: vec![lab_ip(101), lab_ip(102), lab_ip(103)],
+            reader_hosts: vec!["db1".into(), "db2".into(), "db3".into()],
             cluster_interface: "eth0".into(),
             mysql_port: 3306,
             agent_port: 9989,
@@ -199,6 +256,46 @@ mod tests {
             text.matches("<host ").count(),
             text.matches("</host>").count()
         );
+    }
+
+    #[test]
+    fn a_role_layout_replaces_the_default_roles() {
+        let mut config = sample();
+        let seed2 = RoleLayout {
+            writer_hosts: vec!["db2".into(), "db1".into()],
+            reader_hosts: vec!["db3".into()],
+            reader_ips: 2,
+        };
+        config.set_roles(&seed2).expect("valid layout");
+        let text = config.render();
+        assert!(text.contains("<role writer>\n    hosts                   db2, db1\n"));
+        assert!(text.contains("<role reader>\n    hosts                   db3\n    ips                     10.213.7.101, 10.213.7.102\n"));
+        for bad in [
+            RoleLayout {
+                writer_hosts: vec!["db9".into()],
+                ..seed2.clone()
+            },
+            RoleLayout {
+                writer_hosts: vec![],
+                ..seed2.clone()
+            },
+            RoleLayout {
+                reader_ips: 0,
+                ..seed2.clone()
+            },
+            RoleLayout {
+                reader_ips: MAX_READER_VIPS + 1,
+                ..seed2.clone()
+            },
+        ] {
+            let mut c = sample();
+            assert!(c.set_roles(&bad).is_err(), "{bad:?}");
+            assert_eq!(
+                c.render(),
+                sample().render(),
+                "a refused layout changed the config"
+            );
+        }
     }
 
     #[test]

@@ -71,6 +71,30 @@ impl Netns {
         cmd::run_with_input("ip", &full, stdin)
     }
 
+    /// Pings `ip` once from inside the namespace with a 1 s deadline; true when a reply came back.
+    pub fn ping(&self, ip: std::net::Ipv4Addr) -> bool {
+        let target = ip.to_string();
+        self.exec("ping", &["-c", "1", "-W", "1", "-n", "-q", &target])
+            .is_ok()
+    }
+
+    /// Whether `ip` answers a ping within `limit` (one-second pings until one is answered).
+    ///
+    /// Right after a link is healed one ping is not enough: a neighbour entry whose ARP probes
+    /// were dropped by the cut stays INCOMPLETE until its last probe times out, and packets
+    /// queued on it meanwhile are dropped, so the first answer can take up to a second longer.
+    pub fn ping_within(&self, ip: std::net::Ipv4Addr, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if self.ping(ip) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
+
     /// Runs `f` on a fresh OS thread that has first entered this namespace, and returns its
     /// result; sockets created by `f` belong to the namespace. Panics in `f` are propagated.
     pub fn run<F, T>(&self, f: F) -> Result<T>

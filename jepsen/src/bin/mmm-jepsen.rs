@@ -12,7 +12,7 @@ use clap::Parser;
 use mmm_jepsen::history::History;
 use mmm_jepsen::runner::{RunConfig, run};
 use mmm_jepsen::schedule::{FAMILIES, Schedule};
-use mmm_jepsen::{KNOWN_FAILURES, build_binaries, check_and_report, default_results};
+use mmm_jepsen::{KNOWN_FAILURES, check_and_report, default_results};
 
 #[derive(Debug, Parser)]
 #[command(about = "Chaos runs of mmm in the lab: workloads, nemeses, checkers, report")]
@@ -101,7 +101,7 @@ fn real_main(args: Args) -> Result<bool> {
         .parent()
         .context("this program's directory")?
         .to_path_buf();
-    let binaries = build_binaries(&exe_dir)?;
+    let binaries = mmm_lab::build_binaries().context("building mmm-agentd, mmm-mond and mmmctl")?;
     let results = args
         .results
         .unwrap_or_else(|| default_results(&exe_dir, schedule.seed));

@@ -48,6 +48,14 @@ pub fn cluster(tag: &str, spec: TopologySpec, extra_config: &str) -> Option<Clus
     })
 }
 
+/// The `mmm-agentd` program, built through the lab's one build helper (the same build and
+/// feature set every lab test uses, so the daemons are compiled once per run).
+fn agentd() -> std::path::PathBuf {
+    mmm_lab::build_binaries()
+        .expect("build mmm-agentd, mmm-mond and mmmctl")
+        .agentd
+}
+
 /// A small runtime for root-namespace async work (starting MariaDB etc.).
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -90,7 +98,7 @@ impl Cluster {
         let host = self.host(name);
         let proc = host
             .spawn(
-                env!("CARGO_BIN_EXE_mmm-agentd"),
+                agentd(),
                 &[
                     "--config",
                     conf.to_str().expect("utf8"),
@@ -146,7 +154,7 @@ impl Cluster {
         let pid = dir.join("agentd.pid");
         self.host(name)
             .spawn(
-                env!("CARGO_BIN_EXE_mmm-agentd"),
+                agentd(),
                 &[
                     "--config",
                     conf.to_str().expect("utf8"),

@@ -4,7 +4,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -15,38 +14,25 @@ pub fn mmm_lab_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mmm-lab"))
 }
 
-/// The directory holding `mmm-lab`; the agent, monitor and mmmctl are built into it once per
-/// test process (`cargo build -p mmm-agentd -p mmm-mond -p mmmctl`).
+/// The directory holding `mmm-lab` and the agent, monitor and mmmctl built by
+/// [`mmm_lab::build_binaries`] (once per test process).
 pub fn bin_dir() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "mmm-agentd",
-                "-p",
-                "mmm-mond",
-                "-p",
-                "mmmctl",
-            ])
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "building mmm-agentd, mmm-mond and mmmctl failed"
-        );
-    });
-    mmm_lab_bin()
+    let dir = binaries()
+        .mond
         .parent()
         .map(Path::to_path_buf)
-        .expect("the binary's directory")
+        .expect("the programs' directory");
+    assert_eq!(
+        mmm_lab_bin().parent(),
+        Some(dir.as_path()),
+        "mmm-lab and the programs it runs are built into different directories"
+    );
+    dir
 }
 
 /// The three programs of the system, built.
 pub fn binaries() -> Binaries {
-    Binaries::in_dir(&bin_dir())
+    mmm_lab::build_binaries().expect("build mmm-agentd, mmm-mond and mmmctl")
 }
 
 /// Lines a child prints on stdout, collected by a reader thread.

@@ -16,9 +16,7 @@
 //! placement it must produce.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
@@ -34,25 +32,10 @@ const WRITER_VIP: &str = "10.213.7.100";
 /// An address on the lab subnet where nothing listens (no host has it).
 const UNUSED_MONITOR: &str = "10.213.7.99:9988";
 
-/// The three programs; `mmm-agentd` and `mmm-mond` are built once next to this test's mmmctl
-/// (an existing build is used when the build fails, with a visible note).
+/// The three programs, built by cargo before the first use (never binaries left from an earlier
+/// build).
 fn binaries() -> Binaries {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let mmmctl = PathBuf::from(env!("CARGO_BIN_EXE_mmmctl"));
-    let dir = mmmctl.parent().unwrap_or(Path::new(".")).to_path_buf();
-    BUILT.get_or_init(|| {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let status = Command::new(cargo)
-            .args(["build", "-p", "mmm-agentd", "-p", "mmm-mond"])
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("note: building mmm-agentd and mmm-mond failed; using the existing binaries");
-        }
-    });
-    Binaries {
-        mmmctl,
-        ..Binaries::in_dir(&dir)
-    }
+    mmm_lab::build_binaries().expect("build mmm-agentd, mmm-mond and mmmctl")
 }
 
 /// Launches a cluster on the seeds' topology with `slaves` slaves and `monitors` monitors, or

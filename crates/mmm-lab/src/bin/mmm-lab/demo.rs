@@ -1,19 +1,22 @@
-//! `mmm-lab demo`: the seeds' cluster with three monitors, up until Ctrl-C/SIGTERM.
+//! `mmm-lab demo`: the seeds' cluster with three monitors, up until Ctrl-C/SIGTERM, driven from
+//! other terminals with mmmctl and broken and repaired with `mmm-lab kill-mysqld db2` & co.
 
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use mmm_lab::ReplicationMode;
-use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions, DaemonKind, writer_in_show};
+use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
 
-use crate::signals;
+use crate::control::{self, Server};
+use crate::faults::{Faults, program};
+use crate::{signals, summary};
 
 /// Lab tag of the demo: namespaces are `mmmdemo-<pid>-0-<host>`.
-const TAG: &str = "mmmdemo";
-/// How often the demo looks for a stop request or a daemon that exited.
-const POLL: Duration = Duration::from_millis(200);
+pub const TAG: &str = "mmmdemo";
+/// How often the demo looks for a stop request, a control request or a daemon that exited.
+const POLL: Duration = Duration::from_millis(100);
 
 /// Options of `mmm-lab demo`.
 #[derive(Debug, clap::Args)]
@@ -38,17 +41,14 @@ pub struct DemoArgs {
     bin_dir: Option<PathBuf>,
 }
 
-/// Starts the cluster, prints how to use it, waits for a stop request, tears it down.
-pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+/// Starts the cluster, prints how to use it, serves control requests until a stop request,
+/// tears it down. `control` is where to listen (default: `/run/mmm-lab/<lab prefix>.sock`).
+pub fn run(args: &DemoArgs, control: Option<&Path>) -> anyhow::Result<()> {
     crate::require_root()?;
     signals::install()?;
     let bin_dir = match &args.bin_dir {
         Some(dir) => dir.clone(),
-        None => std::env::current_exe()
-            .context("finding this executable")?
-            .parent()
-            .context("this executable has no directory")?
-            .to_path_buf(),
+        None => crate::own_dir()?,
     };
     let mut opts = ClusterOptions::new(TAG, Binaries::in_dir(&bin_dir));
     opts.monitors = usize::from(args.monitors);
@@ -56,6 +56,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     if args.binlog {
         opts.topology.mode = ReplicationMode::BinlogCoordinates;
     }
+    // An explicit socket is claimed first, so a clash fails before anything starts.
+    let early = control.map(Server::bind).transpose()?;
     eprintln!(
         "mmm-lab: starting MariaDB servers, agents and {} monitors in network namespaces…",
         opts.monitors
@@ -64,6 +66,16 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     if signals::stop_requested() {
         return teardown(cluster);
     }
+    let server = match early {
+        Some(server) => server,
+        None => match Server::bind(&control::socket_path(cluster.lab().prefix())) {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = teardown(cluster);
+                return Err(e);
+            }
+        },
+    };
     eprintln!("mmm-lab: waiting for a leader monitor and setting the hosts online…");
     let show = match cluster.bring_online(Duration::from_secs(args.ready_timeout)) {
         Ok(show) => show,
@@ -72,50 +84,90 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             return Err(e).context("the cluster did not come up");
         }
     };
-    println!("{}", summary(&cluster, &show));
+    println!("{}", summary::text(&cluster, &show, server.path()));
     if args.exit_after_ready {
         return teardown(cluster);
     }
-    watch(&mut cluster);
+    serve(&mut cluster, &server);
+    drop(server);
     teardown(cluster)
 }
 
-/// Waits for Ctrl-C/SIGTERM, reporting daemons and servers that exit meanwhile (e.g. killed by
-/// the user).
-fn watch(cluster: &mut Cluster) {
-    let agents = cluster.agent_names();
-    let names: Vec<String> = agents
-        .iter()
-        .cloned()
-        .chain(cluster.monitor_names())
-        .collect();
-    let mut reported_daemons = Vec::new();
-    let mut reported_servers = Vec::new();
+/// Until Ctrl-C/SIGTERM: carries out control requests and reports servers and daemons that exit
+/// by themselves (or are killed by the user with `kill`).
+fn serve(cluster: &mut Cluster, server: &Server) {
+    let mut faults = Faults::default();
+    let mut exits = Exits::default();
+    exits.sync(cluster);
     while !signals::stop_requested() {
-        for name in &names {
-            if !reported_daemons.contains(name) && !cluster.is_running(name).unwrap_or(true) {
-                let log = cluster
-                    .log_path(name)
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
-                println!("mmm-lab: {name}'s daemon has exited (log: {log})");
-                reported_daemons.push(name.clone());
-            }
+        if let Some((request, stream)) = server.next() {
+            let reply = faults.execute(cluster, &request);
+            println!("mmm-lab: {}: {}", request.words().join(" "), reply.text);
+            control::answer(stream, &reply);
+            exits.sync(cluster);
+            continue;
         }
-        for name in &agents {
-            let Ok(db) = cluster.topology_mut().db_mut(name) else {
-                continue;
-            };
-            if !reported_servers.contains(name) && !db.is_running() {
-                println!(
-                    "mmm-lab: {name}'s mariadbd has exited (error log: {})",
-                    db.error_log().display()
-                );
-                reported_servers.push(name.clone());
-            }
-        }
+        exits.report(cluster);
         std::thread::sleep(POLL);
     }
+}
+
+/// Which servers and daemons are known to be down, so each exit is reported once and exits the
+/// operator asked for are not reported at all.
+#[derive(Debug, Default)]
+struct Exits {
+    down: BTreeSet<String>,
+}
+
+impl Exits {
+    /// Everything that is down now is known; everything that runs again may be reported again.
+    fn sync(&mut self, cluster: &mut Cluster) {
+        self.down = down(cluster).into_iter().map(|(key, _)| key).collect();
+    }
+
+    /// Prints a line for every server or daemon that went down since the last look.
+    fn report(&mut self, cluster: &mut Cluster) {
+        let now = down(cluster);
+        for (key, line) in &now {
+            if !self.down.contains(key) {
+                println!("mmm-lab: {line}");
+            }
+        }
+        self.down = now.into_iter().map(|(key, _)| key).collect();
+    }
+}
+
+/// What is down, as `(key, report line)`.
+fn down(cluster: &mut Cluster) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let agents = cluster.agent_names();
+    for name in &agents {
+        if !cluster.mysqld_running(name) {
+            let log = cluster
+                .topology()
+                .db(name)
+                .map(|db| db.error_log().display().to_string())
+                .unwrap_or_default();
+            out.push((
+                format!("mariadbd {name}"),
+                format!("{name}'s mariadbd has exited (error log: {log})"),
+            ));
+        }
+    }
+    for name in agents.iter().cloned().chain(cluster.monitor_names()) {
+        if !cluster.is_running(&name).unwrap_or(true) {
+            let what = cluster.kind(&name).map(program).unwrap_or("daemon");
+            let log = cluster
+                .log_path(&name)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            out.push((
+                format!("daemon {name}"),
+                format!("{name}'s {what} has exited (log: {log})"),
+            ));
+        }
+    }
+    out
 }
 
 fn teardown(mut cluster: Cluster) -> anyhow::Result<()> {
@@ -125,139 +177,4 @@ fn teardown(mut cluster: Cluster) -> anyhow::Result<()> {
     drop(cluster);
     println!("mmm-lab: lab {prefix} removed");
     Ok(())
-}
-
-/// What runs where, the current `show`, and the commands to drive and break the cluster.
-fn summary(cluster: &Cluster, show: &str) -> String {
-    let mut s = String::new();
-    let lab = cluster.lab();
-    let _ = writeln!(
-        s,
-        "\nmmm lab demo is ready: lab {} (files in {})\n",
-        lab.prefix(),
-        lab.dir().display()
-    );
-    let _ = writeln!(
-        s,
-        "  {:<7} {:<13} {:<26} processes",
-        "host", "address", "namespace"
-    );
-    let leader = cluster.leader();
-    for host in lab.hosts() {
-        let name = host.name();
-        let mut procs = Vec::new();
-        if let Ok(db) = cluster.topology().db(name)
-            && let Some(pid) = db.pid()
-        {
-            procs.push(format!("mariadbd {pid}"));
-        }
-        if let Some(pid) = cluster.pid(name) {
-            let program = match cluster.kind(name) {
-                Some(DaemonKind::Agent) => "mmm-agentd",
-                _ => "mmm-mond",
-            };
-            let lead = if leader.as_deref() == Some(name) {
-                " (leader)"
-            } else {
-                ""
-            };
-            procs.push(format!("{program} {pid}{lead}"));
-        }
-        let _ = writeln!(
-            s,
-            "  {:<7} {:<13} {:<26} {}",
-            name,
-            host.ip(),
-            host.netns().name(),
-            procs.join(", ")
-        );
-    }
-    let config = cluster.mmm_config();
-    let readers: Vec<String> = config.reader_ips.iter().map(ToString::to_string).collect();
-    let _ = writeln!(
-        s,
-        "\nVIPs: writer {}, readers {}\n\n$ mmmctl show\n{}",
-        config.writer_ip,
-        readers.join(", "),
-        show.trim_end()
-    );
-    let writer = writer_in_show(show, config.writer_ip).unwrap_or_else(|| "db1".to_owned());
-    let other = if writer == "db1" { "db2" } else { "db1" };
-    let mmmctl = |args: &[&str]| shell_line(&cluster.mmmctl_argv(args));
-    let _ = writeln!(s, "\nDrive it (as root, from another terminal):");
-    for args in [
-        &["show"][..],
-        &["checks", "all"],
-        &["cluster", "status"],
-        &["move_role", "writer", other],
-        &["set_offline", other],
-        &["set_online", other],
-    ] {
-        let _ = writeln!(s, "  {}", mmmctl(args));
-    }
-    let _ = writeln!(s, "\nBreak it (then run show again):");
-    if let Ok(db) = cluster.topology().db(&writer)
-        && let Some(pid) = db.pid()
-    {
-        let _ = writeln!(
-            s,
-            "  kill -9 {pid}    # {writer}'s mariadbd dies: the writer VIP moves to {other}, slaves follow it"
-        );
-    }
-    if let Some(leader) = &leader
-        && let Some(pid) = cluster.pid(leader)
-    {
-        let _ = writeln!(
-            s,
-            "  kill -9 {pid}    # the leader monitor {leader} dies: another monitor takes over"
-        );
-    }
-    if let Some(pid) = cluster.pid(&writer) {
-        let _ = writeln!(
-            s,
-            "  kill -9 {pid}    # {writer}'s agent dies: show warns that it is not reachable"
-        );
-    }
-    let _ = writeln!(
-        s,
-        "  {}    # the application's view through the writer VIP",
-        shell_line(&[
-            "ip".into(),
-            "netns".into(),
-            "exec".into(),
-            cluster.client().netns().name().to_owned(),
-            "ping".into(),
-            "-c1".into(),
-            config.writer_ip.to_string(),
-        ])
-    );
-    let _ = writeln!(
-        s,
-        "\nLogs: {}/<host>/daemon.log (agents and monitors), MariaDB error logs under {}/<host>/mariadb-*/error.log",
-        lab.dir().display(),
-        lab.dir().display()
-    );
-    let _ = write!(
-        s,
-        "\nCtrl-C (or kill -TERM {}) stops everything and removes the namespaces.",
-        std::process::id()
-    );
-    s
-}
-
-/// `argv` as one line a shell runs as-is (words with unusual characters single-quoted).
-fn shell_line(argv: &[String]) -> String {
-    argv.iter()
-        .map(|w| {
-            let plain = !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c));
-            if plain {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -3,32 +3,15 @@
 //! VIP and read_only move to db2 and db3 follows db2 — also when the leader monitor is
 //! killed (kill -9) in the middle of the failover.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
 
 const WRITER_IP: &str = "10.213.7.100";
 
-/// This package's mmm-mond, and mmm-agentd and mmmctl built into the same target directory.
+/// mmm-agentd, mmm-mond and mmmctl, built by cargo before the first use.
 fn binaries() -> Binaries {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "mmm-agentd", "-p", "mmmctl"])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building mmm-agentd and mmmctl failed");
-    });
-    let mond = PathBuf::from(env!("CARGO_BIN_EXE_mmm-mond"));
-    let dir = mond.parent().expect("target dir").to_path_buf();
-    Binaries {
-        agentd: dir.join("mmm-agentd"),
-        mmmctl: dir.join("mmmctl"),
-        mond,
-    }
+    mmm_lab::build_binaries().expect("build mmm-agentd, mmm-mond and mmmctl")
 }
 
 /// The seeds' topology with real agents and three real monitors (short timings), or `None`
