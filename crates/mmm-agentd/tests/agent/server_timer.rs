@@ -39,7 +39,11 @@ fn a_stopped_agent_is_fenced_by_the_server_timer() {
             send_in_background(&c, c.host("db1").ip().to_string(), req)
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // The timer is scheduled in whole seconds rounded down, so it may fire before the agent's
+    // own deadline; the agent resumes only once that deadline has passed too (a resumed agent
+    // with a lease still running would rightly re-assert writes).
+    let lease_end = after + Duration::from_millis(LEASE_MS + 300);
+    std::thread::sleep(lease_end.saturating_duration_since(Instant::now()));
     c.signal_agent("db1", libc::SIGCONT);
     assert!(
         fenced.is_some(),
