@@ -8,7 +8,6 @@ mod db;
 mod desired;
 mod driver;
 mod epoch;
-mod kill;
 mod report;
 mod service;
 mod uptime;
