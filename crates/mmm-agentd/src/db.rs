@@ -7,7 +7,7 @@ use std::time::Duration;
 use mmm_core::config::{Config, HostConfig};
 use mmm_mysql::{
     ChangeMasterPosition, ConnectOpts, Flavour, MasterStatus, Mysql, MysqlError, ServerInfo,
-    SlaveStatus, WaitOutcome, gtid_without_server,
+    SlaveStatus, WaitOutcome, gtid_without_server, timer::Scheduler,
 };
 
 use mmm_mysql::kill::select_kills;
@@ -188,6 +188,31 @@ impl Db {
                 "read_only is still 1 after clearing it".into(),
             ));
         }
+        c.close().await;
+        Ok(())
+    }
+
+    /// Creates the lease timer event unless it exists and reads the event scheduler's state.
+    pub async fn prepare_lease_timer(&self) -> Result<Scheduler, DbError> {
+        let mut c = self.local().await?;
+        c.create_lease_timer().await?;
+        let s = c.event_scheduler().await?;
+        c.close().await;
+        Ok(s)
+    }
+
+    /// Moves the server's lease timer to `remaining` from the server's now.
+    pub async fn arm_lease_timer(&self, remaining: Duration) -> Result<(), DbError> {
+        let mut c = self.local().await?;
+        c.arm_lease_timer(remaining).await?;
+        c.close().await;
+        Ok(())
+    }
+
+    /// Disables the server's lease timer.
+    pub async fn disarm_lease_timer(&self) -> Result<(), DbError> {
+        let mut c = self.local().await?;
+        c.disarm_lease_timer().await?;
         c.close().await;
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use mmm_core::agent::lease::LeaseBasis;
 use mmm_core::config::Config;
 use mmm_core::state::{HostState, RoleIp};
 use mmm_proto::convert::{self, WireError};
@@ -49,6 +50,8 @@ pub struct StatusCommand {
     pub epoch: u64,
     /// Lease, `None` for "no lease" (non-writer statuses only).
     pub lease: Option<Duration>,
+    /// The agent-clock reading the lease counts from, as the leader echoed it.
+    pub basis: Option<LeaseBasis>,
 }
 
 /// Why a request was refused before anything happened (INVALID_ARGUMENT).
@@ -96,6 +99,9 @@ pub enum RequestError {
     /// A writer status must carry a lease.
     #[error("ERROR: A status with role '{0}' needs a lease!")]
     WriterWithoutLease(String),
+    /// A lease basis that cannot come from any agent process.
+    #[error("ERROR: Invalid lease basis: {0}!")]
+    BadBasis(WireError),
 }
 
 /// Checks that a request is addressed to this host.
@@ -152,6 +158,12 @@ pub fn validate_set_status(
         return Err(RequestError::LeaseTooLong(req.lease_ms));
     }
     let lease = (req.lease_ms > 0).then(|| Duration::from_millis(req.lease_ms));
+    let basis = req
+        .basis
+        .as_ref()
+        .map(LeaseBasis::try_from)
+        .transpose()
+        .map_err(RequestError::BadBasis)?;
     if lease.is_none()
         && let Some(w) = roles
             .iter()
@@ -167,6 +179,7 @@ pub fn validate_set_status(
         },
         epoch: fence.epoch,
         lease,
+        basis,
     })
 }
 
@@ -275,6 +288,10 @@ pub(crate) mod tests {
                 .collect(),
             active_master: "db1".into(),
             lease_ms,
+            basis: Some(pb::LeaseBasis {
+                incarnation: 77,
+                basis_ms: 1000,
+            }),
         }
     }
 
@@ -291,6 +308,10 @@ pub(crate) mod tests {
         )
         .expect("valid");
         assert_eq!(c.epoch, 4);
+        assert_eq!(
+            c.basis.map(|b| (b.incarnation, b.at.as_millis())),
+            Some((77, 1000))
+        );
         assert_eq!(c.lease, Some(Duration::from_millis(3000)));
         assert_eq!(
             role_list(&c.desired.roles),
@@ -348,6 +369,15 @@ pub(crate) mod tests {
         assert_eq!(
             validate_set_status(&cfg, "db1", &r),
             Err(RequestError::MissingFence)
+        );
+        let mut r = req("db1", &[], 0);
+        r.basis = Some(pb::LeaseBasis {
+            incarnation: 0,
+            basis_ms: 5,
+        });
+        assert_eq!(
+            validate_set_status(&cfg, "db1", &r),
+            Err(RequestError::BadBasis(WireError::BasisWithoutIncarnation))
         );
         let mut r = req("db1", &[], 0);
         r.active_master = "dbX".into();

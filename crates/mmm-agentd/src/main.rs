@@ -3,10 +3,12 @@
 //! and drops the writer role by itself when its lease runs out.
 
 mod arp;
+mod clock;
 mod db;
 mod desired;
 mod driver;
 mod epoch;
+mod report;
 mod service;
 mod uptime;
 mod vip;
@@ -113,11 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let io_timeout = Duration::from_millis(cli.io_timeout_ms.max(100));
     let epochs = epoch::EpochStore::open(&cli.state_dir)?;
-    tracing::info!(
-        epoch = epochs.current(),
-        "Loaded fencing epoch {}",
-        epochs.current()
-    );
+    tracing::info!("Loaded fencing epoch {}", epochs.current());
     let vips = vip::Vips::new(&interface, io_timeout)?;
     let db = db::Db::new(&cfg, &me, io_timeout)?;
     let (drv, tx, snap) = driver::Driver::new(
@@ -157,7 +155,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .serve_with_shutdown(addr, shutdown_signal())
         .await
         .with_context(|| format!("serving on {addr}"))?;
-    driver_task.abort();
+    // The service is gone, so the driver's channel closes: it gives up a held writer role
+    // (VIP removed, read_only=1) and ends. Bounded: a hung MySQL leaves it to the server's
+    // lease timer.
+    let stop_bound = io_timeout.saturating_mul(4);
+    if tokio::time::timeout(stop_bound, driver_task).await.is_err() {
+        tracing::error!("Driver did not stop within {stop_bound:?}");
+    }
     drop(pid);
     tracing::info!("END");
     Ok(())

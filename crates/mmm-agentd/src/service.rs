@@ -10,7 +10,6 @@ use mmm_proto::convert;
 use mmm_proto::pb;
 use mmm_proto::pb::agent_server::Agent;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::db::Db;
@@ -18,6 +17,7 @@ use crate::desired::{check_host, validate_set_status};
 use crate::driver::{self, Snapshot};
 use crate::uptime::uptime;
 use crate::vip::Vips;
+use crate::{clock, report};
 
 /// The Agent service state shared by all handlers.
 pub struct AgentService {
@@ -83,17 +83,14 @@ impl Agent for AgentService {
     ) -> Result<Response<pb::AgentStatusReply>, Status> {
         self.check_host(&request.get_ref().host)?;
         let s = self.snapshot.borrow().clone();
-        let remaining = s
-            .lease_deadline
-            .map(|d| d.saturating_duration_since(Instant::now()).as_millis())
-            .unwrap_or(0);
+        let report = report::build(&s, clock::now());
         Ok(Response::new(pb::AgentStatusReply {
             state: convert::state_to_wire(s.desired.state),
             roles: convert::roles_to_wire(&s.desired.roles),
             active_master: s.desired.active_master,
             epoch: s.epoch,
-            lease_remaining_ms: u64::try_from(remaining).unwrap_or(u64::MAX),
             uptime: uptime(),
+            report: Some(report),
         }))
     }
 
@@ -173,9 +170,11 @@ impl Agent for AgentService {
         request: Request<pb::PingRequest>,
     ) -> Result<Response<pb::PingReply>, Status> {
         self.check_host(&request.get_ref().host)?;
+        let report = report::build(&self.snapshot.borrow(), clock::now());
         Ok(Response::new(pb::PingReply {
             message: "OK: Pinged!".into(),
             uptime: uptime(),
+            report: Some(report),
         }))
     }
 }

@@ -6,6 +6,7 @@ mod agent {
     mod fencing;
     pub mod harness;
     mod lease;
+    mod server_timer;
     mod slave;
     mod validation;
     mod writer;

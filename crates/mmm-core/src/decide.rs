@@ -74,6 +74,9 @@ pub struct AgentFacts {
     pub sql_fenced_epoch: Option<u64>,
     /// The release epoch for which `kill_host_bin` exited 0 for the host.
     pub killed_for_epoch: Option<u64>,
+    /// Highest epoch at which the agent's writer lease ran out (it takes the writer role again
+    /// only at a higher epoch).
+    pub writer_ran_out_epoch: Option<u64>,
 }
 
 /// What proves, from this leader's facts, that `rel.host` cannot accept writes any more.
@@ -271,7 +274,7 @@ impl Decider<'_> {
                 let line = LogLine::fatal(format!("Can't reach agent on host '{name}'"));
                 self.emit(
                     Change::SetAgentDown {
-                        host: name,
+                        host: name.clone(),
                         down: true,
                     },
                     vec![line],
@@ -280,13 +283,48 @@ impl Decider<'_> {
                 let line = LogLine::fatal(format!("Agent on host '{name}' is reachable again"));
                 self.emit(
                     Change::SetAgentDown {
-                        host: name,
+                        host: name.clone(),
                         down: false,
                     },
                     vec![line],
                 );
             }
+            if f.reachable == Some(true) && f.writer_ran_out_epoch >= Some(self.work.epoch) {
+                self.regrant_writer(&name);
+            }
         }
+    }
+
+    /// The writer's agent let its lease run out at the current epoch (no leader renewed it in
+    /// time) and takes the role again only at a newer one: release the role towards the same
+    /// host, which needs no fencing wait, so it comes back at once at a new epoch.
+    fn regrant_writer(&mut self, name: &str) {
+        let Some(am) = self.config.active_master_role.clone() else {
+            return;
+        };
+        let holds = self
+            .work
+            .host(name)
+            .and_then(|h| h.roles.iter().find(|r| r.role == am).map(|r| r.ip))
+            .filter(|_| self.work.state_of(name) == Some(HostState::Online));
+        let Some(ip) = holds else {
+            return;
+        };
+        if self.work.mode == Mode::Passive || self.work.writer_release.is_some() {
+            return;
+        }
+        let line = LogLine::warn(format!(
+            "Lease of role '{am}({ip})' on host '{name}' ran out at epoch {}; granting it again at a new epoch",
+            self.work.epoch
+        ));
+        self.emit(
+            Change::ReleaseWriter {
+                host: name.to_string(),
+                ip,
+                target: Some(name.to_string()),
+            },
+            vec![line],
+        );
     }
 
     fn peer_of(&self, host: &str) -> Option<String> {
@@ -811,6 +849,52 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_writer_whose_lease_ran_out_gets_it_back_at_a_new_epoch() {
+        let (c, mut st, mut inputs, now) = setup(61);
+        inputs.checks.record(
+            "db2",
+            CheckKind::RepThreads,
+            true,
+            "x",
+            Timestamp::from_secs(0),
+        );
+        st.epoch = 9;
+        let facts = |ran_out| AgentFacts {
+            reachable: Some(true),
+            uptime_ms: None,
+            confirmed_not_writer_epoch: Some(9),
+            writer_ran_out_epoch: ran_out,
+            ..AgentFacts::default()
+        };
+        inputs.agents.insert("db1".into(), facts(Some(9)));
+        let cmds = decide(&st, &inputs, now, &c).expect("decides");
+        let texts: Vec<&str> = cmds
+            .iter()
+            .flat_map(|c| c.lines.iter().map(|l| l.text.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "Lease of role 'writer(10.213.7.100)' on host 'db1' ran out at epoch 9; granting it again at a new epoch",
+                "Orphaned role 'writer(10.213.7.100)' has been assigned to 'db1'"
+            ]
+        );
+        let mut after = st.clone();
+        for cmd in &cmds {
+            apply(&mut after, cmd, &c).expect("apply");
+        }
+        assert!(after.epoch > 9);
+        assert_eq!(
+            after.owner_of("writer", "10.213.7.100".parse().expect("ip")),
+            Some("db1")
+        );
+        // Once the epoch moved past the run-out, nothing more happens; an older run-out neither.
+        assert_eq!(decide(&after, &inputs, now, &c), Ok(Vec::new()));
+        inputs.agents.insert("db1".into(), facts(Some(8)));
+        assert_eq!(decide(&st, &inputs, now, &c), Ok(Vec::new()));
     }
 
     #[test]

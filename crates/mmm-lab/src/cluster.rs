@@ -123,7 +123,7 @@ impl Default for Timings {
             agent_lease: Duration::from_secs(2),
             status_interval: Duration::from_millis(300),
             agent_timeout: Duration::from_secs(1),
-            lease_margin: Duration::from_millis(500),
+            lease_margin: Duration::from_millis(600),
             agent_io_timeout: Duration::from_secs(1),
         }
     }

@@ -481,6 +481,8 @@ impl MariaDb {
         line("max-connections", &200);
         line("report-host", &self.ip());
         line("report-port", &self.port);
+        // The agent's server-side lease timer is an EVENT (a test may turn it off again).
+        line("event-scheduler", &"ON");
         cnf.push_str("skip-name-resolve\n");
         for extra in &o.extra_config {
             cnf.push_str(extra);

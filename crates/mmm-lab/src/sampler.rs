@@ -341,7 +341,10 @@ impl Probe for AgentProbe {
                 let r = reply.into_inner();
                 Observation::Agent {
                     epoch: r.epoch,
-                    lease_remaining_ms: r.lease_remaining_ms,
+                    lease_remaining_ms: r
+                        .report
+                        .as_ref()
+                        .map_or(0, |x| x.writer_lease_remaining_ms),
                     roles: r
                         .roles
                         .iter()

@@ -123,13 +123,15 @@ impl AgentClients {
         }
     }
 
-    /// Sends the desired status with the fence and lease.
+    /// Sends the desired status with the fence and lease; the lease counts from `basis`, the
+    /// echo of the agent's latest report (without one the agent grants no writer lease).
     pub async fn set_status(
         &self,
         status: &AgentStatus,
         term: u64,
         leader_id: u64,
         lease: Duration,
+        basis: Option<pb::LeaseBasis>,
     ) -> Result<pb::SetStatusReply, AgentCallError> {
         let mut c = self.client(&status.host)?;
         let req = pb::SetStatusRequest {
@@ -143,6 +145,7 @@ impl AgentClients {
             roles: convert::roles_to_wire(&status.roles),
             active_master: status.active_master.clone(),
             lease_ms: u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),
+            basis,
         };
         self.bounded(&status.host, c.set_status(req)).await
     }

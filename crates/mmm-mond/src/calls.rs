@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use mmm_core::agent::lease::LeaseBasis;
 use mmm_core::leader::{AgentAnswer, AgentCall, AgentView, CallFailure, StatusReport, SystemView};
 use mmm_proto::{convert, pb};
 use tokio::sync::watch;
@@ -49,7 +50,13 @@ pub async fn perform(
                 return Err(CallFailure::NotSent(v.to_string()));
             }
             let reply = clients
-                .set_status(&push.status, push.term, push.leader_id, push.lease)
+                .set_status(
+                    &push.status,
+                    push.term,
+                    push.leader_id,
+                    push.lease,
+                    push.basis.map(pb::LeaseBasis::from),
+                )
                 .await
                 .map_err(failure)?;
             // A reply whose role IPs do not parse cannot confirm anything (it might hide the
@@ -111,6 +118,16 @@ fn status_report(reply: &pb::SetStatusReply) -> Result<StatusReport, convert::Wi
         present: convert::roles_from_wire(&reply.present)?,
         errors: reply.errors.clone(),
         uptime: Duration::try_from_secs_f64(reply.uptime).ok(),
+        basis: reply
+            .report
+            .as_ref()
+            .and_then(convert::basis_of)
+            .and_then(|b| LeaseBasis::try_from(&b).ok()),
+        writer_ran_out_epoch: reply
+            .report
+            .as_ref()
+            .map(|r| r.writer_ran_out_epoch)
+            .filter(|e| *e > 0),
     })
 }
 

@@ -21,6 +21,8 @@ pub enum Operation {
     ReplicationControl,
     /// MASTER_POS_WAIT / MASTER_GTID_WAIT and friends.
     Wait,
+    /// Creating and moving the writer lease's timer event in schema `mmm`.
+    LeaseTimer,
     /// Reading and writing the fencing epoch in `mmm.fence`.
     FenceTable,
     /// `SET SESSION sql_log_bin=0`, so fencing writes never replicate.
@@ -36,6 +38,7 @@ impl Operation {
         let mysql8 = info.is_some_and(|i| i.flavour == Flavour::Mysql && i.at_least(8, 0, 0));
         match self {
             Operation::Connect | Operation::Query => "USAGE",
+            Operation::LeaseTimer => "CREATE, EVENT ON `mmm`.* (and SUPER for sql_log_bin)",
             Operation::SetReadOnly if split => "READ_ONLY ADMIN",
             Operation::SetReadOnly if mysql8 => "SYSTEM_VARIABLES_ADMIN",
             Operation::KillSessions if split => "CONNECTION ADMIN",

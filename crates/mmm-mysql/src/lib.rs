@@ -14,6 +14,7 @@ mod error;
 pub mod fence;
 pub mod kill;
 mod status;
+pub mod timer;
 mod version;
 
 pub use conn::{

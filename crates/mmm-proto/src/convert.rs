@@ -6,6 +6,8 @@
 
 use std::net::IpAddr;
 
+use mmm_core::agent::Mono;
+use mmm_core::agent::lease::LeaseBasis;
 use mmm_core::state::{HostState, RoleIp};
 
 use crate::pb;
@@ -27,6 +29,9 @@ pub enum WireError {
         /// IP text as sent.
         ip: String,
     },
+    /// A lease basis without the agent process it belongs to.
+    #[error("the lease basis names no agent process (incarnation 0)")]
+    BasisWithoutIncarnation,
 }
 
 impl From<HostState> for pb::HostState {
@@ -90,6 +95,36 @@ impl TryFrom<&pb::RoleIp> for RoleIp {
     }
 }
 
+impl From<LeaseBasis> for pb::LeaseBasis {
+    fn from(b: LeaseBasis) -> pb::LeaseBasis {
+        pb::LeaseBasis {
+            incarnation: b.incarnation,
+            basis_ms: b.at.as_millis(),
+        }
+    }
+}
+
+impl TryFrom<&pb::LeaseBasis> for LeaseBasis {
+    type Error = WireError;
+    fn try_from(b: &pb::LeaseBasis) -> Result<LeaseBasis, WireError> {
+        if b.incarnation == 0 {
+            return Err(WireError::BasisWithoutIncarnation);
+        }
+        Ok(LeaseBasis {
+            incarnation: b.incarnation,
+            at: Mono::from_millis(b.basis_ms),
+        })
+    }
+}
+
+/// The basis a leader echoes after receiving `report` (none before the agent reported one).
+pub fn basis_of(report: &pb::AgentReport) -> Option<pb::LeaseBasis> {
+    (report.incarnation != 0).then_some(pb::LeaseBasis {
+        incarnation: report.incarnation,
+        basis_ms: report.lease_basis_ms,
+    })
+}
+
 /// Role instances as they travel.
 pub fn roles_to_wire(roles: &[RoleIp]) -> Vec<pb::RoleIp> {
     roles.iter().map(pb::RoleIp::from).collect()
@@ -119,6 +154,31 @@ mod tests {
         assert_eq!(
             WireError::UnknownState(42).to_string(),
             "unknown host state number 42"
+        );
+    }
+
+    #[test]
+    fn lease_basis_round_trip_and_incarnation_zero_is_refused() {
+        let b = LeaseBasis {
+            incarnation: 9,
+            at: Mono::from_millis(1234),
+        };
+        let wire = pb::LeaseBasis::from(b);
+        assert_eq!(LeaseBasis::try_from(&wire), Ok(b));
+        let report = pb::AgentReport {
+            incarnation: 9,
+            lease_basis_ms: 1234,
+            ..Default::default()
+        };
+        assert_eq!(basis_of(&report), Some(wire));
+        assert_eq!(basis_of(&pb::AgentReport::default()), None);
+        let zero = pb::LeaseBasis {
+            incarnation: 0,
+            basis_ms: 5,
+        };
+        assert_eq!(
+            LeaseBasis::try_from(&zero),
+            Err(WireError::BasisWithoutIncarnation)
         );
     }
 

@@ -1,7 +1,9 @@
 //! A lab with the seeds' topology, a client namespace, and helpers to run agents and talk to them.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mmm_core::state::HostState;
@@ -22,6 +24,8 @@ pub struct Cluster {
     pub client: Host,
     pub agents: Vec<(String, LabProcess)>,
     extra_config: String,
+    /// The lease basis of each agent's latest reply, echoed in pushes as a leader does.
+    bases: Mutex<BTreeMap<String, pb::LeaseBasis>>,
 }
 
 /// None (with a message) when not root: the lab needs namespaces.
@@ -40,6 +44,7 @@ pub fn cluster(tag: &str, spec: TopologySpec, extra_config: &str) -> Option<Clus
         client,
         agents: Vec::new(),
         extra_config: extra_config.to_string(),
+        bases: Mutex::new(BTreeMap::new()),
     })
 }
 
@@ -112,13 +117,13 @@ impl Cluster {
             .expect("spawn agent");
         self.agents.push((name.to_string(), proc));
         let deadline = Instant::now() + Duration::from_secs(10);
+        self.bases.lock().expect("lock").remove(name);
         loop {
-            let ok = self
-                .call(name, |mut c, host| async move {
-                    c.ping(pb::PingRequest { host }).await
-                })
-                .is_ok();
-            if ok {
+            let reply = self.call(name, |mut c, host| async move {
+                c.ping(pb::PingRequest { host }).await
+            });
+            if let Ok(r) = reply {
+                self.learn(name, r.report.as_ref());
                 break;
             }
             assert!(
@@ -164,6 +169,16 @@ impl Cluster {
             .expect("spawn second agent")
     }
 
+    /// Sends `signal` to the agent of `name` (it keeps running, e.g. SIGSTOP / SIGCONT).
+    pub fn signal_agent(&mut self, name: &str, signal: i32) {
+        let (_, proc) = self
+            .agents
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .expect("agent running");
+        proc.kill(signal).expect("signal agent");
+    }
+
     /// Sends SIGTERM to the agent of `name` and waits for it to exit.
     pub fn stop_agent(&mut self, name: &str) {
         let idx = self
@@ -200,7 +215,8 @@ impl Cluster {
             .expect("client namespace")
     }
 
-    /// SetStatus with the given roles (`(role, ip)`), epoch and lease.
+    /// SetStatus with the given roles (`(role, ip)`), epoch and lease, echoing the agent's
+    /// latest lease basis as a leader does (pinging it first when none is known yet).
     pub fn set_status(
         &self,
         name: &str,
@@ -210,33 +226,74 @@ impl Cluster {
         epoch: u64,
         lease_ms: u64,
     ) -> Result<pb::SetStatusReply, tonic::Status> {
-        let req = pb::SetStatusRequest {
-            host: name.to_string(),
-            fence: Some(pb::Fence {
-                epoch,
-                term: 1,
-                leader_id: 1,
-            }),
-            state: convert::state_to_wire(state.parse::<HostState>().expect("state name")),
-            roles: roles
-                .iter()
-                .map(|(r, ip)| pb::RoleIp {
-                    role: (*r).to_string(),
-                    ip: (*ip).to_string(),
-                })
-                .collect(),
-            active_master: active_master.to_string(),
-            lease_ms,
+        let basis = match self.basis(name) {
+            Some(b) => b,
+            None => self.ping_basis(name).1,
         };
-        self.call(name, move |mut c, _| async move { c.set_status(req).await })
+        let mut req = status_req(name, roles, active_master, epoch, lease_ms);
+        req.state = convert::state_to_wire(state.parse::<HostState>().expect("state name"));
+        req.basis = Some(basis);
+        self.send_status(name, req)
+    }
+
+    /// Sends `req` as it is and learns the basis of the reply.
+    pub fn send_status(
+        &self,
+        name: &str,
+        req: pb::SetStatusRequest,
+    ) -> Result<pb::SetStatusReply, tonic::Status> {
+        let reply = self.call(name, move |mut c, _| async move { c.set_status(req).await });
+        if let Ok(r) = &reply {
+            self.learn(name, r.report.as_ref());
+        }
+        reply
+    }
+
+    /// The basis of the agent's latest reply seen, if any.
+    pub fn basis(&self, name: &str) -> Option<pb::LeaseBasis> {
+        self.bases.lock().expect("lock").get(name).cloned()
+    }
+
+    /// Remembers the basis a reply of `name` carried.
+    pub fn learn(&self, name: &str, report: Option<&pb::AgentReport>) {
+        if let Some(b) = report.and_then(convert::basis_of) {
+            self.bases.lock().expect("lock").insert(name.to_string(), b);
+        }
+    }
+
+    /// Pings `name` and returns the instants right before the request and right after the
+    /// reply around the basis it carries: the agent read its clock between the two.
+    pub fn ping_basis(&self, name: &str) -> (Instant, pb::LeaseBasis, Instant) {
+        let ip = self.host(name).ip().to_string();
+        let host = name.to_string();
+        let (before, reply, after) = self
+            .client
+            .block_on(async move {
+                let mut agent = connect_agent(&ip).await;
+                let before = Instant::now();
+                let reply = agent.ping(pb::PingRequest { host }).await;
+                (before, reply, Instant::now())
+            })
+            .expect("client namespace");
+        let reply = reply.expect("ping").into_inner();
+        self.learn(name, reply.report.as_ref());
+        let basis = reply
+            .report
+            .as_ref()
+            .and_then(convert::basis_of)
+            .expect("ping reply carries a lease basis");
+        (before, basis, after)
     }
 
     /// GetStatus of the agent of `name`.
     pub fn get_status(&self, name: &str) -> pb::AgentStatusReply {
-        self.call(name, |mut c, host| async move {
-            c.get_status(pb::GetStatusRequest { host }).await
-        })
-        .expect("get_status")
+        let reply = self
+            .call(name, |mut c, host| async move {
+                c.get_status(pb::GetStatusRequest { host }).await
+            })
+            .expect("get_status");
+        self.learn(name, reply.report.as_ref());
+        reply
     }
 
     /// Addresses on eth0 of `name`, as `ip -4 addr` prints them.
@@ -372,6 +429,7 @@ pub fn status_req(
             .collect(),
         active_master: active_master.to_string(),
         lease_ms,
+        basis: None,
     }
 }
 
@@ -391,28 +449,6 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    /// SetStatus whose returned instant is taken right before the request is written (after the
-    /// connection is up), so lease timings exclude client start-up costs.
-    pub fn set_status_timed(
-        &self,
-        name: &str,
-        roles: &[(&str, &str)],
-        active_master: &str,
-        epoch: u64,
-        lease_ms: u64,
-    ) -> (Instant, Result<pb::SetStatusReply, tonic::Status>) {
-        let ip = self.host(name).ip().to_string();
-        let req = status_req(name, roles, active_master, epoch, lease_ms);
-        self.client
-            .block_on(async move {
-                let mut agent = connect_agent(&ip).await;
-                let sent = Instant::now();
-                let r = agent.set_status(req).await.map(|r| r.into_inner());
-                (sent, r)
-            })
-            .expect("client namespace")
-    }
-
     /// Polls eth0 of `name` through netlink every 5 ms (inside its namespace) and returns the
     /// instant `ip` was first seen absent, or `None` after `limit`.
     pub fn wait_ip_gone(&self, name: &str, ip: &str, limit: Duration) -> Option<Instant> {

@@ -76,6 +76,16 @@ fn hostile_requests_are_refused_without_change() {
         ),
         (
             pb::SetStatusRequest {
+                basis: Some(pb::LeaseBasis {
+                    incarnation: 0,
+                    basis_ms: 1,
+                }),
+                ..status_req("db1", &[("writer", WRITER_IP)], "db1", 9, 30_000)
+            },
+            "Invalid lease basis: the lease basis names no agent process",
+        ),
+        (
+            pb::SetStatusRequest {
                 fence: None,
                 ..status_req("db1", &[("writer", WRITER_IP)], "db1", 9, 30_000)
             },

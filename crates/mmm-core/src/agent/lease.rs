@@ -54,6 +54,11 @@ pub enum Refusal {
         /// How long the promise still holds.
         remaining: Duration,
     },
+    /// The server's own lease timer could not be armed for the lease.
+    ServerTimer {
+        /// Why.
+        error: String,
+    },
     /// The MySQL server stores a fencing epoch above the status's.
     Fenced {
         /// Epoch stored in the server.
@@ -87,6 +92,7 @@ impl fmt::Display for Refusal {
                 "this host granted '{host}' a failsafe lease and takes no writer role for {} ms",
                 remaining.as_millis()
             ),
+            Refusal::ServerTimer { error } => write!(f, "{error}"),
             Refusal::Fenced { stored, epoch } => write!(
                 f,
                 "the MySQL server was fenced at epoch {stored}, above the status's epoch {epoch}"

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::agent::lease::LeaseBasis;
 use crate::checks::{CheckKind, CheckTable};
 use crate::config::Config;
 use crate::decide::AgentFacts;
@@ -53,6 +54,8 @@ pub(crate) struct HostBook {
     latest: Option<(CallId, u64)>,
     /// Highest epoch pushed to this host in this leadership.
     highest_epoch: u64,
+    /// The agent's latest clock reading, echoed in every push (the lease counts from it).
+    basis: Option<LeaseBasis>,
 }
 
 impl HostBook {
@@ -68,6 +71,7 @@ impl HostBook {
             last: None,
             latest: None,
             highest_epoch: 0,
+            basis: None,
         }
     }
 
@@ -92,27 +96,33 @@ impl HostBook {
         self.highest_epoch = epoch;
         let id = out.call_id();
         self.latest = Some((id, epoch));
+        let call = StatusPush {
+            basis: self.basis,
+            ..push.clone()
+        };
         self.in_flight = Some(Sent {
             id,
-            push: push.clone(),
+            push,
             at: now.mono,
         });
         out.effect(Effect::Call {
             id,
             host: host.clone(),
-            call: AgentCall::SetStatus(push),
+            call: AgentCall::SetStatus(call),
         });
         Some(id)
     }
 
-    /// A successful push answer: reachable, uptime, and the confirmed drop of the writer.
+    /// A successful push answer: reachable, uptime, the confirmed drop of the writer, the
+    /// lease basis to echo. True when the answer comes from an agent process the pushes did
+    /// not know yet (the push it answers could grant no writer lease: send again at once).
     fn absorb_report(
         &mut self,
         sent_epoch: u64,
         report: &StatusReport,
         writer_role: Option<&str>,
         out: &mut Out,
-    ) {
+    ) -> bool {
         let host = &self.name;
         // The agent accepted our epoch, so it stores at least that one.
         let accepted = invariant::check(report.epoch >= sent_epoch, || {
@@ -123,7 +133,13 @@ impl HostBook {
         });
         if let Err(v) = accepted {
             out.log(LogLine::error(format!("{v}; its answer is ignored")));
-            return;
+            return false;
+        }
+        let new_process = report
+            .basis
+            .is_some_and(|b| self.basis.map(|old| old.incarnation) != Some(b.incarnation));
+        if report.basis.is_some() {
+            self.basis = report.basis;
         }
         self.last_failure = None;
         self.unreachable_since = None;
@@ -140,7 +156,9 @@ impl HostBook {
             let e = f.confirmed_not_writer_epoch.unwrap_or(0).max(report.epoch);
             f.confirmed_not_writer_epoch = Some(e);
         }
+        f.writer_ran_out_epoch = report.writer_ran_out_epoch;
         self.note_errors(&report.errors, out);
+        new_process
     }
 
     /// Logs an error the agent reports once when it appears, and once when it clears (with
@@ -300,6 +318,7 @@ impl Hosts {
                 term,
                 leader_id,
                 lease,
+                basis: None,
             });
         }
     }
@@ -374,9 +393,10 @@ impl Hosts {
         {
             b.last = Some((s.push, now.mono));
         }
+        let mut new_process = false;
         let delivered = match result {
             Ok(AgentAnswer::Status(report)) => {
-                b.absorb_report(sent_epoch, report, writer_role, out);
+                new_process = b.absorb_report(sent_epoch, report, writer_role, out);
                 true
             }
             Ok(other) => {
@@ -393,7 +413,13 @@ impl Hosts {
                 false
             }
         };
-        self.send_one(host, now, timing, out);
+        if new_process {
+            // The next round re-sends with the new basis (after planning from the replica
+            // as applied then, so the push carries the committed epoch).
+            b.last = None;
+        } else {
+            self.send_one(host, now, timing, out);
+        }
         Some(delivered)
     }
 }

@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::admin::Reply;
+use crate::agent::lease::LeaseBasis;
 use crate::checks::{CheckKind, CheckStatus, MonitorTable};
 use crate::command::{Command, Outcome};
 use crate::desired::AgentStatus;
@@ -292,8 +293,11 @@ pub struct StatusPush {
     pub term: u64,
     /// Node id of the sender.
     pub leader_id: NodeId,
-    /// How long the status stays valid on the agent.
+    /// How long the writer lease lasts on the agent, counted from `basis`.
     pub lease: Duration,
+    /// Echo of the agent's latest clock reading (none before any): the agent counts the
+    /// lease from it, a moment before this push was sent.
+    pub basis: Option<LeaseBasis>,
 }
 
 impl StatusPush {
@@ -350,6 +354,10 @@ pub struct StatusReport {
     pub errors: Vec<String>,
     /// The host's OS uptime, when known.
     pub uptime: Option<Duration>,
+    /// The agent process and its clock when it built the answer (echoed in later pushes).
+    pub basis: Option<LeaseBasis>,
+    /// Highest epoch at which the agent's writer lease ran out.
+    pub writer_ran_out_epoch: Option<u64>,
 }
 
 /// The agent's own view (GET_AGENT_STATUS).

@@ -167,6 +167,7 @@ impl Startup {
             term: ctx.stamp.term,
             leader_id: ctx.stamp.leader_id,
             lease: ctx.stamp.lease,
+            basis: None,
         };
         match ctx.hosts.push_now(host, push, ctx.now, out) {
             Some(id) => {

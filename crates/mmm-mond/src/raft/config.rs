@@ -58,7 +58,7 @@ impl NodeConfig {
             bootstrap: true,
             heartbeat_interval: Duration::from_millis(100),
             election_timeout_min: Duration::from_millis(300),
-            election_timeout_max: Duration::from_millis(600),
+            election_timeout_max: mmm_core::config::ELECTION_TIMEOUT_MAX,
             connect_timeout: Duration::from_millis(500),
             propose_timeout: Duration::from_secs(3),
             snapshot_every: 1000,

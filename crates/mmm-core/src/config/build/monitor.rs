@@ -8,7 +8,9 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use super::super::defaults::{self, CLASSIC_MONITOR_NAME, DEFAULT_MONITOR_PORT, DEFAULT_RAFT_PORT};
+use super::super::defaults::{
+    self, CLASSIC_MONITOR_NAME, DEFAULT_MONITOR_PORT, DEFAULT_RAFT_PORT, ELECTION_TIMEOUT_MAX,
+};
 use super::super::model::{MonitorConfig, MonitorNode, Program, StartMode};
 use super::super::rules::Kind;
 use super::super::tree::{Entry, Section, Tree};
@@ -310,6 +312,20 @@ fn settings(
                  or agents lose their lease between two status updates",
                 value::format_seconds(config.status_interval),
                 value::format_seconds(config.agent_lease)
+            ),
+        );
+    }
+    if config.lease_margin < ELECTION_TIMEOUT_MAX {
+        let at = shared
+            .get("lease_margin")
+            .map_or_else(|| shared.section.at.clone(), |entry| entry.at.clone());
+        ctx.error(
+            &at,
+            format!(
+                "'monitor->lease_margin' ({}s) must be at least the monitors' election timeout ({}s): \
+                 a deposed leader may renew leases for that long",
+                value::format_seconds(config.lease_margin),
+                value::format_seconds(ELECTION_TIMEOUT_MAX)
             ),
         );
     }

@@ -93,7 +93,7 @@ fn new_top_level_directives() {
 #[test]
 fn lease_directives_and_their_consistency() {
     let text = with_base(
-        "<monitor>\nagent_lease 3\nlease_margin 0.5\nstatus_interval 0.3\nagent_timeout 0.8\n</monitor>\n",
+        "<monitor>\nagent_lease 3\nlease_margin 0.7\nstatus_interval 0.3\nagent_timeout 0.8\n</monitor>\n",
     );
     let m = loaded(load_text(&text, Program::Monitor))
         .monitor
@@ -107,7 +107,7 @@ fn lease_directives_and_their_consistency() {
         ),
         (
             Duration::from_secs(3),
-            Duration::from_millis(500),
+            Duration::from_millis(700),
             Duration::from_millis(300),
             Duration::from_millis(800)
         )
@@ -119,6 +119,15 @@ fn lease_directives_and_their_consistency() {
         &format!(
             "test.conf:{at}: 'monitor->status_interval' (1s) must be shorter than 'monitor->agent_lease' (1s), \
              or agents lose their lease between two status updates"
+        ),
+    );
+    let text = with_base("<monitor>\nlease_margin 0.5\n</monitor>\n");
+    let at = line_of(&text, "lease_margin 0.5");
+    assert_single_error(
+        load_text(&text, Program::Monitor),
+        &format!(
+            "test.conf:{at}: 'monitor->lease_margin' (0.5s) must be at least the monitors' election timeout (0.6s): \
+             a deposed leader may renew leases for that long"
         ),
     );
     let text = with_base("<monitor>\nagent_lease 0\n</monitor>\n");

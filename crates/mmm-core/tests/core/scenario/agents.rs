@@ -122,6 +122,8 @@ impl ScriptedAgent {
             present,
             errors: self.errors.clone(),
             uptime: self.uptime,
+            basis: None,
+            writer_ran_out_epoch: None,
         }
     }
 }

@@ -2,14 +2,17 @@
 //! look at (read_only, VIPs). It follows the agent's own rules from [`mmm_core::agent`]:
 //! the epoch rule, role changes in mysql-mmm's order (the writer's writes are denied before
 //! its IP goes, allowed before its IP comes), the once-a-second re-assertion and
-//! CLEAR_BAD_ROLES. Like the agent daemon it counts the writer lease from the status's
-//! arrival and drops the writer role itself when the lease runs out. Every other part of the
+//! CLEAR_BAD_ROLES. Like the agent daemon it counts the writer lease from the basis the push
+//! echoes ([`WriterLease`]), drops the writer role itself when the lease runs out and takes it
+//! again only at a higher epoch. Every other part of the
 //! simulator talks to it through [`SimAgent`] only.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use mmm_core::agent::Mono;
 use mmm_core::agent::epoch::check_epoch;
+use mmm_core::agent::lease::{LeaseBasis, WriterLease};
 use mmm_core::agent::plan::{Step, bad_roles, reassert, role_changes};
 use mmm_core::leader::{AgentAnswer, AgentCall, AgentView, CallFailure, StatusReport, SystemView};
 use mmm_core::state::{HostState, RoleIp};
@@ -30,11 +33,15 @@ pub struct SimAgent {
     writable: bool,
     /// Role IPs configured on the interface.
     present: Vec<RoleIp>,
-    /// When the writer lease runs out.
-    lease_until: Option<Timestamp>,
+    /// The writer lease of the running agent process.
+    lease: WriterLease,
     /// The fencing epoch stored in the server (`mmm.fence`; survives reboots): writes are
     /// allowed only at a higher epoch, as the agent's `allow_writes_at` does.
     fence_epoch: u64,
+}
+
+fn mono(t: Timestamp) -> Mono {
+    Mono::from_millis(t.as_millis())
 }
 
 impl SimAgent {
@@ -47,7 +54,7 @@ impl SimAgent {
             roles: Vec::new(),
             writable: false,
             present: Vec::new(),
-            lease_until: None,
+            lease: WriterLease::new(1),
             fence_epoch: 0,
         }
     }
@@ -99,7 +106,7 @@ impl SimAgent {
         self.roles.clear();
         self.present.clear();
         self.writable = false;
-        self.lease_until = None;
+        self.lease = WriterLease::new(self.lease.incarnation() + 1);
     }
 
     /// MySQL died (nothing can write) or came back (read-only until re-asserted).
@@ -112,11 +119,11 @@ impl SimAgent {
         if !mysql_up {
             self.writable = false;
         }
-        if self.holds_writer() && self.lease_until.is_none_or(|l| now >= l) {
+        if self.holds_writer() && self.lease.deadline().is_none_or(|d| mono(now) >= d) {
             let w = self.writer_role.clone();
             let held: Vec<RoleIp> = self.roles.iter().filter(|r| r.role != w).cloned().collect();
             self.change_roles(held, mysql_up);
-            self.lease_until = None;
+            self.lease.ran_out(self.epoch);
             return;
         }
         let mysql = mysql_up.then_some(self.writable);
@@ -173,15 +180,33 @@ impl SimAgent {
                     .map_err(|e| CallFailure::Refused(e.to_string()))?;
                 self.epoch = s.epoch;
                 self.state = Some(s.state);
-                let gives_writer = s.roles.iter().any(|r| r.role == self.writer_role);
-                self.lease_until = gives_writer.then(|| now.plus(push.lease));
-                self.change_roles(s.roles.clone(), mysql_up);
+                let mut roles = s.roles.clone();
+                if roles.iter().any(|r| r.role == self.writer_role) {
+                    let offer =
+                        self.lease
+                            .offer(s.epoch, push.basis.as_ref(), push.lease, mono(now));
+                    match offer {
+                        Ok(until) => self.lease.extend(until),
+                        Err(_) => roles.retain(|r| r.role != self.writer_role),
+                    }
+                } else {
+                    self.lease.release();
+                }
+                self.change_roles(roles, mysql_up);
+                if !self.holds_writer() {
+                    self.lease.release();
+                }
                 Ok(AgentAnswer::Status(StatusReport {
                     epoch: self.epoch,
                     writable: self.writable,
                     present: self.present.clone(),
                     errors: Vec::new(),
                     uptime: Some(uptime),
+                    basis: Some(LeaseBasis {
+                        incarnation: self.lease.incarnation(),
+                        at: mono(now),
+                    }),
+                    writer_ran_out_epoch: self.lease.ran_out_epoch(),
                 }))
             }
             AgentCall::GetStatus => Ok(AgentAnswer::Agent(AgentView {

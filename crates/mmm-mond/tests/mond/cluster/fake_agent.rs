@@ -178,6 +178,7 @@ impl Agent for Svc {
             present: g.roles.clone(),
             errors: Vec::new(),
             uptime: 1000.0,
+            report: None,
         }))
     }
 
@@ -192,8 +193,8 @@ impl Agent for Svc {
             roles: g.roles.clone(),
             active_master: String::new(),
             epoch: g.epoch,
-            lease_remaining_ms: 0,
             uptime: 1000.0,
+            report: None,
         }))
     }
 
@@ -230,6 +231,7 @@ impl Agent for Svc {
         Ok(Response::new(pb::PingReply {
             message: "OK: Pinged!".into(),
             uptime: 1000.0,
+            report: None,
         }))
     }
 }

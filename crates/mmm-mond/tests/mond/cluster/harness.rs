@@ -57,7 +57,7 @@ fn config_text(dir: &std::path::Path, agent_ports: &[u16], mons: &[(u16, u16)]) 
     s.push_str("<role reader>\nhosts db1, db2, db3\nips 10.213.7.101, 10.213.7.102, 10.213.7.103\nmode balanced\n</role>\n");
     s.push_str("<check default>\ncheck_period 0.1\ntrap_period 0.5\n</check>\n");
     s.push_str(&format!(
-        "<monitor>\npid_path {}/mond.pid\nping_ips 127.0.0.1\nagent_lease 2\nstatus_interval 0.3\nagent_timeout 0.5\nlease_margin 0.5\n</monitor>\n",
+        "<monitor>\npid_path {}/mond.pid\nping_ips 127.0.0.1\nagent_lease 2\nstatus_interval 0.3\nagent_timeout 0.5\nlease_margin 0.6\n</monitor>\n",
         dir.display()
     ));
     for (i, (c, r)) in mons.iter().enumerate() {
