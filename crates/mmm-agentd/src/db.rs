@@ -27,6 +27,9 @@ pub enum DbError {
     /// The server is not in the state the action expects.
     #[error("{0}")]
     State(String),
+    /// The server's stored fencing epoch refused writes, or the fence lock was not free.
+    #[error(transparent)]
+    Fence(#[from] mmm_mysql::fence::FenceError),
 }
 
 /// What GET_SYSTEM_STATUS reports about MySQL.
@@ -179,10 +182,12 @@ impl Db {
         Ok(killed)
     }
 
-    /// mysql-mmm's `mysql_allow_write`: read_only=0 (and super_read_only=0), then verify.
-    pub async fn allow_write(&self) -> Result<(), DbError> {
+    /// mysql-mmm's `mysql_allow_write`, guarded by the server's stored fencing epoch: under
+    /// `GET_LOCK('mmm.fence')` read_only=0 only when `epoch` is above the epoch a leader fenced
+    /// this server at (`mmm_mysql::fence::allow_writes_at`), then verify.
+    pub async fn allow_write(&self, epoch: u64) -> Result<(), DbError> {
         let mut c = self.local().await?;
-        c.set_read_only(false).await?;
+        mmm_mysql::fence::allow_writes_at(&mut c, epoch, self.timeout).await?;
         if c.read_only().await? {
             return Err(DbError::State(
                 "read_only is still 1 after clearing it".into(),

@@ -100,7 +100,10 @@ impl Driver {
             }
         }
         if plan.allow_write {
-            match self.guarded(self.db.allow_write()).await {
+            match self
+                .guarded(self.db.allow_write(self.epochs.current()))
+                .await
+            {
                 None => {
                     self.lease_expired().await;
                     return false;

@@ -85,7 +85,10 @@ impl Driver {
                 return Some(false);
             }
         }
-        match self.guarded(self.db.allow_write()).await? {
+        match self
+            .guarded(self.db.allow_write(self.epochs.current()))
+            .await?
+        {
             Ok(()) => {
                 self.writer_synced = true;
                 Some(true)

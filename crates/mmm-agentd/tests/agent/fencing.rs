@@ -1,5 +1,10 @@
 //! Stale epochs are refused with nothing changed; the epoch survives a restart.
 
+use std::time::Duration;
+
+use mmm_lab::users::{AGENT_PASSWORD, AGENT_USER};
+use mmm_mysql::fence::fence_server;
+use mmm_mysql::{ConnectOpts, connect};
 use mmm_proto::pb;
 use tonic::Code;
 
@@ -113,4 +118,68 @@ fn stale_epoch_refused_and_epoch_survives_restart() {
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(!c.has_ip("db1", WRITER_IP));
     assert!(c.read_only("db1"));
+}
+
+/// A server a leader fenced over SQL at epoch 12 (while its agent, cut off, still stood at 10)
+/// takes no writer role from a status at an epoch up to 12, although the agent accepts that
+/// epoch as newer than its own; a status above the fence turns writes on again.
+#[test]
+fn a_server_fenced_over_sql_refuses_writes_at_epochs_up_to_the_fence() {
+    let Some(mut c) = cluster(
+        "agq",
+        TopologySpec {
+            slaves: 0,
+            ..Default::default()
+        },
+        "",
+    ) else {
+        return;
+    };
+    c.start_agent("db1");
+    c.set_status("db1", "ONLINE", &[], "db2", 10, 0)
+        .expect("epoch 10");
+    assert!(c.read_only("db1"));
+
+    let db = c.topo.db("db1").expect("db1");
+    let (ip, port) = (db.ip().to_string(), db.port());
+    let limit = Duration::from_secs(2);
+    let report = c
+        .client
+        .block_on(async move {
+            let opts = ConnectOpts::tcp(ip, port, AGENT_USER, AGENT_PASSWORD, limit);
+            let mut conn = connect(&opts).await.expect("connect as the agent user");
+            fence_server(&mut conn, 12, "mon1", limit).await
+        })
+        .expect("client namespace")
+        .expect("fence at 12");
+    assert_eq!(report.epoch, 12);
+
+    for epoch in [11, 12] {
+        let reply = c
+            .set_status(
+                "db1",
+                "ONLINE",
+                &[("writer", WRITER_IP)],
+                "db1",
+                epoch,
+                30_000,
+            )
+            .expect("the agent accepts the newer epoch");
+        assert_eq!(reply.epoch, epoch);
+        assert!(!reply.writable, "writable at epoch {epoch}: {reply:?}");
+        assert!(
+            reply
+                .errors
+                .iter()
+                .any(|e| e.contains("fenced at epoch 12")),
+            "{reply:?}"
+        );
+        assert!(c.read_only("db1"), "read_only=0 at epoch {epoch}");
+    }
+
+    let reply = c
+        .set_status("db1", "ONLINE", &[("writer", WRITER_IP)], "db1", 13, 30_000)
+        .expect("epoch 13");
+    assert!(reply.writable, "{reply:?}");
+    assert!(!c.read_only("db1"));
 }
