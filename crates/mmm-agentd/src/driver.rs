@@ -51,6 +51,14 @@ pub struct Snapshot {
     pub epoch: u64,
     /// When the lease runs out, if one runs.
     pub lease_deadline: Option<Instant>,
+    /// The writer role was taken: caught up and `read_only=0` set since it was granted.
+    pub writer_synced: bool,
+    /// `read_only=0` as the driver last read it while holding the writer role (`None`:
+    /// not read since, or the read failed).
+    pub writable: Option<bool>,
+    /// Seconds_Behind_Master as last read while holding a reader role (`None`: no
+    /// replication, NULL, or not read).
+    pub lag: Option<u64>,
 }
 
 /// The driver's state.
@@ -67,6 +75,10 @@ pub struct Driver {
     /// When the last catch-up attempt failed; re-tries wait a second after it.
     sync_failed_at: Option<Instant>,
     deny_pending: bool,
+    /// What [`Snapshot::writable`] reports.
+    observed_writable: Option<bool>,
+    /// What [`Snapshot::lag`] reports.
+    observed_lag: Option<u64>,
     pending_removals: Vec<RoleIp>,
     remembered_master: String,
     /// Set at startup when the writer VIP was found on the interface: the role is held only
@@ -95,6 +107,9 @@ impl Driver {
             desired: Desired::default(),
             epoch: epochs.current(),
             lease_deadline: None,
+            writer_synced: false,
+            writable: None,
+            lag: None,
         });
         let configured = cfg
             .roles
@@ -113,6 +128,8 @@ impl Driver {
             writer_synced: false,
             sync_failed_at: None,
             deny_pending: false,
+            observed_writable: None,
+            observed_lag: None,
             pending_removals: Vec::new(),
             remembered_master: String::new(),
             adopted: false,
@@ -156,6 +173,11 @@ impl Driver {
             desired: self.desired.clone(),
             epoch: self.epochs.current(),
             lease_deadline: self.lease_deadline,
+            writer_synced: self.writer_synced && self.held_writer().is_some(),
+            writable: self
+                .observed_writable
+                .filter(|_| self.held_writer().is_some()),
+            lag: self.observed_lag,
         });
     }
 
@@ -177,6 +199,7 @@ impl Driver {
                 _ = tick.tick() => {
                     let mut errors = Vec::new();
                     self.reassert(&mut errors).await;
+                    self.observe_lag().await;
                 }
             }
             self.publish();
@@ -341,6 +364,7 @@ impl Driver {
     async fn remove_role(&mut self, role: &RoleIp, writer: bool, errors: &mut Vec<String>) -> bool {
         if writer {
             self.writer_synced = false;
+            self.observed_writable = None;
             match self.db.deny_write().await {
                 Ok(killed) => {
                     self.deny_pending = false;
@@ -405,6 +429,7 @@ impl Driver {
         match self.guarded(self.db.allow_write()).await? {
             Ok(()) => {
                 self.writer_synced = true;
+                self.observed_writable = Some(true);
                 Some(true)
             }
             Err(e) => {
@@ -490,6 +515,7 @@ impl Driver {
         } else {
             None
         };
+        self.observed_writable = writable;
         let plan = reassert(
             &self.desired.roles,
             &present,
@@ -539,6 +565,19 @@ impl Driver {
         true
     }
 
+    /// Reads replication lag for the HTTP `/reader?max_lag=` check while a reader role is held.
+    async fn observe_lag(&mut self) {
+        let reader = self.desired.roles.iter().any(|r| !self.is_writer(r));
+        self.observed_lag = if reader {
+            self.db.replication_lag().await.unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "could not read replication lag");
+                None
+            })
+        } else {
+            None
+        };
+    }
+
     /// After a restart the agent does not know its last status. If the writer VIP is on the
     /// interface it may still be the writer, so it holds the role under a short startup lease:
     /// the leader's next status confirms or removes it, and without one the agent demotes itself.
@@ -575,6 +614,7 @@ impl Driver {
         self.adopted = false;
         self.desired.roles.retain(|r| r != &writer);
         self.writer_synced = false;
+        self.observed_writable = None;
         self.publish();
         let vips = self.vips.clone();
         let db = self.db.clone();

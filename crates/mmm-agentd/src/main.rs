@@ -7,6 +7,7 @@ mod db;
 mod desired;
 mod driver;
 mod epoch;
+mod http;
 mod kill;
 mod service;
 mod uptime;
@@ -130,6 +131,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Duration::from_millis(cli.startup_lease_ms.min(desired::MAX_LEASE_MS)),
     );
     let driver_task = tokio::spawn(drv.run());
+    let http_task = match me.http_port {
+        None => None,
+        Some(port) => {
+            let addr = SocketAddr::new(me.ip, port);
+            let facts = http::Facts {
+                host: this.clone(),
+                writer_role: cfg.active_master_role.clone(),
+            };
+            let server = http::bind(addr, facts, snap.clone())
+                .await
+                .with_context(|| format!("binding HTTP on {addr}"))?;
+            tracing::info!("HTTP listening on {addr}");
+            Some(tokio::spawn(server))
+        }
+    };
 
     let kill_rounds = u64::from(cfg.max_kill_retries) + 1;
     let driver_timeout = cfg
@@ -159,6 +175,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("serving on {addr}"))?;
     driver_task.abort();
+    if let Some(t) = http_task {
+        t.abort();
+    }
     drop(pid);
     tracing::info!("END");
     Ok(())
