@@ -27,7 +27,8 @@ pub fn lease_remaining(snap: &Snapshot, now: Instant) -> Option<f64> {
         .map(|d| d.saturating_duration_since(now).as_secs_f64())
 }
 
-/// `/writer` is 200 only while the writer role is held, its lease (if one runs) has not run out,
+/// `/writer` is 200 only while the writer role is held, its lease has not run out (a writer
+/// status always carries one, so no lease means no writer),
 /// the writer took over (caught up, `read_only=0` set) and the last read saw `read_only=0`.
 pub fn writer_ok(facts: &Facts, snap: &Snapshot, now: Instant) -> bool {
     let holds = snap
@@ -35,7 +36,7 @@ pub fn writer_ok(facts: &Facts, snap: &Snapshot, now: Instant) -> bool {
         .roles
         .iter()
         .any(|r| facts.is_writer_role(&r.role));
-    let lease_live = snap.lease_deadline.is_none_or(|d| d > now);
+    let lease_live = snap.lease_deadline.is_some_and(|d| d > now);
     holds && lease_live && snap.writer_synced && snap.writable == Some(true)
 }
 
@@ -144,6 +145,9 @@ mod tests {
             !writer_ok(&facts(), &s, now + Duration::from_secs(3)),
             "lease ran out"
         );
+        let mut no_lease = s.clone();
+        no_lease.lease_deadline = None;
+        assert!(!writer_ok(&facts(), &no_lease, now), "no lease");
         let mut ro = s.clone();
         ro.writable = Some(false);
         assert!(!writer_ok(&facts(), &ro, now), "read_only=1");
