@@ -10,7 +10,7 @@ use mmm_mysql::{
     SlaveStatus, WaitOutcome, gtid_without_server,
 };
 
-use crate::kill::select_kills;
+use mmm_mysql::kill::select_kills;
 
 /// Why an agent MySQL action failed.
 #[derive(Debug, thiserror::Error)]

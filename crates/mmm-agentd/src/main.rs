@@ -8,7 +8,6 @@ mod desired;
 mod driver;
 mod epoch;
 mod http;
-mod kill;
 mod service;
 mod uptime;
 mod vip;

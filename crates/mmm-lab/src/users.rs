@@ -42,6 +42,7 @@ pub fn provisioning_statements() -> Vec<String> {
              REPLICATION SLAVE ADMIN, SLAVE MONITOR, REPLICATION CLIENT, RELOAD ON *.* \
              TO '{AGENT_USER}'@'%'"
         ),
+        format!("GRANT SELECT, INSERT, UPDATE, CREATE ON `mmm`.* TO '{AGENT_USER}'@'%'"),
         user(REPLICATION_USER, REPLICATION_PASSWORD),
         format!("GRANT REPLICATION SLAVE ON *.* TO '{REPLICATION_USER}'@'%'"),
         "SET sql_log_bin = 1".to_owned(),

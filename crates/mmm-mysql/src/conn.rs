@@ -206,6 +206,11 @@ impl Mysql {
         &self.addr
     }
 
+    /// The limit each statement of this connection obeys.
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
     /// Runs a statement that returns nothing.
     pub async fn execute(&mut self, sql: &str, op: Operation) -> Result<(), MysqlError> {
         let limit = self.query_timeout;
@@ -227,7 +232,8 @@ impl Mysql {
         self.rows_within(sql, op, limit).await
     }
 
-    async fn rows_within(
+    /// Like [`Mysql::rows`] with another limit (for statements that wait on purpose).
+    pub(crate) async fn rows_within(
         &mut self,
         sql: &str,
         op: Operation,

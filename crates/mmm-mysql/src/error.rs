@@ -21,6 +21,10 @@ pub enum Operation {
     ReplicationControl,
     /// MASTER_POS_WAIT / MASTER_GTID_WAIT and friends.
     Wait,
+    /// Reading and writing the fencing epoch in `mmm.fence`.
+    FenceTable,
+    /// `SET SESSION sql_log_bin=0`, so fencing writes never replicate.
+    SkipBinlog,
     /// Anything else.
     Query,
 }
@@ -44,7 +48,19 @@ impl Operation {
             Operation::MasterStatus => "REPLICATION CLIENT",
             Operation::ReplicationControl | Operation::Wait if split => "REPLICATION SLAVE ADMIN",
             Operation::ReplicationControl | Operation::Wait if mysql8 => "REPLICATION_SLAVE_ADMIN",
+            Operation::FenceTable => "SELECT, INSERT, UPDATE, CREATE",
+            Operation::SkipBinlog if split => "BINLOG ADMIN",
+            Operation::SkipBinlog if mysql8 => "SYSTEM_VARIABLES_ADMIN",
             _ => "SUPER",
+        }
+    }
+
+    /// Where [`Operation::required_grant`] must be granted: `mmm`.* for the fence table,
+    /// `*.*` for everything else.
+    pub fn grant_scope(self) -> &'static str {
+        match self {
+            Operation::FenceTable => "`mmm`.*",
+            _ => "*.*",
         }
     }
 }
@@ -82,11 +98,13 @@ pub enum MysqlError {
     },
     /// 1227/1142/1044/1095: the user lacks a privilege.
     #[error(
-        "missing privilege {grant}: grant it with GRANT {grant} ON *.* (server said: {message})"
+        "missing privilege {grant}: grant it with GRANT {grant} ON {scope} (server said: {message})"
     )]
     MissingPrivilege {
         /// The grant to add.
         grant: String,
+        /// Where to grant it (`*.*`, or `` `mmm`.* `` for the fence table).
+        scope: &'static str,
         /// Server text.
         message: String,
     },
@@ -144,7 +162,11 @@ impl MysqlError {
             1227 | 1142 | 1044 | 1095 | 1143 => {
                 let grant = grant_in_message(&message)
                     .unwrap_or_else(|| op.required_grant(info).to_string());
-                MysqlError::MissingPrivilege { grant, message }
+                MysqlError::MissingPrivilege {
+                    grant,
+                    scope: op.grant_scope(),
+                    message,
+                }
             }
             _ => MysqlError::Server { code, message },
         }

@@ -5,10 +5,14 @@
 //! server flavour from `SELECT VERSION()` and picks the matching statements (SLAVE vs
 //! REPLICA words, MASTER_GTID_WAIT vs WAIT_FOR_EXECUTED_GTID_SET, super_read_only), parses
 //! replication status with either generation of column names, and turns server errors
-//! into [`MysqlError`] values that name the missing grant.
+//! into [`MysqlError`] values that name the missing grant. [`fence`] owns the fencing epoch
+//! stored in each server (`mmm.fence`) and the two operations that honour it; [`kill`] decides
+//! which sessions a demotion ends, for the agent and the leader alike.
 
 mod conn;
 mod error;
+pub mod fence;
+pub mod kill;
 mod status;
 mod version;
 

@@ -1,5 +1,9 @@
 //! mmm-mysql against real MariaDB servers on loopback: flavour, status parsing, waits,
-//! read_only, error classification (missing grant, bad password, refused, hung server).
+//! read_only, error classification (missing grant, bad password, refused, hung server), and the
+//! fencing epoch (`fence`).
+
+#[path = "mysql/fence.rs"]
+mod fence;
 
 use std::time::{Duration, Instant};
 

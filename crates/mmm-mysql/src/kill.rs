@@ -1,6 +1,7 @@
-//! Which sessions a kill round ends when writes are denied (mysql-mmm's `mysql_deny_write`).
+//! Which sessions a kill round ends when writes are denied (mysql-mmm's `mysql_deny_write`),
+//! shared by the agent's demotion and the leader's SQL fence.
 
-use mmm_mysql::ProcessRow;
+use crate::conn::ProcessRow;
 
 /// Statements that are let finish while kill rounds remain (mysql-mmm's list).
 const WRITING: [&str; 11] = [
