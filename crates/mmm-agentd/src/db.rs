@@ -115,6 +115,14 @@ impl Db {
         Ok(ro)
     }
 
+    /// Seconds_Behind_Master of the local server (`None`: no replication or NULL).
+    pub async fn replication_lag(&self) -> Result<Option<u64>, DbError> {
+        let mut c = self.local().await?;
+        let slave = c.slave_status().await?;
+        c.close().await;
+        Ok(slave.and_then(|s| s.seconds_behind_master))
+    }
+
     /// Everything GET_SYSTEM_STATUS needs from MySQL.
     pub async fn state(&self) -> Result<MysqlState, DbError> {
         let mut c = self.local().await?;

@@ -200,6 +200,7 @@ pub(crate) mod tests {
             pid_path: None,
             bin_path: None,
             agent_port: 9989,
+            http_port: None,
             cluster_interface: Some("eth0".into()),
             mysql_port: 3306,
             tools: vec![],

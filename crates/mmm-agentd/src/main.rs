@@ -8,6 +8,7 @@ mod db;
 mod desired;
 mod driver;
 mod epoch;
+mod http;
 mod report;
 mod service;
 mod uptime;
@@ -127,6 +128,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Duration::from_millis(cli.startup_lease_ms.min(desired::MAX_LEASE_MS)),
     );
     let driver_task = tokio::spawn(drv.run());
+    let http_task = match me.http_port {
+        None => None,
+        Some(port) => {
+            let addr = SocketAddr::new(me.ip, port);
+            let facts = http::Facts {
+                host: this.clone(),
+                writer_role: cfg.active_master_role.clone(),
+            };
+            let server = http::bind(addr, facts, snap.clone())
+                .await
+                .with_context(|| format!("binding HTTP on {addr}"))?;
+            tracing::info!("HTTP listening on {addr}");
+            Some(tokio::spawn(server))
+        }
+    };
 
     let kill_rounds = u64::from(cfg.max_kill_retries) + 1;
     let driver_timeout = cfg
@@ -161,6 +177,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let stop_bound = io_timeout.saturating_mul(4);
     if tokio::time::timeout(stop_bound, driver_task).await.is_err() {
         tracing::error!("Driver did not stop within {stop_bound:?}");
+    }
+    if let Some(t) = http_task {
+        t.abort();
     }
     drop(pid);
     tracing::info!("END");

@@ -52,7 +52,7 @@ pub enum Request {
 }
 
 /// What the driver publishes for GetStatus, Ping and every reply's report.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Last accepted status (minus a writer role dropped or not taken).
     pub desired: Desired,
@@ -70,6 +70,14 @@ pub struct Snapshot {
     pub timer_armed_until: Option<Mono>,
     /// The server timer's state as the report names it.
     pub timer: String,
+    /// The writer role was taken: caught up and `read_only=0` set since it was granted.
+    pub writer_synced: bool,
+    /// `read_only=0` as the driver last read it while holding the writer role (`None`: not
+    /// read since, or the read failed).
+    pub writable: Option<bool>,
+    /// Seconds_Behind_Master as last read while holding a reader role (`None`: no
+    /// replication, NULL, or not read).
+    pub lag: Option<u64>,
 }
 
 /// The driver's state.
@@ -86,6 +94,10 @@ pub struct Driver {
     timer: timer::TimerState,
     timer_armed_until: Option<Mono>,
     writer_synced: bool,
+    /// What [`Snapshot::writable`] reports.
+    observed_writable: Option<bool>,
+    /// What [`Snapshot::lag`] reports.
+    observed_lag: Option<u64>,
     /// When the last catch-up attempt failed; re-tries wait a second after it.
     sync_failed_at: Option<Instant>,
     deny_pending: bool,
@@ -120,6 +132,9 @@ impl Driver {
             writer_refused: None,
             timer_armed_until: None,
             timer: timer::TimerState::Unknown.describe(),
+            writer_synced: false,
+            writable: None,
+            lag: None,
         });
         let configured = cfg
             .roles
@@ -139,6 +154,8 @@ impl Driver {
             timer: timer::TimerState::Unknown,
             timer_armed_until: None,
             writer_synced: false,
+            observed_writable: None,
+            observed_lag: None,
             sync_failed_at: None,
             deny_pending: false,
             pending_removals: Vec::new(),
@@ -194,6 +211,11 @@ impl Driver {
                 .timer_armed_until
                 .filter(|_| self.timer_armed(clock::now())),
             timer: self.timer.describe(),
+            writer_synced: self.writer_synced && self.held_writer().is_some(),
+            writable: self
+                .observed_writable
+                .filter(|_| self.held_writer().is_some()),
+            lag: self.observed_lag,
         }
     }
 
@@ -231,6 +253,7 @@ impl Driver {
                     self.probe_timer().await;
                     let mut errors = Vec::new();
                     self.reassert(&mut errors).await;
+                    self.observe_lag().await;
                 }
             }
             self.publish();

@@ -72,6 +72,7 @@ impl Driver {
         } else {
             None
         };
+        self.observed_writable = writable;
         let plan = reassert(
             &self.desired.roles,
             &present,
@@ -179,5 +180,18 @@ impl Driver {
             message: format!("OK: Removed {removed} roles"),
             removed,
         })
+    }
+
+    /// Reads replication lag for the HTTP `/reader?max_lag=` check while a reader role is held.
+    pub(super) async fn observe_lag(&mut self) {
+        let reader = self.desired.roles.iter().any(|r| !self.is_writer(r));
+        self.observed_lag = if reader {
+            self.db.replication_lag().await.unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "could not read replication lag");
+                None
+            })
+        } else {
+            None
+        };
     }
 }

@@ -17,6 +17,7 @@ impl Driver {
     ) -> bool {
         if writer {
             self.writer_synced = false;
+            self.observed_writable = None;
             self.lease.release();
             match self.db.deny_write().await {
                 Ok(killed) => {
@@ -91,6 +92,7 @@ impl Driver {
         {
             Ok(()) => {
                 self.writer_synced = true;
+                self.observed_writable = Some(true);
                 Some(true)
             }
             Err(e) => {
@@ -157,6 +159,7 @@ impl Driver {
         self.adopted = false;
         self.desired.roles.retain(|r| r != writer);
         self.writer_synced = false;
+        self.observed_writable = None;
         self.publish();
         let vips = self.vips.clone();
         let db = self.db.clone();

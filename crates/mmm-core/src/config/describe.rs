@@ -124,6 +124,7 @@ fn host(out: &mut Out, host: &HostConfig) {
     out.opt("peer", host.peer.as_deref());
     out.kv("mysql_port", host.mysql_port);
     out.kv("agent_port", host.agent_port);
+    out.opt("http_port", host.http_port);
     out.opt("cluster_interface", host.cluster_interface.as_deref());
     out.path("pid_path", &host.pid_path, "");
     out.path(

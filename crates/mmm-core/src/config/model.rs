@@ -89,6 +89,9 @@ pub struct HostConfig {
     pub bin_path: Option<PathBuf>,
     /// Port of the agent's gRPC service (default 9989).
     pub agent_port: u16,
+    /// Port of the agent's HTTP endpoints (`/writer`, `/reader`, `/health`, `/metrics`) on
+    /// `ip`; `None` (no `http_port` directive) keeps HTTP off.
+    pub http_port: Option<u16>,
     /// NIC on which role IPs are added.
     pub cluster_interface: Option<String>,
     /// MySQL port (default 3306).

@@ -122,6 +122,7 @@ const HOST_KEYS: &[&str] = &[
     "pid_path",
     "bin_path",
     "agent_port",
+    "http_port",
     "cluster_interface",
     "mysql_port",
     "agent_user",

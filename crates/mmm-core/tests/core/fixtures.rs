@@ -54,6 +54,7 @@ pub fn host(name: &str, addr: &str, mode: HostMode, peer: Option<&str>) -> HostC
         pid_path: None,
         bin_path: None,
         agent_port: 9989,
+        http_port: None,
         cluster_interface: Some("eth0".into()),
         mysql_port: 3306,
         tools: Vec::new(),

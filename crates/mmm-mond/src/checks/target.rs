@@ -86,6 +86,7 @@ mod tests {
             pid_path: None,
             bin_path: None,
             agent_port: 9989,
+            http_port: None,
             cluster_interface: None,
             mysql_port: 3307,
             tools: Vec::new(),

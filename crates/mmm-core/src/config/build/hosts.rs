@@ -76,6 +76,7 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree) -> Vec<HostConfig> {
         let replication_password = text("replication_password", AGENT_TOOLS);
         let agent_port = ctx.parse_or(&view, "agent_port", 9989, value::port);
         let mysql_port = ctx.parse_or(&view, "mysql_port", 3306, value::port);
+        let http_port = ctx.parse(&view, "http_port", &[], value::port);
         let tools = tools_settings(ctx, &view);
         let (Some(ip), Some(mode)) = (ip, mode) else {
             continue;
@@ -88,6 +89,7 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree) -> Vec<HostConfig> {
             pid_path,
             bin_path,
             agent_port,
+            http_port,
             cluster_interface,
             mysql_port,
             tools,

@@ -26,6 +26,7 @@ host db1
   peer                   db2
   mysql_port             3306
   agent_port             9989
+  http_port              -
   cluster_interface      eth0
   pid_path               /run/mmm/agent.pid
   bin_path               -
@@ -38,6 +39,7 @@ host db2
   peer                   db1
   mysql_port             3306
   agent_port             9989
+  http_port              -
   cluster_interface      eth0
   pid_path               /run/mmm/agent.pid
   bin_path               -
@@ -50,6 +52,7 @@ host db3
   peer                   -
   mysql_port             3306
   agent_port             9989
+  http_port              -
   cluster_interface      eth0
   pid_path               /run/mmm/agent.pid
   bin_path               -

@@ -380,6 +380,11 @@ fn numbers_and_ports_are_checked() {
             "Config entry 'host->db3->agent_port' has invalid value '0': a port must be between 1 and 65535",
         ),
         (
+            "mode slave",
+            "mode slave\nhttp_port 99999",
+            "Config entry 'host->db3->http_port' has invalid value '99999': a port must be between 1 and 65535",
+        ),
+        (
             "this db1",
             "this db1\nmax_kill_retries -1",
             "Config entry 'max_kill_retries' has invalid value '-1': must not be negative",
