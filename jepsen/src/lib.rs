@@ -29,27 +29,13 @@ use crate::history::History;
 /// Failures today's binaries are known to produce, each naming its case and issue. Strict: a
 /// marked case that passes fails the run, unless the mark says the case is intermittent (see
 /// [`expect`]).
-pub const KNOWN_FAILURES: &[Expected] = &[
-    Expected {
-        checker: "single-writer",
-        nemesis: "writer-agent-kill9+move_role",
-        case: "issue 9: agent stop (kill -9) + move_role leaves two writers",
-        intermittent: false,
-    },
-    Expected {
-        checker: "single-writer",
-        nemesis: "writer-agent-sigterm+move_role",
-        case: "issue 9: agent stop (SIGTERM) + move_role leaves two writers",
-        intermittent: false,
-    },
-    Expected {
-        checker: "single-writer",
-        nemesis: "writer-isolated",
-        case: "issue 9: a renewal delayed across the cut re-enables the old writer after the heal",
-        // A race with TCP's retransmission timer: seen in one of two runs of the CI schedule.
-        intermittent: true,
-    },
-];
+pub const KNOWN_FAILURES: &[Expected] = &[Expected {
+    checker: "single-writer",
+    nemesis: "writer-isolated",
+    case: "issue 9: a renewal delayed across the cut re-enables the old writer after the heal",
+    // A race with TCP's retransmission timer: seen in one of two runs of the CI schedule.
+    intermittent: true,
+}];
 
 /// Checks `h`, judges the verdicts against `marks`, writes the report into `dir`; returns the
 /// judgements and the summary text.

@@ -551,12 +551,15 @@ impl Leader {
         if !gate || !state.started || term.cleaning() || term.startup.is_some() {
             return;
         }
-        // PASSIVE is hands-off: the statuses the agents hold are renewed as they are (so the
-        // writer keeps its lease) and nothing the state decides meanwhile is sent. A
-        // leadership that has sent nothing yet starts from the committed state.
-        let frozen = state.mode == Mode::Passive && term.hosts.renewing();
-        if frozen {
-            term.hosts.send_due(now, &self.timing, out);
+        // PASSIVE is hands-off: the statuses this leadership sent are renewed as they are (so
+        // the writer keeps its lease) and nothing the state decides meanwhile is sent. A
+        // leadership that has sent nothing yet sends nothing in PASSIVE: a first status would
+        // grant a lease, not renew one (after a startup conflict two hosts may claim the
+        // writer role).
+        if state.mode == Mode::Passive {
+            if term.hosts.renewing() {
+                term.hosts.send_due(now, &self.timing, out);
+            }
             return;
         }
         term.hosts.plan(
