@@ -14,7 +14,7 @@ mod uptime;
 mod vip;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,10 +59,6 @@ fn main() -> ExitCode {
     mmm_daemon::launch::run_daemon(cli.log_json, run(cli))
 }
 
-fn load_config(path: &Path) -> anyhow::Result<Config> {
-    mmm_core::config::load(path, Program::Agent).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
 fn tls_config(cfg: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
     if cfg.socket.kind != SocketType::Ssl {
         return Ok(None);
@@ -84,12 +80,13 @@ fn tls_config(cfg: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let path = mmm_daemon::launch::config_path(
+    let (_, cfg) = mmm_daemon::launch::load_config(
         cli.config.as_deref(),
         cli.cluster.as_deref(),
         ConfigKind::Agent,
+        Program::Agent,
     )?;
-    let cfg = Arc::new(load_config(&path)?);
+    let cfg = Arc::new(cfg);
     let this = cfg.this.clone().context("config has no 'this' host")?;
     let me = cfg
         .hosts

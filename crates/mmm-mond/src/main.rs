@@ -38,14 +38,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let path = mmm_daemon::launch::config_path(
+    let (_, config) = mmm_daemon::launch::load_config(
         cli.config.as_deref(),
         cli.cluster.as_deref(),
         ConfigKind::Monitor,
+        Program::Monitor,
     )?;
-    let config = mmm_core::config::load(&path, Program::Monitor)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("loading {}", path.display()))?;
     let pid_path = config
         .monitor
         .as_ref()

@@ -6,7 +6,7 @@ use mmm_core::config::{Config, SocketType};
 
 use crate::cli::GlobalOpts;
 use crate::client::{Targets, TlsFiles};
-use crate::configfile;
+use crate::configfile::{self, ConfigFile};
 use crate::outcome::Failure;
 
 /// Default Control port (mysql-mmm's monitor port).
@@ -25,7 +25,7 @@ pub fn targets(global: &GlobalOpts) -> Result<Targets, Failure> {
         // A config named explicitly still supplies TLS settings.
         let (config_file, tls) = match &global.config {
             Some(path) => {
-                let cfg = configfile::load_control(path)?;
+                let cfg = configfile::load_control(&explicit(path))?;
                 (Some(path.clone()), tls_of(&cfg))
             }
             None => (None, None),
@@ -38,11 +38,12 @@ pub fn targets(global: &GlobalOpts) -> Result<Targets, Failure> {
             call_timeout,
         });
     }
-    let path = match &global.config {
-        Some(p) => p.clone(),
+    let file = match &global.config {
+        Some(p) => explicit(p),
         None => configfile::default_path(global.cluster.as_deref())?,
     };
-    let cfg = configfile::load_control(&path)?;
+    let cfg = configfile::load_control(&file)?;
+    let path = file.path;
     let addresses = addresses_of(&cfg);
     if addresses.is_empty() {
         return Err(Failure::Usage(format!(
@@ -57,6 +58,13 @@ pub fn targets(global: &GlobalOpts) -> Result<Targets, Failure> {
         connect_timeout,
         call_timeout,
     })
+}
+
+fn explicit(path: &std::path::Path) -> ConfigFile {
+    ConfigFile {
+        path: path.to_path_buf(),
+        found: false,
+    }
 }
 
 /// Control addresses of every monitor node, else of the classic `<monitor>` section.
