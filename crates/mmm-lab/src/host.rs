@@ -97,4 +97,21 @@ impl Host {
             .exec("ping", &["-c", "1", "-W", "1", "-n", "-q", &target])
             .is_ok()
     }
+
+    /// Whether `ip` answers a ping within `limit` (one-second pings until one is answered).
+    ///
+    /// Right after a link is healed one ping is not enough: a neighbour entry whose ARP probes
+    /// were dropped by the cut stays INCOMPLETE until its last probe times out, and packets
+    /// queued on it meanwhile are dropped, so the first answer can take up to a second longer.
+    pub fn ping_within(&self, ip: Ipv4Addr, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if self.ping(ip) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
 }
