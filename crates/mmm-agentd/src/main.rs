@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use mmm_core::config::{Config, ConfigKind, Program, SocketType};
+use mmm_core::config::{ConfigKind, Program};
 use mmm_daemon::pidfile;
 use mmm_daemon::signal::shutdown_signal;
 use mmm_proto::pb::agent_server::AgentServer;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 /// Command line of mmm-agentd.
 #[derive(Debug, Parser)]
@@ -57,26 +57,6 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     mmm_daemon::launch::run_daemon(cli.log_json, run(cli))
-}
-
-fn tls_config(cfg: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
-    if cfg.socket.kind != SocketType::Ssl {
-        return Ok(None);
-    }
-    let read = |p: &Option<PathBuf>, what: &str| -> anyhow::Result<Vec<u8>> {
-        let p = p
-            .as_ref()
-            .with_context(|| format!("<socket> type ssl needs {what}"))?;
-        std::fs::read(p).with_context(|| format!("reading {}", p.display()))
-    };
-    let cert = read(&cfg.socket.cert_file, "cert_file")?;
-    let key = read(&cfg.socket.key_file, "key_file")?;
-    let ca = read(&cfg.socket.ca_file, "ca_file")?;
-    Ok(Some(
-        ServerTlsConfig::new()
-            .identity(Identity::from_pem(cert, key))
-            .client_ca_root(Certificate::from_pem(ca)),
-    ))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -146,16 +126,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         read_timeout: io_timeout * 4,
     };
     let addr = SocketAddr::new(me.ip, me.agent_port);
-    let mut server = Server::builder();
-    if let Some(tls) = tls_config(&cfg)? {
-        server = server.tls_config(tls).context("TLS configuration")?;
-    }
+    let tls = mmm_daemon::tls::Tls::from_config(&cfg).context("TLS configuration")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let reload = mmm_daemon::tls::reload_on_sighup(tls.clone());
     tracing::info!("Listening on {addr}");
-    server
-        .add_service(AgentServer::new(svc))
-        .serve_with_shutdown(addr, shutdown_signal())
+    let router = Server::builder().add_service(AgentServer::new(svc));
+    mmm_daemon::tls::serve(router, listener, tls, "Agent", shutdown_signal())
         .await
         .with_context(|| format!("serving on {addr}"))?;
+    reload.abort();
     driver_task.abort();
     drop(pid);
     tracing::info!("END");

@@ -7,9 +7,14 @@
 //!   with its FATAL level) or JSON, through `tracing`; [`fatal!`] logs at FATAL.
 //! * [`pidfile`]: refuse a second copy, warn about a stale pid file, remove it on exit.
 //! * [`signal`]: wait for SIGTERM / SIGINT and log `Signal received: exiting...`.
+//! * [`tls`]: mutual TLS on every hop from `<socket type ssl>`, files read once and again on
+//!   SIGHUP, rustls with ring.
+//! * [`repeats`]: log a failure that repeats once per streak, with a count of the rest.
 
 pub mod config;
 pub mod launch;
 pub mod logging;
 pub mod pidfile;
+pub mod repeats;
 pub mod signal;
+pub mod tls;

@@ -15,7 +15,7 @@ use mmm_core::config::RoleMode;
 use mmm_proto::pb;
 use mmm_proto::pb::control_client::ControlClient;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::checks::now;
@@ -98,19 +98,15 @@ impl ControlService {
         let bad = |e: tonic::transport::Error| {
             Status::internal(format!("bad leader address {addr}: {e}"))
         };
-        let tls = crate::tls::client_tls(&self.shared.config)
-            .map_err(|e| Status::internal(e.to_string()))?;
-        let mut endpoint = Endpoint::from_shared(crate::tls::url(addr, tls.is_some()))
+        let endpoint = crate::tls::endpoint(addr)
             .map_err(bad)?
             .connect_timeout(Duration::from_secs(1))
             .timeout(timeout);
-        if let Some(t) = tls {
-            endpoint = endpoint.tls_config(t).map_err(bad)?;
-        }
         let mut fwd = Request::new(req.into_inner());
         fwd.metadata_mut()
             .insert(FORWARDED_METADATA, MetadataValue::from_static("1"));
-        let channel = match tokio::time::timeout(Duration::from_secs(1), endpoint.connect()).await {
+        let connecting = mmm_daemon::tls::connect_channel(endpoint, self.shared.tls.as_ref());
+        let channel = match tokio::time::timeout(Duration::from_secs(1), connecting).await {
             Ok(Ok(ch)) => ch,
             _ => {
                 return Err(Self::redirect(

@@ -57,7 +57,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut opts = MonitorOptions::new(Arc::new(config));
     opts.this = cli.this.clone();
     let monitor = Monitor::start(opts).await.context("starting the monitor")?;
+    let reload = mmm_daemon::tls::reload_on_sighup(monitor.tls());
     mmm_daemon::signal::shutdown_signal().await;
+    reload.abort();
     monitor.shutdown().await;
     drop(pid);
     tracing::info!("END");

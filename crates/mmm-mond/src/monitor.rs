@@ -13,7 +13,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use crate::agents::AgentClients;
 use crate::checks::{CheckEvent, CheckRunner, NetworkChecker, emit};
@@ -142,6 +141,8 @@ pub struct Shared {
     pub kick: Notify,
     /// Link fault injection shared with the Raft layer.
     pub partition: Partition,
+    /// Mutual TLS of every hop (`<socket type ssl>`), `None` for plain sockets.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Shared {
@@ -268,11 +269,11 @@ impl Monitor {
         if let Some(t) = opts.tweak {
             t(&mut node_cfg);
         }
-        let timing = Timing::new(&config, config.monitor_nodes.len(), &node_cfg);
-        let clients = AgentClients::new(&config, timing.agent_timeout)?;
-
         // TLS files and the Control port first, so such errors come before Raft starts.
-        let control_tls = crate::tls::server_tls(&config)?;
+        let tls = crate::tls::load(&config)?;
+        node_cfg.tls = tls.clone();
+        let timing = Timing::new(&config, config.monitor_nodes.len(), &node_cfg);
+        let clients = AgentClients::new(&config, timing.agent_timeout, tls.as_ref())?;
         let control_addr = SocketAddr::new(this.ip, this.port);
         let control_listener =
             TcpListener::bind(control_addr)
@@ -327,6 +328,7 @@ impl Monitor {
             timing,
             kick: Notify::new(),
             partition: opts.partition,
+            tls: tls.clone(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let tasks = vec![
@@ -337,21 +339,16 @@ impl Monitor {
         ];
 
         let (control_stop, control_rx) = tokio::sync::oneshot::channel::<()>();
-        let incoming = TcpIncoming::from(control_listener).with_nodelay(Some(true));
         let service = ControlService::new(shared.clone());
-        let mut server = Server::builder();
-        if let Some(tls) = control_tls {
-            server = server
-                .tls_config(tls)
-                .map_err(|e| MonitorError::Control(e.to_string()))?;
-        }
-        let control = tokio::spawn(
-            server
-                .add_service(ControlServer::new(service))
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = control_rx.await;
-                }),
-        );
+        let control = tokio::spawn(mmm_daemon::tls::serve(
+            Server::builder().add_service(ControlServer::new(service)),
+            control_listener,
+            tls,
+            "Control",
+            async {
+                let _ = control_rx.await;
+            },
+        ));
         Ok(Monitor {
             shared,
             stop,
@@ -366,6 +363,11 @@ impl Monitor {
     /// The Raft node.
     pub fn node(&self) -> &Arc<RaftNode<MonitorState>> {
         &self.shared.node
+    }
+
+    /// The monitor's TLS settings (to reload them on SIGHUP), `None` for plain sockets.
+    pub fn tls(&self) -> Option<crate::tls::Tls> {
+        self.shared.tls.clone()
     }
 
     /// Everything the parts share (for inspection).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mmm_core::checks::MonitorTable;
 use mmm_proto::pb::peer_client::PeerClient;
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::checks::now;
 use crate::monitor::Shared;
@@ -50,7 +50,7 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         let ch = match &channel {
             Some((a, ch)) if *a == addr => ch.clone(),
-            _ => match connect(&addr, shared.timing.report_timeout) {
+            _ => match connect(&addr, shared.tls.as_ref(), shared.timing.report_timeout) {
                 Some(ch) => {
                     channel = Some((addr.clone(), ch.clone()));
                     ch
@@ -71,17 +71,6 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-fn connect(addr: &str, timeout: Duration) -> Option<Channel> {
-    let url = if addr.starts_with("http") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
-    let ep = Endpoint::from_shared(url).ok()?;
-    Some(
-        ep.connect_timeout(timeout)
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .connect_lazy(),
-    )
+fn connect(addr: &str, tls: Option<&crate::tls::Tls>, timeout: Duration) -> Option<Channel> {
+    crate::tls::lazy_channel(addr, tls, timeout, timeout).ok()
 }

@@ -27,3 +27,5 @@ mod partition;
 mod peer_service;
 #[path = "mond/restart.rs"]
 mod restart;
+#[path = "mond/tls.rs"]
+mod tls;

@@ -12,25 +12,15 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
+use mmm_daemon::tls::Tls;
 use mmm_proto::pb::control_client::ControlClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use crate::outcome::Failure;
 
 /// Metadata key a follower sets to its leader's Control address.
 pub const LEADER_METADATA: &str = "mmm-leader";
-
-/// PEM files for mutual TLS (`<socket> type ssl`).
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// CA that signed the monitors' certificates.
-    pub ca: PathBuf,
-    /// This client's certificate.
-    pub cert: PathBuf,
-    /// This client's key.
-    pub key: PathBuf,
-}
 
 /// Where the monitors are and how to reach them.
 #[derive(Debug, Clone)]
@@ -39,8 +29,8 @@ pub struct Targets {
     pub addresses: Vec<String>,
     /// The config file they came from, for error hints.
     pub config_file: Option<PathBuf>,
-    /// Mutual TLS, when the config asks for it.
-    pub tls: Option<TlsFiles>,
+    /// Mutual TLS, when the config asks for it (the files are read once, before any call).
+    pub tls: Option<Tls>,
     /// Bound on connecting to one monitor.
     pub connect_timeout: Duration,
     /// Bound on one call.
@@ -67,7 +57,6 @@ impl Targets {
     where
         F: Fn(ControlClient<Channel>) -> CallFuture<T>,
     {
-        let tls = self.tls_config()?;
         let mut queue: VecDeque<String> = self.addresses.iter().cloned().collect();
         let mut tried: Vec<String> = Vec::new();
         let mut problems: Vec<String> = Vec::new();
@@ -78,7 +67,7 @@ impl Targets {
                 continue;
             }
             tried.push(addr.clone());
-            let channel = match self.connect(&addr, tls.as_ref()).await {
+            let channel = match self.connect(&addr).await {
                 Ok(c) => c,
                 Err(why) => {
                     problems.push(format!("{addr}: {why}"));
@@ -176,40 +165,13 @@ impl Targets {
         Failure::Unreachable(msg)
     }
 
-    fn tls_config(&self) -> Result<Option<ClientTlsConfig>, Failure> {
-        let Some(files) = &self.tls else {
-            return Ok(None);
-        };
-        let read = |p: &PathBuf, what: &str| {
-            std::fs::read(p).map_err(|e| {
-                Failure::Usage(format!(
-                    "ERROR: Can't read TLS {what} '{}': {e}. Fix the <socket> section of the config.",
-                    p.display()
-                ))
-            })
-        };
-        let ca = read(&files.ca, "CA file")?;
-        let cert = read(&files.cert, "certificate")?;
-        let key = read(&files.key, "key")?;
-        Ok(Some(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(ca))
-                .identity(Identity::from_pem(cert, key)),
-        ))
-    }
-
-    async fn connect(&self, addr: &str, tls: Option<&ClientTlsConfig>) -> Result<Channel, String> {
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+    async fn connect(&self, addr: &str) -> Result<Channel, String> {
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|e| format!("not a valid address ({e})"))?
             .connect_timeout(self.connect_timeout)
             .timeout(self.call_timeout);
-        if let Some(tls) = tls {
-            endpoint = endpoint
-                .tls_config(tls.clone())
-                .map_err(|e| format!("TLS setup failed ({e})"))?;
-        }
-        match tokio::time::timeout(self.connect_timeout, endpoint.connect()).await {
+        let connecting = mmm_daemon::tls::connect_channel(endpoint, self.tls.as_ref());
+        match tokio::time::timeout(self.connect_timeout, connecting).await {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(e)) => Err(format!("connection failed ({})", error_chain(&e))),
             Err(_) => Err(format!(

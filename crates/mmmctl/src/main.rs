@@ -80,11 +80,9 @@ fn execute(cli: &Cli, offset: time::UtcOffset) -> Result<String, Failure> {
             configfile::check(file, program)
         }
         command => {
+            // One crypto provider for the whole process (rustls with ring), before any TLS use.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let targets = monitors::targets(&cli.global)?;
-            if targets.tls.is_some() {
-                // One crypto provider for the whole process (tonic uses rustls with ring).
-                let _ = rustls::crypto::ring::default_provider().install_default();
-            }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use mmm_core::config::{Config, SocketType};
+use mmm_core::config::Config;
 
 use crate::cli::GlobalOpts;
-use crate::client::{Targets, TlsFiles};
+use mmm_daemon::tls::Tls;
+
+use crate::client::Targets;
 use crate::configfile::{self, ConfigFile};
 use crate::outcome::Failure;
 
@@ -26,7 +28,7 @@ pub fn targets(global: &GlobalOpts) -> Result<Targets, Failure> {
         let (config_file, tls) = match &global.config {
             Some(path) => {
                 let cfg = configfile::load_control(&explicit(path))?;
-                (Some(path.clone()), tls_of(&cfg))
+                (Some(path.clone()), tls_of(&cfg)?)
             }
             None => (None, None),
         };
@@ -54,7 +56,7 @@ pub fn targets(global: &GlobalOpts) -> Result<Targets, Failure> {
     Ok(Targets {
         addresses,
         config_file: Some(path),
-        tls: tls_of(&cfg),
+        tls: tls_of(&cfg)?,
         connect_timeout,
         call_timeout,
     })
@@ -82,14 +84,12 @@ pub fn addresses_of(cfg: &Config) -> Vec<String> {
         .collect()
 }
 
-fn tls_of(cfg: &Config) -> Option<TlsFiles> {
-    if cfg.socket.kind != SocketType::Ssl {
-        return None;
-    }
-    Some(TlsFiles {
-        ca: cfg.socket.ca_file.clone()?,
-        cert: cfg.socket.cert_file.clone()?,
-        key: cfg.socket.key_file.clone()?,
+/// The TLS settings of `cfg`'s `<socket>`, read now (once for the whole run).
+fn tls_of(cfg: &Config) -> Result<Option<Tls>, Failure> {
+    Tls::from_config(cfg).map_err(|e| {
+        Failure::Usage(format!(
+            "ERROR: Can't use the TLS files: {e}. Fix the <socket> section of the config."
+        ))
     })
 }
 

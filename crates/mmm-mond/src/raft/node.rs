@@ -11,7 +11,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use super::config::NodeConfig;
 use super::error::{MembershipError, ProposeError, StartError};
@@ -75,8 +74,12 @@ impl<S: Replicated> RaftNode<S> {
         let (log_store, sm, store) =
             open_store_tracked::<S>(&config.data_dir, ctx, applied_tx.clone()).await?;
         let applied = sm.shared();
-        let network =
-            NetworkFactory::new(config.id, config.partition.clone(), config.connect_timeout);
+        let network = NetworkFactory::new(
+            config.id,
+            config.partition.clone(),
+            config.connect_timeout,
+            config.tls.clone(),
+        );
         let raft = MmmRaft::<S>::new(config.id, raft_config, network, log_store, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -89,15 +92,14 @@ impl<S: Replicated> RaftNode<S> {
             observations.clone(),
         );
         let (server_stop, stop_rx) = oneshot::channel::<()>();
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let id = config.id;
+        let tls = config.tls.clone();
         let server = tokio::spawn(async move {
-            let served = Server::builder()
-                .add_service(PeerServer::new(service))
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stop_rx.await;
-                })
-                .await;
+            let router = Server::builder().add_service(PeerServer::new(service));
+            let served = mmm_daemon::tls::serve(router, listener, tls, "Peer", async {
+                let _ = stop_rx.await;
+            })
+            .await;
             if let Err(e) = &served {
                 tracing::error!(node = id, error = %e, "peer server failed");
             }

@@ -20,7 +20,9 @@ use openraft::raft::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+
+use crate::tls::Tls;
 
 use super::codec::{from_payload, to_payload};
 use super::partition::Partition;
@@ -77,17 +79,25 @@ pub struct NetworkFactory<S> {
     from: NodeId,
     partition: Partition,
     connect_timeout: Duration,
+    tls: Option<Tls>,
     channels: ChannelCache,
     _state: PhantomData<fn() -> S>,
 }
 
 impl<S> NetworkFactory<S> {
-    /// Builds the factory for node `from`; `partition` is consulted on every RPC.
-    pub fn new(from: NodeId, partition: Partition, connect_timeout: Duration) -> Self {
+    /// Builds the factory for node `from`; `partition` is consulted on every RPC, and every
+    /// connection uses mutual TLS when `tls` is set.
+    pub fn new(
+        from: NodeId,
+        partition: Partition,
+        connect_timeout: Duration,
+        tls: Option<Tls>,
+    ) -> Self {
         Self {
             from,
             partition,
             connect_timeout,
+            tls,
             channels: Arc::default(),
             _state: PhantomData,
         }
@@ -104,6 +114,7 @@ impl<S: Replicated> RaftNetworkFactory<MmmRaftTypes<S>> for NetworkFactory<S> {
             addr: node.addr.clone(),
             partition: self.partition.clone(),
             connect_timeout: self.connect_timeout,
+            tls: self.tls.clone(),
             channels: self.channels.clone(),
             _state: PhantomData,
         }
@@ -117,6 +128,7 @@ pub struct PeerNetwork<S> {
     addr: String,
     partition: Partition,
     connect_timeout: Duration,
+    tls: Option<Tls>,
     channels: ChannelCache,
     _state: PhantomData<fn() -> S>,
 }
@@ -133,19 +145,14 @@ impl<S> PeerNetwork<S> {
         {
             return Ok(client.clone());
         }
-        let uri = if self.addr.contains("://") {
-            self.addr.clone()
-        } else {
-            format!("http://{}", self.addr)
-        };
-        let channel = Endpoint::from_shared(uri)
+        let endpoint = crate::tls::endpoint(&self.addr)
             .map_err(|source| TransportError::BadAddress {
                 addr: self.addr.clone(),
                 source,
             })?
             .connect_timeout(self.connect_timeout)
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .tcp_nodelay(true);
+        let channel = mmm_daemon::tls::lazy_channel(endpoint, self.tls.as_ref());
         let client = PeerClient::new(channel);
         cache.insert(self.target, (self.addr.clone(), client.clone()));
         Ok(client)

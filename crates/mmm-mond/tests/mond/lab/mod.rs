@@ -12,7 +12,7 @@ use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
 const WRITER_IP: &str = "10.213.7.100";
 
 /// This package's mmm-mond, and mmm-agentd and mmmctl built into the same target directory.
-fn binaries() -> Binaries {
+pub(crate) fn binaries() -> Binaries {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = option_env!("CARGO").unwrap_or("cargo");
