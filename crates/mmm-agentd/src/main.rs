@@ -65,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.cluster.as_deref(),
         ConfigKind::Agent,
         Program::Agent,
+        None,
     )?;
     let cfg = Arc::new(cfg);
     let this = cfg.this.clone().context("config has no 'this' host")?;

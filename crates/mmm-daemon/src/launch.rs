@@ -31,18 +31,21 @@ pub fn config_path(
 
 /// Finds the config file as [`config_path`] does and loads it for `program`: includes look
 /// beside a file given with `--config` first, and follow mysql-mmm's search order for a file
-/// found on the search path.
+/// found on the search path. `this_monitor` (mmm-mond's `--this`) stands in for the files'
+/// `this_monitor`.
 pub fn load_config(
     explicit: Option<&Path>,
     cluster: Option<&str>,
     kind: ConfigKind,
     program: Program,
+    this_monitor: Option<&str>,
 ) -> anyhow::Result<(PathBuf, Config)> {
     let path = config_path(explicit, cluster, kind)?;
     let options = match explicit {
         Some(_) => LoadOptions::default(),
         None => LoadOptions::default().for_found_file(),
-    };
+    }
+    .as_monitor(this_monitor);
     let config = crate::config::load_with(&path, program, &options)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("loading {}", path.display()))?;

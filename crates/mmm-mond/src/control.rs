@@ -288,47 +288,6 @@ impl ControlService {
         }
     }
 
-    fn cluster_status_local(&self) -> pb::ClusterStatusReply {
-        let s = &self.shared;
-        let m = s.node.metrics().borrow().clone();
-        let membership = m.membership_config.membership();
-        let voters: Vec<u64> = membership.voter_ids().collect();
-        let members = membership
-            .nodes()
-            .map(|(id, n)| pb::MemberView {
-                id: *id,
-                name: s.node_name(*id).unwrap_or_default(),
-                // mmmctl's address for the member: its Control service from the config
-                // (the Raft address only for a member the config does not name).
-                address: s
-                    .config
-                    .monitor_nodes
-                    .iter()
-                    .find(|node| node.id == *id)
-                    .map_or_else(|| n.addr.clone(), |node| format_addr(node.ip, node.port)),
-                voter: voters.contains(id),
-                matched: m
-                    .replication
-                    .as_ref()
-                    .and_then(|r| r.get(id).cloned().flatten())
-                    .map(|l| l.index),
-            })
-            .collect();
-        pb::ClusterStatusReply {
-            leader_id: m.current_leader.unwrap_or(0),
-            leader_name: m
-                .current_leader
-                .and_then(|id| s.node_name(id))
-                .unwrap_or_default(),
-            term: m.current_term,
-            last_applied: m.last_applied.map_or(0, |l| l.index),
-            last_log: m.last_log_index.unwrap_or(0),
-            members,
-            epoch: s.node.with_state(|st| st.epoch()),
-            this_id: s.node.id(),
-        }
-    }
-
     fn member(&self, name: &str) -> Result<mmm_core::config::MonitorNode, Status> {
         self.shared
             .config
@@ -482,7 +441,9 @@ impl pb::control_server::Control for ControlService {
         _req: Request<pb::ClusterStatusRequest>,
     ) -> Result<Response<pb::ClusterStatusReply>, Status> {
         // Diagnostics: every monitor answers with its own view.
-        Ok(Response::new(self.cluster_status_local()))
+        Ok(Response::new(crate::cluster_status::local_view(
+            &self.shared,
+        )))
     }
 
     async fn add_member(
@@ -491,6 +452,9 @@ impl pb::control_server::Control for ControlService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         routed!(self, req, add_member, {
             let m = self.member(&req.get_ref().name)?;
+            if let Some(refusal) = crate::cluster_status::refuse_add(&self.shared, &m) {
+                return Ok(Response::new(refusal));
+            }
             let addr = std::net::SocketAddr::new(m.ip, m.raft_port).to_string();
             match self.shared.node.add_member(m.id, addr).await {
                 Ok(()) => Ok(Response::new(pb::CommandReply {
@@ -511,6 +475,9 @@ impl pb::control_server::Control for ControlService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         routed!(self, req, remove_member, {
             let m = self.member(&req.get_ref().name)?;
+            if let Some(refusal) = crate::cluster_status::refuse_remove(&self.shared, &m) {
+                return Ok(Response::new(refusal));
+            }
             match self.shared.node.remove_member(m.id).await {
                 Ok(()) => Ok(Response::new(pb::CommandReply {
                     text: format!("OK: Monitor '{}' removed from the cluster.", m.name),
@@ -593,9 +560,4 @@ impl pb::control_server::Control for ControlService {
             Ok(Response::new(pb::HistoryReply { entries }))
         })
     }
-}
-
-/// `ip:port`, with brackets around an IPv6 address.
-fn format_addr(ip: std::net::IpAddr, port: u16) -> String {
-    std::net::SocketAddr::new(ip, port).to_string()
 }

@@ -7,10 +7,12 @@
 //!   every monitor's table and merges them by quorum.
 //! * [`leader`] is mysql-mmm's main loop run by the Raft leader: decide, propose, and
 //!   push statuses to agents through [`pusher`] and [`agents`].
-//! * [`control`] serves mmmctl; [`monitor`] starts and stops all of it together.
+//! * [`control`] serves mmmctl ([`cluster_status`] is its view of the Raft cluster);
+//!   [`monitor`] starts and stops all of it together; [`tls`] is the mutual TLS of every hop.
 
 pub mod agents;
 pub mod checks;
+pub mod cluster_status;
 pub mod control;
 pub mod leader;
 pub mod local_checks;

@@ -22,7 +22,8 @@ struct Cli {
     /// Config file; default: mmm_mon[_CLUSTER].conf in /etc, /etc/mmm, /etc/mysql-mmm.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Which monitor node this process is (overrides `this_monitor`).
+    /// Which monitor node this process is: stands in for a missing `this_monitor` and
+    /// overrides the config's.
     #[arg(long)]
     this: Option<String>,
     /// Log JSON lines instead of mysql-mmm's layout.
@@ -43,6 +44,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.cluster.as_deref(),
         ConfigKind::Monitor,
         Program::Monitor,
+        cli.this.as_deref(),
     )?;
     let pid_path = config
         .monitor

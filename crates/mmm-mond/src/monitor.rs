@@ -266,6 +266,11 @@ impl Monitor {
             peers,
         );
         node_cfg.partition = opts.partition.clone();
+        node_cfg.peer_names = config
+            .monitor_nodes
+            .iter()
+            .map(|n| (n.id, n.name.clone()))
+            .collect();
         if let Some(t) = opts.tweak {
             t(&mut node_cfg);
         }

@@ -149,7 +149,7 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, Failure> {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(Failure::Usage(format!(
-            "ERROR: {flag} must be a number of seconds between 0 and 3600, got {value}."
+            "ERROR: {flag} {value} is out of range: give more than 0 and at most 3600 seconds (e.g. 0.5 or 5)."
         )))
     }
 }
@@ -189,5 +189,14 @@ mod tests {
         assert!(seconds(0.0, "--timeout").is_err());
         assert!(seconds(f64::NAN, "--timeout").is_err());
         assert!(seconds(-1.0, "--timeout").is_err());
+        assert!(seconds(3600.0, "--timeout").is_ok());
+        assert!(seconds(3600.5, "--timeout").is_err());
+        match seconds(0.0, "--timeout") {
+            Err(Failure::Usage(m)) => assert_eq!(
+                m,
+                "ERROR: --timeout 0 is out of range: give more than 0 and at most 3600 seconds (e.g. 0.5 or 5)."
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -98,9 +98,25 @@ pub fn load_source(
     program: Program,
     includes: &dyn Includes,
 ) -> Result<Loaded, ConfigErrors> {
-    let (tree, errors) = parser::parse(main, includes);
+    load_source_as(main, program, includes, None)
+}
+
+/// [`load_source`] for the monitor node `this_monitor` when given: it stands in for a
+/// missing `this_monitor` directive and overrides one in the files (`mmm-mond --this`);
+/// errors about it are reported against `--this`.
+pub fn load_source_as(
+    main: SourceFile,
+    program: Program,
+    includes: &dyn Includes,
+    this_monitor: Option<&str>,
+) -> Result<Loaded, ConfigErrors> {
+    let (mut tree, errors) = parser::parse(main, includes);
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
+    }
+    if let Some(name) = this_monitor {
+        let at = error::Loc::file(std::path::Path::new("--this"));
+        tree.top.set("this_monitor", name, at);
     }
     let files = tree.files.clone();
     let unused = unused::find(&tree);

@@ -34,6 +34,9 @@ pub struct LoadOptions {
     /// Whether `include NAME` looks in the including file's directory before the search
     /// path (a file given by path) or after it (a file found on the search path).
     pub includes_beside_first: bool,
+    /// The monitor node this process is (`mmm-mond --this`): stands in for a missing
+    /// `this_monitor` and overrides one in the files.
+    pub this_monitor: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -42,6 +45,7 @@ impl Default for LoadOptions {
             search_dirs: MMM_SEARCH_DIRS.iter().map(PathBuf::from).collect(),
             check_permissions: true,
             includes_beside_first: true,
+            this_monitor: None,
         }
     }
 }
@@ -65,6 +69,15 @@ impl LoadOptions {
             search_dirs: dirs.into_iter().map(Into::into).collect(),
             check_permissions,
             includes_beside_first: true,
+            this_monitor: None,
+        }
+    }
+
+    /// These options loading as monitor node `name` (see [`LoadOptions::this_monitor`]).
+    pub fn as_monitor(self, name: Option<&str>) -> Self {
+        LoadOptions {
+            this_monitor: name.map(str::to_owned),
+            ..self
         }
     }
 
@@ -119,7 +132,8 @@ pub fn load_report(
     options: &LoadOptions,
 ) -> Result<Loaded, ConfigErrors> {
     let main = files::read_main(path, options)?;
-    config::load_source(main, program, &files::FsIncludes { options })
+    let includes = files::FsIncludes { options };
+    config::load_source_as(main, program, &includes, options.this_monitor.as_deref())
 }
 
 /// Loads text held in memory whose `include` lines are read from disk as [`load_with`] reads

@@ -9,7 +9,7 @@ use mmm_core::config::Program;
 use mmm_daemon::config::{self, LoadOptions};
 use tempfile::TempDir;
 
-use super::common::{BASE, errors, line_of, loaded};
+use super::common::{BASE, errors, line_of, loaded, replace_line};
 
 fn write(path: &Path, text: &str) {
     if let Some(parent) = path.parent() {
@@ -310,6 +310,43 @@ fn include_is_only_allowed_at_the_top_level() {
         )),
         [
             "test.conf:2: 'include' is only allowed outside sections, not in <host db1>, in 'test.conf' on line 2!"
+        ]
+    );
+}
+
+#[test]
+fn this_monitor_from_the_command_line_stands_in_for_the_file_and_overrides_it() {
+    let tmp = TempDir::new().expect("tempdir");
+    let nodes =
+        "<monitor mon1>\nip 10.213.7.21\n</monitor>\n<monitor mon2>\nip 10.213.7.22\n</monitor>\n";
+    let base = replace_line(BASE, "ip 127.0.0.1", "");
+    let main = tmp.path().join("mmm_mon.conf");
+    write(&main, &format!("{base}{nodes}"));
+    let m = main.display();
+    assert_eq!(
+        errors(config::load_with(&main, Program::Monitor, &options(&[]))),
+        [format!(
+            "{m}: Required config entry 'this_monitor' is missing (it names this monitor's <monitor NAME> section)"
+        )]
+    );
+    let as_mon2 = options(&[]).as_monitor(Some("mon2"));
+    let cfg = loaded(config::load_with(&main, Program::Monitor, &as_mon2));
+    assert_eq!(
+        cfg.this_monitor_node().map(|n| n.name.as_str()),
+        Some("mon2")
+    );
+    write(&main, &format!("{base}{nodes}this_monitor mon1\n"));
+    let cfg = loaded(config::load_with(&main, Program::Monitor, &as_mon2));
+    assert_eq!(
+        cfg.this_monitor.as_deref(),
+        Some("mon2"),
+        "--this overrides the file"
+    );
+    let bad = options(&[]).as_monitor(Some("mon9"));
+    assert_eq!(
+        errors(config::load_with(&main, Program::Monitor, &bad)),
+        [
+            "--this: Config entry 'this_monitor' has invalid value 'mon9' allowed values are: 'mon1', 'mon2'"
         ]
     );
 }

@@ -43,6 +43,8 @@ pub struct NodeConfig {
     /// Mutual TLS for the Peer server and the Raft clients (`<socket type ssl>`); plain TCP
     /// when `None`, the default.
     pub tls: Option<mmm_daemon::tls::Tls>,
+    /// Names of the peers for log lines (`Can't reach monitor mon2 …`); ids otherwise.
+    pub peer_names: BTreeMap<NodeId, String>,
 }
 
 impl NodeConfig {
@@ -68,6 +70,7 @@ impl NodeConfig {
             keep_logs_after_snapshot: 100,
             partition: Partition::default(),
             tls: None,
+            peer_names: BTreeMap::new(),
         }
     }
 

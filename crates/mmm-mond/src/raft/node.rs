@@ -14,7 +14,9 @@ use tonic::transport::Server;
 
 use super::config::NodeConfig;
 use super::error::{MembershipError, ProposeError, StartError};
-use super::network::{NetworkFactory, ObservationsHandler, ObservationsSlot, PeerService};
+use super::network::{
+    NetworkFactory, ObservationsHandler, ObservationsSlot, PeerContact, PeerHealth, PeerService,
+};
 use super::store::{Db, SharedApplied, open_store_tracked, read_lock};
 use super::types::{LogId, Metrics, MmmRaft, NodeId, Replicated};
 
@@ -41,6 +43,7 @@ pub struct RaftNode<S: Replicated> {
     applied: SharedApplied<S>,
     applied_tx: broadcast::Sender<(LogId, S::Response)>,
     observations: ObservationsSlot,
+    health: PeerHealth,
     propose_timeout: Duration,
     server_stop: Mutex<Option<oneshot::Sender<()>>>,
     server: Mutex<Option<JoinHandle<Result<(), tonic::transport::Error>>>>,
@@ -74,11 +77,13 @@ impl<S: Replicated> RaftNode<S> {
         let (log_store, sm, store) =
             open_store_tracked::<S>(&config.data_dir, ctx, applied_tx.clone()).await?;
         let applied = sm.shared();
+        let health = PeerHealth::new(config.peer_names.clone());
         let network = NetworkFactory::new(
             config.id,
             config.partition.clone(),
             config.connect_timeout,
             config.tls.clone(),
+            health.clone(),
         );
         let raft = MmmRaft::<S>::new(config.id, raft_config, network, log_store, sm)
             .await
@@ -90,6 +95,7 @@ impl<S: Replicated> RaftNode<S> {
             raft.clone(),
             config.partition.clone(),
             observations.clone(),
+            health.clone(),
         );
         let (server_stop, stop_rx) = oneshot::channel::<()>();
         let id = config.id;
@@ -112,6 +118,7 @@ impl<S: Replicated> RaftNode<S> {
             applied,
             applied_tx,
             observations,
+            health,
             propose_timeout: config.propose_timeout,
             server_stop: Mutex::new(Some(server_stop)),
             server: Mutex::new(Some(server)),
@@ -270,6 +277,11 @@ impl<S: Replicated> RaftNode<S> {
             .snapshot()
             .await
             .map_err(|e| MembershipError::Fatal(e.to_string()))
+    }
+
+    /// What this node knows about reaching peer `id` (last contact, current failure).
+    pub fn peer_contact(&self, id: NodeId) -> PeerContact {
+        self.health.contact(id)
     }
 
     /// Installs the handler for `Peer.ReportObservations` on this node's server.

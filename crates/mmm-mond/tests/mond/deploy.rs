@@ -19,6 +19,7 @@ fn options() -> LoadOptions {
         // files is tested in mmm-daemon.
         check_permissions: false,
         includes_beside_first: true,
+        this_monitor: None,
     }
 }
 
