@@ -29,3 +29,5 @@ mod peer_service;
 mod restart;
 #[path = "mond/tls.rs"]
 mod tls;
+#[path = "mond/transport_log.rs"]
+mod transport_log;
