@@ -3,6 +3,7 @@
 //! and drops the writer role by itself when its lease runs out.
 
 mod arp;
+mod cli;
 mod db;
 mod desired;
 mod driver;
@@ -27,32 +28,7 @@ use mmm_daemon::signal::shutdown_signal;
 use mmm_proto::pb::agent_server::AgentServer;
 use tonic::transport::Server;
 
-/// Command line of mmm-agentd.
-#[derive(Debug, Parser)]
-#[command(name = "mmm-agentd", version, about = "mmm agent for a MySQL host")]
-struct Cli {
-    /// Config file; default: mmm_agent[_CLUSTER].conf in /etc, /etc/mmm, /etc/mysql-mmm.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Directory holding the fencing epoch.
-    #[arg(long, default_value = "/var/lib/mmm-agent")]
-    state_dir: PathBuf,
-    /// Pid file (overrides the host's pid_path).
-    #[arg(long)]
-    pid_file: Option<PathBuf>,
-    /// Log JSON lines instead of mysql-mmm's layout.
-    #[arg(long)]
-    log_json: bool,
-    /// Timeout of each MySQL connect/statement and netlink call, in milliseconds.
-    #[arg(long, default_value_t = 2000)]
-    io_timeout_ms: u64,
-    /// After a restart, how long a writer VIP found on the interface is kept (ms) before the
-    /// agent drops it by itself, unless the monitor confirms it first.
-    #[arg(long, default_value_t = 5000)]
-    startup_lease_ms: u64,
-    /// `@CLUSTER`: use mmm_agent_CLUSTER.conf.
-    cluster: Option<String>,
-}
+use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -93,11 +69,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let io_timeout = Duration::from_millis(cli.io_timeout_ms.max(100));
     let epochs = epoch::EpochStore::open(&cli.state_dir)?;
-    tracing::info!(
-        epoch = epochs.current(),
-        "Loaded fencing epoch {}",
-        epochs.current()
-    );
+    tracing::info!("Loaded fencing epoch {}", epochs.current());
     let vips = vip::Vips::new(&interface, io_timeout)?;
     let db = db::Db::new(&cfg, &me, io_timeout)?;
     let (drv, tx, snap) = driver::Driver::new(
