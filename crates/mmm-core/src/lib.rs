@@ -10,7 +10,8 @@
 //! [`command::Command`]s; [`command::apply`] is the deterministic state-machine step every
 //! monitor runs after Raft commits; [`admin`] answers mmm_control's commands with its exact
 //! replies; [`desired`] is what the leader sends each agent; [`startup`] is the first-start
-//! vote; [`state`] holds the replicated types and [`log`] mysql-mmm's log line layout.
+//! vote; [`status_file`] reads mysql-mmm's status file for a take-over; [`state`] holds the
+//! replicated types and [`log`] mysql-mmm's log line layout.
 
 pub mod admin;
 pub mod checks;
@@ -22,6 +23,7 @@ pub mod log;
 pub mod render;
 pub mod startup;
 pub mod state;
+pub mod status_file;
 #[cfg(test)]
 mod testing;
 pub mod time;

@@ -315,7 +315,13 @@ impl LeaderLoop {
             }
             reports.push(r);
         }
-        let v = vote(state, &reports, now, &s.config);
+        // A mysql-mmm status file stands in for the stored states and roles (migration).
+        let seeded = s.stored.as_ref().map(|f| {
+            let (seeded, lines) = f.seed(state, &s.config);
+            lines.iter().for_each(emit);
+            seeded
+        });
+        let v = vote(seeded.as_ref().unwrap_or(state), &reports, now, &s.config);
         if let Err(e) = s
             .node
             .propose(Proposal {

@@ -17,6 +17,7 @@ pub mod control;
 pub mod leader;
 pub mod local_checks;
 pub mod machine;
+pub mod migrate;
 pub mod monitor;
 pub mod observations;
 pub mod pusher;

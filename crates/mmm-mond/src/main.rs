@@ -1,6 +1,8 @@
 //! mmm-mond: the monitor daemon. Several monitors replicate the cluster state with Raft;
 //! the leader runs mysql-mmm's main loop and commands the agents.
 
+mod cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,27 +13,7 @@ use mmm_core::config::{ConfigKind, Program};
 use mmm_daemon::pidfile;
 use mmm_mond::monitor::{Monitor, MonitorOptions};
 
-/// Command line of mmm-mond.
-#[derive(Debug, Parser)]
-#[command(
-    name = "mmm-mond",
-    version,
-    about = "mmm monitor (Raft-replicated mysql-mmm monitor)"
-)]
-struct Cli {
-    /// Config file; default: mmm_mon[_CLUSTER].conf in /etc, /etc/mmm, /etc/mysql-mmm.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Which monitor node this process is: stands in for a missing `this_monitor` and
-    /// overrides the config's.
-    #[arg(long)]
-    this: Option<String>,
-    /// Log JSON lines instead of mysql-mmm's layout.
-    #[arg(long)]
-    log_json: bool,
-    /// `@CLUSTER`: use mmm_mon_CLUSTER.conf.
-    cluster: Option<String>,
-}
+use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,6 +40,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing::info!("STARTING...");
     let mut opts = MonitorOptions::new(Arc::new(config));
     opts.this = cli.this.clone();
+    opts.join = cli.join;
     let monitor = Monitor::start(opts).await.context("starting the monitor")?;
     let reload = mmm_daemon::tls::reload_on_sighup(monitor.tls());
     mmm_daemon::signal::shutdown_signal().await;

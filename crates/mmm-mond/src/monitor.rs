@@ -143,6 +143,9 @@ pub struct Shared {
     pub partition: Partition,
     /// Mutual TLS of every hop (`<socket type ssl>`), `None` for plain sockets.
     pub tls: Option<crate::tls::Tls>,
+    /// mysql-mmm's status file, read at start while this monitor had no cluster state: the
+    /// stored side of the startup vote (see [`crate::migrate`]).
+    pub stored: Option<mmm_core::status_file::StatusFile>,
 }
 
 impl Shared {
@@ -193,6 +196,9 @@ pub struct MonitorOptions {
     pub partition: Partition,
     /// Adjusts the Raft node settings (tests use shorter timeouts).
     pub tweak: Option<fn(&mut NodeConfig)>,
+    /// A monitor added to a running cluster: an empty data_dir waits for `cluster add`
+    /// instead of forming a new cluster from the configured nodes.
+    pub join: bool,
 }
 
 impl MonitorOptions {
@@ -204,6 +210,7 @@ impl MonitorOptions {
             checks: CheckSource::Real,
             partition: Partition::default(),
             tweak: None,
+            join: false,
         }
     }
 }
@@ -265,6 +272,7 @@ impl Monitor {
             SocketAddr::new(this.ip, this.raft_port),
             peers,
         );
+        node_cfg.bootstrap = !opts.join;
         node_cfg.partition = opts.partition.clone();
         node_cfg.peer_names = config
             .monitor_nodes
@@ -322,6 +330,12 @@ impl Monitor {
         );
         node.set_observations_handler(Arc::new(book.clone()));
 
+        let started = node.with_state(|m| m.cluster().is_some_and(|c| c.started));
+        let stored = if started {
+            None
+        } else {
+            crate::migrate::read_status_file(&config)
+        };
         let shared = Arc::new(Shared {
             node: node.clone(),
             config: config.clone(),
@@ -334,6 +348,7 @@ impl Monitor {
             kick: Notify::new(),
             partition: opts.partition,
             tls: tls.clone(),
+            stored,
         });
         let (stop, stop_rx) = watch::channel(false);
         let tasks = vec![

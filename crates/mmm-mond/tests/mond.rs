@@ -3,6 +3,8 @@
 #[path = "mond/support.rs"]
 mod support;
 
+#[path = "mond/backup.rs"]
+mod backup;
 #[path = "mond/checks.rs"]
 mod checks;
 #[path = "mond/cluster/mod.rs"]
@@ -21,6 +23,8 @@ mod failover;
 mod lab;
 #[path = "mond/membership.rs"]
 mod membership;
+#[path = "mond/migrate.rs"]
+mod migrate;
 #[path = "mond/partition.rs"]
 mod partition;
 #[path = "mond/peer_service.rs"]

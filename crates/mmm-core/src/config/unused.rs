@@ -67,11 +67,6 @@ const UNUSED: &[Unused] = &[
     },
     Unused {
         scope: Scope::Unique(Kind::Monitor),
-        keys: Keys::One("status_path"),
-        why: "state lives in Raft",
-    },
-    Unused {
-        scope: Scope::Unique(Kind::Monitor),
         keys: Keys::One("kill_host_bin"),
         why: "no kill-host hook runs; the writer's lease fences it",
     },
@@ -107,7 +102,7 @@ pub struct UnusedDirective {
     pub file: PathBuf,
     /// Its 1-based line.
     pub line: Option<usize>,
-    /// mysql-mmm's name of the entry (`monitor->status_path`, `host->db1->bin_path`).
+    /// mysql-mmm's name of the entry (`monitor->bin_path`, `host->db1->bin_path`).
     pub name: String,
     /// Why it has no effect.
     pub why: &'static str,
@@ -182,7 +177,7 @@ mod tests {
         let mut tree = Tree::new(Loc::file(main));
         tree.files = vec![main.to_path_buf(), common.to_path_buf()];
         tree.unique_mut(Kind::Monitor, Loc::line(main, 3)).set(
-            "status_path",
+            "bin_path",
             "/x",
             Loc::line(main, 4),
         );
@@ -195,7 +190,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("monitor->status_path".to_owned(), Some(4)),
+                ("monitor->bin_path".to_owned(), Some(4)),
                 ("host->default->bin_path".to_owned(), Some(2)),
                 ("debug".to_owned(), Some(9)),
             ]
