@@ -1,46 +1,20 @@
 //! The status the leader wants this host in, and the checks a request must pass first.
 
-use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use mmm_core::config::Config;
+use mmm_core::state::{HostState, RoleIp};
+use mmm_proto::convert::{self, WireError};
 use mmm_proto::pb;
-
-/// Host states as mysql-mmm names them.
-pub const STATES: [&str; 7] = [
-    "ONLINE",
-    "ADMIN_OFFLINE",
-    "HARD_OFFLINE",
-    "AWAITING_RECOVERY",
-    "REPLICATION_DELAY",
-    "REPLICATION_FAIL",
-    "UNKNOWN",
-];
 
 /// The longest lease accepted (one hour); longer ones are refused as nonsense.
 pub const MAX_LEASE_MS: u64 = 3_600_000;
 
-/// One role instance, `name(ip)`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Role {
-    /// Role name.
-    pub name: String,
-    /// Its virtual IP.
-    pub ip: IpAddr,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.name, self.ip)
-    }
-}
-
 /// Joins roles as mysql-mmm logs them (`a(ip), b(ip)`).
-pub fn role_list(roles: &[Role]) -> String {
+pub fn role_list(roles: &[RoleIp]) -> String {
     roles
         .iter()
-        .map(Role::to_string)
+        .map(RoleIp::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -48,10 +22,10 @@ pub fn role_list(roles: &[Role]) -> String {
 /// What the agent should make true.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
-    /// Host state (one of [`STATES`]).
-    pub state: String,
+    /// Host state.
+    pub state: HostState,
     /// Held roles, sorted and without duplicates.
-    pub roles: Vec<Role>,
+    pub roles: Vec<RoleIp>,
     /// Host name of the active master ("" when none).
     pub active_master: String,
 }
@@ -59,7 +33,7 @@ pub struct Desired {
 impl Default for Desired {
     fn default() -> Desired {
         Desired {
-            state: "UNKNOWN".into(),
+            state: HostState::Unknown,
             roles: Vec::new(),
             active_master: String::new(),
         }
@@ -88,9 +62,9 @@ pub enum RequestError {
         /// Our name.
         me: String,
     },
-    /// A state mysql-mmm does not know.
-    #[error("ERROR: Invalid state '{0}'!")]
-    UnknownState(String),
+    /// A state mysql-mmm does not know, or none.
+    #[error("ERROR: Invalid state: {0}!")]
+    BadState(WireError),
     /// A role not defined in the configuration.
     #[error("ERROR: Unknown role '{0}'!")]
     UnknownRole(String),
@@ -145,9 +119,7 @@ pub fn validate_set_status(
 ) -> Result<StatusCommand, RequestError> {
     check_host(cfg, me, &req.host)?;
     let fence = req.fence.as_ref().ok_or(RequestError::MissingFence)?;
-    if !STATES.contains(&req.state.as_str()) {
-        return Err(RequestError::UnknownState(req.state.clone()));
-    }
+    let state = convert::state_from_wire(req.state).map_err(RequestError::BadState)?;
     let mut roles = Vec::with_capacity(req.roles.len());
     for r in &req.roles {
         let role = cfg
@@ -159,8 +131,8 @@ pub fn validate_set_status(
             role: r.role.clone(),
             ip: r.ip.clone(),
         };
-        let ip: IpAddr = r.ip.trim().parse().map_err(|_| bad_ip())?;
-        if !role.ips.contains(&ip) {
+        let parsed = RoleIp::try_from(r).map_err(|_| bad_ip())?;
+        if !role.ips.contains(&parsed.ip) {
             return Err(bad_ip());
         }
         if !role.hosts.iter().any(|h| h == me) {
@@ -169,10 +141,7 @@ pub fn validate_set_status(
                 role: r.role.clone(),
             });
         }
-        roles.push(Role {
-            name: r.role.clone(),
-            ip,
-        });
+        roles.push(parsed);
     }
     roles.sort();
     roles.dedup();
@@ -186,13 +155,13 @@ pub fn validate_set_status(
     if lease.is_none()
         && let Some(w) = roles
             .iter()
-            .find(|r| Some(r.name.as_str()) == cfg.active_master_role.as_deref())
+            .find(|r| Some(r.role.as_str()) == cfg.active_master_role.as_deref())
     {
         return Err(RequestError::WriterWithoutLease(w.to_string()));
     }
     Ok(StatusCommand {
         desired: Desired {
-            state: req.state.clone(),
+            state,
             roles,
             active_master: req.active_master.clone(),
         },
@@ -296,7 +265,7 @@ pub(crate) mod tests {
                 term: 1,
                 leader_id: 1,
             }),
-            state: "ONLINE".into(),
+            state: convert::state_to_wire(HostState::Online),
             roles: roles
                 .iter()
                 .map(|(r, ip)| pb::RoleIp {
@@ -361,11 +330,17 @@ pub(crate) mod tests {
             .expect_err("lease");
         assert!(matches!(e, RequestError::WriterWithoutLease(_)));
         let mut r = req("db1", &[], 0);
-        r.state = "SLEEPY".into();
-        assert!(matches!(
+        r.state = 42;
+        let e = validate_set_status(&cfg, "db1", &r).expect_err("state");
+        assert_eq!(
+            e.to_string(),
+            "ERROR: Invalid state: unknown host state number 42!"
+        );
+        r.state = 0;
+        assert_eq!(
             validate_set_status(&cfg, "db1", &r),
-            Err(RequestError::UnknownState(_))
-        ));
+            Err(RequestError::BadState(WireError::MissingState))
+        );
         let e = validate_set_status(&cfg, "db1", &req("db1", &[], u64::MAX)).expect_err("lease");
         assert!(matches!(e, RequestError::LeaseTooLong(_)));
         let mut r = req("db1", &[], 0);

@@ -7,16 +7,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mmm_core::agent::epoch::{EpochStep, check_epoch};
+use mmm_core::agent::plan::{Step, bad_roles, reassert, role_changes};
 use mmm_core::config::{Config, HostConfig, HostMode};
-use mmm_proto::pb;
+use mmm_core::state::{HostState, RoleIp};
+use mmm_proto::{convert, pb};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tonic::Status;
 
 use crate::db::Db;
-use crate::desired::{Desired, Role, StatusCommand, role_list};
+use crate::desired::{Desired, StatusCommand, role_list};
 use crate::epoch::EpochStore;
-use crate::plan::{Step, bad_roles, reassert, role_changes};
 use crate::uptime::uptime;
 use crate::vip::Vips;
 use mmm_daemon::fatal;
@@ -55,7 +57,7 @@ pub struct Snapshot {
 pub struct Driver {
     me: HostConfig,
     writer_role: Option<String>,
-    configured: Vec<Role>,
+    configured: Vec<RoleIp>,
     db: Db,
     vips: Vips,
     epochs: EpochStore,
@@ -65,7 +67,7 @@ pub struct Driver {
     /// When the last catch-up attempt failed; re-tries wait a second after it.
     sync_failed_at: Option<Instant>,
     deny_pending: bool,
-    pending_removals: Vec<Role>,
+    pending_removals: Vec<RoleIp>,
     remembered_master: String,
     /// Set at startup when the writer VIP was found on the interface: the role is held only
     /// until the startup lease runs out or the first status arrives; nothing is re-asserted.
@@ -97,12 +99,7 @@ impl Driver {
         let configured = cfg
             .roles
             .iter()
-            .flat_map(|r| {
-                r.ips.iter().map(|ip| Role {
-                    name: r.name.clone(),
-                    ip: *ip,
-                })
-            })
+            .flat_map(|r| r.ips.iter().map(|ip| RoleIp::new(r.name.clone(), *ip)))
             .collect();
         let driver = Driver {
             me,
@@ -126,11 +123,11 @@ impl Driver {
         (driver, tx, snap_rx)
     }
 
-    fn is_writer(&self, r: &Role) -> bool {
-        Some(r.name.as_str()) == self.writer_role.as_deref()
+    fn is_writer(&self, r: &RoleIp) -> bool {
+        Some(r.role.as_str()) == self.writer_role.as_deref()
     }
 
-    fn held_writer(&self) -> Option<Role> {
+    fn held_writer(&self) -> Option<RoleIp> {
         self.desired
             .roles
             .iter()
@@ -204,11 +201,15 @@ impl Driver {
     /// Refuses a lower epoch; persists a higher one before anything else happens.
     fn accept_epoch(&mut self, epoch: u64) -> Result<(), Status> {
         let stored = self.epochs.current();
-        if epoch < stored {
-            tracing::warn!("Refusing command with stale epoch {epoch} (stored epoch is {stored})");
-            return Err(Status::failed_precondition(format!(
-                "stale epoch {epoch}: this agent has already accepted epoch {stored}"
-            )));
+        match check_epoch(stored, epoch) {
+            Err(stale) => {
+                tracing::warn!(
+                    "Refusing command with stale epoch {epoch} (stored epoch is {stored})"
+                );
+                return Err(Status::failed_precondition(stale.to_string()));
+            }
+            Ok(EpochStep::Same) => return Ok(()),
+            Ok(EpochStep::Raise) => {}
         }
         self.epochs.raise(epoch).map_err(|e| {
             fatal!("Couldn't store epoch {epoch}: {e}");
@@ -226,7 +227,7 @@ impl Driver {
 
         // 1. A slave follows a new active master once it is ONLINE.
         if self.me.mode == HostMode::Slave
-            && new.state == "ONLINE"
+            && new.state == HostState::Online
             && !new.active_master.is_empty()
             && new.active_master != self.remembered_master
         {
@@ -245,17 +246,17 @@ impl Driver {
             }
         }
 
-        // 2. Role changes: removals first, then additions.
+        // 2. RoleIp changes: removals first, then additions.
         let steps = role_changes(&old.roles, &new.roles, self.writer_role.as_deref());
         if !steps.is_empty() {
-            let removed: Vec<Role> = steps
+            let removed: Vec<RoleIp> = steps
                 .iter()
                 .filter_map(|s| match s {
                     Step::RemoveRole { role, .. } => Some(role.clone()),
                     Step::AddRole { .. } => None,
                 })
                 .collect();
-            let added: Vec<Role> = steps
+            let added: Vec<RoleIp> = steps
                 .iter()
                 .filter_map(|s| match s {
                     Step::AddRole { role, .. } => Some(role.clone()),
@@ -279,9 +280,9 @@ impl Driver {
         }
 
         // 3. ADMIN_OFFLINE stops replication; leaving it starts it again.
-        if new.state != old.state && (new.state == "ADMIN_OFFLINE" || old.state == "ADMIN_OFFLINE")
-        {
-            let entering = new.state == "ADMIN_OFFLINE";
+        let admin_offline = HostState::AdminOffline;
+        if new.state != old.state && (new.state == admin_offline || old.state == admin_offline) {
+            let entering = new.state == admin_offline;
             let r = if entering {
                 self.guarded(self.db.stop_slave()).await
             } else {
@@ -318,19 +319,13 @@ impl Driver {
             message: message.to_string(),
             epoch: self.epochs.current(),
             writable,
-            present: present
-                .iter()
-                .map(|r| pb::RoleIp {
-                    role: r.name.clone(),
-                    ip: r.ip.to_string(),
-                })
-                .collect(),
+            present: convert::roles_to_wire(&present),
             errors,
             uptime: uptime(),
         }
     }
 
-    async fn present_roles(&self) -> Vec<Role> {
+    async fn present_roles(&self) -> Vec<RoleIp> {
         match self.vips.addresses().await {
             Ok(addrs) => self
                 .configured
@@ -343,7 +338,7 @@ impl Driver {
     }
 
     /// Removes one role. Returns false when the lease ran out meanwhile.
-    async fn remove_role(&mut self, role: &Role, writer: bool, errors: &mut Vec<String>) -> bool {
+    async fn remove_role(&mut self, role: &RoleIp, writer: bool, errors: &mut Vec<String>) -> bool {
         if writer {
             self.writer_synced = false;
             match self.db.deny_write().await {
@@ -362,7 +357,7 @@ impl Driver {
         true
     }
 
-    async fn clear_ip(&mut self, role: &Role, errors: &mut Vec<String>) {
+    async fn clear_ip(&mut self, role: &RoleIp, errors: &mut Vec<String>) {
         match self.vips.remove(role.ip).await {
             Ok(()) => self.pending_removals.retain(|r| r.ip != role.ip),
             Err(e) => {
@@ -381,7 +376,7 @@ impl Driver {
     }
 
     /// Adds one role. Returns false when the lease ran out meanwhile.
-    async fn add_role(&mut self, role: &Role, writer: bool, errors: &mut Vec<String>) -> bool {
+    async fn add_role(&mut self, role: &RoleIp, writer: bool, errors: &mut Vec<String>) -> bool {
         self.pending_removals.retain(|r| r.ip != role.ip);
         if writer && !self.writer_synced {
             match self.take_writes(errors).await {
@@ -420,7 +415,7 @@ impl Driver {
         }
     }
 
-    async fn configure_ip(&mut self, role: &Role, errors: &mut Vec<String>) -> bool {
+    async fn configure_ip(&mut self, role: &RoleIp, errors: &mut Vec<String>) -> bool {
         match self.guarded(self.vips.add(role.ip)).await {
             None => false,
             Some(Ok(())) => true,
@@ -454,7 +449,7 @@ impl Driver {
                 }
             }
         }
-        let pending: Vec<Role> = self
+        let pending: Vec<RoleIp> = self
             .pending_removals
             .iter()
             .filter(|r| !self.desired.roles.iter().any(|h| h.ip == r.ip))

@@ -9,7 +9,6 @@ mod desired;
 mod driver;
 mod epoch;
 mod kill;
-mod plan;
 mod service;
 mod uptime;
 mod vip;

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mmm_core::config::Config;
+use mmm_core::state::RoleIp;
+use mmm_proto::convert;
 use mmm_proto::pb;
 use mmm_proto::pb::agent_server::Agent;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -58,16 +60,6 @@ impl AgentService {
     }
 }
 
-fn role_ips(roles: &[crate::desired::Role]) -> Vec<pb::RoleIp> {
-    roles
-        .iter()
-        .map(|r| pb::RoleIp {
-            role: r.name.clone(),
-            ip: r.ip.to_string(),
-        })
-        .collect()
-}
-
 #[tonic::async_trait]
 impl Agent for AgentService {
     async fn set_status(
@@ -96,8 +88,8 @@ impl Agent for AgentService {
             .map(|d| d.saturating_duration_since(Instant::now()).as_millis())
             .unwrap_or(0);
         Ok(Response::new(pb::AgentStatusReply {
-            state: s.desired.state,
-            roles: role_ips(&s.desired.roles),
+            state: convert::state_to_wire(s.desired.state),
+            roles: convert::roles_to_wire(&s.desired.roles),
             active_master: s.desired.active_master,
             epoch: s.epoch,
             lease_remaining_ms: u64::try_from(remaining).unwrap_or(u64::MAX),
@@ -121,10 +113,7 @@ impl Agent for AgentService {
                 r.ips
                     .iter()
                     .filter(|ip| addrs.contains(ip))
-                    .map(|ip| pb::RoleIp {
-                        role: r.name.clone(),
-                        ip: ip.to_string(),
-                    })
+                    .map(|ip| pb::RoleIp::from(&RoleIp::new(r.name.clone(), *ip)))
             })
             .collect();
         let mut reply = pb::SystemStatusReply {

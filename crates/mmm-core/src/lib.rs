@@ -11,9 +11,12 @@
 //! monitor runs after Raft commits; [`admin`] answers mmm_control's commands with its exact
 //! replies; [`desired`] is what the leader sends each agent; [`startup`] is the first-start
 //! vote; [`status_file`] reads mysql-mmm's status file for a take-over; [`state`] holds the
-//! replicated types and [`log`] mysql-mmm's log line layout.
+//! replicated types and [`log`] mysql-mmm's log line layout. [`agent`] holds the agent's own
+//! rules (role-change planning, epoch, writer lease, failsafe), which the agent daemon and the
+//! simulator share.
 
 pub mod admin;
+pub mod agent;
 pub mod checks;
 pub mod command;
 pub mod config;

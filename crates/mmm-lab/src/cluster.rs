@@ -142,6 +142,9 @@ pub struct ClusterOptions {
     /// when set, the cluster makes a certificate for every daemon and for `mmmctl` and every hop
     /// uses mutual TLS (`<socket type ssl>`).
     pub tls_script: Option<PathBuf>,
+    /// Semi-synchronous replication between the masters (each the other's acker, `AFTER_SYNC`,
+    /// no fallback; see [`crate::replication::semi_sync_config`]); slaves stay asynchronous.
+    pub semi_sync: bool,
 }
 
 impl ClusterOptions {
@@ -157,6 +160,7 @@ impl ClusterOptions {
             agent_log_filter: "info".to_owned(),
             monitor_log_filter: "info,openraft=error".to_owned(),
             tls_script: None,
+            semi_sync: false,
         }
     }
 
@@ -218,7 +222,7 @@ impl Cluster {
     pub fn launch(opts: ClusterOptions) -> Result<Self> {
         opts.validate()?;
         let lab = Lab::new_unique(&opts.tag)?;
-        let topo = on_runtime_thread(Topology::start(&lab, &opts.topology))??;
+        let topo = on_runtime_thread(start_topology(&lab, &opts))??;
         let client = lab.add_host(CLIENT_HOST, CLIENT_OCTET)?;
         let mut daemons: Vec<Daemon> = topo
             .nodes
@@ -807,6 +811,20 @@ pub fn writer_in_show(show: &str, writer_vip: Ipv4Addr) -> Option<String> {
         .filter(|l| l.contains(&role) && l.contains("Roles:"))
         .find_map(|l| l.trim_start().split('(').next().map(str::to_owned))
         .filter(|h| !h.is_empty())
+}
+
+/// The seeds' topology, semi-synchronous between the masters when asked (and then only returned
+/// once db1 has its acker).
+async fn start_topology(lab: &Lab, opts: &ClusterOptions) -> Result<Topology> {
+    if !opts.semi_sync {
+        return Topology::start(lab, &opts.topology).await;
+    }
+    let masters = crate::replication::semi_sync_config();
+    let topo = Topology::start_with_masters(lab, &opts.topology, &[], &masters).await?;
+    for db in ["db1", "db2"] {
+        crate::replication::wait_semi_sync_on(topo.db(db)?, Duration::from_secs(20)).await?;
+    }
+    Ok(topo)
 }
 
 fn unknown(name: &str) -> LabError {

@@ -1,10 +1,13 @@
 //! A userspace delay line for kernels without `sch_netem`: frames a host sends are held for a
-//! fixed time before they reach the bridge; frames towards the host pass at once.
+//! delay (plus or minus a random jitter, which reorders frames as netem's jitter does; a share of
+//! frames may skip the queue, as netem's `reorder`) before they reach the bridge; frames towards
+//! the host pass at once.
 //!
 //! The relay sits between two interfaces in the bridge namespace, using AF_PACKET sockets with
 //! virtio-net headers so segmentation offload frames pass through intact.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,11 +24,57 @@ const FRAME_BUF: usize = 65_536 + 64;
 /// `ETH_P_ALL`: every protocol.
 const ETH_P_ALL: u16 = 0x0003;
 
+/// How frames are held: a base delay, a uniform jitter around it, and the share (in hundredths
+/// of a percent) of frames sent at once instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Shape {
+    /// Base delay.
+    pub delay: Duration,
+    /// Each frame's delay is drawn from `delay ± jitter`.
+    pub jitter: Duration,
+    /// Frames skipping the queue, in 1/10000.
+    pub reorder_bp: u32,
+}
+
+/// The shape as three atomics the relay thread reads per frame.
+#[derive(Debug, Default)]
+struct SharedShape {
+    delay_us: AtomicU64,
+    jitter_us: AtomicU64,
+    reorder_bp: AtomicU64,
+}
+
+impl SharedShape {
+    fn store(&self, s: Shape) {
+        self.delay_us.store(micros(s.delay), Ordering::Relaxed);
+        self.jitter_us.store(micros(s.jitter), Ordering::Relaxed);
+        self.reorder_bp
+            .store(u64::from(s.reorder_bp), Ordering::Relaxed);
+    }
+
+    /// The hold time of the next frame, given a fresh random number.
+    fn hold(&self, random: u64) -> Duration {
+        let delay = self.delay_us.load(Ordering::Relaxed);
+        let jitter = self.jitter_us.load(Ordering::Relaxed);
+        let reorder = self.reorder_bp.load(Ordering::Relaxed);
+        if reorder > 0 && (random >> 32) % 10_000 < reorder {
+            return Duration::ZERO;
+        }
+        let us = if jitter == 0 {
+            delay
+        } else {
+            let span = jitter.saturating_mul(2).saturating_add(1);
+            delay.saturating_sub(jitter).saturating_add(random % span)
+        };
+        Duration::from_micros(us)
+    }
+}
+
 /// A running delay line; dropping it stops the relay thread.
 #[derive(Debug)]
 pub(crate) struct DelayLine {
     stop: Arc<AtomicBool>,
-    delay_us: Arc<AtomicU64>,
+    shape: Arc<SharedShape>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -36,29 +85,41 @@ impl DelayLine {
         netns: &Netns,
         host_side: &str,
         bridge_side: &str,
-        delay: Duration,
+        shape: Shape,
+        seed: u64,
     ) -> Result<Self> {
         let (h, b) = netns.run(|| -> Result<(OwnedFd, OwnedFd)> {
             Ok((packet_socket(host_side)?, packet_socket(bridge_side)?))
         })??;
         let stop = Arc::new(AtomicBool::new(false));
-        let delay_us = Arc::new(AtomicU64::new(micros(delay)));
-        let (s, d) = (stop.clone(), delay_us.clone());
+        let shared = Arc::new(SharedShape::default());
+        shared.store(shape);
+        let (s, d) = (stop.clone(), shared.clone());
         let thread = std::thread::Builder::new()
             .name(format!("delay-{host_side}"))
-            .spawn(move || relay(&h, &b, &s, &d))
+            .spawn(move || relay(&h, &b, &s, &d, seed))
             .map_err(|e| LabError::io("spawning the delay relay", e))?;
         Ok(Self {
             stop,
-            delay_us,
+            shape: shared,
             thread: Some(thread),
         })
     }
 
-    /// Changes the delay of frames read from now on.
-    pub(crate) fn set_delay(&self, delay: Duration) {
-        self.delay_us.store(micros(delay), Ordering::Relaxed);
+    /// Changes how frames read from now on are held.
+    pub(crate) fn set_shape(&self, shape: Shape) {
+        self.shape.store(shape);
     }
+}
+
+/// xorshift64*: a small, seedable generator for per-frame jitter (not for anything secret).
+fn next_random(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
 impl Drop for DelayLine {
@@ -158,12 +219,17 @@ fn send(fd: &OwnedFd, frame: &[u8]) {
     let _ = unsafe { libc::send(fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
 }
 
-fn relay(host: &OwnedFd, bridge: &OwnedFd, stop: &AtomicBool, delay_us: &AtomicU64) {
-    let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+/// A held frame: due time, then arrival order (so equal due times keep FIFO order).
+type Held = Reverse<(Instant, u64, Vec<u8>)>;
+
+fn relay(host: &OwnedFd, bridge: &OwnedFd, stop: &AtomicBool, shape: &SharedShape, seed: u64) {
+    let mut queue: BinaryHeap<Held> = BinaryHeap::new();
     let mut buf = vec![0u8; FRAME_BUF];
+    let mut rng = seed | 1;
+    let mut seq: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
-        let wait_ms = queue.front().map_or(50, |(due, _)| {
+        let wait_ms = queue.peek().map_or(50, |Reverse((due, _, _))| {
             due.saturating_duration_since(now).as_millis().clamp(0, 50)
         });
         let mut fds = [
@@ -180,20 +246,56 @@ fn relay(host: &OwnedFd, bridge: &OwnedFd, stop: &AtomicBool, delay_us: &AtomicU
         ];
         // SAFETY: fds is a live array of two pollfd.
         unsafe { libc::poll(fds.as_mut_ptr(), 2, i32::try_from(wait_ms).unwrap_or(50)) };
-        let delay = Duration::from_micros(delay_us.load(Ordering::Relaxed));
         while let Some(n) = recv_incoming(host, &mut buf) {
             if queue.len() < QUEUE_LIMIT {
-                queue.push_back((Instant::now() + delay, buf[..n].to_vec()));
+                let due = Instant::now() + shape.hold(next_random(&mut rng));
+                seq += 1;
+                queue.push(Reverse((due, seq, buf[..n].to_vec())));
             }
         }
         while let Some(n) = recv_incoming(bridge, &mut buf) {
             send(host, &buf[..n]);
         }
         let now = Instant::now();
-        while queue.front().is_some_and(|(due, _)| *due <= now) {
-            if let Some((_, frame)) = queue.pop_front() {
+        while queue.peek().is_some_and(|Reverse((due, _, _))| *due <= now) {
+            if let Some(Reverse((_, _, frame))) = queue.pop() {
                 send(bridge, &frame);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_stay_within_the_jitter_and_reorder_skips_the_queue() {
+        let shared = SharedShape::default();
+        shared.store(Shape {
+            delay: Duration::from_millis(20),
+            jitter: Duration::from_millis(5),
+            reorder_bp: 0,
+        });
+        let mut rng = 7;
+        let holds: Vec<Duration> = (0..1000)
+            .map(|_| shared.hold(next_random(&mut rng)))
+            .collect();
+        assert!(
+            holds
+                .iter()
+                .all(|h| *h >= Duration::from_millis(15) && *h <= Duration::from_millis(25))
+        );
+        assert!(holds.iter().any(|h| *h < Duration::from_millis(18)));
+        assert!(holds.iter().any(|h| *h > Duration::from_millis(22)));
+        shared.store(Shape {
+            delay: Duration::from_millis(20),
+            jitter: Duration::ZERO,
+            reorder_bp: 5000,
+        });
+        let immediate = (0..1000)
+            .filter(|_| shared.hold(next_random(&mut rng)).is_zero())
+            .count();
+        assert!((300..700).contains(&immediate), "{immediate}");
     }
 }

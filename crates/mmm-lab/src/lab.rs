@@ -6,11 +6,12 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::delay::DelayLine;
+use crate::delay::{DelayLine, Shape};
 use crate::error::{LabError, Result};
 use crate::host::{HOST_INTERFACE, Host};
 use crate::netns::{self, Netns};
 use crate::process::{PidRegistry, send_signal};
+use crate::shaping::Netem;
 
 /// The lab subnet; it exists only inside lab namespaces and has no route out.
 pub const LAB_SUBNET: &str = "10.213.7.0/24";
@@ -214,6 +215,34 @@ impl Lab {
         Ok(())
     }
 
+    /// Drops what `from` sends to `to` (IP and ARP), while `to` still reaches `from`: a one-way
+    /// cut. TCP between them then fails to connect, but what `to` sends on an open connection
+    /// still arrives (only the answers and acknowledgements are lost).
+    pub fn cut_one_way(&self, from: &Host, to: &Host) -> Result<()> {
+        self.nft(&format!(
+            "add element bridge {NFT_TABLE} oneway {{ \"{}\" . \"{}\" }}",
+            from.bridge_port, to.bridge_port
+        ))?;
+        tracing::info!(from = %from.name, to = %to.name, "lab link cut one way");
+        Ok(())
+    }
+
+    /// Undoes [`Lab::cut_one_way`]; healing a direction that is not cut is a no-op.
+    pub fn heal_one_way(&self, from: &Host, to: &Host) -> Result<()> {
+        let element = format!("\"{}\" . \"{}\"", from.bridge_port, to.bridge_port);
+        let present = self
+            .bridge
+            .exec("nft", &["list", "set", "bridge", NFT_TABLE, "oneway"])?
+            .contains(&element);
+        if present {
+            self.nft(&format!(
+                "delete element bridge {NFT_TABLE} oneway {{ {element} }}"
+            ))?;
+            tracing::info!(from = %from.name, to = %to.name, "lab one-way cut healed");
+        }
+        Ok(())
+    }
+
     /// Splits the lab: every host of `side_a` is cut from every host of `side_b` (links inside
     /// each side stay up).
     pub fn partition(&self, side_a: &[&Host], side_b: &[&Host]) -> Result<()> {
@@ -225,11 +254,12 @@ impl Lab {
         Ok(())
     }
 
-    /// Heals every cut of this lab and rejoins every isolated host.
+    /// Heals every cut (both-way and one-way) of this lab and rejoins every isolated host.
     pub fn heal_all(&self) -> Result<()> {
         let mut cuts = self.lock_cuts();
         self.nft(&format!(
-            "flush set bridge {NFT_TABLE} cut\nflush set bridge {NFT_TABLE} isolated\n"
+            "flush set bridge {NFT_TABLE} cut\nflush set bridge {NFT_TABLE} isolated\n\
+             flush set bridge {NFT_TABLE} oneway\n"
         ))?;
         cuts.clear();
         tracing::info!(prefix = %self.prefix, "all lab links healed");
@@ -270,18 +300,21 @@ impl Lab {
     }
 
     /// Degrades everything `host` sends: `delay_ms` of delay and `loss_pct` % random loss.
-    /// Replaces any earlier setting. Delay uses tc netem on the host's `eth0` when the kernel has
-    /// `sch_netem`, otherwise a userspace delay line spliced in front of the host's bridge port;
-    /// loss is an nftables `numgen` rule on that port. Both work with cuts and isolation.
+    /// Replaces any earlier setting (see [`Lab::shape`]).
     pub fn netem(&self, host: &Host, delay_ms: u32, loss_pct: f64) -> Result<()> {
-        if !(0.0..=100.0).contains(&loss_pct) {
-            return Err(LabError::Unsupported(format!(
-                "loss {loss_pct}% is outside 0..=100"
-            )));
-        }
-        self.set_delay(host, delay_ms)?;
-        self.set_loss(host, loss_pct)?;
-        tracing::info!(host = %host.name, delay_ms, loss_pct, "lab link degraded");
+        self.shape(host, &Netem::delay_loss(delay_ms, loss_pct))
+    }
+
+    /// Degrades everything `host` sends as `netem` says (delay, jitter, reordering, loss),
+    /// replacing any earlier setting. Delay, jitter and reordering use tc netem on the host's
+    /// `eth0` when the kernel has `sch_netem`, otherwise a userspace delay line spliced in front
+    /// of the host's bridge port; loss is an nftables `numgen` rule on that port. All of it works
+    /// with cuts and isolation.
+    pub fn shape(&self, host: &Host, netem: &Netem) -> Result<()> {
+        netem.validate()?;
+        self.set_delay(host, netem)?;
+        self.set_loss(host, netem.loss_bp())?;
+        tracing::info!(host = %host.name, ?netem, "lab link degraded");
         Ok(())
     }
 
@@ -302,12 +335,12 @@ impl Lab {
         ok
     }
 
-    fn set_delay(&self, host: &Host, delay_ms: u32) -> Result<()> {
+    fn set_delay(&self, host: &Host, netem: &Netem) -> Result<()> {
         let mut delays = self
             .delays
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if delay_ms == 0 {
+        if !netem.delays() {
             self.clear_delay(host)?;
             if let Some(line) = delays.remove(&host.name) {
                 drop(line);
@@ -315,30 +348,28 @@ impl Lab {
             }
             return Ok(());
         }
-        let delay = std::time::Duration::from_millis(u64::from(delay_ms));
+        let shape = Shape {
+            delay: netem.delay,
+            jitter: netem.jitter,
+            reorder_bp: netem.reorder_bp(),
+        };
         if let Some(line) = delays.get(&host.name) {
-            line.set_delay(delay);
+            line.set_shape(shape);
             return Ok(());
         }
-        let text = format!("{delay_ms}ms");
-        let set = host.netns.exec(
-            "tc",
-            &[
-                "qdisc",
-                "replace",
-                "dev",
-                HOST_INTERFACE,
-                "root",
-                "netem",
-                "delay",
-                &text,
-            ],
-        );
+        let mut args: Vec<String> = ["qdisc", "replace", "dev", HOST_INTERFACE, "root", "netem"]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        args.extend(netem.tc_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let set = host.netns.exec("tc", &args);
         match set {
             Ok(_) => Ok(()),
             Err(LabError::Command { stderr, .. }) if stderr.contains("qdisc kind is unknown") => {
                 let (host_side, bridge_side) = self.splice(host)?;
-                match DelayLine::start(&self.bridge, &host_side, &bridge_side, delay) {
+                let seed = u64::from(u32::from(host.ip));
+                match DelayLine::start(&self.bridge, &host_side, &bridge_side, shape, seed) {
                     Ok(line) => {
                         delays.insert(host.name.clone(), line);
                         Ok(())
@@ -397,8 +428,8 @@ impl Lab {
 
     /// Removes delay and loss from `host`; no-op when there is none.
     pub fn clear_netem(&self, host: &Host) -> Result<()> {
-        self.set_delay(host, 0)?;
-        self.set_loss(host, 0.0)
+        self.set_delay(host, &Netem::default())?;
+        self.set_loss(host, 0)
     }
 
     fn clear_delay(&self, host: &Host) -> Result<()> {
@@ -412,8 +443,9 @@ impl Lab {
         Ok(())
     }
 
-    /// Installs (or with 0 removes) a per-port chain dropping `pct` % of the frames `host` sends.
-    fn set_loss(&self, host: &Host, pct: f64) -> Result<()> {
+    /// Installs (or with 0 removes) a per-port chain dropping `threshold` hundredths of a
+    /// percent of the frames `host` sends.
+    fn set_loss(&self, host: &Host, threshold: u32) -> Result<()> {
         let port = &host.bridge_port;
         let chain = format!("loss_{port}");
         let present = self
@@ -427,8 +459,6 @@ impl Lab {
                  delete chain bridge {NFT_TABLE} {chain}\n"
             ));
         }
-        // Hundredths of a percent, so 0.5 % loss is expressible.
-        let threshold = (pct * 100.0).round().clamp(0.0, 10_000.0) as u32;
         if threshold > 0 {
             let matcher = if threshold >= 10_000 {
                 String::new()
@@ -557,11 +587,13 @@ fn nft_ruleset() -> String {
         "table bridge {NFT_TABLE} {{
   set cut {{ type ifname . ifname; }}
   set isolated {{ type ifname; }}
+  set oneway {{ type ifname . ifname; }}
   map loss_ports {{ type ifname : verdict; }}
   chain forward {{
     type filter hook forward priority 0; policy accept;
     iifname vmap @loss_ports
     iifname . oifname @cut drop
+    iifname . oifname @oneway drop
     iifname @isolated drop
     oifname @isolated drop
   }}

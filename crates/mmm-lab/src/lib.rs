@@ -6,9 +6,10 @@
 //!   namespaces, processes and scratch directory on drop; [`Lab::cleanup_stale`] does the same for
 //!   a crashed run of the same prefix.
 //! * Faults are applied where the hosts meet, on the bridge, so they also hit VIPs and ARP:
-//!   [`Lab::cut`] / [`Lab::heal`] / [`Lab::partition`] / [`Lab::isolate`] are nftables rules on
-//!   bridge ports; [`Lab::netem`] adds loss (nftables) and delay (tc netem, or a userspace delay
-//!   line when the kernel lacks `sch_netem`).
+//!   [`Lab::cut`] / [`Lab::heal`] / [`Lab::cut_one_way`] / [`Lab::partition`] / [`Lab::isolate`]
+//!   are nftables rules on bridge ports; [`Lab::shape`] ([`Netem`]) adds loss (nftables) and
+//!   delay, jitter and reordering (tc netem, or a userspace delay line when the kernel lacks
+//!   `sch_netem`).
 //! * [`Netns::run`] / [`Netns::block_on`] / [`Netns::spawn_future`] run test code inside a
 //!   namespace; [`Host::spawn`] runs daemons there as [`LabProcess`]es (killed on drop).
 //! * [`MariaDb`] starts a throwaway `mariadbd` (loopback or inside a host) with MMM's accounts
@@ -18,6 +19,10 @@
 //! * [`MmmConfig`] renders `mmm_common.conf` for a topology; [`write_private_file`] writes it 0600.
 //! * [`cluster::Cluster`] launches the whole system on the seeds' topology: real agents, N real
 //!   monitors, a client namespace for `mmmctl`; the `mmm-lab demo` binary is built on it.
+//! * [`workload::execute`] is one application operation as a user sees it (new connection, short
+//!   connect deadline, `@@server_id`, sure failure vs unknown outcome); [`sampler::Sampler`]
+//!   watches every server's `read_only`, VIPs, agent epoch/lease and every monitor's Raft view
+//!   from inside their namespaces.
 //! * Lab children die with the process that started them (`PR_SET_PDEATHSIG`), and
 //!   [`cleanup_orphans`] removes namespaces and directories a killed owner left behind.
 
@@ -30,11 +35,15 @@ pub mod mmm_config;
 pub mod netns;
 pub mod process;
 pub mod replication;
+pub mod sampler;
+pub mod shaping;
 pub mod topology;
 pub mod users;
+pub mod workload;
 
 mod cmd;
 mod delay;
+mod ifaddrs;
 mod orphans;
 
 pub use error::{LabError, Result};
@@ -46,6 +55,7 @@ pub use netns::Netns;
 pub use orphans::{OrphanReport, cleanup_orphans};
 pub use process::LabProcess;
 pub use replication::{BinlogCoordinates, ReplicationMode, StartPosition};
+pub use shaping::Netem;
 pub use topology::{DbNode, NodeMode, Topology, TopologySpec};
 
 impl Lab {

@@ -276,6 +276,46 @@ pub async fn wait_slave_running(slave: &MariaDb, timeout: Duration) -> Result<()
     }
 }
 
+/// How long a semi-synchronous master waits for its acker before it would fall back to
+/// asynchronous replication: longer than any lab run, so an acknowledged commit is always on the
+/// acker's relay log.
+pub const SEMI_SYNC_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// `[mysqld]` lines for a master that replicates semi-synchronously with its peer: both
+/// directions enabled (either master can be the active one), the ack awaited after the binlog is
+/// synced and before the engine commit (`AFTER_SYNC`, so a client never sees a commit its acker
+/// lacks), no fallback to asynchronous within [`SEMI_SYNC_TIMEOUT`].
+pub fn semi_sync_config() -> Vec<String> {
+    vec![
+        "rpl_semi_sync_master_enabled=ON".to_owned(),
+        "rpl_semi_sync_slave_enabled=ON".to_owned(),
+        "rpl_semi_sync_master_wait_point=AFTER_SYNC".to_owned(),
+        "rpl_semi_sync_master_wait_no_slave=ON".to_owned(),
+        format!(
+            "rpl_semi_sync_master_timeout={}",
+            SEMI_SYNC_TIMEOUT.as_millis()
+        ),
+    ]
+}
+
+/// Waits until `master` runs semi-synchronous replication with at least one connected acker.
+pub async fn wait_semi_sync_on(master: &MariaDb, timeout: Duration) -> Result<()> {
+    wait_until(
+        master,
+        "SELECT VARIABLE_VALUE = 'ON' FROM information_schema.GLOBAL_STATUS \
+         WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'",
+        timeout,
+    )
+    .await?;
+    wait_until(
+        master,
+        "SELECT VARIABLE_VALUE > 0 FROM information_schema.GLOBAL_STATUS \
+         WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'",
+        timeout,
+    )
+    .await
+}
+
 /// Polls `sql` on `db` as root until its first value is truthy (not NULL, not 0, not empty).
 pub async fn wait_until(db: &MariaDb, sql: &str, timeout: Duration) -> Result<()> {
     let deadline_at = Instant::now() + timeout;

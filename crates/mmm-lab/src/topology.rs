@@ -81,6 +81,17 @@ impl Topology {
         spec: &TopologySpec,
         extra_config: &[String],
     ) -> Result<Self> {
+        Self::start_with_masters(lab, spec, extra_config, &[]).await
+    }
+
+    /// Like [`Topology::start_with`], adding `master_config` lines only to the two masters'
+    /// servers (e.g. [`crate::replication::semi_sync_config`]).
+    pub async fn start_with_masters(
+        lab: &Lab,
+        spec: &TopologySpec,
+        extra_config: &[String],
+        master_config: &[String],
+    ) -> Result<Self> {
         let count = 2 + spec.slaves;
         let mut opts = Vec::with_capacity(count);
         let mut layout = Vec::with_capacity(count);
@@ -100,6 +111,7 @@ impl Topology {
                 _ => (NodeMode::Slave, None),
             };
             if mode == NodeMode::Master {
+                o.extra_config.extend(master_config.iter().cloned());
                 o.auto_increment_increment = 2;
                 o.auto_increment_offset = u16::try_from(i).unwrap_or(1);
             }

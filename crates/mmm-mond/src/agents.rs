@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use mmm_core::config::Config;
 use mmm_core::desired::AgentStatus;
-use mmm_proto::pb;
 use mmm_proto::pb::agent_client::AgentClient;
+use mmm_proto::{convert, pb};
 use tonic::transport::Channel;
 
 /// Why an agent call did not produce an answer.
@@ -131,15 +131,8 @@ impl AgentClients {
                 term,
                 leader_id,
             }),
-            state: status.state.as_str().to_string(),
-            roles: status
-                .roles
-                .iter()
-                .map(|r| pb::RoleIp {
-                    role: r.role.clone(),
-                    ip: r.ip.to_string(),
-                })
-                .collect(),
+            state: convert::state_to_wire(status.state),
+            roles: convert::roles_to_wire(&status.roles),
             active_master: status.active_master.clone(),
             lease_ms: u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),
         };

@@ -12,8 +12,9 @@ use std::time::Duration;
 use mmm_core::admin::{AdminRequest, admin};
 use mmm_core::checks::CheckKind;
 use mmm_core::config::RoleMode;
-use mmm_proto::pb;
+use mmm_core::state::HostState;
 use mmm_proto::pb::control_client::ControlClient;
+use mmm_proto::{convert, pb};
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -144,17 +145,9 @@ impl ControlService {
                     name: h.name.clone(),
                     ip: h.ip.to_string(),
                     mode: h.mode.as_str().to_string(),
-                    state: st.map_or("UNKNOWN", |s| s.state.as_str()).to_string(),
+                    state: convert::state_to_wire(st.map_or(HostState::Unknown, |s| s.state)),
                     roles: st
-                        .map(|s| {
-                            s.roles
-                                .iter()
-                                .map(|r| pb::RoleIp {
-                                    role: r.role.clone(),
-                                    ip: r.ip.to_string(),
-                                })
-                                .collect()
-                        })
+                        .map(|s| convert::roles_to_wire(&s.roles))
                         .unwrap_or_default(),
                     agent_down: st.is_some_and(|s| s.agent_down),
                 }

@@ -18,7 +18,8 @@ use mmm_core::decide::{AgentFacts, Inputs, decide};
 use mmm_core::desired::desired_status;
 use mmm_core::log::LogLine;
 use mmm_core::startup::{HostReport, cleanup_order, vote};
-use mmm_core::state::{HostState, Mode, RoleIp};
+use mmm_core::state::Mode;
+use mmm_proto::convert;
 use tokio::sync::{mpsc, watch};
 
 use crate::checks::{emit, now};
@@ -289,8 +290,9 @@ impl LeaderLoop {
             };
             match agent {
                 Ok(a) => {
-                    r.agent_state = a.state.parse::<HostState>().ok();
-                    r.agent_roles = role_ips(&a.roles);
+                    r.agent_state = wire_value(&h, "state", convert::state_from_wire(a.state));
+                    r.agent_roles = wire_value(&h, "roles", convert::roles_from_wire(&a.roles))
+                        .unwrap_or_default();
                     self.facts.entry(h.clone()).or_default().reachable = true;
                 }
                 Err(e) => {
@@ -303,7 +305,9 @@ impl LeaderLoop {
             match system {
                 Ok(sys) => {
                     r.writable = sys.writable && sys.mysql_error.is_empty();
-                    r.present = role_ips(&sys.present);
+                    r.present =
+                        wire_value(&h, "present roles", convert::roles_from_wire(&sys.present))
+                            .unwrap_or_default();
                     r.master_ip = sys
                         .replication
                         .as_ref()
@@ -368,9 +372,8 @@ impl LeaderLoop {
     }
 }
 
-fn role_ips(roles: &[mmm_proto::pb::RoleIp]) -> Vec<RoleIp> {
-    roles
-        .iter()
-        .filter_map(|r| r.ip.parse().ok().map(|ip| RoleIp::new(r.role.clone(), ip)))
-        .collect()
+/// A value from an agent's reply, or `None` (logged) when it does not convert.
+fn wire_value<T>(host: &str, what: &str, v: Result<T, convert::WireError>) -> Option<T> {
+    v.map_err(|e| tracing::warn!(host = %host, "agent reply has a bad {what}: {e}"))
+        .ok()
 }

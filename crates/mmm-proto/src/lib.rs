@@ -1,6 +1,9 @@
 //! The gRPC contract of mmm: generated code for the Agent, Control and Peer services.
 //!
-//! This is the only crate that knows prost; other crates convert at its edge.
+//! This is the only crate that knows prost; other crates convert at its edge through
+//! [`convert`], the one place that maps wire values to mmm-core's types and back.
+
+pub mod convert;
 
 /// Generated messages and service stubs of package `mmm.v1`.
 #[allow(missing_docs, clippy::all)]

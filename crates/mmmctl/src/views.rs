@@ -1,7 +1,7 @@
 //! The monitor's replies as text (mmm_control's renderings) and as versioned JSON (JSON.md).
 
 use mmm_core::render::{self, CheckView, HostView, PreferredView, ShowView};
-use mmm_proto::pb;
+use mmm_proto::{convert, pb};
 use serde::Serialize;
 use time::UtcOffset;
 
@@ -22,7 +22,7 @@ pub fn show_view(reply: &pb::ShowReply) -> ShowView {
                 name: h.name.clone(),
                 ip: h.ip.clone(),
                 mode: h.mode.clone(),
-                state: h.state.clone(),
+                state: state_name(h.state),
                 roles: h
                     .roles
                     .iter()
@@ -79,7 +79,7 @@ struct HostJson<'a> {
     name: &'a str,
     ip: &'a str,
     mode: &'a str,
-    state: &'a str,
+    state: String,
     roles: Vec<RoleJson<'a>>,
     agent_reachable: bool,
 }
@@ -95,6 +95,15 @@ struct PreferredJson<'a> {
     role: &'a str,
     preferred_host: &'a str,
     assigned_host: Option<&'a str>,
+}
+
+/// mysql-mmm's name of a host state received from the monitor; a number this version does
+/// not know is shown as such rather than hidden.
+fn state_name(wire: i32) -> String {
+    match convert::state_from_wire(wire) {
+        Ok(s) => s.as_str().to_string(),
+        Err(e) => format!("?({e})"),
+    }
 }
 
 fn non_empty(s: &str) -> Option<&str> {
@@ -126,7 +135,7 @@ pub fn show_json(reply: &pb::ShowReply) -> serde_json::Value {
                     name: &h.name,
                     ip: &h.ip,
                     mode: &h.mode,
-                    state: &h.state,
+                    state: state_name(h.state),
                     roles,
                     agent_reachable: !h.agent_down,
                 }

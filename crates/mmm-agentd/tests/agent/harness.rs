@@ -4,10 +4,11 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use mmm_core::state::HostState;
 use mmm_lab::users::{APP_PASSWORD, APP_USER, TEST_DB};
 use mmm_lab::{Host, Lab, LabProcess, MmmConfig, Topology, TopologySpec, write_private_file};
-use mmm_proto::pb;
 use mmm_proto::pb::agent_client::AgentClient;
+use mmm_proto::{convert, pb};
 use mysql_async::prelude::Queryable;
 use tonic::transport::Channel;
 
@@ -208,7 +209,7 @@ impl Cluster {
                 term: 1,
                 leader_id: 1,
             }),
-            state: state.to_string(),
+            state: convert::state_to_wire(state.parse::<HostState>().expect("state name")),
             roles: roles
                 .iter()
                 .map(|(r, ip)| pb::RoleIp {
@@ -353,7 +354,7 @@ pub fn status_req(
             term: 1,
             leader_id: 1,
         }),
-        state: "ONLINE".into(),
+        state: convert::state_to_wire(HostState::Online),
         roles: roles
             .iter()
             .map(|(r, ip)| pb::RoleIp {

@@ -62,10 +62,17 @@ fn hostile_requests_are_refused_without_change() {
         ),
         (
             pb::SetStatusRequest {
-                state: "EXPLODED".into(),
+                state: 42,
                 ..status_req("db1", &[], "db1", 9, 0)
             },
-            "Invalid state 'EXPLODED'",
+            "Invalid state: unknown host state number 42",
+        ),
+        (
+            pb::SetStatusRequest {
+                state: 0,
+                ..status_req("db1", &[], "db1", 9, 0)
+            },
+            "Invalid state: the host state is missing",
         ),
         (
             pb::SetStatusRequest {
@@ -90,7 +97,10 @@ fn hostile_requests_are_refused_without_change() {
     let st = c.get_status("db1");
     assert_eq!(st.epoch, 0, "epoch changed");
     assert!(st.roles.is_empty());
-    assert_eq!(st.state, "UNKNOWN");
+    assert_eq!(
+        mmm_proto::convert::state_from_wire(st.state),
+        Ok(mmm_core::state::HostState::Unknown)
+    );
     assert!(!c.has_ip("db1", WRITER_IP));
     assert!(c.read_only("db1"));
     let log = c.log("db1");

@@ -1,4 +1,5 @@
-//! Faults: mysqld kill -9 / SIGSTOP / restart, link cuts, isolation, netem.
+//! Faults: mysqld kill -9 / SIGSTOP / restart, link cuts (both ways and one way), isolation,
+//! netem (loss, delay, jitter, reordering).
 
 use std::time::{Duration, Instant};
 
@@ -265,4 +266,84 @@ fn cleanup_stale_removes_only_its_own_prefix() {
     );
     assert!(Lab::cleanup_stale("x").is_err());
     drop(neighbour);
+}
+
+/// Sends `n` numbered UDP datagrams from `from` to `to` (port 9) and returns the numbers `to`
+/// received within a short wait, in arrival order.
+fn udp_burst(from: &Host, to: &Host, n: u32) -> Vec<u32> {
+    let listen = to
+        .run(|| std::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 9)))
+        .expect("enter")
+        .expect("bind");
+    listen
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .expect("timeout");
+    let target = (to.ip(), 9);
+    from.run(|| {
+        let s = std::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
+        for i in 0..n {
+            let _ = s.send_to(&i.to_be_bytes(), target);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    })
+    .expect("enter");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4];
+    while let Ok((4, _)) = listen.recv_from(&mut buf) {
+        got.push(u32::from_be_bytes(buf));
+    }
+    got
+}
+
+#[test]
+fn one_way_cuts_and_jittered_reordering_links() {
+    let Some(lab) = lab() else { return };
+    let a = lab.add_host("db1", 11).expect("a");
+    let b = lab.add_host("db2", 12).expect("b");
+    // Warm the neighbour entries both ways, so ARP is not what the cut tests.
+    assert!(a.ping(b.ip()) && b.ping(a.ip()));
+    assert_eq!(udp_burst(&a, &b, 5).len(), 5);
+
+    // a → b dropped, b → a still delivered.
+    lab.cut_one_way(&a, &b).expect("one-way cut");
+    assert!(udp_burst(&a, &b, 5).is_empty(), "a still reaches b");
+    assert_eq!(udp_burst(&b, &a, 5).len(), 5, "b no longer reaches a");
+    assert!(!a.ping(b.ip()), "a round trip survived a one-way cut");
+    lab.heal_one_way(&a, &b).expect("heal one way");
+    lab.heal_one_way(&a, &b).expect("healing again is a no-op");
+    assert_eq!(udp_burst(&a, &b, 5).len(), 5, "not healed");
+    lab.cut_one_way(&b, &a).expect("other way");
+    lab.heal_all().expect("heal_all clears one-way cuts too");
+    assert_eq!(udp_burst(&b, &a, 5).len(), 5);
+
+    // Delay with jitter and reordering: everything arrives, not in order.
+    let shape = mmm_lab::Netem {
+        delay: Duration::from_millis(40),
+        jitter: Duration::from_millis(30),
+        reorder_pct: 25.0,
+        loss_pct: 0.0,
+    };
+    lab.shape(&a, &shape).expect("shape");
+    let got = udp_burst(&a, &b, 100);
+    assert_eq!(got.len(), 100, "{got:?}");
+    assert!(
+        got.windows(2).any(|w| w[0] > w[1]),
+        "no reordering: {got:?}"
+    );
+    lab.clear_netem(&a).expect("clear");
+    let got = udp_burst(&a, &b, 50);
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "still reordering: {got:?}"
+    );
+    assert!(
+        lab.shape(
+            &a,
+            &mmm_lab::Netem {
+                reorder_pct: 5.0,
+                ..Default::default()
+            }
+        )
+        .is_err()
+    );
 }

@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mmm_core::state::HostState;
 use mmm_proto::pb;
 use mmm_proto::pb::control_client::ControlClient;
 
@@ -64,7 +65,7 @@ fn wait_for_show(port: u16, log: &std::path::Path) -> pb::ShowReply {
                     .await
                     .map_err(|e| e.to_string())?
                     .into_inner();
-                if s.hosts.iter().all(|h| h.state != "UNKNOWN") {
+                if s.hosts.iter().all(|h| state(h) != HostState::Unknown) {
                     Ok(s)
                 } else {
                     Err("startup not applied yet".to_string())
@@ -111,7 +112,9 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
     assert_eq!(show.hosts.len(), 2);
     // No agent answers: the vote leaves every host waiting for the admin.
     assert!(
-        show.hosts.iter().all(|h| h.state == "AWAITING_RECOVERY"),
+        show.hosts
+            .iter()
+            .all(|h| state(h) == HostState::AwaitingRecovery),
         "{show:?}"
     );
 
@@ -188,4 +191,9 @@ fn this_names_the_node_when_the_config_does_not() {
     // SAFETY: kill sends SIGTERM to the child we spawned.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     assert!(wait_exit(&mut child).success());
+}
+
+/// The state a host view carries (a bad number fails the test).
+fn state(h: &pb::HostView) -> HostState {
+    mmm_proto::convert::state_from_wire(h.state).expect("host state")
 }

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mmm_proto::pb;
+use mmm_core::state::HostState;
 use mmm_proto::pb::control_server::{Control, ControlServer};
+use mmm_proto::{convert, pb};
 use tokio::net::TcpListener;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
@@ -157,7 +158,7 @@ fn host(name: &str, ip: &str, mode: &str, state: &str, roles: &[(&str, &str)]) -
         name: name.into(),
         ip: ip.into(),
         mode: mode.into(),
-        state: state.into(),
+        state: convert::state_to_wire(state.parse::<HostState>().expect("state name")),
         roles: roles
             .iter()
             .map(|(r, i)| pb::RoleIp {

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mmm_proto::pb;
+use mmm_core::state::HostState;
 use mmm_proto::pb::agent_server::{Agent, AgentServer};
+use mmm_proto::{convert, pb};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -30,7 +31,7 @@ pub struct Call {
 struct Inner {
     hang: bool,
     epoch: u64,
-    state: String,
+    state: Option<HostState>,
     roles: Vec<pb::RoleIp>,
     calls: Vec<Call>,
 }
@@ -132,7 +133,8 @@ impl Agent for Svc {
             epoch: fence.epoch,
             term: fence.term,
             leader_id: fence.leader_id,
-            state: r.state.clone(),
+            state: convert::state_from_wire(r.state)
+                .map_or_else(|e| e.to_string(), |s| s.to_string()),
             roles: r
                 .roles
                 .iter()
@@ -148,7 +150,7 @@ impl Agent for Svc {
             )));
         }
         g.epoch = fence.epoch;
-        g.state = r.state;
+        g.state = convert::state_from_wire(r.state).ok();
         g.roles = r.roles;
         let writable = g.roles.iter().any(|x| x.role == "writer");
         Ok(Response::new(pb::SetStatusReply {
@@ -167,11 +169,7 @@ impl Agent for Svc {
     ) -> Result<Response<pb::AgentStatusReply>, Status> {
         let g = self.inner.lock().expect("lock");
         Ok(Response::new(pb::AgentStatusReply {
-            state: if g.state.is_empty() {
-                "UNKNOWN".into()
-            } else {
-                g.state.clone()
-            },
+            state: convert::state_to_wire(g.state.unwrap_or(HostState::Unknown)),
             roles: g.roles.clone(),
             active_master: String::new(),
             epoch: g.epoch,

@@ -62,7 +62,10 @@ fn leader_pushes_fenced_statuses_and_followers_forward_control() {
             .iter()
             .find(|h| h.name == "db1")
             .expect("db1");
-        assert_eq!(db1_view.state, "ONLINE");
+        assert_eq!(
+            mmm_proto::convert::state_from_wire(db1_view.state),
+            Ok(HostState::Online)
+        );
         assert!(db1_view.roles.iter().any(|r| r.role == "writer"));
         let hist = c
             .client(follower)

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use crate::desired::Role;
+use crate::state::RoleIp;
 
 /// One step on the system.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,24 +11,24 @@ pub enum Step {
     /// Remove a role: for the writer first deny writes, then delete the IP.
     RemoveRole {
         /// The role.
-        role: Role,
+        role: RoleIp,
         /// It is the active-master role.
         writer: bool,
     },
     /// Add a role: for the writer first catch up and allow writes, then add the IP and ARP.
     AddRole {
         /// The role.
-        role: Role,
+        role: RoleIp,
         /// It is the active-master role.
         writer: bool,
     },
 }
 
 /// Removals first (sorted), then additions (sorted), as mysql-mmm's agent does.
-pub fn role_changes(old: &[Role], new: &[Role], writer_role: Option<&str>) -> Vec<Step> {
-    let old_set: BTreeSet<&Role> = old.iter().collect();
-    let new_set: BTreeSet<&Role> = new.iter().collect();
-    let is_writer = |r: &Role| Some(r.name.as_str()) == writer_role;
+pub fn role_changes(old: &[RoleIp], new: &[RoleIp], writer_role: Option<&str>) -> Vec<Step> {
+    let old_set: BTreeSet<&RoleIp> = old.iter().collect();
+    let new_set: BTreeSet<&RoleIp> = new.iter().collect();
+    let is_writer = |r: &RoleIp| Some(r.role.as_str()) == writer_role;
     let mut steps: Vec<Step> = old_set
         .difference(&new_set)
         .map(|r| Step::RemoveRole {
@@ -47,7 +47,7 @@ pub fn role_changes(old: &[Role], new: &[Role], writer_role: Option<&str>) -> Ve
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reassert {
     /// Held role IPs absent from the interface.
-    pub add_ips: Vec<Role>,
+    pub add_ips: Vec<RoleIp>,
     /// Writes must be allowed again (writer held, caught up, server read-only).
     pub allow_write: bool,
     /// The writer role still needs its catch-up (an earlier attempt failed).
@@ -56,13 +56,13 @@ pub struct Reassert {
 
 /// Compares held roles with the observed system.
 pub fn reassert(
-    held: &[Role],
+    held: &[RoleIp],
     present: &[IpAddr],
     writable: Option<bool>,
     writer_role: Option<&str>,
     writer_synced: bool,
 ) -> Reassert {
-    let writer = held.iter().find(|r| Some(r.name.as_str()) == writer_role);
+    let writer = held.iter().find(|r| Some(r.role.as_str()) == writer_role);
     let mut out = Reassert::default();
     if writer.is_some() {
         if writer_synced {
@@ -84,7 +84,7 @@ pub fn reassert(
 }
 
 /// Configured role IPs present on the interface that no held role explains (CLEAR_BAD_ROLES).
-pub fn bad_roles(configured: &[Role], held: &[Role], present: &[IpAddr]) -> Vec<Role> {
+pub fn bad_roles(configured: &[RoleIp], held: &[RoleIp], present: &[IpAddr]) -> Vec<RoleIp> {
     configured
         .iter()
         .filter(|r| present.contains(&r.ip) && !held.iter().any(|h| h.ip == r.ip))
@@ -96,11 +96,8 @@ pub fn bad_roles(configured: &[Role], held: &[Role], present: &[IpAddr]) -> Vec<
 mod tests {
     use super::*;
 
-    fn role(name: &str, ip: &str) -> Role {
-        Role {
-            name: name.into(),
-            ip: ip.parse().expect("ip"),
-        }
+    fn role(name: &str, ip: &str) -> RoleIp {
+        RoleIp::new(name, ip.parse().expect("ip"))
     }
 
     #[test]
