@@ -9,15 +9,19 @@
 //!   ([`mmm_core::leader::Leader`]) and the Raft handle: it turns ticks, Raft metrics,
 //!   observations, Control requests and finished calls into events and carries out the
 //!   effects — proposals, agent calls through [`calls`] and [`agents`], Raft's switches.
-//! * [`control`] serves mmmctl; [`monitor`] starts and stops all of it together.
+//!   [`migrate`] reads mysql-mmm's status file once at start for the machine's startup vote.
+//! * [`control`] serves mmmctl ([`cluster_status`] is its view of the Raft cluster);
+//!   [`monitor`] starts and stops all of it together; [`tls`] is the mutual TLS of every hop.
 
 pub mod agents;
 pub mod calls;
 pub mod checks;
+pub mod cluster_status;
 pub mod control;
 pub mod driver;
 pub mod local_checks;
 pub mod machine;
+pub mod migrate;
 pub mod monitor;
 pub mod observations;
 pub mod raft;
