@@ -351,7 +351,7 @@ impl Db {
                 Flavour::Mysql => master.gtid_executed.clone(),
             };
             let o = c.wait_for_gtid(&target, self.catchup_timeout).await?;
-            return Ok((o, format!("master GTID {target}")));
+            return Ok((o, gtid_target_text(&target)));
         }
         let o = c
             .wait_for_position(&master.file, master.position, self.catchup_timeout)
@@ -451,5 +451,32 @@ impl Db {
                 format!("OK: now replicating from '{new_name}' at {file}:{position}")
             }
         })
+    }
+}
+
+/// How a GTID catch-up target reads in `caught up with …` lines. An empty target means the
+/// master's binary log holds nothing from other servers, so there was nothing to wait for;
+/// the line says so rather than ending in a blank.
+fn gtid_target_text(target: &str) -> String {
+    if target.is_empty() {
+        "master GTID (none to wait for: the master's binary log holds no transactions from other servers)"
+            .to_owned()
+    } else {
+        format!("master GTID {target}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gtid_target_text;
+
+    #[test]
+    fn gtid_target_text_never_ends_blank() {
+        assert_eq!(gtid_target_text("0-1-42"), "master GTID 0-1-42");
+        let empty = gtid_target_text("");
+        assert!(
+            empty.starts_with("master GTID (none to wait for"),
+            "{empty}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! and drops the writer role by itself when its lease runs out.
 
 mod arp;
+mod cli;
 mod clock;
 mod db;
 mod desired;
@@ -15,82 +16,35 @@ mod uptime;
 mod vip;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use mmm_core::config::{Config, ConfigKind, Program, SocketType};
+use mmm_core::config::{ConfigKind, Program};
 use mmm_daemon::pidfile;
 use mmm_daemon::signal::shutdown_signal;
 use mmm_proto::pb::agent_server::AgentServer;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
-/// Command line of mmm-agentd.
-#[derive(Debug, Parser)]
-#[command(name = "mmm-agentd", version, about = "mmm agent for a MySQL host")]
-struct Cli {
-    /// Config file; default: mmm_agent[_CLUSTER].conf in /etc, /etc/mmm, /etc/mysql-mmm.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Directory holding the fencing epoch.
-    #[arg(long, default_value = "/var/lib/mmm-agent")]
-    state_dir: PathBuf,
-    /// Pid file (overrides the host's pid_path).
-    #[arg(long)]
-    pid_file: Option<PathBuf>,
-    /// Log JSON lines instead of mysql-mmm's layout.
-    #[arg(long)]
-    log_json: bool,
-    /// Timeout of each MySQL connect/statement and netlink call, in milliseconds.
-    #[arg(long, default_value_t = 2000)]
-    io_timeout_ms: u64,
-    /// After a restart, how long a writer VIP found on the interface is kept (ms) before the
-    /// agent drops it by itself, unless the monitor confirms it first.
-    #[arg(long, default_value_t = 5000)]
-    startup_lease_ms: u64,
-    /// `@CLUSTER`: use mmm_agent_CLUSTER.conf.
-    cluster: Option<String>,
-}
+use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     mmm_daemon::launch::run_daemon(cli.log_json, run(cli))
 }
 
-fn load_config(path: &Path) -> anyhow::Result<Config> {
-    mmm_core::config::load(path, Program::Agent).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-fn tls_config(cfg: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
-    if cfg.socket.kind != SocketType::Ssl {
-        return Ok(None);
-    }
-    let read = |p: &Option<PathBuf>, what: &str| -> anyhow::Result<Vec<u8>> {
-        let p = p
-            .as_ref()
-            .with_context(|| format!("<socket> type ssl needs {what}"))?;
-        std::fs::read(p).with_context(|| format!("reading {}", p.display()))
-    };
-    let cert = read(&cfg.socket.cert_file, "cert_file")?;
-    let key = read(&cfg.socket.key_file, "key_file")?;
-    let ca = read(&cfg.socket.ca_file, "ca_file")?;
-    Ok(Some(
-        ServerTlsConfig::new()
-            .identity(Identity::from_pem(cert, key))
-            .client_ca_root(Certificate::from_pem(ca)),
-    ))
-}
-
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let path = mmm_daemon::launch::config_path(
+    let (_, cfg) = mmm_daemon::launch::load_config(
         cli.config.as_deref(),
         cli.cluster.as_deref(),
         ConfigKind::Agent,
+        Program::Agent,
+        None,
     )?;
-    let cfg = Arc::new(load_config(&path)?);
+    let cfg = Arc::new(cfg);
     let this = cfg.this.clone().context("config has no 'this' host")?;
     let me = cfg
         .hosts
@@ -161,16 +115,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         read_timeout: io_timeout * 4,
     };
     let addr = SocketAddr::new(me.ip, me.agent_port);
-    let mut server = Server::builder();
-    if let Some(tls) = tls_config(&cfg)? {
-        server = server.tls_config(tls).context("TLS configuration")?;
-    }
+    let tls = mmm_daemon::tls::Tls::from_config(&cfg).context("TLS configuration")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let reload = mmm_daemon::tls::reload_on_sighup(tls.clone());
     tracing::info!("Listening on {addr}");
-    server
-        .add_service(AgentServer::new(svc))
-        .serve_with_shutdown(addr, shutdown_signal())
+    let router = Server::builder().add_service(AgentServer::new(svc));
+    mmm_daemon::tls::serve(router, listener, tls, "Agent", shutdown_signal())
         .await
         .with_context(|| format!("serving on {addr}"))?;
+    reload.abort();
     // The service is gone, so the driver's channel closes: it gives up a held writer role
     // (VIP removed, read_only=1) and ends. Bounded: a hung MySQL leaves it to the server's
     // lease timer.

@@ -10,7 +10,8 @@
 //! [`command::Command`]s; [`command::apply`] is the deterministic state-machine step every
 //! monitor runs after Raft commits; [`admin`] answers mmm_control's commands with its exact
 //! replies; [`desired`] is what the leader sends each agent; [`startup`] is the first-start
-//! vote; [`state`] holds the replicated types and [`log`] mysql-mmm's log line layout.
+//! vote; [`status_file`] reads mysql-mmm's status file for a take-over; [`state`] holds the
+//! replicated types and [`log`] mysql-mmm's log line layout.
 //! [`leader`] is the Raft leader as one deterministic state machine (events in, effects out)
 //! built on all of these, which the monitor daemon, the golden scenarios and the simulator
 //! drive alike; [`invariant`] is how a broken invariant stops tests and is refused in release.
@@ -30,6 +31,7 @@ pub mod log;
 pub mod render;
 pub mod startup;
 pub mod state;
+pub mod status_file;
 #[cfg(test)]
 mod testing;
 pub mod time;

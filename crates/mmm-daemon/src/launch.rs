@@ -5,9 +5,10 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::bail;
-use mmm_core::config::ConfigKind;
+use anyhow::{Context, bail};
+use mmm_core::config::{Config, ConfigKind, Program};
 
+use crate::config::LoadOptions;
 use crate::{fatal, logging};
 
 /// The config file a daemon reads: `--config FILE` when given, else mysql-mmm's search path for
@@ -25,7 +26,30 @@ pub fn config_path(
     {
         bail!("invalid cluster argument '{c}' (expected @NAME)");
     }
-    mmm_core::config::find_default(kind, cluster).map_err(|e| anyhow::anyhow!("{e}"))
+    crate::config::find_default(kind, cluster).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Finds the config file as [`config_path`] does and loads it for `program`: includes look
+/// beside a file given with `--config` first, and follow mysql-mmm's search order for a file
+/// found on the search path. `this_monitor` (mmm-mond's `--this`) stands in for the files'
+/// `this_monitor`.
+pub fn load_config(
+    explicit: Option<&Path>,
+    cluster: Option<&str>,
+    kind: ConfigKind,
+    program: Program,
+    this_monitor: Option<&str>,
+) -> anyhow::Result<(PathBuf, Config)> {
+    let path = config_path(explicit, cluster, kind)?;
+    let options = match explicit {
+        Some(_) => LoadOptions::default(),
+        None => LoadOptions::default().for_found_file(),
+    }
+    .as_monitor(this_monitor);
+    let config = crate::config::load_with(&path, program, &options)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("loading {}", path.display()))?;
+    Ok((path, config))
 }
 
 /// Runs a daemon's body: selects the one rustls crypto provider (ring), installs the log

@@ -123,25 +123,54 @@ where
 }
 
 /// Installs the global subscriber: classic layout on stderr, or JSON lines.
+///
+/// openraft's own ERROR lines about one peer's failed RPC (one per retry, several a second
+/// while a peer is down) are left out: mmm-mond's network writes one human line per streak
+/// of failures instead (`Can't reach monitor mon2 (…): connection refused`).
 pub fn init(json: bool, debug: bool) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let default = if debug {
         "debug,openraft=warn"
     } else {
         "info,openraft=error"
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = env.and(filter_fn(|m| !is_openraft_peer_rpc_error(m)));
+    let registry = tracing_subscriber::registry();
     if json {
-        tracing_subscriber::fmt()
+        let layer = tracing_subscriber::fmt::layer()
             .json()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
+            .with_writer(std::io::stderr);
+        registry.with(layer.with_filter(filter)).init();
     } else {
-        tracing_subscriber::fmt()
+        let layer = tracing_subscriber::fmt::layer()
             .event_format(MmmLayout)
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
+            .with_writer(std::io::stderr);
+        registry.with(layer.with_filter(filter)).init();
+    }
+}
+
+/// openraft 0.9's per-target RPC failure events: replication's `RPCError` (fields `message`,
+/// `err`) and the core's vote / leadership-confirmation failures (`message`, `error`,
+/// `target`). Storage errors and everything else openraft logs carry other fields and stay.
+fn is_openraft_peer_rpc_error(m: &tracing::Metadata<'_>) -> bool {
+    if !m.is_event() || *m.level() != Level::ERROR {
+        return false;
+    }
+    let names: Vec<&str> = m.fields().iter().map(|f| f.name()).collect();
+    match m.target() {
+        "openraft::replication" => names == ["message", "err"],
+        "openraft::core::raft_core" => {
+            names.len() == 3
+                && ["message", "error", "target"]
+                    .iter()
+                    .all(|n| names.contains(n))
+        }
+        _ => false,
     }
 }
 

@@ -39,6 +39,8 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const APP_TIMEOUT: Duration = Duration::from_secs(3);
 /// Each daemon's output file inside its host's directory.
 const LOG_FILE: &str = "daemon.log";
+/// How long the certificate script may take.
+const TLS_SCRIPT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Paths of the three programs the cluster runs; the caller builds them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +153,10 @@ pub struct ClusterOptions {
     pub agent_log_filter: String,
     /// `RUST_LOG` of the monitors.
     pub monitor_log_filter: String,
+    /// The script that makes a test CA and per-host certificates (`deploy/tls/mmm-make-test-ca`);
+    /// when set, the cluster makes a certificate for every daemon and for `mmmctl` and every hop
+    /// uses mutual TLS (`<socket type ssl>`).
+    pub tls_script: Option<PathBuf>,
     /// Semi-synchronous replication between the masters (each the other's acker, `AFTER_SYNC`,
     /// no fallback; see [`crate::replication::semi_sync_config`]); slaves stay asynchronous.
     pub semi_sync: bool,
@@ -172,6 +178,7 @@ impl ClusterOptions {
             extra_config: String::new(),
             agent_log_filter: "info".to_owned(),
             monitor_log_filter: "info,openraft=error".to_owned(),
+            tls_script: None,
             semi_sync: false,
             log_json: false,
         }
@@ -273,6 +280,9 @@ impl Cluster {
             config,
             lab,
         };
+        if let Some(dir) = cluster.tls_dir() {
+            cluster.make_certificates(&dir)?;
+        }
         cluster.write_configs()?;
         let names: Vec<String> = cluster.daemons.iter().map(|d| d.name.clone()).collect();
         for name in names {
@@ -329,10 +339,68 @@ impl Cluster {
                 DaemonKind::Monitor => (format!("this_monitor {}", d.name), d.host.dir()),
             };
             let common = self.render_common(&pid_dir.join("mmm_mond.pid"));
-            write_private_file(&self.daemon_config_path(d), &format!("{common}\n{this}\n"))?;
+            let socket = self.render_socket(&d.name);
+            write_private_file(
+                &self.daemon_config_path(d),
+                &format!("{common}{socket}\n{this}\n"),
+            )?;
         }
         let common = self.render_common(&self.client.dir().join("mmm_mond.pid"));
-        write_private_file(&self.mmmctl_config_path(), &common)
+        let socket = self.render_socket(CLIENT_HOST);
+        write_private_file(&self.mmmctl_config_path(), &format!("{common}{socket}"))
+    }
+
+    /// The `<socket>` section of `name`'s file: its own certificate when the cluster uses TLS.
+    fn render_socket(&self, name: &str) -> String {
+        match self.tls_dir() {
+            None => String::new(),
+            Some(dir) => format!(
+                "\n<socket>\n    type ssl\n    cert_file {d}/{name}.crt\n    key_file {d}/{name}.key\n    ca_file {d}/ca.crt\n</socket>\n",
+                d = dir.display()
+            ),
+        }
+    }
+
+    /// Where the daemons' certificates are (`<lab dir>/tls`), when the cluster uses TLS.
+    pub fn tls_dir(&self) -> Option<PathBuf> {
+        self.opts
+            .tls_script
+            .as_ref()
+            .map(|_| self.lab.dir().join("tls"))
+    }
+
+    /// Runs the certificate script into `dir` for every daemon (`db1=10.213.7.11`, …, `mon1=…`)
+    /// and the client (`client=10.213.7.50`): a new CA there unless `dir` already has one. With
+    /// a fresh `dir` this makes a second, unrelated CA (certificates the cluster does not trust).
+    pub fn make_certificates(&self, dir: &Path) -> Result<()> {
+        let script = self.opts.tls_script.as_ref().ok_or_else(|| {
+            LabError::Unsupported("the cluster was launched without tls_script".to_owned())
+        })?;
+        let mut command = Command::new(script);
+        command.arg(dir);
+        for d in &self.daemons {
+            command.arg(format!("{}={}", d.name, d.host.ip()));
+        }
+        command.arg(format!("{CLIENT_HOST}={}", self.client.ip()));
+        let out =
+            output_with_deadline(command, "the certificate script", TLS_SCRIPT_DEADLINE, None)?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(LabError::Unsupported(format!(
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            )))
+        }
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGHUP`) to daemon `name`; fails if it is not running.
+    pub fn signal(&mut self, name: &str, signal: i32) -> Result<()> {
+        match self.daemon_mut(name)?.process.as_mut() {
+            Some(p) => p.kill(signal),
+            None => Err(LabError::Unsupported(format!("{name} is not running"))),
+        }
     }
 
     fn daemon_config_path(&self, d: &Daemon) -> PathBuf {
@@ -620,6 +688,10 @@ impl Cluster {
     /// The argument vector that runs `mmmctl args…` in the client namespace against the monitors
     /// (`ip netns exec <client-ns> <mmmctl> --config <file> args…`), for printing or running.
     pub fn mmmctl_argv(&self, args: &[&str]) -> Vec<String> {
+        self.mmmctl_argv_with(&self.mmmctl_config_path(), args)
+    }
+
+    fn mmmctl_argv_with(&self, config: &Path, args: &[&str]) -> Vec<String> {
         let mut argv: Vec<String> = vec![
             "ip".into(),
             "netns".into(),
@@ -627,7 +699,7 @@ impl Cluster {
             self.client.netns().name().to_owned(),
             self.opts.binaries.mmmctl.display().to_string(),
             "--config".into(),
-            self.mmmctl_config_path().display().to_string(),
+            config.display().to_string(),
         ];
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         argv
@@ -635,7 +707,12 @@ impl Cluster {
 
     /// Runs `mmmctl args…` inside the client namespace (30 s deadline) and returns its output.
     pub fn mmmctl(&self, args: &[&str]) -> Result<Output> {
-        let argv = self.mmmctl_argv(args);
+        self.mmmctl_with_config(&self.mmmctl_config_path(), args)
+    }
+
+    /// [`Cluster::mmmctl`] reading another config file (e.g. with other certificates).
+    pub fn mmmctl_with_config(&self, config: &Path, args: &[&str]) -> Result<Output> {
+        let argv = self.mmmctl_argv_with(config, args);
         let mut command = Command::new(&argv[0]);
         command.args(&argv[1..]);
         output_with_deadline(

@@ -274,7 +274,7 @@ fn arm_parent_death_signal(command: &mut Command) {
 /// Runs `command` to completion (through [`spawn_tied`], so it dies with this process), feeding
 /// `stdin` when given (else stdin is closed), capturing stdout and stderr; kills it and fails
 /// with [`LabError::Timeout`] after `timeout`.
-pub(crate) fn output_with_deadline(
+pub fn output_with_deadline(
     mut command: Command,
     what: &str,
     timeout: Duration,

@@ -7,7 +7,7 @@ use mmm_core::config::Config;
 use mmm_core::desired::AgentStatus;
 use mmm_proto::pb::agent_client::AgentClient;
 use mmm_proto::{convert, pb};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// Why an agent call did not produce an answer.
 #[derive(Debug, thiserror::Error)]
@@ -65,28 +65,20 @@ pub struct AgentClients {
 impl AgentClients {
     /// Channels to every host's `ip:agent_port` (mutual TLS with `<socket type ssl>`);
     /// nothing is connected until the first call.
-    pub fn new(config: &Config, timeout: Duration) -> Result<AgentClients, AgentCallError> {
-        let tls = crate::tls::client_tls(config).map_err(|e| AgentCallError::BadAddress {
-            host: "*".into(),
-            reason: e.to_string(),
-        })?;
+    pub fn new(
+        config: &Config,
+        timeout: Duration,
+        tls: Option<&crate::tls::Tls>,
+    ) -> Result<AgentClients, AgentCallError> {
         let mut channels = BTreeMap::new();
         for h in &config.hosts {
             let addr = std::net::SocketAddr::new(h.ip, h.agent_port).to_string();
-            let bad = |e: tonic::transport::Error| AgentCallError::BadAddress {
-                host: h.name.clone(),
-                reason: e.to_string(),
-            };
-            let mut endpoint =
-                Endpoint::from_shared(crate::tls::url(&addr, tls.is_some())).map_err(bad)?;
-            if let Some(t) = &tls {
-                endpoint = endpoint.tls_config(t.clone()).map_err(bad)?;
-            }
-            let channel = endpoint
-                .connect_timeout(timeout)
-                .timeout(timeout)
-                .tcp_nodelay(true)
-                .connect_lazy();
+            let channel = crate::tls::lazy_channel(&addr, tls, timeout, timeout).map_err(|e| {
+                AgentCallError::BadAddress {
+                    host: h.name.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
             channels.insert(h.name.clone(), channel);
         }
         Ok(AgentClients { channels, timeout })

@@ -17,13 +17,14 @@ use mmm_proto::pb::control_client::ControlClient;
 use mmm_proto::{convert, pb};
 use tokio::sync::watch;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::checks::now;
 use crate::driver::{DriverHandle, Membership};
 use crate::machine::MonitorState;
-use crate::raft::{Metrics, StateReader, is_leader, known_leader, quorum_fresh};
+use crate::raft::{Metrics, PeerHealth, StateReader, is_leader, known_leader, quorum_fresh};
+use crate::tls::Tls;
 
 /// Response metadata naming the leader's Control address.
 pub const LEADER_METADATA: &str = "mmm-leader";
@@ -36,11 +37,13 @@ const HOLD_METADATA: &str = "mmm-hold";
 
 /// The Control service of one monitor.
 pub struct ControlService {
-    config: Arc<Config>,
-    me: NodeId,
-    timing: Timing,
-    metrics: watch::Receiver<Metrics>,
-    state: StateReader<MonitorState>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) me: NodeId,
+    pub(crate) timing: Timing,
+    pub(crate) metrics: watch::Receiver<Metrics>,
+    pub(crate) state: StateReader<MonitorState>,
+    pub(crate) health: PeerHealth,
+    tls: Option<Tls>,
     driver: DriverHandle,
 }
 
@@ -58,22 +61,18 @@ fn control_addr(config: &Config, id: u64) -> Option<String> {
         .map(|n| SocketAddr::new(n.ip, n.port).to_string())
 }
 
-/// A channel to another monitor's Control service, TLS as `<socket>` says.
+/// A channel to another monitor's Control service, mutual TLS as `<socket>` says.
 async fn connect(
-    config: &Config,
+    tls: Option<&Tls>,
     addr: &str,
     timeout: Duration,
 ) -> Result<ControlClient<Channel>, String> {
-    let bad = |e: tonic::transport::Error| format!("bad monitor address {addr}: {e}");
-    let tls = crate::tls::client_tls(config).map_err(|e| e.to_string())?;
-    let mut endpoint = Endpoint::from_shared(crate::tls::url(addr, tls.is_some()))
-        .map_err(bad)?
+    let endpoint = crate::tls::endpoint(addr)
+        .map_err(|e| format!("bad monitor address {addr}: {e}"))?
         .connect_timeout(Duration::from_secs(1))
         .timeout(timeout);
-    if let Some(t) = tls {
-        endpoint = endpoint.tls_config(t).map_err(bad)?;
-    }
-    match tokio::time::timeout(Duration::from_secs(1), endpoint.connect()).await {
+    let connecting = mmm_daemon::tls::connect_channel(endpoint, tls);
+    match tokio::time::timeout(Duration::from_secs(1), connecting).await {
         Ok(Ok(ch)) => Ok(ControlClient::new(ch)),
         Ok(Err(e)) => Err(format!("can't connect to {addr}: {e}")),
         Err(_) => Err(format!("can't connect to {addr} within 1 second")),
@@ -83,12 +82,13 @@ async fn connect(
 /// Sends monitor `node` one message of a leader transfer (the driver's [`PeerAsk`] effect).
 pub async fn ask_peer(
     config: &Config,
+    tls: Option<&Tls>,
     node: NodeId,
     ask: PeerAsk,
     timeout: Duration,
 ) -> Result<(), String> {
     let addr = control_addr(config, node).ok_or_else(|| format!("unknown monitor {node}"))?;
-    let mut client = connect(config, &addr, timeout).await?;
+    let mut client = connect(tls, &addr, timeout).await?;
     let mut req = Request::new(pb::TransferLeaderRequest {
         name: String::new(),
     });
@@ -119,6 +119,10 @@ pub struct ControlParts {
     pub metrics: watch::Receiver<Metrics>,
     /// The applied state.
     pub state: StateReader<MonitorState>,
+    /// This monitor's contact records of its peers (for `cluster status`).
+    pub health: PeerHealth,
+    /// Mutual TLS towards the leader when forwarding, `None` for plain sockets.
+    pub tls: Option<Tls>,
     /// The driver loop.
     pub driver: DriverHandle,
 }
@@ -132,12 +136,14 @@ impl ControlService {
             timing: parts.timing,
             metrics: parts.metrics,
             state: parts.state,
+            health: parts.health,
+            tls: parts.tls,
             driver: parts.driver,
         }
     }
 
     /// The name of monitor node `id`.
-    fn node_name(&self, id: u64) -> Option<String> {
+    pub(crate) fn node_name(&self, id: u64) -> Option<String> {
         self.config
             .monitor_nodes
             .iter()
@@ -201,7 +207,7 @@ impl ControlService {
         let mut fwd = Request::new(req.into_inner());
         fwd.metadata_mut()
             .insert(FORWARDED_METADATA, MetadataValue::from_static("1"));
-        let client = match connect(&self.config, addr, timeout).await {
+        let client = match connect(self.tls.as_ref(), addr, timeout).await {
             Ok(c) => c,
             Err(_) => {
                 return Err(Self::redirect(
@@ -327,46 +333,6 @@ impl ControlService {
         }
     }
 
-    fn cluster_status_local(&self) -> pb::ClusterStatusReply {
-        let m = self.metrics.borrow().clone();
-        let membership = m.membership_config.membership();
-        let voters: Vec<u64> = membership.voter_ids().collect();
-        let members = membership
-            .nodes()
-            .map(|(id, n)| pb::MemberView {
-                id: *id,
-                name: self.node_name(*id).unwrap_or_default(),
-                // mmmctl's address for the member: its Control service from the config
-                // (the Raft address only for a member the config does not name).
-                address: self
-                    .config
-                    .monitor_nodes
-                    .iter()
-                    .find(|node| node.id == *id)
-                    .map_or_else(|| n.addr.clone(), |node| format_addr(node.ip, node.port)),
-                voter: voters.contains(id),
-                matched: m
-                    .replication
-                    .as_ref()
-                    .and_then(|r| r.get(id).cloned().flatten())
-                    .map(|l| l.index),
-            })
-            .collect();
-        pb::ClusterStatusReply {
-            leader_id: m.current_leader.unwrap_or(0),
-            leader_name: m
-                .current_leader
-                .and_then(|id| self.node_name(id))
-                .unwrap_or_default(),
-            term: m.current_term,
-            last_applied: m.last_applied.map_or(0, |l| l.index),
-            last_log: m.last_log_index.unwrap_or(0),
-            members,
-            epoch: self.state.with_state(MonitorState::epoch),
-            this_id: self.me,
-        }
-    }
-
     fn member(&self, name: &str) -> Result<mmm_core::config::MonitorNode, Status> {
         self.config
             .monitor_nodes
@@ -467,7 +433,7 @@ impl pb::control_server::Control for ControlService {
         _req: Request<pb::ClusterStatusRequest>,
     ) -> Result<Response<pb::ClusterStatusReply>, Status> {
         // Diagnostics: every monitor answers with its own view.
-        Ok(Response::new(self.cluster_status_local()))
+        Ok(Response::new(crate::cluster_status::local_view(self)))
     }
 
     async fn add_member(
@@ -476,6 +442,9 @@ impl pb::control_server::Control for ControlService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         routed!(self, req, add_member, {
             let m = self.member(&req.get_ref().name)?;
+            if let Some(refusal) = crate::cluster_status::refuse_add(self, &m) {
+                return Ok(Response::new(refusal));
+            }
             let addr = SocketAddr::new(m.ip, m.raft_port).to_string();
             match self
                 .driver
@@ -500,6 +469,9 @@ impl pb::control_server::Control for ControlService {
     ) -> Result<Response<pb::CommandReply>, Status> {
         routed!(self, req, remove_member, {
             let m = self.member(&req.get_ref().name)?;
+            if let Some(refusal) = crate::cluster_status::refuse_remove(self, &m) {
+                return Ok(Response::new(refusal));
+            }
             match self
                 .driver
                 .membership(Membership::Remove { id: m.id })
@@ -569,9 +541,4 @@ impl pb::control_server::Control for ControlService {
             Ok(Response::new(pb::HistoryReply { entries }))
         })
     }
-}
-
-/// `ip:port`, with brackets around an IPv6 address.
-fn format_addr(ip: std::net::IpAddr, port: u16) -> String {
-    std::net::SocketAddr::new(ip, port).to_string()
 }

@@ -150,6 +150,11 @@ pub struct DriverParts {
     pub clients: AgentClients,
     /// This monitor's own check view (for its network verdict).
     pub local: watch::Receiver<LocalView>,
+    /// Mutual TLS towards the other monitors' Control services, `None` for plain sockets.
+    pub tls: Option<crate::tls::Tls>,
+    /// mysql-mmm's status file, read at start while this monitor had no cluster state: the
+    /// stored side of the machine's startup vote (see [`crate::migrate`]).
+    pub stored: Option<mmm_core::status_file::StatusFile>,
 }
 
 /// The driver loop, owned by its task.
@@ -160,6 +165,7 @@ pub struct Driver {
     timing: Timing,
     node: Arc<RaftNode<MonitorState>>,
     clients: AgentClients,
+    tls: Option<crate::tls::Tls>,
     gate: PushGate,
     local: watch::Receiver<LocalView>,
     inputs: mpsc::Receiver<Input>,
@@ -186,12 +192,14 @@ impl Driver {
             state: parts.node.state_reader(),
         };
         let driver = Driver {
-            machine: Leader::new(parts.config.clone(), parts.me, parts.timing.clone()),
+            machine: Leader::new(parts.config.clone(), parts.me, parts.timing.clone())
+                .with_stored(parts.stored),
             config: parts.config,
             me: parts.me,
             timing: parts.timing,
             node: parts.node,
             clients: parts.clients,
+            tls: parts.tls,
             gate,
             local: parts.local,
             inputs,
@@ -403,9 +411,11 @@ impl Driver {
             }
             Effect::AskPeer { id, node, ask } => {
                 let config = self.config.clone();
+                let tls = self.tls.clone();
                 let timeout = self.timing.forward_timeout;
                 self.io.spawn(async move {
-                    let result = crate::control::ask_peer(&config, node, ask, timeout).await;
+                    let result =
+                        crate::control::ask_peer(&config, tls.as_ref(), node, ask, timeout).await;
                     Event::PeerAnswered { call: id, result }
                 });
             }

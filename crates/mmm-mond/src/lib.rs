@@ -10,16 +10,20 @@
 //!   observations, Control requests and finished calls into events and carries out the
 //!   effects — proposals, agent calls through [`calls`] and [`agents`], the leader's own
 //!   fencing (SQL fence, `kill_host_bin`) through [`fencing`], Raft's switches.
-//! * [`control`] serves mmmctl; [`monitor`] starts and stops all of it together.
+//!   [`migrate`] reads mysql-mmm's status file once at start for the machine's startup vote.
+//! * [`control`] serves mmmctl ([`cluster_status`] is its view of the Raft cluster);
+//!   [`monitor`] starts and stops all of it together; [`tls`] is the mutual TLS of every hop.
 
 pub mod agents;
 pub mod calls;
 pub mod checks;
+pub mod cluster_status;
 pub mod control;
 pub mod driver;
 pub mod fencing;
 pub mod local_checks;
 pub mod machine;
+pub mod migrate;
 pub mod monitor;
 pub mod observations;
 pub mod raft;

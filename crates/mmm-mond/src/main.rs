@@ -1,6 +1,8 @@
 //! mmm-mond: the monitor daemon. Several monitors replicate the cluster state with Raft;
 //! the leader runs mysql-mmm's main loop and commands the agents.
 
+mod cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,26 +13,7 @@ use mmm_core::config::{ConfigKind, Program};
 use mmm_daemon::pidfile;
 use mmm_mond::monitor::{Monitor, MonitorOptions};
 
-/// Command line of mmm-mond.
-#[derive(Debug, Parser)]
-#[command(
-    name = "mmm-mond",
-    version,
-    about = "mmm monitor (Raft-replicated mysql-mmm monitor)"
-)]
-struct Cli {
-    /// Config file; default: mmm_mon[_CLUSTER].conf in /etc, /etc/mmm, /etc/mysql-mmm.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Which monitor node this process is (overrides `this_monitor`).
-    #[arg(long)]
-    this: Option<String>,
-    /// Log JSON lines instead of mysql-mmm's layout.
-    #[arg(long)]
-    log_json: bool,
-    /// `@CLUSTER`: use mmm_mon_CLUSTER.conf.
-    cluster: Option<String>,
-}
+use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,14 +21,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let path = mmm_daemon::launch::config_path(
+    let (_, config) = mmm_daemon::launch::load_config(
         cli.config.as_deref(),
         cli.cluster.as_deref(),
         ConfigKind::Monitor,
+        Program::Monitor,
+        cli.this.as_deref(),
     )?;
-    let config = mmm_core::config::load(&path, Program::Monitor)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("loading {}", path.display()))?;
     let pid_path = config
         .monitor
         .as_ref()
@@ -58,8 +40,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing::info!("STARTING...");
     let mut opts = MonitorOptions::new(Arc::new(config));
     opts.this = cli.this.clone();
+    opts.join = cli.join;
     let monitor = Monitor::start(opts).await.context("starting the monitor")?;
+    let reload = mmm_daemon::tls::reload_on_sighup(monitor.tls());
     mmm_daemon::signal::shutdown_signal().await;
+    reload.abort();
     monitor.shutdown().await;
     drop(pid);
     tracing::info!("END");

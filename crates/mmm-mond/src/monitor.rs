@@ -17,7 +17,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
-use tonic::transport::server::{ServerTlsConfig, TcpIncoming};
 
 use crate::agents::AgentClients;
 use crate::checks::{CheckEvent, CheckRunner, CheckRunnerHandle, NetworkChecker, NetworkHandle};
@@ -28,6 +27,7 @@ use crate::machine::MonitorState;
 use crate::observations::{Inbox, Vocabulary};
 use crate::raft::{BasicNode, NodeConfig, Partition, RaftNode};
 use crate::reporter::Reporter;
+use crate::tls::Tls;
 
 pub use mmm_core::leader::Timing;
 
@@ -88,6 +88,9 @@ pub struct MonitorOptions {
     pub partition: Partition,
     /// Adjusts the Raft node settings (tests use shorter timeouts).
     pub tweak: Option<fn(&mut NodeConfig)>,
+    /// A monitor added to a running cluster: an empty data_dir waits for `cluster add`
+    /// instead of forming a new cluster from the configured nodes.
+    pub join: bool,
 }
 
 impl MonitorOptions {
@@ -99,6 +102,7 @@ impl MonitorOptions {
             checks: CheckSource::Real,
             partition: Partition::default(),
             tweak: None,
+            join: false,
         }
     }
 }
@@ -111,9 +115,10 @@ pub struct Monitor {
     driver: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
     control_stop: tokio::sync::oneshot::Sender<()>,
-    control: JoinHandle<Result<(), tonic::transport::Error>>,
+    control: JoinHandle<Result<(), mmm_daemon::tls::ServeError>>,
     network: Option<NetworkHandle>,
     runner: Option<CheckRunnerHandle>,
+    tls: Option<Tls>,
 }
 
 /// The monitor node `this` (or the configured/only one) of `config`.
@@ -137,7 +142,12 @@ pub fn this_node(config: &Config, this: Option<&str>) -> Result<MonitorNode, Mon
 }
 
 /// The Raft node settings of monitor `this`.
-fn node_config(config: &Config, this: &MonitorNode, opts: &MonitorOptions) -> NodeConfig {
+fn node_config(
+    config: &Config,
+    this: &MonitorNode,
+    opts: &MonitorOptions,
+    tls: Option<Tls>,
+) -> NodeConfig {
     let peers: BTreeMap<u64, BasicNode> = config
         .monitor_nodes
         .iter()
@@ -156,7 +166,14 @@ fn node_config(config: &Config, this: &MonitorNode, opts: &MonitorOptions) -> No
         SocketAddr::new(this.ip, this.raft_port),
         peers,
     );
+    node_cfg.bootstrap = !opts.join;
     node_cfg.partition = opts.partition.clone();
+    node_cfg.tls = tls;
+    node_cfg.peer_names = config
+        .monitor_nodes
+        .iter()
+        .map(|n| (n.id, n.name.clone()))
+        .collect();
     if let Some(t) = opts.tweak {
         t(&mut node_cfg);
     }
@@ -202,31 +219,22 @@ fn start_checks(config: &Config, source: CheckSource) -> Result<Checks, MonitorE
 /// The Control server task and the sender that stops it.
 type Served = (
     tokio::sync::oneshot::Sender<()>,
-    JoinHandle<Result<(), tonic::transport::Error>>,
+    JoinHandle<Result<(), mmm_daemon::tls::ServeError>>,
 );
 
-/// Serves Control on `listener` until the returned sender fires.
-fn serve_control(
-    listener: TcpListener,
-    tls: Option<ServerTlsConfig>,
-    service: ControlService,
-) -> Result<Served, MonitorError> {
+/// Serves Control on `listener` (mutual TLS with `tls`) until the returned sender fires.
+fn serve_control(listener: TcpListener, tls: Option<Tls>, service: ControlService) -> Served {
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let mut server = Server::builder();
-    if let Some(tls) = tls {
-        server = server
-            .tls_config(tls)
-            .map_err(|e| MonitorError::Control(e.to_string()))?;
-    }
-    let served = tokio::spawn(
-        server
-            .add_service(ControlServer::new(service))
-            .serve_with_incoming_shutdown(incoming, async {
-                let _ = rx.await;
-            }),
-    );
-    Ok((stop, served))
+    let served = tokio::spawn(mmm_daemon::tls::serve(
+        Server::builder().add_service(ControlServer::new(service)),
+        listener,
+        tls,
+        "Control",
+        async {
+            let _ = rx.await;
+        },
+    ));
+    (stop, served)
 }
 
 /// Binds the Control port (before Raft starts, so such errors come first).
@@ -245,12 +253,13 @@ impl Monitor {
             return Err(MonitorError::NoMonitorSection);
         }
         let this = this_node(&config, opts.this.as_deref())?;
-        let node_cfg = node_config(&config, &this, &opts);
+        // TLS files and the Control port first, so such errors come before Raft starts.
+        let tls = crate::tls::load(&config)?;
+        let node_cfg = node_config(&config, &this, &opts, tls.clone());
         let voters = config.monitor_nodes.len();
         let (max, propose) = (node_cfg.election_timeout_max, node_cfg.propose_timeout);
         let timing = Timing::new(&config, voters, max, propose);
-        let clients = AgentClients::new(&config, timing.agent_timeout)?;
-        let control_tls = crate::tls::server_tls(&config)?;
+        let clients = AgentClients::new(&config, timing.agent_timeout, tls.as_ref())?;
         let control_listener = bind_control(&this).await?;
 
         let (inputs, driver_rx) = DriverHandle::channel(&timing);
@@ -260,6 +269,12 @@ impl Monitor {
         );
         let checks = start_checks(&config, opts.checks)?;
         let (local_checks, local) = LocalChecks::new(&config);
+        let started = node.with_state(|m: &MonitorState| m.cluster().is_some_and(|c| c.started));
+        let stored = if started {
+            None
+        } else {
+            crate::migrate::read_status_file(&config)
+        };
         let (stop, stop_rx) = watch::channel(false);
         let parts = DriverParts {
             config: config.clone(),
@@ -268,6 +283,8 @@ impl Monitor {
             node: node.clone(),
             clients,
             local: local.clone(),
+            tls: tls.clone(),
+            stored,
         };
         let (driver, switches) = Driver::new(parts, driver_rx);
         let driver = tokio::spawn(driver.run(stop_rx.clone()));
@@ -279,6 +296,7 @@ impl Monitor {
             local,
             driver: inputs.clone(),
             partition: opts.partition,
+            tls: tls.clone(),
         };
         let tasks = vec![
             local_checks.spawn(checks.events, checks.network),
@@ -290,9 +308,11 @@ impl Monitor {
             timing,
             metrics: node.metrics(),
             state: node.state_reader(),
+            health: node.peer_health(),
+            tls: tls.clone(),
             driver: inputs,
         });
-        let (control_stop, control) = serve_control(control_listener, control_tls, service)?;
+        let (control_stop, control) = serve_control(control_listener, tls.clone(), service);
         Ok(Monitor {
             node,
             switches,
@@ -303,12 +323,18 @@ impl Monitor {
             control,
             network: checks.network_handle,
             runner: checks.runner,
+            tls,
         })
     }
 
     /// The Raft node.
     pub fn node(&self) -> &Arc<RaftNode<MonitorState>> {
         &self.node
+    }
+
+    /// The monitor's TLS settings (to reload them on SIGHUP), `None` for plain sockets.
+    pub fn tls(&self) -> Option<Tls> {
+        self.tls.clone()
     }
 
     /// Raft's heartbeat and election switches as the driver loop last set them.

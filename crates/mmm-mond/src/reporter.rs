@@ -7,7 +7,7 @@ use mmm_core::checks::MonitorTable;
 use mmm_core::leader::{NodeId, Timing};
 use mmm_proto::pb::peer_client::PeerClient;
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::checks::now;
 use crate::driver::DriverHandle;
@@ -31,6 +31,8 @@ pub struct Reporter {
     pub driver: DriverHandle,
     /// Link fault injection shared with the Raft layer.
     pub partition: Partition,
+    /// Mutual TLS towards the leader's Peer service, `None` for plain sockets.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Reporter {
@@ -75,7 +77,7 @@ impl Reporter {
         }
         let ch = match channel.as_ref() {
             Some((a, ch)) if *a == addr => ch.clone(),
-            _ => match connect(&addr, self.timing.report_timeout) {
+            _ => match connect(&addr, self.tls.as_ref(), self.timing.report_timeout) {
                 Some(ch) => {
                     *channel = Some((addr.clone(), ch.clone()));
                     ch
@@ -93,17 +95,6 @@ impl Reporter {
     }
 }
 
-fn connect(addr: &str, timeout: Duration) -> Option<Channel> {
-    let url = if addr.starts_with("http") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
-    let ep = Endpoint::from_shared(url).ok()?;
-    Some(
-        ep.connect_timeout(timeout)
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .connect_lazy(),
-    )
+fn connect(addr: &str, tls: Option<&crate::tls::Tls>, timeout: Duration) -> Option<Channel> {
+    crate::tls::lazy_channel(addr, tls, timeout, timeout).ok()
 }

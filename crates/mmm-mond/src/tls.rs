@@ -1,75 +1,40 @@
-//! Mutual TLS from `<socket type ssl>`: the Control server's settings and the client
-//! settings the monitor uses towards agents and other monitors' Control services.
+//! The monitor's mutual TLS from `<socket type ssl>`: one [`Tls`] per monitor (files read
+//! once at start and on SIGHUP, see `mmm_daemon::tls`) shared by the Peer and Control
+//! servers and by every client — Raft RPCs, observation reports, forwarded Control calls and
+//! agent calls.
 
-use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use mmm_core::config::{Config, SocketType};
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use mmm_core::config::Config;
+pub use mmm_daemon::tls::{Tls, TlsError};
+use tonic::transport::{Channel, Endpoint};
 
-/// Why the TLS files could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    /// `<socket type ssl>` without one of its files.
-    #[error("<socket> type ssl needs {0}")]
-    Missing(&'static str),
-    /// A file could not be read.
-    #[error("can't read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
+/// The TLS settings `config` asks for, read now; `None` for plain sockets.
+pub fn load(config: &Config) -> Result<Option<Tls>, TlsError> {
+    Tls::from_config(config)
 }
 
-struct Files {
-    cert: Vec<u8>,
-    key: Vec<u8>,
-    ca: Vec<u8>,
-}
-
-fn read(p: &Option<PathBuf>, what: &'static str) -> Result<Vec<u8>, TlsError> {
-    let p: &Path = p.as_deref().ok_or(TlsError::Missing(what))?;
-    std::fs::read(p).map_err(|source| TlsError::Read {
-        path: p.to_path_buf(),
-        source,
-    })
-}
-
-fn files(config: &Config) -> Result<Option<Files>, TlsError> {
-    if config.socket.kind != SocketType::Ssl {
-        return Ok(None);
-    }
-    Ok(Some(Files {
-        cert: read(&config.socket.cert_file, "cert_file")?,
-        key: read(&config.socket.key_file, "key_file")?,
-        ca: read(&config.socket.ca_file, "ca_file")?,
-    }))
-}
-
-/// The Control server's TLS (client certificates required), None for plain sockets.
-pub fn server_tls(config: &Config) -> Result<Option<ServerTlsConfig>, TlsError> {
-    Ok(files(config)?.map(|f| {
-        ServerTlsConfig::new()
-            .identity(Identity::from_pem(f.cert, f.key))
-            .client_ca_root(Certificate::from_pem(f.ca))
-    }))
-}
-
-/// The client TLS towards agents and monitors, None for plain sockets.
-pub fn client_tls(config: &Config) -> Result<Option<ClientTlsConfig>, TlsError> {
-    Ok(files(config)?.map(|f| {
-        ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(f.ca))
-            .identity(Identity::from_pem(f.cert, f.key))
-    }))
-}
-
-/// `http://addr` or `https://addr` depending on TLS.
-pub fn url(addr: &str, tls: bool) -> String {
-    if tls {
-        format!("https://{addr}")
+/// The endpoint for `addr` (`host:port`, or a URI): always `http://` because TLS, when on,
+/// is done below HTTP/2 by the connector.
+pub fn endpoint(addr: &str) -> Result<Endpoint, tonic::transport::Error> {
+    let uri = if addr.contains("://") {
+        addr.to_owned()
     } else {
         format!("http://{addr}")
-    }
+    };
+    Endpoint::from_shared(uri)
+}
+
+/// A lazily connecting channel to `addr` with per-connection and per-call bounds.
+pub fn lazy_channel(
+    addr: &str,
+    tls: Option<&Tls>,
+    connect_timeout: Duration,
+    call_timeout: Duration,
+) -> Result<Channel, tonic::transport::Error> {
+    let endpoint = endpoint(addr)?
+        .connect_timeout(connect_timeout)
+        .timeout(call_timeout)
+        .tcp_nodelay(true);
+    Ok(mmm_daemon::tls::lazy_channel(endpoint, tls))
 }

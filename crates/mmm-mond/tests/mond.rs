@@ -3,6 +3,8 @@
 #[path = "mond/support.rs"]
 mod support;
 
+#[path = "mond/backup.rs"]
+mod backup;
 #[path = "mond/checks.rs"]
 mod checks;
 #[path = "mond/cluster/mod.rs"]
@@ -21,9 +23,15 @@ mod failover;
 mod lab;
 #[path = "mond/membership.rs"]
 mod membership;
+#[path = "mond/migrate.rs"]
+mod migrate;
 #[path = "mond/partition.rs"]
 mod partition;
 #[path = "mond/peer_service.rs"]
 mod peer_service;
 #[path = "mond/restart.rs"]
 mod restart;
+#[path = "mond/tls.rs"]
+mod tls;
+#[path = "mond/transport_log.rs"]
+mod transport_log;

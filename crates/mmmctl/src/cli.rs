@@ -56,10 +56,11 @@ pub struct GlobalOpts {
     /// Print JSON instead of mmm_control's text (show, checks, mode, cluster status/members, history).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Seconds to wait for a TCP/TLS connection to one monitor.
+    /// Seconds to wait for a TCP/TLS connection to one monitor (more than 0, at most 3600).
     #[arg(long, global = true, value_name = "SECS", default_value_t = 1.0)]
     pub connect_timeout: f64,
-    /// Seconds to wait for one monitor's answer.
+    /// Seconds to wait for the monitors' answer, leader changes included (more than 0, at
+    /// most 3600).
     #[arg(long, global = true, value_name = "SECS", default_value_t = 5.0)]
     pub timeout: f64,
 }
@@ -210,6 +211,15 @@ pub enum CompletionShell {
     Zsh,
     /// fish.
     Fish,
+}
+
+/// Whether the raw arguments ask for JSON (`--json` before any `--`), so that even an
+/// argument error can be reported as JSON.
+pub fn wants_json(args: &[String]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
 }
 
 /// Moves mmm_control's leading `@CLUSTER` argument into `--cluster CLUSTER`, so clap sees

@@ -10,27 +10,17 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use mmm_daemon::tls::Tls;
 use mmm_proto::pb::control_client::ControlClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use crate::outcome::Failure;
 
 /// Metadata key a follower sets to its leader's Control address.
 pub const LEADER_METADATA: &str = "mmm-leader";
-
-/// PEM files for mutual TLS (`<socket> type ssl`).
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// CA that signed the monitors' certificates.
-    pub ca: PathBuf,
-    /// This client's certificate.
-    pub cert: PathBuf,
-    /// This client's key.
-    pub key: PathBuf,
-}
 
 /// Where the monitors are and how to reach them.
 #[derive(Debug, Clone)]
@@ -39,8 +29,8 @@ pub struct Targets {
     pub addresses: Vec<String>,
     /// The config file they came from, for error hints.
     pub config_file: Option<PathBuf>,
-    /// Mutual TLS, when the config asks for it.
-    pub tls: Option<TlsFiles>,
+    /// Mutual TLS, when the config asks for it (the files are read once, before any call).
+    pub tls: Option<Tls>,
     /// Bound on connecting to one monitor.
     pub connect_timeout: Duration,
     /// Bound on one call.
@@ -60,102 +50,199 @@ pub enum Retry {
 /// A boxed call on one connected client.
 pub type CallFuture<T> = Pin<Box<dyn Future<Output = Result<tonic::Response<T>, Status>> + Send>>;
 
+/// Pause between two passes over the monitors while a leader change seems under way.
+const PASS_PAUSE: Duration = Duration::from_millis(250);
+
+/// What one pass over the monitors found, for the next pass and the final message.
+#[derive(Debug, Default)]
+struct Pass {
+    /// Addresses tried, in order.
+    tried: Vec<String>,
+    /// Leaders a follower redirected to.
+    redirected_to: Vec<String>,
+    /// One line per failed attempt.
+    problems: Vec<String>,
+    /// A monitor answered that it cannot reach a majority.
+    no_quorum: bool,
+    /// A monitor answered, but the leader it knows does not (or it knows none yet): a
+    /// leader change may be under way, so another pass may find the new leader.
+    leader_moving: bool,
+}
+
+/// How one attempt ended.
+enum Step<T> {
+    /// The monitor answered.
+    Done(T),
+    /// Try the next address.
+    Next,
+    /// Stop trying: the outcome is final.
+    Stop(Failure),
+}
+
 impl Targets {
     /// Runs `call` against the monitors: each address in turn, jumping to the leader when a
-    /// follower names it.
+    /// follower names it and that leader answers. While the monitors that answer point to a
+    /// leader that does not (a leader change under way), passes are repeated until one
+    /// finds the new leader or the call timeout has passed.
     pub async fn call<T, F>(&self, retry: Retry, call: F) -> Result<T, Failure>
     where
         F: Fn(ControlClient<Channel>) -> CallFuture<T>,
     {
-        let tls = self.tls_config()?;
-        let mut queue: VecDeque<String> = self.addresses.iter().cloned().collect();
-        let mut tried: Vec<String> = Vec::new();
-        let mut problems: Vec<String> = Vec::new();
-        let mut no_quorum = false;
-        let max_attempts = self.addresses.len() + 8;
-        while let Some(addr) = queue.pop_front() {
-            if tried.contains(&addr) || tried.len() >= max_attempts {
-                continue;
+        let deadline = Instant::now() + self.call_timeout;
+        let mut passes = 1;
+        loop {
+            let mut pass = Pass::default();
+            if let Some(outcome) = self.pass(retry, &call, &mut pass).await {
+                return outcome;
             }
-            tried.push(addr.clone());
-            let channel = match self.connect(&addr, tls.as_ref()).await {
-                Ok(c) => c,
-                Err(why) => {
-                    problems.push(format!("{addr}: {why}"));
-                    continue;
-                }
-            };
-            let client = ControlClient::new(channel);
-            let answer = tokio::time::timeout(self.call_timeout, call(client)).await;
-            let status = match answer {
-                Ok(Ok(reply)) => return Ok(reply.into_inner()),
-                Ok(Err(status))
-                    if !matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded) =>
-                {
-                    status
-                }
-                // Our own bound, or the channel's (tonic reports it as CANCELLED).
-                Ok(Err(_)) | Err(_) => {
-                    let secs = self.call_timeout.as_secs_f64();
-                    if retry == Retry::OnlyIfNotSent {
-                        return Err(Failure::Unreachable(format!(
-                            "ERROR: The monitor at {addr} did not answer within {secs} s.\n\
-                             The command may or may not have been applied; check with `mmmctl show`."
-                        )));
-                    }
-                    problems.push(format!("{addr}: no answer within {secs} s"));
-                    continue;
-                }
-            };
-            if let Some(leader) = leader_of(&status) {
-                problems.push(format!("{addr}: not the leader, redirected to {leader}"));
-                if !tried.contains(&leader) {
-                    queue.push_front(leader);
-                }
-                continue;
+            if !pass.leader_moving || Instant::now() + PASS_PAUSE >= deadline {
+                return Err(self.unreachable(&pass, passes));
             }
-            if is_transport_failure(&status) {
-                problems.push(format!(
-                    "{addr}: {} (plain vs TLS mismatch, or not an mmm monitor?)",
-                    describe_status(&status)
-                ));
-                continue;
-            }
-            match status.code() {
-                Code::Unavailable if status.message().contains("no quorum") => {
-                    no_quorum = true;
-                    problems.push(format!("{addr}: no quorum ({})", status.message()));
-                }
-                Code::Unknown if retry == Retry::Safe => {
-                    problems.push(format!("{addr}: {}", describe_status(&status)));
-                }
-                Code::Unavailable => {
-                    problems.push(format!("{addr}: {}", describe_status(&status)));
-                }
-                _ => {
-                    return Err(Failure::Refused(format!(
-                        "ERROR: The monitor at {addr} rejected the request: {}",
-                        describe_status(&status)
-                    )));
-                }
-            }
+            tokio::time::sleep(PASS_PAUSE).await;
+            passes += 1;
         }
-        Err(self.unreachable(no_quorum, &tried, &problems))
     }
 
-    fn unreachable(&self, no_quorum: bool, tried: &[String], problems: &[String]) -> Failure {
-        let mut msg = if no_quorum {
+    /// One pass over the addresses (and the leaders they name); `None` when nobody served.
+    async fn pass<T, F>(
+        &self,
+        retry: Retry,
+        call: &F,
+        pass: &mut Pass,
+    ) -> Option<Result<T, Failure>>
+    where
+        F: Fn(ControlClient<Channel>) -> CallFuture<T>,
+    {
+        let mut queue: VecDeque<String> = self.addresses.iter().cloned().collect();
+        let max_attempts = self.addresses.len() + 8;
+        while let Some(addr) = queue.pop_front() {
+            if pass.tried.contains(&addr) || pass.tried.len() >= max_attempts {
+                continue;
+            }
+            pass.tried.push(addr.clone());
+            match self.attempt(&addr, retry, call, pass).await {
+                Step::Done(v) => return Some(Ok(v)),
+                Step::Stop(failure) => return Some(Err(failure)),
+                Step::Next => {}
+            }
+            if let Some(leader) = pass.redirected_to.last()
+                && !pass.tried.contains(leader)
+                && !queue.contains(leader)
+            {
+                queue.push_front(leader.clone());
+            }
+        }
+        None
+    }
+
+    /// Calls the monitor at `addr` once.
+    async fn attempt<T, F>(&self, addr: &str, retry: Retry, call: &F, pass: &mut Pass) -> Step<T>
+    where
+        F: Fn(ControlClient<Channel>) -> CallFuture<T>,
+    {
+        let channel = match self.connect(addr).await {
+            Ok(c) => c,
+            Err(why) => {
+                if pass.redirected_to.iter().any(|l| l == addr) {
+                    pass.leader_moving = true;
+                }
+                pass.problems.push(format!("{addr}: {why}"));
+                return Step::Next;
+            }
+        };
+        let answer =
+            tokio::time::timeout(self.call_timeout, call(ControlClient::new(channel))).await;
+        match answer {
+            Ok(Ok(reply)) => Step::Done(reply.into_inner()),
+            Ok(Err(status))
+                if !matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded) =>
+            {
+                self.refusal(addr, retry, &status, pass)
+            }
+            // Our own bound, or the channel's (tonic reports it as CANCELLED).
+            Ok(Err(_)) | Err(_) => {
+                let secs = self.call_timeout.as_secs_f64();
+                if retry == Retry::OnlyIfNotSent {
+                    return Step::Stop(may_have_been_applied(&format!(
+                        "ERROR: The monitor at {addr} did not answer within {secs} s."
+                    )));
+                }
+                pass.problems
+                    .push(format!("{addr}: no answer within {secs} s"));
+                Step::Next
+            }
+        }
+    }
+
+    /// What a monitor's refusal to serve means for the next step.
+    fn refusal<T>(&self, addr: &str, retry: Retry, status: &Status, pass: &mut Pass) -> Step<T> {
+        let message = status.message();
+        if let Some(leader) = leader_of(status) {
+            pass.problems
+                .push(format!("{addr}: not the leader, redirected to {leader}"));
+            if pass.tried.contains(&leader) {
+                // The leader it names was tried in this pass and did not serve.
+                pass.leader_moving = true;
+            }
+            pass.redirected_to.push(leader);
+            return Step::Next;
+        }
+        if is_transport_failure(status) {
+            pass.problems.push(format!(
+                "{addr}: {} (plain vs TLS mismatch, or not an mmm monitor?)",
+                describe_status(status)
+            ));
+            return Step::Next;
+        }
+        match status.code() {
+            Code::Unavailable if message.contains("no quorum") => {
+                if retry == Retry::OnlyIfNotSent && message.contains("not committed") {
+                    return Step::Stop(may_have_been_applied(&format!(
+                        "ERROR: No quorum: the monitor at {addr} could not commit the command ({message})."
+                    )));
+                }
+                pass.no_quorum = true;
+                pass.leader_moving |= message.contains("knows no leader");
+                pass.problems.push(format!("{addr}: no quorum ({message})"));
+                Step::Next
+            }
+            Code::Unknown if retry == Retry::Safe => {
+                pass.problems
+                    .push(format!("{addr}: {}", describe_status(status)));
+                Step::Next
+            }
+            Code::Unavailable => {
+                pass.problems
+                    .push(format!("{addr}: {}", describe_status(status)));
+                Step::Next
+            }
+            _ => Step::Stop(Failure::Refused(format!(
+                "ERROR: The monitor at {addr} rejected the request: {}",
+                describe_status(status)
+            ))),
+        }
+    }
+
+    fn unreachable(&self, pass: &Pass, passes: u32) -> Failure {
+        let mut msg = if pass.no_quorum {
             String::from(
                 "ERROR: No quorum: the monitors that answered cannot reach a majority of the monitor cluster.",
             )
         } else {
             String::from("ERROR: Can't connect to monitor daemon!")
         };
-        if tried.is_empty() {
+        if pass.tried.is_empty() {
             msg.push_str("\nNo monitor address is known.");
         } else {
-            msg.push_str("\nTried:");
-            for p in problems {
+            if passes > 1 {
+                msg.push_str(&format!(
+                    "\nTried {passes} times within {} s; the last time:",
+                    self.call_timeout.as_secs_f64()
+                ));
+            } else {
+                msg.push_str("\nTried:");
+            }
+            for p in &pass.problems {
                 msg.push_str("\n  ");
                 msg.push_str(p);
             }
@@ -164,7 +251,12 @@ impl Targets {
             Some(f) => msg.push_str(&format!("\nMonitor addresses came from {}.", f.display())),
             None => msg.push_str("\nMonitor addresses came from --monitor."),
         }
-        if no_quorum {
+        if pass.leader_moving {
+            msg.push_str(
+                "\nThe monitors that answered name a leader that does not answer: a new leader may be being elected. Try again in a few seconds.",
+            );
+        }
+        if pass.no_quorum {
             msg.push_str(
                 "\nCheck that a majority of the monitors run and can reach each other (`mmmctl cluster status` on each).",
             );
@@ -176,40 +268,13 @@ impl Targets {
         Failure::Unreachable(msg)
     }
 
-    fn tls_config(&self) -> Result<Option<ClientTlsConfig>, Failure> {
-        let Some(files) = &self.tls else {
-            return Ok(None);
-        };
-        let read = |p: &PathBuf, what: &str| {
-            std::fs::read(p).map_err(|e| {
-                Failure::Usage(format!(
-                    "ERROR: Can't read TLS {what} '{}': {e}. Fix the <socket> section of the config.",
-                    p.display()
-                ))
-            })
-        };
-        let ca = read(&files.ca, "CA file")?;
-        let cert = read(&files.cert, "certificate")?;
-        let key = read(&files.key, "key")?;
-        Ok(Some(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(ca))
-                .identity(Identity::from_pem(cert, key)),
-        ))
-    }
-
-    async fn connect(&self, addr: &str, tls: Option<&ClientTlsConfig>) -> Result<Channel, String> {
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+    async fn connect(&self, addr: &str) -> Result<Channel, String> {
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|e| format!("not a valid address ({e})"))?
             .connect_timeout(self.connect_timeout)
             .timeout(self.call_timeout);
-        if let Some(tls) = tls {
-            endpoint = endpoint
-                .tls_config(tls.clone())
-                .map_err(|e| format!("TLS setup failed ({e})"))?;
-        }
-        match tokio::time::timeout(self.connect_timeout, endpoint.connect()).await {
+        let connecting = mmm_daemon::tls::connect_channel(endpoint, self.tls.as_ref());
+        match tokio::time::timeout(self.connect_timeout, connecting).await {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(e)) => Err(format!("connection failed ({})", error_chain(&e))),
             Err(_) => Err(format!(
@@ -218,6 +283,13 @@ impl Targets {
             )),
         }
     }
+}
+
+/// A failure after a write may have reached the leader.
+fn may_have_been_applied(first_line: &str) -> Failure {
+    Failure::Unreachable(format!(
+        "{first_line}\nThe command may or may not have been applied; check with `mmmctl show`."
+    ))
 }
 
 /// The leader address a follower put into its refusal, if any.

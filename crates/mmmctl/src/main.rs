@@ -27,8 +27,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let json = cli::wants_json(&args);
     let cli = match Cli::try_parse_from(cli::rewrite_cluster_arg(args)) {
         Ok(cli) => cli,
+        Err(e) if json && e.use_stderr() => {
+            let text = e.render().to_string();
+            let failure = Failure::Usage(text.trim_start_matches("error: ").to_owned());
+            print_err(&failure.to_json());
+            return failure.exit_code();
+        }
         Err(e) => {
             let code = e.exit_code();
             let _ = e.print();
@@ -42,6 +49,12 @@ fn main() -> ExitCode {
             print_out(&text);
             ExitCode::SUCCESS
         }
+        // With --json every failure but a monitor's refusal (whose JSON document, if the
+        // command has one, is on stdout) is a JSON document on stderr.
+        Err(failure) if cli.global.json && !matches!(failure, Failure::Refused(_)) => {
+            print_err(&failure.to_json());
+            failure.exit_code()
+        }
         Err(failure) => {
             let (out, err) = failure.split_output();
             print_out(out);
@@ -49,15 +62,20 @@ fn main() -> ExitCode {
                 print_out("\n");
             }
             if !err.is_empty() {
-                let mut stderr = std::io::stderr().lock();
-                let _ = stderr.write_all(err.as_bytes());
+                print_err(err);
                 if !err.ends_with('\n') {
-                    let _ = stderr.write_all(b"\n");
+                    print_err("\n");
                 }
             }
             failure.exit_code()
         }
     }
+}
+
+fn print_err(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
 }
 
 fn print_out(text: &str) {
@@ -80,11 +98,9 @@ fn execute(cli: &Cli, offset: time::UtcOffset) -> Result<String, Failure> {
             configfile::check(file, program)
         }
         command => {
+            // One crypto provider for the whole process (rustls with ring), before any TLS use.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let targets = monitors::targets(&cli.global)?;
-            if targets.tls.is_some() {
-                // One crypto provider for the whole process (tonic uses rustls with ring).
-                let _ = rustls::crypto::ring::default_provider().install_default();
-            }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
-use mmm_core::config::{Config, SocketType};
+use mmm_core::config::Config;
 
 use crate::cli::GlobalOpts;
-use crate::client::{Targets, TlsFiles};
-use crate::configfile;
+use mmm_daemon::tls::Tls;
+
+use crate::client::Targets;
+use crate::configfile::{self, ConfigFile};
 use crate::outcome::Failure;
 
 /// Default Control port (mysql-mmm's monitor port).
@@ -25,8 +27,8 @@ pub fn targets(global: &GlobalOpts) -> Result<Targets, Failure> {
         // A config named explicitly still supplies TLS settings.
         let (config_file, tls) = match &global.config {
             Some(path) => {
-                let cfg = configfile::load_control(path)?;
-                (Some(path.clone()), tls_of(&cfg))
+                let cfg = configfile::load_control(&explicit(path))?;
+                (Some(path.clone()), tls_of(&cfg)?)
             }
             None => (None, None),
         };
@@ -38,11 +40,12 @@ pub fn targets(global: &GlobalOpts) -> Result<Targets, Failure> {
             call_timeout,
         });
     }
-    let path = match &global.config {
-        Some(p) => p.clone(),
+    let file = match &global.config {
+        Some(p) => explicit(p),
         None => configfile::default_path(global.cluster.as_deref())?,
     };
-    let cfg = configfile::load_control(&path)?;
+    let cfg = configfile::load_control(&file)?;
+    let path = file.path;
     let addresses = addresses_of(&cfg);
     if addresses.is_empty() {
         return Err(Failure::Usage(format!(
@@ -53,10 +56,17 @@ pub fn targets(global: &GlobalOpts) -> Result<Targets, Failure> {
     Ok(Targets {
         addresses,
         config_file: Some(path),
-        tls: tls_of(&cfg),
+        tls: tls_of(&cfg)?,
         connect_timeout,
         call_timeout,
     })
+}
+
+fn explicit(path: &std::path::Path) -> ConfigFile {
+    ConfigFile {
+        path: path.to_path_buf(),
+        found: false,
+    }
 }
 
 /// Control addresses of every monitor node, else of the classic `<monitor>` section.
@@ -74,14 +84,12 @@ pub fn addresses_of(cfg: &Config) -> Vec<String> {
         .collect()
 }
 
-fn tls_of(cfg: &Config) -> Option<TlsFiles> {
-    if cfg.socket.kind != SocketType::Ssl {
-        return None;
-    }
-    Some(TlsFiles {
-        ca: cfg.socket.ca_file.clone()?,
-        cert: cfg.socket.cert_file.clone()?,
-        key: cfg.socket.key_file.clone()?,
+/// The TLS settings of `cfg`'s `<socket>`, read now (once for the whole run).
+fn tls_of(cfg: &Config) -> Result<Option<Tls>, Failure> {
+    Tls::from_config(cfg).map_err(|e| {
+        Failure::Usage(format!(
+            "ERROR: Can't use the TLS files: {e}. Fix the <socket> section of the config."
+        ))
     })
 }
 
@@ -141,7 +149,7 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, Failure> {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(Failure::Usage(format!(
-            "ERROR: {flag} must be a number of seconds between 0 and 3600, got {value}."
+            "ERROR: {flag} {value} is out of range: give more than 0 and at most 3600 seconds (e.g. 0.5 or 5)."
         )))
     }
 }
@@ -181,5 +189,14 @@ mod tests {
         assert!(seconds(0.0, "--timeout").is_err());
         assert!(seconds(f64::NAN, "--timeout").is_err());
         assert!(seconds(-1.0, "--timeout").is_err());
+        assert!(seconds(3600.0, "--timeout").is_ok());
+        assert!(seconds(3600.5, "--timeout").is_err());
+        match seconds(0.0, "--timeout") {
+            Err(Failure::Usage(m)) => assert_eq!(
+                m,
+                "ERROR: --timeout 0 is out of range: give more than 0 and at most 3600 seconds (e.g. 0.5 or 5)."
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 }

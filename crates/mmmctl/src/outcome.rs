@@ -23,6 +23,40 @@ impl Failure {
         })
     }
 
+    /// The message printed for this failure.
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Refused(m) | Failure::Usage(m) | Failure::Unreachable(m) => m,
+        }
+    }
+
+    /// The failure as mmmctl's JSON error document (JSON.md): the first line as `error`,
+    /// the hints after it as `details`, the exit code and what kind of failure it is.
+    pub fn to_json(&self) -> String {
+        let message = self.message().trim_end();
+        let (first, rest) = message.split_once('\n').unwrap_or((message, ""));
+        let details: Vec<&str> = rest
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let (kind, code) = match self {
+            Failure::Refused(_) => ("refused", 1),
+            Failure::Usage(_) => ("usage", 2),
+            Failure::Unreachable(_) => ("unreachable", 3),
+        };
+        let doc = serde_json::json!({
+            "version": crate::views::JSON_VERSION,
+            "error": first,
+            "details": details,
+            "kind": kind,
+            "exit_code": code,
+        });
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "null".into());
+        text.push('\n');
+        text
+    }
+
     /// What goes to stdout and what to stderr. Refused replies go to stdout like
     /// mmm_control's; for an unreachable monitor the `ERROR:` line goes to stdout (where
     /// mmm_control printed it) and the hints to stderr; usage errors go to stderr.

@@ -1,10 +1,12 @@
 //! Executes one parsed command: builds the request, calls the monitors, prints the reply.
 
 use mmm_proto::pb;
+use mmm_proto::pb::control_client::ControlClient;
 use time::UtcOffset;
+use tonic::transport::Channel;
 
 use crate::cli::{ClusterCommand, Command, GlobalOpts};
-use crate::client::{Retry, Targets};
+use crate::client::{CallFuture, Retry, Targets};
 use crate::outcome::Failure;
 use crate::views;
 
@@ -125,11 +127,7 @@ async fn admin(targets: &Targets, args: &[&str]) -> Result<String, Failure> {
 async fn cluster(sub: &ClusterCommand, json: bool, targets: &Targets) -> Result<String, Failure> {
     match sub {
         ClusterCommand::Status | ClusterCommand::Members => {
-            let reply = targets
-                .call(Retry::Safe, |mut c| {
-                    Box::pin(async move { c.cluster_status(pb::ClusterStatusRequest {}).await })
-                })
-                .await?;
+            let reply = cluster_status(targets).await?;
             let members_only = matches!(sub, ClusterCommand::Members);
             Ok(match (json, members_only) {
                 (true, false) => pretty(&views::cluster_json(&reply)),
@@ -170,6 +168,29 @@ async fn cluster(sub: &ClusterCommand, json: bool, targets: &Targets) -> Result<
                 .await?;
             command_result(reply)
         }
+    }
+}
+
+/// `ClusterStatus` as the leader sees it when the leader answers (only it knows every
+/// member's replication and reachability), else as the first monitor that answers sees it.
+async fn cluster_status(targets: &Targets) -> Result<pb::ClusterStatusReply, Failure> {
+    let ask = |mut c: ControlClient<Channel>| -> CallFuture<pb::ClusterStatusReply> {
+        Box::pin(async move { c.cluster_status(pb::ClusterStatusRequest {}).await })
+    };
+    let reply = targets.call(Retry::Safe, ask).await?;
+    if reply.leader_id == 0 || reply.leader_id == reply.this_id {
+        return Ok(reply);
+    }
+    let Some(leader) = reply.members.iter().find(|m| m.id == reply.leader_id) else {
+        return Ok(reply);
+    };
+    let only_leader = Targets {
+        addresses: vec![leader.address.clone()],
+        ..targets.clone()
+    };
+    match only_leader.call(Retry::Safe, ask).await {
+        Ok(from_leader) if from_leader.this_id == reply.leader_id => Ok(from_leader),
+        _ => Ok(reply),
     }
 }
 

@@ -217,6 +217,9 @@ struct MemberJson<'a> {
     address: &'a str,
     voter: bool,
     matched: Option<u64>,
+    reachability: &'a str,
+    last_contact_ms: Option<u64>,
+    error: Option<&'a str>,
 }
 
 fn members_json(reply: &pb::ClusterStatusReply) -> Vec<MemberJson<'_>> {
@@ -229,6 +232,13 @@ fn members_json(reply: &pb::ClusterStatusReply) -> Vec<MemberJson<'_>> {
             address: &m.address,
             voter: m.voter,
             matched: m.matched,
+            reachability: if m.reachability.is_empty() {
+                "unknown"
+            } else {
+                &m.reachability
+            },
+            last_contact_ms: m.last_contact_ms,
+            error: non_empty(&m.error),
         })
         .collect()
 }
@@ -296,12 +306,27 @@ pub fn members_text(reply: &pb::ClusterStatusReply) -> String {
             .matched
             .map(|i| format!("  matched {i}"))
             .unwrap_or_default();
+        let contact = contact_text(m);
         out.push_str(&format!(
-            "  {:>3}  {:name_w$}  {:addr_w$}  {kind:7}{matched}{leader}\n",
+            "  {:>3}  {:name_w$}  {:addr_w$}  {kind:7}{matched}{leader}{contact}\n",
             m.id, m.name, m.address
         ));
     }
     out
+}
+
+/// `  reachable, last contact 0.1 s ago`, `  unreachable: connection refused, last contact
+/// 12.3 s ago`, `  never contacted`; nothing for the answering monitor itself.
+fn contact_text(m: &pb::MemberView) -> String {
+    let last = match m.last_contact_ms {
+        Some(ms) => format!("last contact {:.1} s ago", ms as f64 / 1000.0),
+        None => "never contacted".to_owned(),
+    };
+    match m.reachability.as_str() {
+        "self" | "" => String::new(),
+        "unreachable" if !m.error.is_empty() => format!("  unreachable: {}, {last}", m.error),
+        word => format!("  {word}, {last}"),
+    }
 }
 
 #[derive(Serialize)]

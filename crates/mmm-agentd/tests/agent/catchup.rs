@@ -65,4 +65,14 @@ fn new_writer_waits_for_catch_up_before_allowing_writes() {
         Duration::from_secs(1),
     ))
     .expect("db2 had applied db1's rows before taking writes");
+    // The line names the position waited for: db1's transactions, never a blank.
+    let log = c.log("db2");
+    let target = log
+        .lines()
+        .find_map(|l| l.split("caught up with master GTID ").nth(1))
+        .unwrap_or_else(|| panic!("no 'caught up with master GTID' line:\n{log}"));
+    assert!(
+        target.split(',').any(|g| g.split('-').count() == 3),
+        "no GTID in '{target}'"
+    );
 }

@@ -9,7 +9,16 @@ use super::model::{
     CheckConfig, Config, HostConfig, MonitorConfig, MonitorNode, Program, RoleConfig, RoleMode,
     SocketConfig, SocketType, StartMode,
 };
+use super::rules::{Kind, Scope};
+use super::unused;
 use super::value::format_seconds;
+
+/// ` (accepted, unused: WHY)` for a directive on the accepted-but-unused list, else "".
+fn unused_note(scope: Scope, key: &str) -> String {
+    unused::why(scope, key)
+        .map(|why| format!(" (accepted, unused: {why})"))
+        .unwrap_or_default()
+}
 
 /// The effective cluster as `program` sees it: one `section` line, then indented
 /// `key value` lines; stable order (config-file order for hosts, roles and monitor nodes).
@@ -109,7 +118,12 @@ fn yes_no(value: bool) -> &'static str {
 fn global(out: &mut Out, cfg: &Config) {
     out.section("global");
     out.opt("this", cfg.this.as_deref());
-    out.kv("debug", yes_no(cfg.debug));
+    let debug_note = if cfg.debug {
+        unused_note(Scope::Top, "debug")
+    } else {
+        String::new()
+    };
+    out.kv("debug", format!("{}{debug_note}", yes_no(cfg.debug)));
     out.opt("active_master_role", cfg.active_master_role.as_deref());
     out.kv("max_kill_retries", cfg.max_kill_retries);
     out.secs("catchup_timeout", cfg.catchup_timeout);
@@ -130,7 +144,7 @@ fn host(out: &mut Out, host: &HostConfig) {
     out.path(
         "bin_path",
         &host.bin_path,
-        " (accepted, unused: the agent needs no helpers)",
+        &unused_note(Scope::Named(Kind::Host), "bin_path"),
     );
     out.credentials("agent_user", &host.agent_user, &host.agent_password);
     out.credentials("monitor_user", &host.monitor_user, &host.monitor_password);
@@ -185,7 +199,11 @@ fn check(out: &mut Out, name: &str, check: &CheckConfig) {
     out.secs("timeout", check.timeout);
     out.kv(
         "restart_after",
-        format!("{} (accepted, no effect)", check.restart_after),
+        format!(
+            "{}{}",
+            check.restart_after,
+            unused_note(Scope::Named(Kind::Check), "restart_after")
+        ),
     );
     out.kv("max_backlog", check.max_backlog);
 }
@@ -195,22 +213,27 @@ fn monitor(out: &mut Out, monitor: &MonitorConfig, nodes: usize) {
     out.kv("ip", monitor.ip);
     out.kv("port", monitor.port);
     out.path("pid_path", &monitor.pid_path, "");
+    let monitor_scope = Scope::Unique(Kind::Monitor);
     out.path(
         "bin_path",
         &monitor.bin_path,
-        " (accepted, unused: checks are built in)",
+        &unused_note(monitor_scope, "bin_path"),
     );
     out.path(
         "status_path",
         &monitor.status_path,
-        " (accepted, unused: state lives in Raft)",
+        &unused_note(monitor_scope, "status_path"),
     );
     out.secs("ping_interval", monitor.ping_interval);
     out.kv("ping_ips", list(&monitor.ping_ips));
     out.secs("flap_duration", monitor.flap_duration);
     out.kv("flap_count", monitor.flap_count);
     out.secs("auto_set_online", monitor.auto_set_online);
-    out.path("kill_host_bin", &monitor.kill_host_bin, "");
+    out.path(
+        "kill_host_bin",
+        &monitor.kill_host_bin,
+        &unused_note(monitor_scope, "kill_host_bin"),
+    );
     out.kv("careful_startup", yes_no(monitor.careful_startup));
     out.kv(
         "mode",

@@ -1,4 +1,4 @@
-//! mysql-mmm configuration files: parsing, templates, includes, per-program validation.
+//! mysql-mmm configuration: parsing, templates, includes, per-program validation.
 //!
 //! The format is mysql-mmm 2.2.1's (`key value` lines, `<host db1>` sections, `<host
 //! default>` templates, comma lists, `include`), validated per program with its wording,
@@ -6,35 +6,37 @@
 //! `this_monitor`, and the lease / quorum / catch-up directives. Every error carries the
 //! file and, when one applies, the line.
 //!
+//! This module reads no files: the caller hands in the main file's text and an [`Includes`]
+//! that reads what `include` lines name (`mmm_daemon::config` does both on the file system,
+//! with mysql-mmm's search path and its permission check).
+//!
 //! ```text
-//! load(path, program)            -> Config      a file named on the command line
-//! find_default(kind, cluster)    -> PathBuf     mmm_mon[_NAME].conf / mmm_agent[_NAME].conf
-//! load_str(text, origin, program)               in-memory text (tests, scripts)
-//! describe(&config, program)     -> String      the effective cluster, for `mmmctl config check`
+//! load_source(main, program, includes) -> Loaded   text plus whatever it includes
+//! load_str(text, origin, program)      -> Config   in-memory text that includes nothing
+//! describe(&config, program)           -> String   the effective cluster, for `config check`
 //! ```
 
 mod build;
 mod defaults;
 mod describe;
 mod error;
-mod files;
 mod lookup;
 pub mod model;
 mod parser;
 mod rules;
 mod syntax;
 mod tree;
+mod unused;
 mod value;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use defaults::*;
 pub use describe::describe;
 pub use error::{ConfigError, ConfigErrors};
-pub use files::{LoadOptions, MMM_SEARCH_DIRS};
 pub use model::*;
-
-use parser::SourceFile;
+pub use parser::{Includes, NoIncludes, SourceFile};
+pub use unused::UnusedDirective;
 
 /// Which default file a program reads (mysql-mmm's naming).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,19 +65,9 @@ impl ConfigKind {
     }
 }
 
-/// Finds the default configuration file of `kind` (for cluster `cluster`, as given after
-/// `@` on mysql-mmm's command lines) in `/etc`, `/etc/mmm`, `/etc/mysql-mmm`; the first
-/// readable one wins.
-pub fn find_default(kind: ConfigKind, cluster: Option<&str>) -> Result<PathBuf, ConfigErrors> {
-    find_default_with(kind, cluster, &LoadOptions::default())
-}
-
-/// [`find_default`] searching `options.search_dirs`.
-pub fn find_default_with(
-    kind: ConfigKind,
-    cluster: Option<&str>,
-    options: &LoadOptions,
-) -> Result<PathBuf, ConfigErrors> {
+/// `kind`'s file name for `cluster` (as given after `@` on mysql-mmm's command lines), or an
+/// error when the cluster name could escape the configuration directory.
+pub fn default_file_name(kind: ConfigKind, cluster: Option<&str>) -> Result<String, ConfigErrors> {
     let file = kind.file_name(cluster);
     if let Some(name) = cluster.map(|name| name.strip_prefix('@').unwrap_or(name))
         && !syntax::is_section_name(name)
@@ -85,60 +77,59 @@ pub fn find_default_with(
             format!("Invalid cluster name '{name}': use letters, digits, '_' and '-'"),
         )));
     }
-    files::search(&file, &options.search_dirs)
-        .map_err(|why| ConfigErrors::single(ConfigError::in_file(&file, why)))
+    Ok(file)
 }
 
-/// Loads the file at `path` (and what it includes) for `program`, with mysql-mmm's search
-/// path for includes and its refusal of world-readable files.
-pub fn load(path: &Path, program: Program) -> Result<Config, ConfigErrors> {
-    load_with(path, program, &LoadOptions::default())
+/// A loaded configuration with what `mmmctl config check` reports about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The effective configuration.
+    pub config: Config,
+    /// The files read, in the order they were read (the main file first).
+    pub files: Vec<PathBuf>,
+    /// Directives the files set that mmm accepts but does not act on.
+    pub unused: Vec<UnusedDirective>,
 }
 
-/// [`load`] with explicit search dirs and permission check.
-pub fn load_with(
-    path: &Path,
-    program: Program,
-    options: &LoadOptions,
-) -> Result<Config, ConfigErrors> {
-    let main = files::read_main(path, options)?;
-    load_source(main, program, options)
-}
-
-/// Loads configuration text held in memory; `origin` names it in messages and is the
-/// base of relative includes. Includes are resolved and checked as by [`load`].
-pub fn load_str(text: &str, origin: &str, program: Program) -> Result<Config, ConfigErrors> {
-    load_str_with(text, origin, program, &LoadOptions::default())
-}
-
-/// [`load_str`] with explicit search dirs and permission check.
-pub fn load_str_with(
-    text: &str,
-    origin: &str,
-    program: Program,
-    options: &LoadOptions,
-) -> Result<Config, ConfigErrors> {
-    let path = PathBuf::from(origin);
-    let identity = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-    load_source(
-        SourceFile {
-            path,
-            identity,
-            text: text.to_owned(),
-        },
-        program,
-        options,
-    )
-}
-
-fn load_source(
+/// Parses `main` and every file it includes (read through `includes`) and validates the
+/// result for `program`.
+pub fn load_source(
     main: SourceFile,
     program: Program,
-    options: &LoadOptions,
-) -> Result<Config, ConfigErrors> {
-    let (tree, errors) = parser::parse(main, &files::FsIncludes { options });
+    includes: &dyn Includes,
+) -> Result<Loaded, ConfigErrors> {
+    load_source_as(main, program, includes, None)
+}
+
+/// [`load_source`] for the monitor node `this_monitor` when given: it stands in for a
+/// missing `this_monitor` directive and overrides one in the files (`mmm-mond --this`);
+/// errors about it are reported against `--this`.
+pub fn load_source_as(
+    main: SourceFile,
+    program: Program,
+    includes: &dyn Includes,
+    this_monitor: Option<&str>,
+) -> Result<Loaded, ConfigErrors> {
+    let (mut tree, errors) = parser::parse(main, includes);
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    build::build(tree, program).map_err(ConfigErrors)
+    if let Some(name) = this_monitor {
+        let at = error::Loc::file(std::path::Path::new("--this"));
+        tree.top.set("this_monitor", name, at);
+    }
+    let files = tree.files.clone();
+    let unused = unused::find(&tree);
+    let config = build::build(tree, program).map_err(ConfigErrors)?;
+    Ok(Loaded {
+        config,
+        files,
+        unused,
+    })
+}
+
+/// Loads configuration text held in memory; `origin` names it in messages. It reads nothing
+/// from disk, so an `include` line is an error.
+pub fn load_str(text: &str, origin: &str, program: Program) -> Result<Config, ConfigErrors> {
+    load_source(SourceFile::new(origin, text), program, &NoIncludes).map(|loaded| loaded.config)
 }

@@ -15,21 +15,43 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// otherwise multiply without bound).
 const MAX_FILES: usize = 256;
 
-/// One configuration file's text.
-#[derive(Debug, Clone)]
-pub(crate) struct SourceFile {
+/// One configuration file's text, as the caller read it (the core reads no files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
     /// The path shown in messages.
-    pub(crate) path: PathBuf,
+    pub path: PathBuf,
     /// The file's identity for cycle detection (its canonical path when it has one).
-    pub(crate) identity: PathBuf,
+    pub identity: PathBuf,
     /// The contents.
-    pub(crate) text: String,
+    pub text: String,
 }
 
-/// Finds and reads the files `include` lines name.
-pub(crate) trait Includes {
+impl SourceFile {
+    /// Text known by `path`, which is also its identity.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        let path = path.into();
+        SourceFile {
+            identity: path.clone(),
+            path,
+            text: text.into(),
+        }
+    }
+}
+
+/// Finds and reads the files `include` lines name; the daemons' loader implements it on the
+/// file system, so the parser stays free of I/O.
+pub trait Includes {
     /// Reads the file that `include name` in the file `from` refers to, or says why not.
     fn include(&self, name: &str, from: &Path) -> Result<SourceFile, String>;
+}
+
+/// Refuses every `include`: for configuration text held in memory, which has no directory.
+pub struct NoIncludes;
+
+impl Includes for NoIncludes {
+    fn include(&self, _name: &str, _from: &Path) -> Result<SourceFile, String> {
+        Err("text given in memory can't include files (load it from a file instead)".to_owned())
+    }
 }
 
 /// Where the parser stands inside the current file.
@@ -86,6 +108,7 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn file(&mut self, source: &SourceFile) {
         self.files_read += 1;
+        self.tree.files.push(source.path.clone());
         self.stack.push(source.clone());
         let mut current = Current::Top;
         for (index, raw) in source.text.lines().enumerate() {

@@ -2,6 +2,7 @@
 //! value came from. Later directives override earlier ones; a section seen twice is merged.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use super::error::Loc;
 use super::rules::{CHECK_NAMES, Kind};
@@ -59,6 +60,8 @@ pub(crate) struct Tree {
     pub(crate) unique: BTreeMap<Kind, Section>,
     /// Named sections by type, in file order.
     pub(crate) named: BTreeMap<Kind, Vec<(String, Section)>>,
+    /// The files parsed, in the order they were read (the main file first).
+    pub(crate) files: Vec<PathBuf>,
 }
 
 impl Tree {
@@ -68,6 +71,7 @@ impl Tree {
             top: Section::new(main),
             unique: BTreeMap::new(),
             named: BTreeMap::new(),
+            files: Vec::new(),
         }
     }
 

@@ -38,6 +38,7 @@ use crate::decide::{AgentFacts, Inputs, decide, release_proof};
 use crate::invariant;
 use crate::log::{LogLine, fmt_secs};
 use crate::state::{ClusterState, Mode};
+use crate::status_file::StatusFile;
 
 use book::Book;
 use elections::{Campaign, Elections, Holder, Phase, Transfer};
@@ -164,6 +165,7 @@ pub struct Leader {
     renewing: bool,
     renewed_before: bool,
     quorum_lost: bool,
+    stored: Option<StatusFile>,
 }
 
 impl Leader {
@@ -184,7 +186,16 @@ impl Leader {
             renewing: false,
             renewed_before: false,
             quorum_lost: false,
+            stored: None,
         }
+    }
+
+    /// The same machine with mysql-mmm's status file as the stored side of the startup vote
+    /// (a take-over from mysql-mmm): it counts only while the replicated state has not
+    /// started, like any stored state.
+    pub fn with_stored(mut self, stored: Option<StatusFile>) -> Leader {
+        self.stored = stored;
+        self
     }
 
     /// Handles one event at time `now` and returns what to do, in order.
@@ -530,7 +541,13 @@ impl Leader {
         let Some((reports, skip)) = term.startup.as_ref().and_then(Startup::ready_to_vote) else {
             return;
         };
-        let v = crate::startup::vote(&state, &reports, now.wall, &self.config);
+        let seeded = self.stored.as_ref().map(|f| {
+            let (seeded, lines) = f.seed(&state, &self.config);
+            lines.into_iter().for_each(|l| out.log(l));
+            seeded
+        });
+        let voted_on = seeded.as_ref().unwrap_or(&state);
+        let v = crate::startup::vote(voted_on, &reports, now.wall, &self.config);
         let id = out.call_id();
         term.proposal = Some((id, Origin::Vote));
         term.startup = Some(Startup::Voting { skip });

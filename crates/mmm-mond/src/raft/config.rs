@@ -40,6 +40,11 @@ pub struct NodeConfig {
     pub keep_logs_after_snapshot: u64,
     /// Link fault injection shared with other in-process nodes (blocks nothing by default).
     pub partition: Partition,
+    /// Mutual TLS for the Peer server and the Raft clients (`<socket type ssl>`); plain TCP
+    /// when `None`, the default.
+    pub tls: Option<mmm_daemon::tls::Tls>,
+    /// Names of the peers for log lines (`Can't reach monitor mon2 …`); ids otherwise.
+    pub peer_names: BTreeMap<NodeId, String>,
 }
 
 impl NodeConfig {
@@ -64,6 +69,8 @@ impl NodeConfig {
             snapshot_every: 1000,
             keep_logs_after_snapshot: 100,
             partition: Partition::default(),
+            tls: None,
+            peer_names: BTreeMap::new(),
         }
     }
 

@@ -30,7 +30,8 @@ mod types;
 pub use config::NodeConfig;
 pub use error::{MembershipError, ProposeError, StartError};
 pub use network::{
-    CodecError, NetworkFactory, ObservationsHandler, Partition, PeerNetwork, TransportError,
+    CodecError, NetworkFactory, ObservationsHandler, Partition, PeerContact, PeerHealth,
+    PeerNetwork, TransportError,
 };
 pub use node::{LeaderInfo, RaftNode, StateReader, is_leader, known_leader, quorum_fresh};
 pub use openraft::BasicNode;

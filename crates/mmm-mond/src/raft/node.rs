@@ -11,11 +11,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use super::config::NodeConfig;
 use super::error::{MembershipError, ProposeError, StartError};
-use super::network::{NetworkFactory, ObservationsHandler, ObservationsSlot, PeerService};
+use super::network::{
+    NetworkFactory, ObservationsHandler, ObservationsSlot, PeerContact, PeerHealth, PeerService,
+};
 use super::store::{Db, SharedApplied, open_store_tracked, read_lock};
 use super::types::{LogId, Metrics, MmmRaft, NodeId, Replicated};
 
@@ -42,6 +43,7 @@ pub struct RaftNode<S: Replicated> {
     applied: SharedApplied<S>,
     applied_tx: broadcast::Sender<(LogId, S::Response)>,
     observations: ObservationsSlot,
+    health: PeerHealth,
     propose_timeout: Duration,
     server_stop: Mutex<Option<oneshot::Sender<()>>>,
     server: Mutex<Option<JoinHandle<Result<(), tonic::transport::Error>>>>,
@@ -89,8 +91,14 @@ impl<S: Replicated> RaftNode<S> {
         let (log_store, sm, store) =
             open_store_tracked::<S>(&config.data_dir, ctx, applied_tx.clone()).await?;
         let applied = sm.shared();
-        let network =
-            NetworkFactory::new(config.id, config.partition.clone(), config.connect_timeout);
+        let health = PeerHealth::new(config.peer_names.clone());
+        let network = NetworkFactory::new(
+            config.id,
+            config.partition.clone(),
+            config.connect_timeout,
+            config.tls.clone(),
+            health.clone(),
+        );
         let raft = MmmRaft::<S>::new(config.id, raft_config, network, log_store, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -101,17 +109,17 @@ impl<S: Replicated> RaftNode<S> {
             raft.clone(),
             config.partition.clone(),
             observations.clone(),
+            health.clone(),
         );
         let (server_stop, stop_rx) = oneshot::channel::<()>();
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let id = config.id;
+        let tls = config.tls.clone();
         let server = tokio::spawn(async move {
-            let served = Server::builder()
-                .add_service(PeerServer::new(service))
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stop_rx.await;
-                })
-                .await;
+            let router = Server::builder().add_service(PeerServer::new(service));
+            let served = mmm_daemon::tls::serve(router, listener, tls, "Peer", async {
+                let _ = stop_rx.await;
+            })
+            .await;
             if let Err(e) = &served {
                 tracing::error!(node = id, error = %e, "peer server failed");
             }
@@ -124,6 +132,7 @@ impl<S: Replicated> RaftNode<S> {
             applied,
             applied_tx,
             observations,
+            health,
             propose_timeout: config.propose_timeout,
             server_stop: Mutex::new(Some(server_stop)),
             server: Mutex::new(Some(server)),
@@ -282,6 +291,16 @@ impl<S: Replicated> RaftNode<S> {
             .snapshot()
             .await
             .map_err(|e| MembershipError::Fatal(e.to_string()))
+    }
+
+    /// This node's contact records of its peers (the Control service's `cluster status`).
+    pub fn peer_health(&self) -> PeerHealth {
+        self.health.clone()
+    }
+
+    /// What this node knows about reaching peer `id` (last contact, current failure).
+    pub fn peer_contact(&self, id: NodeId) -> PeerContact {
+        self.health.contact(id)
     }
 
     /// Installs the handler for `Peer.ReportObservations` on this node's server.

@@ -30,27 +30,25 @@ fn classic_config(dir: &std::path::Path, port: u16, raft: u16) -> String {
     )
 }
 
-#[test]
-fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (port, raft) = (free_port(), free_port());
-    let conf = dir.path().join("mmm_mon.conf");
-    std::fs::write(&conf, classic_config(dir.path(), port, raft)).expect("write config");
-    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let log = dir.path().join("mond.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mmm-mond"))
+/// Starts mmm-mond on `conf` with `args`, its stderr into `log`.
+fn spawn(conf: &std::path::Path, log: &std::path::Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_mmm-mond"))
         .args(["--config", conf.to_str().expect("utf8")])
+        .args(args)
         .env("RUST_LOG", "info,openraft=error")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
+        .stderr(std::fs::File::create(log).expect("log file"))
         .spawn()
-        .expect("spawn mmm-mond");
+        .expect("spawn mmm-mond")
+}
 
+/// `show` from the monitor's Control port once the startup vote is applied (15 s at most).
+fn wait_for_show(port: u16, log: &std::path::Path) -> pb::ShowReply {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("rt");
-    let show = rt.block_on(async {
+    rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let attempt = async {
@@ -76,13 +74,37 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
             match attempt.await {
                 Ok(s) => break s,
                 Err(e) => {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
                     assert!(Instant::now() < deadline, "no answer: {e}\n{text}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }
-    });
+    })
+}
+
+/// Waits up to 10 s for `child` to exit.
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "mmm-mond did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port, raft) = (free_port(), free_port());
+    let conf = dir.path().join("mmm_mon.conf");
+    std::fs::write(&conf, classic_config(dir.path(), port, raft)).expect("write config");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let log = dir.path().join("mond.log");
+    let mut child = spawn(&conf, &log, &[]);
+    let show = wait_for_show(port, &log);
     let pid_file = dir.path().join("mond.pid");
     let pid_text = std::fs::read_to_string(&pid_file).expect("pid file written");
     assert_eq!(pid_text.trim(), child.id().to_string());
@@ -96,19 +118,22 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
         "{show:?}"
     );
 
+    // SIGHUP reloads certificates; without TLS it is logged and changes nothing.
+    // SAFETY: kill sends a signal to the child we spawned.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGHUP) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("SIGHUP received: nothing to reload")
+    {
+        assert!(Instant::now() < deadline, "no SIGHUP line");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(wait_for_show(port, &log).hosts.len(), 2, "still serving");
+
     // SAFETY: kill sends SIGTERM to the child we spawned.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "mmm-mond did not exit on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "exit {status:?}\n{text}");
     assert!(text.contains("Signal received: exiting..."), "{text}");
@@ -129,6 +154,43 @@ fn classic_single_monitor_runs_as_a_one_node_cluster_and_stops_on_sigterm() {
         text.contains("The status of the agent on host 'db1' could not be determined"),
         "{text}"
     );
+}
+
+#[test]
+fn this_names_the_node_when_the_config_does_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port, raft) = (free_port(), free_port());
+    let classic = classic_config(dir.path(), port, raft);
+    // The same node as a named <monitor mon1> section, with no this_monitor line.
+    let shared = format!(
+        "<monitor>\npid_path {d}/mond.pid\nping_ips 127.0.0.1\n</monitor>\n\
+         <monitor mon1>\nip 127.0.0.1\nport {port}\nraft_port {raft}\ndata_dir {d}/raft\n</monitor>\n",
+        d = dir.path().display()
+    );
+    let text = format!(
+        "{}{shared}",
+        &classic[..classic.find("<monitor>").expect("monitor")]
+    );
+    let conf = dir.path().join("mmm_mon.conf");
+    std::fs::write(&conf, text).expect("write config");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    let log = dir.path().join("refused.log");
+    let status = wait_exit(&mut spawn(&conf, &log, &[]));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!status.success(), "{text}");
+    assert!(
+        text.contains("Required config entry 'this_monitor' is missing"),
+        "{text}"
+    );
+
+    let log = dir.path().join("mond.log");
+    let mut child = spawn(&conf, &log, &["--this", "mon1"]);
+    let show = wait_for_show(port, &log);
+    assert_eq!(show.hosts.len(), 2);
+    // SAFETY: kill sends SIGTERM to the child we spawned.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    assert!(wait_exit(&mut child).success());
 }
 
 /// The state a host view carries (a bad number fails the test).

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use mmm_core::config::{LoadOptions, Program, load_with};
+use mmm_core::config::Program;
+use mmm_daemon::config::{LoadOptions, load_with};
 use mmm_mond::monitor::{Timing, this_node};
 use mmm_mond::raft::NodeConfig;
 
@@ -14,9 +15,11 @@ fn options() -> LoadOptions {
     LoadOptions {
         search_dirs: vec![deploy().join("mysql-mmm")],
         // git keeps no file modes beyond the exec bit, so a checkout's copies are 0644; the
-        // operator guide has the installed files chmod 640, and the loader's refusal of
-        // world-readable files is tested in mmm-core.
+        // package installs them 0640 root:mmm, and the loader's refusal of world-readable
+        // files is tested in mmm-daemon.
         check_permissions: false,
+        includes_beside_first: true,
+        this_monitor: None,
     }
 }
 

@@ -48,6 +48,20 @@ fn usage_errors_exit_2_and_change_nothing() {
 }
 
 #[test]
+fn a_zero_timeout_gets_a_clear_range_message() {
+    for flag in ["--timeout", "--connect-timeout"] {
+        let run = mmmctl(&[flag, "0", "--monitor", "127.0.0.1:1", "ping"]);
+        assert_eq!(run.code, 2);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "ERROR: {flag} 0 is out of range: give more than 0 and at most 3600 seconds (e.g. 0.5 or 5).\n"
+            )
+        );
+    }
+}
+
+#[test]
 fn missing_default_config_names_the_search_path_and_exits_2() {
     let run = mmmctl(&["@nosuchcluster", "show"]);
     assert_eq!(run.code, 2, "{}", run.stderr);

@@ -101,6 +101,13 @@ fn cluster_commands() {
         "{}",
         status.stdout
     );
+    for line in [
+        "    1  mon1  10.213.7.11:9988  voter    matched 43  leader\n",
+        "    2  mon2  10.213.7.12:9988  voter    matched 43  reachable, last contact 0.1 s ago\n",
+        "    3  mon3  10.213.7.13:9988  voter    unreachable: connection refused, never contacted\n",
+    ] {
+        assert!(status.stdout.contains(line), "{line}in:\n{}", status.stdout);
+    }
     let members = mmmctl(&["--monitor", &addr, "cluster", "members"]);
     assert_eq!(members.stdout.lines().count(), 4, "{}", members.stdout);
     let add = mmmctl(&["--monitor", &addr, "cluster", "add", "mon4"]);

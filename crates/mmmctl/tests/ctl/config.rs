@@ -252,3 +252,59 @@ fn an_unusable_config_exits_2_before_any_connection() {
     assert!(run.stderr.contains("mmm_common.conf:"), "{}", run.stderr);
     assert!(run.stderr.contains("--monitor HOST:PORT"), "{}", run.stderr);
 }
+
+#[test]
+fn config_check_lists_the_files_read_and_marks_unused_directives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "mmm_common.conf", SEED000_COMMON);
+    write(
+        dir.path(),
+        "mmm_mon.conf",
+        &mon_conf(&classic_monitor(9988)),
+    );
+    // A relative path: the include is found beside the file, not on /etc's search path.
+    let run = super::harness::mmmctl_in(dir.path(), &["config", "check", "./mmm_mon.conf"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with(
+            "# files read, in order:\n#   ./mmm_mon.conf\n#   ./mmm_common.conf\n# effective"
+        ),
+        "{}",
+        run.stdout
+    );
+    let mon_text = mon_conf(&classic_monitor(9988));
+    let line = |text: &str, needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .expect("needle present")
+    };
+    for expected in [
+        format!(
+            "#   ./mmm_common.conf:{}: host->default->bin_path: the agent needs no helpers\n",
+            line(SEED000_COMMON, "bin_path")
+        ),
+        format!(
+            "#   ./mmm_mon.conf:{}: monitor->bin_path: checks are built in\n",
+            line(&mon_text, "bin_path")
+        ),
+    ] {
+        assert!(
+            run.stdout.contains(&expected),
+            "{expected}in:\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stdout
+            .contains("# accepted but unused (these directives have no effect in mmm):\n"),
+        "{}",
+        run.stdout
+    );
+    // status_path is read for a take-over from mysql-mmm.
+    assert!(
+        !run.stdout.contains("monitor->status_path"),
+        "{}",
+        run.stdout
+    );
+}

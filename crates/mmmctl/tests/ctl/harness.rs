@@ -15,8 +15,18 @@ pub struct Run {
 /// Runs mmmctl with `args`, in UTC+8 (the seeds' time zone) and without a usable default
 /// config search (HOME-independent: the search dirs are absolute and absent here).
 pub fn mmmctl(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_mmmctl"))
+    run(Command::new(env!("CARGO_BIN_EXE_mmmctl")).args(args))
+}
+
+/// [`mmmctl`] run in the working directory `dir`.
+pub fn mmmctl_in(dir: &std::path::Path, args: &[&str]) -> Run {
+    run(Command::new(env!("CARGO_BIN_EXE_mmmctl"))
         .args(args)
+        .current_dir(dir))
+}
+
+fn run(command: &mut Command) -> Run {
+    let out = command
         .env("TZ", "Asia/Shanghai")
         .output()
         .expect("run mmmctl");

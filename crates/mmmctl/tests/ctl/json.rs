@@ -86,7 +86,13 @@ fn checks_mode_cluster_history_json_shapes() {
     assert_eq!(v["answered_by"], 1);
     assert_eq!(
         v["members"][2],
-        json!({"id": 3, "name": "mon3", "address": "10.213.7.13:9988", "voter": true, "matched": null})
+        json!({"id": 3, "name": "mon3", "address": "10.213.7.13:9988", "voter": true, "matched": null,
+               "reachability": "unreachable", "last_contact_ms": null, "error": "connection refused"})
+    );
+    assert_eq!(
+        v["members"][1],
+        json!({"id": 2, "name": "mon2", "address": "10.213.7.12:9988", "voter": true, "matched": 43,
+               "reachability": "reachable", "last_contact_ms": 120, "error": null})
     );
 
     let (_, v) = parse(&["--json", "--monitor", &addr, "cluster", "members"]);
@@ -99,5 +105,49 @@ fn checks_mode_cluster_history_json_shapes() {
         v["entries"][1],
         json!({"epoch": 7, "at_ms": 1_345_712_590_500_u64,
                "line": "Orphaned role 'reader(192.168.1.201)' has been assigned to 'db3'"})
+    );
+}
+
+#[test]
+fn failures_under_json_are_json_documents_on_stderr() {
+    let dead = super::server::dead_address();
+    let run = mmmctl(&["--json", "--monitor", &dead, "show"]);
+    assert_eq!(run.code, 3);
+    assert_eq!(run.stdout, "", "nothing on stdout");
+    let v: Value = serde_json::from_str(&run.stderr).expect("JSON on stderr");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["error"], "ERROR: Can't connect to monitor daemon!");
+    assert_eq!(v["kind"], "unreachable");
+    assert_eq!(v["exit_code"], 3);
+    assert!(
+        v["details"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains(&dead)))),
+        "{v}"
+    );
+
+    let run = mmmctl(&["--json", "--timeout", "0", "--monitor", &dead, "show"]);
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""));
+    let v: Value = serde_json::from_str(&run.stderr).expect("JSON on stderr");
+    assert_eq!(v["kind"], "usage");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--timeout 0 is out of range")),
+        "{v}"
+    );
+
+    let run = mmmctl(&["--json", "frobnicate"]);
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""));
+    let v: Value = serde_json::from_str(&run.stderr).expect("JSON on stderr");
+    assert_eq!(
+        (v["kind"].as_str(), v["exit_code"].as_u64()),
+        (Some("usage"), Some(2))
+    );
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("frobnicate")),
+        "{v}"
     );
 }

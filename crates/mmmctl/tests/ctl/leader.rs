@@ -62,6 +62,52 @@ fn a_follower_pointing_at_a_dead_leader_is_unreachable() {
 }
 
 #[test]
+fn a_leader_change_is_followed_to_the_new_leader_once_the_followers_name_it() {
+    let rt = runtime();
+    let dead = dead_address();
+    let leader = start(&rt, Behaviour::Leader(Topology::Seed000));
+    // Both followers still name the dead leader for their first two calls.
+    let f1 = start(&rt, Behaviour::Electing(dead.clone(), 2, leader.address()));
+    let f2 = start(&rt, Behaviour::Electing(dead.clone(), 2, leader.address()));
+    let (a1, a2) = (f1.address(), f2.address());
+    let show = mmmctl(&["--monitor", &a1, "--monitor", &a2, "show"]);
+    assert_eq!(show.code, 0, "{}{}", show.stdout, show.stderr);
+    assert!(show.stdout.contains("db2(192.168.1.187) master/ONLINE."));
+    assert_eq!(leader.calls().len(), 1);
+
+    let f3 = start(&rt, Behaviour::Electing(dead.clone(), 2, leader.address()));
+    let set = mmmctl(&["--monitor", &f3.address(), "set_online", "db2"]);
+    assert_eq!(set.code, 0, "{}{}", set.stdout, set.stderr);
+    assert_eq!(
+        f3.calls().len(),
+        3,
+        "two redirects to the dead leader, then the new one"
+    );
+    assert_eq!(
+        leader.calls().len(),
+        2,
+        "the write ran once, on the new leader"
+    );
+}
+
+#[test]
+fn a_redirect_to_a_leader_that_never_answers_ends_with_a_hint_within_the_timeout() {
+    let rt = runtime();
+    let dead = dead_address();
+    let follower = start(&rt, Behaviour::Follower(dead.clone()));
+    let started = Instant::now();
+    let run = mmmctl(&["--timeout", "1", "--monitor", &follower.address(), "show"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(follower.calls().len() > 1, "the follower was asked again");
+    assert!(
+        run.stderr.contains("a new leader may be being elected"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn no_quorum_exits_3() {
     let rt = runtime();
     let lonely = start(&rt, Behaviour::NoQuorum);

@@ -640,7 +640,54 @@ fn three_hosts_three_monitors() {
         "{}{}",
         only_dead.stdout, only_dead.stderr
     );
+
+    // `cluster add` of a member is an error, not an "added".
+    expect_run(
+        &c,
+        &["cluster", "add", &leader],
+        1,
+        &format!("ERROR: Monitor '{leader}' is already a member of the cluster.\n"),
+    );
+    // f1 back, then the leader killed: `show` right away is served by the new leader (the
+    // followers name the dead leader until they elect another), and `cluster status` lists
+    // the dead one as unreachable.
+    c.start(&f1).expect("start f1 again");
+    c.wait_for(&format!("{f1} reachable from the leader"), SETTLE, || {
+        member_reachability(&c, &f1).as_deref() == Some("reachable")
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.kill9(&leader).expect("kill -9 the leader");
+    let run = ctl(&c, &["show"]);
+    assert_eq!(
+        run.code, 0,
+        "show right after the leader died: {}{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout.contains("db2(10.213.7.12) master/ONLINE."),
+        "{}",
+        run.stdout
+    );
+    c.wait_for(
+        &format!("{leader} unreachable in cluster status"),
+        SETTLE,
+        || member_reachability(&c, &leader).as_deref() == Some("unreachable"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     c.shutdown();
+}
+
+/// `reachability` of member `name` in `--json cluster status` (the leader's view when the
+/// leader answers); `None` when no monitor answers or the member is not listed.
+fn member_reachability(c: &Cluster, name: &str) -> Option<String> {
+    let run = ctl(c, &["--json", "cluster", "status"]);
+    let v: Value = serde_json::from_str(&run.stdout).ok()?;
+    v["members"]
+        .as_array()?
+        .iter()
+        .find(|m| m["name"] == name)
+        .and_then(|m| m["reachability"].as_str())
+        .map(str::to_owned)
 }
 
 /// Rewrites every generated config of `c` so that the reader role has `hosts` and `ips`

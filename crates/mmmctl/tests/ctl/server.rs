@@ -19,6 +19,9 @@ pub enum Behaviour {
     Leader(Topology),
     /// Refuses with UNAVAILABLE + `mmm-leader: ADDR`.
     Follower(String),
+    /// A follower during a leader change: redirects to the first address for its first
+    /// `usize` calls (a leader that died), then to the second (the newly elected one).
+    Electing(String, usize, String),
     /// Refuses with UNAVAILABLE "no quorum".
     NoQuorum,
     /// Sleeps this long before answering like a leader.
@@ -111,6 +114,15 @@ pub fn dead_address() -> String {
     addr.to_string()
 }
 
+/// UNAVAILABLE `message` with `mmm-leader: leader`.
+fn redirect(leader: &str, message: &str) -> Status {
+    let mut status = Status::unavailable(message.to_owned());
+    if let Ok(value) = leader.parse::<MetadataValue<_>>() {
+        status.metadata_mut().insert("mmm-leader", value);
+    }
+    status
+}
+
 struct Fake {
     behaviour: Behaviour,
     calls: Arc<Mutex<Vec<Vec<String>>>>,
@@ -118,18 +130,20 @@ struct Fake {
 
 impl Fake {
     async fn gate(&self, call: Vec<String>) -> Result<Topology, Status> {
-        if let Ok(mut c) = self.calls.lock() {
-            c.push(call);
-        }
+        let calls_before = match self.calls.lock() {
+            Ok(mut c) => {
+                c.push(call);
+                c.len() - 1
+            }
+            Err(_) => 0,
+        };
         match &self.behaviour {
             Behaviour::Leader(t) => Ok(*t),
-            Behaviour::Follower(leader) => {
-                let mut status = Status::unavailable("not the leader");
-                let value: MetadataValue<_> =
-                    leader.parse().map_err(|_| Status::internal("bad"))?;
-                status.metadata_mut().insert("mmm-leader", value);
-                Err(status)
-            }
+            Behaviour::Follower(leader) => Err(redirect(leader, "not the leader")),
+            Behaviour::Electing(old, n, new) => Err(redirect(
+                if calls_before < *n { old } else { new },
+                "no quorum: the leader is unreachable from this monitor",
+            )),
             Behaviour::NoQuorum => Err(Status::unavailable("no quorum: 1 of 3 monitors reachable")),
             Behaviour::Slow(d, t) => {
                 tokio::time::sleep(*d).await;
@@ -318,6 +332,18 @@ fn cluster_reply() -> pb::ClusterStatusReply {
         address: format!("10.213.7.{}:9988", 10 + id),
         voter: true,
         matched,
+        reachability: match id {
+            1 => "self",
+            2 => "reachable",
+            _ => "unreachable",
+        }
+        .into(),
+        last_contact_ms: (id == 2).then_some(120),
+        error: if id == 3 {
+            "connection refused".into()
+        } else {
+            String::new()
+        },
     };
     pb::ClusterStatusReply {
         leader_id: 1,

@@ -73,25 +73,25 @@ check ping
   check_period           5s
   trap_period            0.5s
   timeout                2s
-  restart_after          10000 (accepted, no effect)
+  restart_after          10000 (accepted, unused: checks run inside mmm-mond, nothing to restart)
   max_backlog            60
 check mysql
   check_period           5s
   trap_period            0.5s
   timeout                2s
-  restart_after          10000 (accepted, no effect)
+  restart_after          10000 (accepted, unused: checks run inside mmm-mond, nothing to restart)
   max_backlog            60
 check rep_threads
   check_period           5s
   trap_period            0.5s
   timeout                2s
-  restart_after          10000 (accepted, no effect)
+  restart_after          10000 (accepted, unused: checks run inside mmm-mond, nothing to restart)
   max_backlog            60
 check rep_backlog
   check_period           5s
   trap_period            0.5s
   timeout                2s
-  restart_after          10000 (accepted, no effect)
+  restart_after          10000 (accepted, unused: checks run inside mmm-mond, nothing to restart)
   max_backlog            60
 monitor
   ip                     127.0.0.1
@@ -200,7 +200,11 @@ fn marks_this_monitor_node_and_shows_extensions() {
 fn notes_accepted_but_unused_mysql_mmm_paths() {
     let cfg = loaded(load_fixture("seed0", "mmm_mon.conf", Program::Monitor));
     let text = config::describe(&cfg, Program::Monitor);
-    assert!(text.contains("  status_path            /var/lib/misc/mmm_mond.status (accepted, unused: state lives in Raft)\n"), "{text}");
+    // status_path is read for a take-over from mysql-mmm, so it carries no note.
+    assert!(
+        text.contains("  status_path            /var/lib/misc/mmm_mond.status\n"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "  bin_path               /usr/lib/mysql-mmm/ (accepted, unused: checks are built in)\n"
@@ -214,5 +218,54 @@ fn notes_accepted_but_unused_mysql_mmm_paths() {
     assert!(
         config::describe(&agent, Program::Agent)
             .starts_with("# effective mysql-mmm configuration as read by mmm-agentd (agent)\n")
+    );
+}
+
+#[test]
+fn load_source_reports_the_files_read_in_order_and_the_unused_directives() {
+    let dir = super::fixture("seed0");
+    let main = dir.join("mmm_mon.conf");
+    let text = std::fs::read_to_string(&main).expect("fixture");
+    let includes = super::FixtureDir(dir.clone());
+    let loaded = config::load_source(
+        config::SourceFile::new(&main, text),
+        Program::Monitor,
+        &includes,
+    )
+    .expect("seed0 loads");
+    let common = dir.join("mmm_common.conf");
+    assert_eq!(loaded.files, [main.clone(), common.clone()]);
+    let unused: Vec<(String, String, Option<usize>)> = loaded
+        .unused
+        .iter()
+        .map(|u| (u.name.clone(), u.file.display().to_string(), u.line))
+        .collect();
+    assert_eq!(
+        unused,
+        [
+            (
+                "monitor->bin_path".to_owned(),
+                main.display().to_string(),
+                Some(6)
+            ),
+            (
+                "host->default->bin_path".to_owned(),
+                common.display().to_string(),
+                Some(5)
+            ),
+        ]
+    );
+    assert_eq!(loaded.unused[0].why, "checks are built in");
+}
+
+#[test]
+fn load_str_reads_nothing_from_disk() {
+    let got = super::errors(load_text("include /etc/passwd\nthis db1\n", Program::Agent));
+    assert_eq!(
+        got,
+        [
+            "test.conf:1: Can't include '/etc/passwd' in 'test.conf' on line 1: text given in memory \
+             can't include files (load it from a file instead)"
+        ]
     );
 }

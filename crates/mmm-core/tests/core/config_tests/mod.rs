@@ -1,65 +1,23 @@
-//! The mysql-mmm configuration loader: syntax, includes, templates, per-program
-//! validation, extensions, the seed configs, file permissions and `describe`.
+//! The mysql-mmm configuration core: syntax, templates, per-program validation, extensions,
+//! the seed configs and `describe`. The core reads no files: these tests read the fixtures
+//! themselves and hand them in (the file-system loader with its search path, include
+//! resolution and permission check is tested in mmm-daemon).
 
 mod describe;
 mod extensions;
-mod files;
-mod includes;
 mod monitors;
 mod no_panic;
 mod seeds;
 mod syntax;
 mod validation;
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use mmm_core::config::{self, Config, ConfigErrors, LoadOptions, Program};
+use mmm_core::config::{self, Config, ConfigErrors, Includes, Program, SourceFile};
 
-/// A minimal cluster every program accepts: two masters, a slave, writer and reader
-/// roles, a classic `<monitor>`.
-pub(crate) const BASE: &str = "\
-active_master_role writer
-this db1
-<host default>
-cluster_interface eth0
-pid_path /run/mmm/agent.pid
-agent_user agent
-agent_password agent-secret
-monitor_user monitor
-monitor_password monitor-secret
-replication_user repl
-replication_password repl-secret
-</host>
-<host db1>
-ip 10.213.7.11
-mode master
-peer db2
-</host>
-<host db2>
-ip 10.213.7.12
-mode master
-peer db1
-</host>
-<host db3>
-ip 10.213.7.13
-mode slave
-</host>
-<role writer>
-hosts db1, db2
-ips 10.213.7.100
-mode exclusive
-</role>
-<role reader>
-hosts db1, db2, db3
-ips 10.213.7.101, 10.213.7.102
-mode balanced
-</role>
-<monitor>
-ip 127.0.0.1
-pid_path /run/mmm/mond.pid
-ping_ips 10.213.7.1
-</monitor>
-";
+pub(crate) use common::*;
 
 /// Every program.
 pub(crate) const PROGRAMS: [Program; 4] = [
@@ -69,79 +27,61 @@ pub(crate) const PROGRAMS: [Program; 4] = [
     Program::Tools,
 ];
 
-/// Options that search nothing and skip the permission check (for in-memory text).
-pub(crate) fn no_search() -> LoadOptions {
-    LoadOptions::searching(Vec::<PathBuf>::new(), false)
-}
-
 /// Loads `text` as the file `test.conf`.
 pub(crate) fn load_text(text: &str, program: Program) -> Result<Config, ConfigErrors> {
-    config::load_str_with(text, "test.conf", program, &no_search())
+    config::load_str(text, "test.conf", program)
 }
 
-/// `BASE` followed by `extra` (whose first line is `BASE`'s line count + 1).
-pub(crate) fn with_base(extra: &str) -> String {
-    format!("{BASE}{extra}")
+/// A fixture file as the core's input (the test reads it; the core reads nothing).
+fn read_source(path: &Path) -> Result<SourceFile, String> {
+    std::fs::read_to_string(path)
+        .map(|text| SourceFile::new(path, text))
+        .map_err(|e| format!("Can't read config file '{}': {e}", path.display()))
 }
 
-/// The 1-based line of `text` holding `needle` (the first one).
-pub(crate) fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|line| line.contains(needle))
-        .map(|index| index + 1)
-        .unwrap_or_else(|| panic!("'{needle}' is not in the text"))
-}
+/// `include NAME` read from one fixture directory, `.conf` appended as mysql-mmm does.
+pub(crate) struct FixtureDir(pub(crate) PathBuf);
 
-/// `text` with the first line containing `needle` replaced by `replacement` (which may be
-/// empty, leaving a blank line so other line numbers stay put).
-pub(crate) fn replace_line(text: &str, needle: &str, replacement: &str) -> String {
-    let at = line_of(text, needle);
-    text.lines()
-        .enumerate()
-        .map(|(index, line)| if index + 1 == at { replacement } else { line })
-        .map(|line| format!("{line}\n"))
-        .collect()
-}
-
-/// The errors of a failed load, one display line each; panics if the load succeeded.
-pub(crate) fn errors(result: Result<Config, ConfigErrors>) -> Vec<String> {
-    match result {
-        Ok(cfg) => panic!("expected errors, the config loaded: {cfg:#?}"),
-        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+impl Includes for FixtureDir {
+    fn include(&self, name: &str, _from: &Path) -> Result<SourceFile, String> {
+        let file = if name.ends_with(".conf") {
+            name.to_owned()
+        } else {
+            format!("{name}.conf")
+        };
+        read_source(&self.0.join(file))
     }
 }
 
-/// The loaded config; panics with every error if the load failed.
-pub(crate) fn loaded(result: Result<Config, ConfigErrors>) -> Config {
-    match result {
-        Ok(cfg) => cfg,
-        Err(errors) => panic!("expected the config to load:\n{errors}"),
-    }
+/// Loads `text` (named `origin`) whose includes are read from `include_dir`.
+pub(crate) fn load_text_including(
+    text: &str,
+    origin: &str,
+    include_dir: &Path,
+    program: Program,
+) -> Result<Config, ConfigErrors> {
+    let main = SourceFile::new(origin, text);
+    config::load_source(main, program, &FixtureDir(include_dir.to_path_buf()))
+        .map(|loaded| loaded.config)
 }
 
-/// Asserts that the load fails with exactly one error, equal to `expected`.
-pub(crate) fn assert_single_error(result: Result<Config, ConfigErrors>, expected: &str) {
-    assert_eq!(errors(result), [expected]);
+/// Loads the file `main` whose includes are read from `include_dir`.
+pub(crate) fn load_fixture_at(
+    main: &Path,
+    include_dir: &Path,
+    program: Program,
+) -> Result<Config, ConfigErrors> {
+    let main = read_source(main).unwrap_or_else(|e| panic!("fixture: {e}"));
+    config::load_source(main, program, &FixtureDir(include_dir.to_path_buf()))
+        .map(|loaded| loaded.config)
 }
 
-/// The fixture directory `tests/config/<rel>`.
-pub(crate) fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/config")
-        .join(rel)
-}
-
-/// Loads `tests/config/<dir>/<file>` with `<dir>` as the only search directory and no
-/// permission check (git stores fixtures world-readable).
+/// Loads `tests/config/<dir>/<file>`, whose includes come from `<dir>`.
 pub(crate) fn load_fixture(
     dir: &str,
     file: &str,
     program: Program,
 ) -> Result<Config, ConfigErrors> {
     let dir = fixture(dir);
-    config::load_with(
-        &dir.join(file),
-        program,
-        &LoadOptions::searching([dir.clone()], false),
-    )
+    load_fixture_at(&dir.join(file), &dir, program)
 }

@@ -5,9 +5,11 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use mmm_core::config::{self, HostMode, LoadOptions, Program, RoleMode};
+use mmm_core::config::{HostMode, Program, RoleMode};
 
-use super::{errors, fixture, line_of, load_fixture, load_text, loaded};
+use super::{
+    errors, fixture, line_of, load_fixture, load_fixture_at, load_text, load_text_including, loaded,
+};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().expect("ip")
@@ -130,9 +132,8 @@ fn second_report_as_written_fails_on_every_glued_line_with_file_and_line() {
 #[test]
 fn second_report_trailing_comments_are_values_and_fail() {
     let fixed = fixture("seed2/fixed");
-    let options = LoadOptions::searching([fixed.clone()], false);
     let agent = fixture("seed2/as-written/mmm_agent.conf");
-    let got = errors(config::load_with(&agent, Program::Agent, &options));
+    let got = errors(load_fixture_at(&agent, &fixed, Program::Agent));
     assert_eq!(
         got,
         [format!(
@@ -148,11 +149,11 @@ fn second_report_trailing_comments_are_values_and_fail() {
         "auto_set_online 10  #恢复后自动设置在线的时间",
     );
     let at = line_of(&mon, "auto_set_online");
-    let got = errors(config::load_str_with(
+    let got = errors(load_text_including(
         &mon,
         "mmm_mon.conf",
+        &fixed,
         Program::Monitor,
-        &options,
     ));
     assert_eq!(
         got,
@@ -165,9 +166,12 @@ fn second_report_trailing_comments_are_values_and_fail() {
 
 #[test]
 fn second_report_monitor_file_as_written_reports_its_own_lines() {
-    let options = LoadOptions::searching([fixture("seed2/fixed")], false);
     let mon = fixture("seed2/as-written/mmm_mon.conf");
-    let got = errors(config::load_with(&mon, Program::Monitor, &options));
+    let got = errors(load_fixture_at(
+        &mon,
+        &fixture("seed2/fixed"),
+        Program::Monitor,
+    ));
     let m = mon.display();
     let lines: Vec<&str> = got
         .iter()

@@ -14,7 +14,8 @@
 //!   monitor (the leader) is monitor 1.
 //! * `at YYYY/MM/DD HH:MM:SS` or `at +S` — the clock.
 //! * `host H STATE [role(ip) …]` — initial state (before the run), `mode MODE` likewise;
-//!   `unstarted` — a new cluster (the first tick runs the startup vote).
+//!   `unstarted` — a new cluster (the first tick runs the startup vote); `stored LINE` — one
+//!   line of mysql-mmm's status file (`host|STATE|role(ip),…`), the stored side of that vote.
 //! * `check[@M] HOST CHECK RESULT…` — one raw result through monitor M's tracker (default 1);
 //!   `checks[@M] HOST|all RESULT…` — the same result for all four checks.
 //! * `network@M up|down` — a monitor's own network.

@@ -70,6 +70,8 @@ pub struct Runner {
     latest_push: BTreeMap<String, (CallId, StatusPush)>,
     next_request: u64,
     trace: Trace,
+    /// mysql-mmm status file lines (`stored` inputs), handed to the machine when it starts.
+    stored: String,
     pub out: String,
 }
 
@@ -89,6 +91,7 @@ impl Runner {
             latest_push: BTreeMap::new(),
             next_request: 0,
             trace: Trace::default(),
+            stored: String::new(),
             out: String::new(),
         }
     }
@@ -142,7 +145,12 @@ impl Runner {
                 Duration::from_secs(3),
             );
             timing.observer_quorum = self.quorum;
-            let mut l = Leader::new(cfg, ME, timing);
+            let stored = if self.stored.is_empty() {
+                None
+            } else {
+                Some(mmm_core::status_file::parse(&self.stored).map_err(|e| e.to_string())?)
+            };
+            let mut l = Leader::new(cfg, ME, timing).with_stored(stored);
             let start = Now::at(Timestamp::from_secs(0));
             for ev in [
                 Event::Network { ok: true },
@@ -389,7 +397,7 @@ impl Runner {
             None => (cmd, None),
         };
         match cmd {
-            "config" | "option" | "monitors" | "at" | "mode" | "host" | "unstarted" => {
+            "config" | "option" | "monitors" | "at" | "mode" | "host" | "unstarted" | "stored" => {
                 self.setup(cmd, args)
             }
             "check" | "checks" | "network" | "fresh" => self.monitor_input(cmd, mon, args),
@@ -444,6 +452,10 @@ impl Runner {
             "unstarted" => {
                 self.state = None;
                 self.dirty = true;
+            }
+            "stored" => {
+                self.stored.push_str(&args.join(" "));
+                self.stored.push('\n');
             }
             _ => unreachable!("setup input"),
         }

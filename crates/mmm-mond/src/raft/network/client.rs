@@ -20,9 +20,12 @@ use openraft::raft::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+
+use crate::tls::Tls;
 
 use super::codec::{from_payload, to_payload};
+use super::health::{PeerHealth, reason as health_reason};
 use super::partition::Partition;
 use crate::raft::types::{MmmRaftTypes, NodeId, Replicated};
 
@@ -77,17 +80,28 @@ pub struct NetworkFactory<S> {
     from: NodeId,
     partition: Partition,
     connect_timeout: Duration,
+    tls: Option<Tls>,
+    health: PeerHealth,
     channels: ChannelCache,
     _state: PhantomData<fn() -> S>,
 }
 
 impl<S> NetworkFactory<S> {
-    /// Builds the factory for node `from`; `partition` is consulted on every RPC.
-    pub fn new(from: NodeId, partition: Partition, connect_timeout: Duration) -> Self {
+    /// Builds the factory for node `from`; `partition` is consulted on every RPC, every
+    /// connection uses mutual TLS when `tls` is set, and every outcome is recorded in `health`.
+    pub fn new(
+        from: NodeId,
+        partition: Partition,
+        connect_timeout: Duration,
+        tls: Option<Tls>,
+        health: PeerHealth,
+    ) -> Self {
         Self {
             from,
             partition,
             connect_timeout,
+            tls,
+            health,
             channels: Arc::default(),
             _state: PhantomData,
         }
@@ -104,6 +118,8 @@ impl<S: Replicated> RaftNetworkFactory<MmmRaftTypes<S>> for NetworkFactory<S> {
             addr: node.addr.clone(),
             partition: self.partition.clone(),
             connect_timeout: self.connect_timeout,
+            tls: self.tls.clone(),
+            health: self.health.clone(),
             channels: self.channels.clone(),
             _state: PhantomData,
         }
@@ -117,6 +133,8 @@ pub struct PeerNetwork<S> {
     addr: String,
     partition: Partition,
     connect_timeout: Duration,
+    tls: Option<Tls>,
+    health: PeerHealth,
     channels: ChannelCache,
     _state: PhantomData<fn() -> S>,
 }
@@ -133,19 +151,14 @@ impl<S> PeerNetwork<S> {
         {
             return Ok(client.clone());
         }
-        let uri = if self.addr.contains("://") {
-            self.addr.clone()
-        } else {
-            format!("http://{}", self.addr)
-        };
-        let channel = Endpoint::from_shared(uri)
+        let endpoint = crate::tls::endpoint(&self.addr)
             .map_err(|source| TransportError::BadAddress {
                 addr: self.addr.clone(),
                 source,
             })?
             .connect_timeout(self.connect_timeout)
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .tcp_nodelay(true);
+        let channel = mmm_daemon::tls::lazy_channel(endpoint, self.tls.as_ref());
         let client = PeerClient::new(channel);
         cache.insert(self.target, (self.addr.clone(), client.clone()));
         Ok(client)
@@ -167,33 +180,49 @@ impl<S> PeerNetwork<S> {
     {
         let (from, to) = (self.from, self.target);
         if self.partition.is_blocked(from, to) {
-            return Err(unreachable(&TransportError::Partitioned { from, to }));
+            return Err(self.unreachable(TransportError::Partitioned { from, to }));
         }
         let payload = to_payload(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let client = self.client().map_err(|e| unreachable(&e))?;
+        let client = self.client().map_err(|e| self.unreachable(e))?;
         let ttl = option.hard_ttl();
         let reply = match tokio::time::timeout(ttl, send(client, payload)).await {
             Err(_) => {
+                let why = format!("no answer within {} s", seconds(ttl));
+                self.health.failed(to, &self.addr, &why);
                 let e = TransportError::Timeout { to, after: ttl };
                 return Err(RPCError::Network(NetworkError::new(&e)));
             }
-            Ok(Err(status)) => return Err(status_error(to, status)),
+            Ok(Err(status)) => {
+                self.health.failed(to, &self.addr, &health_reason(&status));
+                return Err(status_error(to, status));
+            }
             Ok(Ok(reply)) => reply.into_inner(),
         };
         if self.partition.is_blocked(to, from) {
-            return Err(unreachable(&TransportError::Partitioned {
-                from: to,
-                to: from,
-            }));
+            return Err(self.unreachable(TransportError::Partitioned { from: to, to: from }));
         }
+        self.health.sent(to, &self.addr);
         let result: Result<Resp, RaftError<NodeId, E>> = from_payload(&reply)
             .map_err(|e| RPCError::Network(NetworkError::new(&TransportError::Codec(e))))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(to, e)))
     }
 }
 
-fn unreachable<E: Error>(e: &TransportError) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
-    RPCError::Unreachable(Unreachable::new(e))
+impl<S> PeerNetwork<S> {
+    /// Records `e` as a failure to reach the target and wraps it for openraft.
+    fn unreachable<E: Error>(
+        &self,
+        e: TransportError,
+    ) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
+        self.health.failed(self.target, &self.addr, &e.to_string());
+        RPCError::Unreachable(Unreachable::new(&e))
+    }
+}
+
+/// Seconds with as many decimals as the duration has (`0.15`, `1`), as configs write them.
+fn seconds(d: Duration) -> String {
+    let text = format!("{:.3}", d.as_secs_f64());
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// Connection-level failures mean the peer is down or cut off; anything else is a network error.

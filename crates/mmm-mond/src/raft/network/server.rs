@@ -10,6 +10,7 @@ use serde::Serialize;
 use tonic::{Request, Response, Status};
 
 use super::codec::{from_payload, to_payload};
+use super::health::PeerHealth;
 use super::partition::Partition;
 use crate::raft::types::{MmmRaft, MmmRaftTypes, NodeId, Replicated};
 
@@ -34,6 +35,7 @@ pub(crate) struct PeerService<S: Replicated> {
     raft: MmmRaft<S>,
     partition: Partition,
     observations: ObservationsSlot,
+    health: PeerHealth,
 }
 
 impl<S: Replicated> PeerService<S> {
@@ -42,16 +44,18 @@ impl<S: Replicated> PeerService<S> {
         raft: MmmRaft<S>,
         partition: Partition,
         observations: ObservationsSlot,
+        health: PeerHealth,
     ) -> Self {
         Self {
             id,
             raft,
             partition,
             observations,
+            health,
         }
     }
 
-    /// Refuses requests whose sender is cut off from this node.
+    /// Refuses requests whose sender is cut off from this node; records contact otherwise.
     fn admit(&self, sender: NodeId) -> Result<(), Status> {
         if self.partition.is_blocked(sender, self.id) {
             return Err(Status::unavailable(format!(
@@ -59,6 +63,7 @@ impl<S: Replicated> PeerService<S> {
                 self.id
             )));
         }
+        self.health.heard_from(sender);
         Ok(())
     }
 }

@@ -171,6 +171,7 @@ impl MonCluster {
             checks: CheckSource::Events(rx, net_rx),
             partition: self.partition.clone(),
             tweak: None,
+            join: false,
         };
         let m = Monitor::start(opts).await.expect("monitor starts");
         self.monitors.insert(id, Some(m));

@@ -458,6 +458,7 @@ fn overlapping_holds_keep_elections_off_until_the_last_window_ends() {
         let hold = || {
             mmm_mond::control::ask_peer(
                 &config,
+                None,
                 follower,
                 mmm_core::leader::PeerAsk::HoldElections,
                 Duration::from_secs(5),

@@ -12,7 +12,7 @@ use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
 const WRITER_IP: &str = "10.213.7.100";
 
 /// mmm-agentd, mmm-mond and mmmctl, built by cargo before the first use.
-fn binaries() -> Binaries {
+pub(crate) fn binaries() -> Binaries {
     mmm_lab::build_binaries().expect("build mmm-agentd, mmm-mond and mmmctl")
 }
 

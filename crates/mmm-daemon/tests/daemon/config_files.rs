@@ -5,10 +5,11 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use mmm_core::config::{self, ConfigKind, LoadOptions, Program};
+use mmm_core::config::{ConfigKind, Program};
+use mmm_daemon::config::{self, LoadOptions};
 use tempfile::TempDir;
 
-use super::{BASE, errors, fixture, loaded};
+use super::common::{BASE, errors, fixture, loaded};
 
 fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
@@ -131,6 +132,12 @@ fn default_file_names_follow_mysql_mmm() {
         LoadOptions::default(),
         LoadOptions::searching(["/etc", "/etc/mmm", "/etc/mysql-mmm"], true)
     );
+    assert!(LoadOptions::default().includes_beside_first);
+    assert!(
+        !LoadOptions::default()
+            .for_found_file()
+            .includes_beside_first
+    );
 }
 
 #[test]
@@ -171,7 +178,7 @@ fn find_default_takes_the_first_readable_file_in_the_search_path() {
     );
 }
 
-fn errors_of(result: Result<std::path::PathBuf, config::ConfigErrors>) -> Vec<String> {
+fn errors_of(result: Result<std::path::PathBuf, mmm_core::config::ConfigErrors>) -> Vec<String> {
     match result {
         Ok(path) => panic!("expected an error, found {}", path.display()),
         Err(errors) => errors.0.iter().map(ToString::to_string).collect(),

@@ -1,13 +1,15 @@
-//! `include`: mysql-mmm's search path, `.conf` appended, paths relative to the including
-//! file, absolute paths, missing files and cycles — with the right file and line.
+//! `include`: beside the including file first, then mysql-mmm's search path (or mysql-mmm's
+//! order for a file found on the search path), `.conf` appended, paths relative to the
+//! including file, absolute paths, missing files and cycles — with the right file and line.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use mmm_core::config::{self, LoadOptions, Program};
+use mmm_core::config::Program;
+use mmm_daemon::config::{self, LoadOptions};
 use tempfile::TempDir;
 
-use super::{BASE, errors, loaded};
+use super::common::{BASE, errors, line_of, loaded, replace_line};
 
 fn write(path: &Path, text: &str) {
     if let Some(parent) = path.parent() {
@@ -26,7 +28,7 @@ fn options(dirs: &[&Path]) -> LoadOptions {
 }
 
 #[test]
-fn bare_names_use_the_search_path_in_order_with_conf_appended() {
+fn bare_names_look_beside_a_file_given_by_path_then_on_the_search_path_in_order() {
     let tmp = TempDir::new().expect("tempdir");
     let (first, second, here) = (
         tmp.path().join("etc"),
@@ -46,23 +48,84 @@ fn bare_names_use_the_search_path_in_order_with_conf_appended() {
         &here.join("mmm_agent.conf"),
         "include mmm_common\nthis db2\n",
     );
+    let main = here.join("mmm_agent.conf");
     let cfg = loaded(config::load_with(
-        &here.join("mmm_agent.conf"),
+        &main,
         Program::Agent,
         &options(&[&first, &second]),
     ));
-    assert_eq!(cfg.max_kill_retries, 3, "the first search dir wins");
+    assert_eq!(
+        cfg.max_kill_retries, 4,
+        "the file beside the main file wins"
+    );
     assert_eq!(
         cfg.this.as_deref(),
         Some("db2"),
         "directives after the include override it"
     );
+    fs::remove_file(here.join("mmm_common.conf")).expect("rm");
     let cfg = loaded(config::load_with(
-        &here.join("mmm_agent.conf"),
+        &main,
+        Program::Agent,
+        &options(&[&first, &second]),
+    ));
+    assert_eq!(cfg.max_kill_retries, 3, "then the first search dir wins");
+    let cfg = loaded(config::load_with(
+        &main,
         Program::Agent,
         &options(&[&second]),
     ));
     assert_eq!(cfg.max_kill_retries, 10);
+}
+
+#[test]
+fn a_file_found_on_the_search_path_includes_in_mysql_mmm_order() {
+    let tmp = TempDir::new().expect("tempdir");
+    let (first, second) = (tmp.path().join("etc"), tmp.path().join("etc-mmm"));
+    write(
+        &first.join("mmm_common.conf"),
+        &format!("{BASE}max_kill_retries 3\n"),
+    );
+    write(
+        &second.join("mmm_common.conf"),
+        &format!("{BASE}max_kill_retries 4\n"),
+    );
+    write(&second.join("mmm_agent.conf"), "include mmm_common\n");
+    let found = options(&[&first, &second]);
+    let main = config::find_default_with(mmm_core::config::ConfigKind::Agent, None, &found)
+        .expect("found in the second dir");
+    assert_eq!(main, second.join("mmm_agent.conf"));
+    let cfg = loaded(config::load_with(
+        &main,
+        Program::Agent,
+        &found.for_found_file(),
+    ));
+    assert_eq!(cfg.max_kill_retries, 3, "mysql-mmm: the search path first");
+}
+
+#[test]
+fn the_report_lists_the_files_read_in_order() {
+    let tmp = TempDir::new().expect("tempdir");
+    let conf = tmp.path().join("conf");
+    write(&conf.join("mmm_common.conf"), BASE);
+    write(&conf.join("debug.conf"), "debug 1\n");
+    let main = conf.join("mmm_agent.conf");
+    write(&main, "include debug\ninclude mmm_common\nthis db3\n");
+    let report = config::load_report(&main, Program::Agent, &options(&[])).expect("loads");
+    assert_eq!(
+        report.files,
+        [
+            main.clone(),
+            conf.join("debug.conf"),
+            conf.join("mmm_common.conf")
+        ]
+    );
+    let unused: Vec<(&str, Option<usize>)> = report
+        .unused
+        .iter()
+        .map(|u| (u.name.as_str(), u.line))
+        .collect();
+    assert_eq!(unused, [("debug", Some(1))]);
 }
 
 #[test]
@@ -110,10 +173,10 @@ fn relative_paths_are_relative_to_the_including_file_and_absolute_paths_work() {
 }
 
 #[test]
-fn load_str_resolves_includes_against_the_search_path() {
+fn text_in_memory_resolves_includes_against_the_search_path() {
     let tmp = TempDir::new().expect("tempdir");
     write(&tmp.path().join("mmm_common.conf"), BASE);
-    let cfg = loaded(config::load_str_with(
+    let cfg = loaded(config::load_text_with(
         "include mmm_common.conf\nthis db3\n",
         "inline",
         Program::Agent,
@@ -137,7 +200,7 @@ fn a_missing_include_names_the_including_line_and_the_dirs_searched() {
         got,
         [format!(
             "{m}:3: Can't include 'nothere' in '{m}' on line 3: No readable config file nothere.conf in \
-             /nonexistent-a, {}",
+             {}, /nonexistent-a",
             tmp.path().display()
         )]
     );
@@ -187,7 +250,7 @@ fn validation_errors_of_included_directives_point_into_the_included_file() {
         Program::Monitor,
         &options(&[tmp.path()]),
     ));
-    let line = super::line_of(BASE, "ip 10.213.7.13");
+    let line = line_of(BASE, "ip 10.213.7.13");
     assert_eq!(
         got,
         [format!(
@@ -240,9 +303,50 @@ fn the_same_file_may_be_included_twice_without_a_cycle() {
 fn include_is_only_allowed_at_the_top_level() {
     let text = "<host db1>\ninclude mmm_common\n</host>\n";
     assert_eq!(
-        errors(super::load_text(text, Program::Agent)),
+        errors(mmm_core::config::load_str(
+            text,
+            "test.conf",
+            Program::Agent
+        )),
         [
             "test.conf:2: 'include' is only allowed outside sections, not in <host db1>, in 'test.conf' on line 2!"
+        ]
+    );
+}
+
+#[test]
+fn this_monitor_from_the_command_line_stands_in_for_the_file_and_overrides_it() {
+    let tmp = TempDir::new().expect("tempdir");
+    let nodes =
+        "<monitor mon1>\nip 10.213.7.21\n</monitor>\n<monitor mon2>\nip 10.213.7.22\n</monitor>\n";
+    let base = replace_line(BASE, "ip 127.0.0.1", "");
+    let main = tmp.path().join("mmm_mon.conf");
+    write(&main, &format!("{base}{nodes}"));
+    let m = main.display();
+    assert_eq!(
+        errors(config::load_with(&main, Program::Monitor, &options(&[]))),
+        [format!(
+            "{m}: Required config entry 'this_monitor' is missing (it names this monitor's <monitor NAME> section)"
+        )]
+    );
+    let as_mon2 = options(&[]).as_monitor(Some("mon2"));
+    let cfg = loaded(config::load_with(&main, Program::Monitor, &as_mon2));
+    assert_eq!(
+        cfg.this_monitor_node().map(|n| n.name.as_str()),
+        Some("mon2")
+    );
+    write(&main, &format!("{base}{nodes}this_monitor mon1\n"));
+    let cfg = loaded(config::load_with(&main, Program::Monitor, &as_mon2));
+    assert_eq!(
+        cfg.this_monitor.as_deref(),
+        Some("mon2"),
+        "--this overrides the file"
+    );
+    let bad = options(&[]).as_monitor(Some("mon9"));
+    assert_eq!(
+        errors(config::load_with(&main, Program::Monitor, &bad)),
+        [
+            "--this: Config entry 'this_monitor' has invalid value 'mon9' allowed values are: 'mon1', 'mon2'"
         ]
     );
 }

@@ -1,62 +1,20 @@
-//! The only part of the loader that touches the file system: mysql-mmm's search path,
-//! `include` resolution, and the refusal of files others may read or write.
+//! The file system side of loading: mysql-mmm's search path, `include` resolution, and the
+//! refusal of files others may read or write.
 
 use std::fs;
 use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use super::error::{ConfigError, ConfigErrors};
-use super::parser::{Includes, SourceFile};
+use mmm_core::config::{ConfigError, ConfigErrors, Includes, SourceFile};
 
-/// The directories mysql-mmm searches for configuration files, in order.
-pub const MMM_SEARCH_DIRS: [&str; 3] = ["/etc", "/etc/mmm", "/etc/mysql-mmm"];
+use super::LoadOptions;
 
 /// A configuration file larger than this is refused rather than read.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// How files are found and checked; [`LoadOptions::default`] is mysql-mmm's behaviour.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadOptions {
-    /// Directories searched, in order, for `include NAME` and default file names.
-    pub search_dirs: Vec<PathBuf>,
-    /// Refuse files that are world-readable or world-writable (they hold passwords).
-    pub check_permissions: bool,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            search_dirs: MMM_SEARCH_DIRS.iter().map(PathBuf::from).collect(),
-            check_permissions: true,
-        }
-    }
-}
-
-impl LoadOptions {
-    /// mysql-mmm's search path with the permission check off — for tests and scripts
-    /// whose files git checked out world-readable.
-    pub fn without_permission_check() -> Self {
-        LoadOptions {
-            check_permissions: false,
-            ..LoadOptions::default()
-        }
-    }
-
-    /// Only `dirs` are searched; permissions are checked as `check_permissions` says.
-    pub fn searching(
-        dirs: impl IntoIterator<Item = impl Into<PathBuf>>,
-        check_permissions: bool,
-    ) -> Self {
-        LoadOptions {
-            search_dirs: dirs.into_iter().map(Into::into).collect(),
-            check_permissions,
-        }
-    }
-}
-
 /// `NAME` with `.conf` appended unless it already ends so (mysql-mmm's rule).
-pub(crate) fn with_conf_suffix(name: &str) -> String {
+fn with_conf_suffix(name: &str) -> String {
     if name.ends_with(".conf") {
         name.to_owned()
     } else {
@@ -143,8 +101,9 @@ pub(crate) struct FsIncludes<'o> {
 impl FsIncludes<'_> {
     /// Where `include name` in file `from` points:
     /// an absolute path is used as is; a relative path with a directory part (`./x`,
-    /// `conf.d/x`) is relative to `from`'s directory; a bare name is searched in the
-    /// search dirs (mysql-mmm), then in `from`'s directory. `.conf` is appended if missing.
+    /// `conf.d/x`) is relative to `from`'s directory; a bare name is looked for in `from`'s
+    /// directory and the search dirs, beside `from` first unless the options say otherwise.
+    /// `.conf` is appended if missing.
     pub(crate) fn resolve(&self, name: &str, from: &Path) -> Result<PathBuf, String> {
         let file = with_conf_suffix(name);
         let here = from.parent().unwrap_or_else(|| Path::new(""));
@@ -155,12 +114,17 @@ impl FsIncludes<'_> {
         if file.contains('/') {
             return Ok(here.join(path));
         }
-        let mut dirs = self.options.search_dirs.clone();
-        dirs.push(if here.as_os_str().is_empty() {
+        let beside = if here.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
             here.to_path_buf()
-        });
+        };
+        let mut dirs = self.options.search_dirs.clone();
+        if self.options.includes_beside_first {
+            dirs.insert(0, beside);
+        } else {
+            dirs.push(beside);
+        }
         search(&file, &dirs)
     }
 }
