@@ -53,7 +53,7 @@ pub use io::{
     StatusReport, Switches, SystemView,
 };
 pub use requests::check_rows;
-pub use timing::Timing;
+pub use timing::{TRANSFER_WINDOW, Timing};
 
 /// Collects one step's effects and hands out call ids.
 pub(crate) struct Out<'a> {

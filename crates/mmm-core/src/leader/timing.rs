@@ -5,8 +5,9 @@ use std::time::Duration;
 use crate::checks::CheckKind;
 use crate::config::Config;
 
-/// How long a leader transfer may take; bystanders hold their elections this long.
-const TRANSFER_WINDOW: Duration = Duration::from_secs(3);
+/// How long a leader transfer may take; bystanders hold their elections this long (public so
+/// tests can say how long a hold lasts).
+pub const TRANSFER_WINDOW: Duration = Duration::from_secs(3);
 /// Bound of one `kill_host_bin` run (power fencing can take a while).
 const KILL_HOST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two elections a transfer's successor starts.
