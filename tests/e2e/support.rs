@@ -239,8 +239,11 @@ pub fn bring_up(c: &Cluster, order: &[&str]) -> Show {
         }
     }
     let vips = all_vips(c);
-    let up = wait_show(c, "every VIP on a host", |s| {
-        vips.iter().all(|ip| s.holder(ip).is_some())
+    let readers = c.mmm_config().reader_hosts.clone();
+    // Setting the last reader host online and balancing the reader VIPs onto it are two
+    // decisions: the layout counts only once the second one is shown too.
+    let up = wait_show(c, "every VIP on a host, the readers balanced", |s| {
+        vips.iter().all(|ip| s.holder(ip).is_some()) && readers_balanced(s, &readers)
     });
     for ip in &vips {
         let holder = up.holder(ip).expect("held");
@@ -250,6 +253,21 @@ pub fn bring_up(c: &Cluster, order: &[&str]) -> Show {
     }
     println!("cluster up:\n{}", c.mmmctl_text(&["show"]).1);
     up
+}
+
+/// Whether the reader VIPs are spread as mysql-mmm's balancing leaves them: among the ONLINE
+/// hosts of `reader_hosts`, no two hold reader VIPs that differ by more than one.
+fn readers_balanced(s: &Show, reader_hosts: &[String]) -> bool {
+    let counts: Vec<usize> = reader_hosts
+        .iter()
+        .map(|h| s.host(h))
+        .filter(|h| h.state == "ONLINE")
+        .map(|h| h.roles.iter().filter(|r| r.starts_with("reader(")).count())
+        .collect();
+    match (counts.iter().min(), counts.iter().max()) {
+        (Some(min), Some(max)) => max - min <= 1,
+        _ => true,
+    }
 }
 
 /// Waits for mysql-mmm's line that `host` failed because its mysqld does not answer.
