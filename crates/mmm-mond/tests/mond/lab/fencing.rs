@@ -1,38 +1,122 @@
-//! The writer's agent killed (kill -9), then `move_role writer db2`: the leader fences db1's
-//! MySQL over SQL before it hands the writer on, so db1 and db2 never both have read_only=0
-//! (both servers sampled every 25 ms from inside their namespaces).
+//! The writer's agent killed (kill -9), stopped (SIGTERM) or frozen (SIGSTOP), then
+//! `move_role writer db2`: the leader hands the writer on only with a proof that db1 cannot
+//! write (its agent gave the role up, or the leader fenced db1's MySQL over SQL), so db1 and db2
+//! never both have read_only=0 (both servers sampled every 25 ms from inside their namespaces),
+//! and a frozen agent that wakes up later with old statuses in its socket does not turn db1
+//! writable again.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mmm_lab::sampler::{Observation, Sampler};
+use mmm_lab::cluster::Cluster;
+use mmm_lab::sampler::{Observation, Sample, Sampler};
 
 use super::{WRITER_IP, bring_up, start, wait_for};
 
 const PERIOD: Duration = Duration::from_millis(25);
 
-/// Reads every sample so far; fails when the latest read_only of db1 and db2, each taken
-/// within the last 50 ms, both say writable.
-fn check_single_writer(
-    rx: &mpsc::Receiver<mmm_lab::sampler::Sample>,
-    last: &mut BTreeMap<String, (bool, Instant)>,
-) {
-    while let Ok(s) = rx.try_recv() {
-        let Observation::Server { read_only, .. } = s.observation else {
-            continue;
-        };
-        last.insert(s.host.clone(), (!read_only, s.end));
-        let recent = |h: &str| {
-            last.get(h)
-                .is_some_and(|(w, at)| *w && s.end.saturating_duration_since(*at) <= PERIOD * 2)
-        };
-        assert!(
-            !(recent("db1") && recent("db2")),
-            "db1 and db2 both had read_only=0 within {:?}",
-            PERIOD * 2
-        );
+/// The latest read_only sample of each database host, checked for two writers as they come.
+pub(super) struct SingleWriter {
+    rx: mpsc::Receiver<Sample>,
+    sampler: Option<Sampler>,
+    last: BTreeMap<String, (bool, Instant)>,
+}
+
+impl SingleWriter {
+    /// Starts sampling `c`.
+    pub(super) fn start(c: &Cluster) -> SingleWriter {
+        let (tx, rx) = mpsc::channel();
+        let sampler = Sampler::start(c, PERIOD, tx).expect("sampler");
+        SingleWriter {
+            rx,
+            sampler: Some(sampler),
+            last: BTreeMap::new(),
+        }
     }
+
+    /// Reads every sample so far; fails when the latest read_only of two hosts, each taken
+    /// within the last 50 ms, both say writable.
+    pub(super) fn check(&mut self) {
+        while let Ok(s) = self.rx.try_recv() {
+            let Observation::Server { read_only, .. } = s.observation else {
+                continue;
+            };
+            self.last.insert(s.host.clone(), (!read_only, s.end));
+            let writable: Vec<&String> = self
+                .last
+                .iter()
+                .filter(|(_, (w, at))| *w && s.end.saturating_duration_since(*at) <= PERIOD * 2)
+                .map(|(h, _)| h)
+                .collect();
+            assert!(
+                writable.len() <= 1,
+                "{writable:?} all had read_only=0 within {:?}",
+                PERIOD * 2
+            );
+        }
+    }
+
+    /// Whether the latest sample of `host` says writable.
+    pub(super) fn writable(&self, host: &str) -> bool {
+        self.last.get(host).is_some_and(|(w, _)| *w)
+    }
+
+    /// Keeps checking for `how_long`.
+    pub(super) fn watch(&mut self, how_long: Duration) {
+        let until = Instant::now() + how_long;
+        while Instant::now() < until {
+            self.check();
+            std::thread::sleep(PERIOD);
+        }
+        self.check();
+    }
+
+    /// Stops sampling and checks what is left.
+    pub(super) fn stop(mut self) {
+        if let Some(s) = self.sampler.take() {
+            s.stop();
+        }
+        self.check();
+    }
+}
+
+/// What happens to db1's agent before the move.
+#[derive(Clone, Copy)]
+enum AgentFault {
+    Kill9,
+    Sigterm,
+    Sigstop,
+}
+
+/// Brings the cluster up, applies `fault` to db1's agent, moves the writer to db2 and waits
+/// until db2 takes writes through the VIP, never seeing two writers; returns the sampler.
+fn fault_then_move(c: &mut Cluster, fault: AgentFault) -> SingleWriter {
+    bring_up(c);
+    let mut w = SingleWriter::start(c);
+    match fault {
+        AgentFault::Kill9 => c.kill9("db1").expect("kill -9 the agent on db1"),
+        AgentFault::Sigterm => c.stop("db1").expect("SIGTERM the agent on db1"),
+        AgentFault::Sigstop => c.freeze("db1").expect("SIGSTOP the agent on db1"),
+    }
+    let (ok, out) = c.mmmctl_text(&["move_role", "writer", "db2"]);
+    assert!(ok, "move_role failed: {out}");
+    let t0 = Instant::now();
+    wait_for(
+        c,
+        "writer VIP on db2, db2 writable",
+        Duration::from_secs(60),
+        || {
+            w.check();
+            c.has_ip("db2", WRITER_IP) && w.writable("db2")
+        },
+    );
+    println!("writer on db2 {:?} after move_role", t0.elapsed());
+    w.watch(Duration::from_secs(5));
+    assert!(!w.writable("db1"), "db1 is not read-only");
+    c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (3)")
+        .expect("db2 takes writes through the VIP");
+    w
 }
 
 #[test]
@@ -40,40 +124,34 @@ fn writer_agent_killed_then_move_role_fences_over_sql() {
     let Some(mut c) = start("mondk") else {
         return;
     };
-    bring_up(&c);
-    let (tx, rx) = mpsc::channel();
-    let sampler = Sampler::start(&c, PERIOD, tx).expect("sampler");
-    let mut last = BTreeMap::new();
-    c.kill9("db1").expect("kill -9 the agent on db1");
-    let (ok, out) = c.mmmctl_text(&["move_role", "writer", "db2"]);
-    assert!(ok, "move_role failed: {out}");
-    let t0 = Instant::now();
-    wait_for(
-        &c,
-        "writer VIP on db2, db2 writable",
-        Duration::from_secs(60),
-        || {
-            check_single_writer(&rx, &mut last);
-            c.has_ip("db2", WRITER_IP) && last.get("db2").is_some_and(|(w, _)| *w)
-        },
-    );
-    let until = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < until {
-        check_single_writer(&rx, &mut last);
-        std::thread::sleep(PERIOD);
-    }
-    sampler.stop();
-    check_single_writer(&rx, &mut last);
-    println!("writer on db2 {:?} after move_role", t0.elapsed());
-    assert!(
-        last.get("db1").is_some_and(|(w, _)| !*w),
-        "db1 is not read-only"
-    );
+    let w = fault_then_move(&mut c, AgentFault::Kill9);
+    w.stop();
     let logs = c.logs();
     assert!(
         logs.contains("Fenced host 'db1' over SQL"),
         "no SQL fence in the logs:\n{logs}"
     );
-    c.app_exec(WRITER_IP, "INSERT INTO t (v) VALUES (3)")
-        .expect("db2 takes writes through the VIP");
+}
+
+#[test]
+fn writer_agent_stopped_then_move_role_leaves_one_writer() {
+    let Some(mut c) = start("monds") else {
+        return;
+    };
+    fault_then_move(&mut c, AgentFault::Sigterm).stop();
+}
+
+#[test]
+fn writer_agent_frozen_then_move_role_fences_and_its_late_statuses_change_nothing() {
+    let Some(mut c) = start("mondf") else {
+        return;
+    };
+    let mut w = fault_then_move(&mut c, AgentFault::Sigstop);
+    // The frozen agent's socket holds statuses sent before the move; after SIGCONT it reads
+    // them, and db1's server refuses writes at their epochs (the fence stored in it is higher).
+    c.resume("db1").expect("SIGCONT the agent on db1");
+    w.watch(Duration::from_secs(8));
+    assert!(!w.writable("db1"), "db1 turned writable after SIGCONT");
+    assert!(c.has_ip("db2", WRITER_IP), "the writer VIP left db2");
+    w.stop();
 }

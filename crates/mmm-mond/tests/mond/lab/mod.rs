@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 mod fencing;
+mod modes;
 
 use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
 
