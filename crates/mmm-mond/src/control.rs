@@ -275,6 +275,9 @@ impl ControlService {
             hosts,
             preferred,
             epoch: state.epoch,
+            stale: false,
+            stale_reason: String::new(),
+            answered_by: self.node_name(self.me).unwrap_or_default(),
         })
     }
 
@@ -386,6 +389,32 @@ macro_rules! routed {
     }};
 }
 
+impl ControlService {
+    /// `show` served where routing said: the leader's answer, or, when the caller accepts it
+    /// and no quorum can be reached, this monitor's own last applied state marked stale.
+    async fn show_routed(
+        &self,
+        req: Request<pb::ShowRequest>,
+    ) -> Result<Response<pb::ShowReply>, Status> {
+        let stale_ok = req.get_ref().stale_ok;
+        let fresh = async { routed!(self, req, show, self.show_local().map(Response::new)) };
+        match fresh.await {
+            Err(status) if stale_ok && is_no_quorum(&status) => {
+                let mut reply = self.show_local()?;
+                reply.stale = true;
+                reply.stale_reason = status.message().to_string();
+                Ok(Response::new(reply))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Whether `status` says the cluster has no quorum (from this monitor or the leader it asked).
+fn is_no_quorum(status: &Status) -> bool {
+    status.code() == tonic::Code::Unavailable && status.message().starts_with("no quorum")
+}
+
 #[tonic::async_trait]
 impl pb::control_server::Control for ControlService {
     async fn ping(
@@ -401,7 +430,7 @@ impl pb::control_server::Control for ControlService {
     }
 
     async fn show(&self, req: Request<pb::ShowRequest>) -> Result<Response<pb::ShowReply>, Status> {
-        routed!(self, req, show, self.show_local().map(Response::new))
+        self.show_routed(req).await
     }
 
     async fn checks(

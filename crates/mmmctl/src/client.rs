@@ -223,6 +223,34 @@ impl Targets {
         }
     }
 
+    /// Calls every monitor once, in order, each bounded like [`Targets::call`]'s attempts,
+    /// and returns what each answered (no redirects followed): for reads that want every
+    /// monitor's own view, such as a stale `show` when no quorum serves.
+    pub async fn ask_each<T, F>(&self, call: F) -> Vec<(String, Result<T, String>)>
+    where
+        F: Fn(ControlClient<Channel>) -> CallFuture<T>,
+    {
+        let mut answers = Vec::new();
+        for addr in &self.addresses {
+            let answer = match self.connect(addr).await {
+                Err(why) => Err(why),
+                Ok(channel) => {
+                    let call = call(ControlClient::new(channel));
+                    match tokio::time::timeout(self.call_timeout, call).await {
+                        Ok(Ok(reply)) => Ok(reply.into_inner()),
+                        Ok(Err(status)) => Err(describe_status(&status)),
+                        Err(_) => Err(format!(
+                            "no answer within {} s",
+                            self.call_timeout.as_secs_f64()
+                        )),
+                    }
+                }
+            };
+            answers.push((addr.clone(), answer));
+        }
+        answers
+    }
+
     fn unreachable(&self, pass: &Pass, passes: u32) -> Failure {
         let mut msg = if pass.no_quorum {
             String::from(

@@ -49,9 +49,11 @@ fn main() -> ExitCode {
             print_out(&text);
             ExitCode::SUCCESS
         }
-        // With --json every failure but a monitor's refusal (whose JSON document, if the
-        // command has one, is on stdout) is a JSON document on stderr.
-        Err(failure) if cli.global.json && !matches!(failure, Failure::Refused(_)) => {
+        // With --json every failure but a monitor's refusal and a stale state (whose JSON
+        // document is on stdout) is a JSON document on stderr.
+        Err(failure)
+            if cli.global.json && !matches!(failure, Failure::Refused(_) | Failure::Stale(_)) =>
+        {
             print_err(&failure.to_json());
             failure.exit_code()
         }

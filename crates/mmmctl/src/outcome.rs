@@ -11,6 +11,9 @@ pub enum Failure {
     Usage(String),
     /// No monitor answered, or none had a quorum (exit 3).
     Unreachable(String),
+    /// No quorum, but a monitor's last known state was printed, marked stale (exit 3; the
+    /// message is the whole output and goes to stdout).
+    Stale(String),
 }
 
 impl Failure {
@@ -19,14 +22,17 @@ impl Failure {
         ExitCode::from(match self {
             Failure::Refused(_) => 1,
             Failure::Usage(_) => 2,
-            Failure::Unreachable(_) => 3,
+            Failure::Unreachable(_) | Failure::Stale(_) => 3,
         })
     }
 
     /// The message printed for this failure.
     pub fn message(&self) -> &str {
         match self {
-            Failure::Refused(m) | Failure::Usage(m) | Failure::Unreachable(m) => m,
+            Failure::Refused(m)
+            | Failure::Usage(m)
+            | Failure::Unreachable(m)
+            | Failure::Stale(m) => m,
         }
     }
 
@@ -44,6 +50,7 @@ impl Failure {
             Failure::Refused(_) => ("refused", 1),
             Failure::Usage(_) => ("usage", 2),
             Failure::Unreachable(_) => ("unreachable", 3),
+            Failure::Stale(_) => ("stale", 3),
         };
         let doc = serde_json::json!({
             "version": crate::views::JSON_VERSION,
@@ -58,11 +65,11 @@ impl Failure {
     }
 
     /// What goes to stdout and what to stderr. Refused replies go to stdout like
-    /// mmm_control's; for an unreachable monitor the `ERROR:` line goes to stdout (where
+    /// mmm_control's, and so does a stale state; for an unreachable monitor the `ERROR:` line goes to stdout (where
     /// mmm_control printed it) and the hints to stderr; usage errors go to stderr.
     pub fn split_output(&self) -> (&str, &str) {
         match self {
-            Failure::Refused(m) => (m, ""),
+            Failure::Refused(m) | Failure::Stale(m) => (m, ""),
             Failure::Usage(m) => ("", m),
             Failure::Unreachable(m) => match m.split_once('\n') {
                 Some((first, rest)) => (&m[..first.len() + 1], rest),

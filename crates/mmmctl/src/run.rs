@@ -28,11 +28,22 @@ pub async fn remote(
             command_result(reply)
         }
         Command::Show => {
-            let reply = show(targets).await?;
-            if json {
-                Ok(pretty(&views::show_json(&reply)))
+            let reply = show_or_stale(targets).await?;
+            let text = if json {
+                pretty(&views::show_json(&reply))
+            } else if reply.stale {
+                format!(
+                    "{}{}",
+                    views::stale_warning(&reply),
+                    mmm_reply(&views::show_text(&reply))
+                )
             } else {
-                Ok(mmm_reply(&views::show_text(&reply)))
+                mmm_reply(&views::show_text(&reply))
+            };
+            if reply.stale {
+                Err(Failure::Stale(text))
+            } else {
+                Ok(text)
             }
         }
         Command::Mode => {
@@ -106,9 +117,33 @@ pub async fn remote(
 async fn show(targets: &Targets) -> Result<pb::ShowReply, Failure> {
     targets
         .call(Retry::Safe, |mut c| {
-            Box::pin(async move { c.show(pb::ShowRequest {}).await })
+            Box::pin(async move { c.show(pb::ShowRequest { stale_ok: false }).await })
         })
         .await
+}
+
+/// `show` from the leader; when no monitor can serve it with a quorum, the last state a
+/// monitor knows, marked stale: of those that answer, the one with the highest epoch.
+async fn show_or_stale(targets: &Targets) -> Result<pb::ShowReply, Failure> {
+    let failure = match show(targets).await {
+        Err(failure @ Failure::Unreachable(_)) => failure,
+        other => return other,
+    };
+    let answers = targets
+        .ask_each(|mut c| Box::pin(async move { c.show(pb::ShowRequest { stale_ok: true }).await }))
+        .await;
+    newest_stale(answers).ok_or(failure)
+}
+
+/// The stale answer with the highest epoch (the first of equals, in the configured order).
+fn newest_stale(answers: Vec<(String, Result<pb::ShowReply, String>)>) -> Option<pb::ShowReply> {
+    let mut best: Option<pb::ShowReply> = None;
+    for reply in answers.into_iter().filter_map(|(_, a)| a.ok()) {
+        if best.as_ref().is_none_or(|b| reply.epoch > b.epoch) {
+            best = Some(reply);
+        }
+    }
+    best
 }
 
 async fn admin(targets: &Targets, args: &[&str]) -> Result<String, Failure> {

@@ -43,6 +43,20 @@ pub fn show_view(reply: &pb::ShowReply) -> ShowView {
     }
 }
 
+/// The lines above a stale `show`: whose state it is, that it may be out of date, and why no
+/// quorum served it (in mmm_control's `# Warning:` style).
+pub fn stale_warning(reply: &pb::ShowReply) -> String {
+    let monitor = if reply.answered_by.is_empty() {
+        "a monitor".to_string()
+    } else {
+        format!("monitor '{}'", reply.answered_by)
+    };
+    format!(
+        "# Warning: No quorum! This is the last state known to {monitor} (epoch {}) and may be out of date.\n# Cause: {}\n",
+        reply.epoch, reply.stale_reason
+    )
+}
+
 /// `show` in mmm_control's text.
 pub fn show_text(reply: &pb::ShowReply) -> String {
     render::render_show(&show_view(reply))
@@ -72,6 +86,9 @@ struct ShowJson<'a> {
     epoch: u64,
     hosts: Vec<HostJson<'a>>,
     preferred: Vec<PreferredJson<'a>>,
+    stale: bool,
+    stale_reason: Option<&'a str>,
+    answered_by: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -150,6 +167,9 @@ pub fn show_json(reply: &pb::ShowReply) -> serde_json::Value {
                 assigned_host: non_empty(&p.assigned_host),
             })
             .collect(),
+        stale: reply.stale,
+        stale_reason: non_empty(&reply.stale_reason),
+        answered_by: non_empty(&reply.answered_by),
     };
     to_value(&doc)
 }

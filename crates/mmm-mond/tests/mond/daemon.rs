@@ -61,7 +61,7 @@ fn wait_for_show(port: u16, log: &std::path::Path) -> pb::ShowReply {
                         .await
                         .map_err(|e| e.to_string())?;
                 let s = ControlClient::new(ch)
-                    .show(pb::ShowRequest {})
+                    .show(pb::ShowRequest { stale_ok: false })
                     .await
                     .map_err(|e| e.to_string())?
                     .into_inner();

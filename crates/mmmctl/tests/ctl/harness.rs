@@ -3,6 +3,7 @@
 use std::process::Command;
 
 /// Exit code, stdout and stderr of one mmmctl run.
+#[derive(Default)]
 pub struct Run {
     /// Process exit code.
     pub code: i32,

@@ -35,7 +35,10 @@ fn show_json_shape() {
                 {"name": "db3", "ip": "192.168.1.184", "mode": "slave", "state": "ONLINE",
                  "roles": [{"role": "reader", "ip": "192.168.1.202"}], "agent_reachable": true}
             ],
-            "preferred": [{"role": "writer", "preferred_host": "db1", "assigned_host": "db2"}]
+            "preferred": [{"role": "writer", "preferred_host": "db1", "assigned_host": "db2"}],
+            "stale": false,
+            "stale_reason": null,
+            "answered_by": null
         })
     );
     let rt2 = runtime();

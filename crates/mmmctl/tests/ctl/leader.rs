@@ -118,6 +118,76 @@ fn no_quorum_exits_3() {
 }
 
 #[test]
+fn without_quorum_show_prints_the_newest_stale_state_and_exits_3() {
+    let rt = runtime();
+    let older = start(&rt, Behaviour::NoQuorumStale(Topology::Seed002, "mon1", 5));
+    let newer = start(&rt, Behaviour::NoQuorumStale(Topology::Seed000, "mon2", 7));
+    let dead = dead_address();
+    let monitors = [
+        "--monitor",
+        &dead,
+        "--monitor",
+        &older.address(),
+        "--monitor",
+        &newer.address(),
+    ];
+    let run = mmmctl(&[&monitors[..], &["show"]].concat());
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "# Warning: No quorum! This is the last state known to monitor 'mon2' (epoch 7) and may be out of date."
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lines.next(),
+        Some("# Cause: no quorum: this monitor knows no leader")
+    );
+    // The rest is mmm_control's show of the newest state (seed 000's layout).
+    assert!(
+        run.stdout.contains(
+            "db2(192.168.1.187) master/ONLINE. Roles: reader(192.168.1.201), writer(192.168.1.200)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("192.168.10."), "{}", run.stdout);
+    // A fresh answer was asked for first, then each monitor's own state.
+    assert_eq!(
+        newer.calls(),
+        vec![
+            vec!["show".to_string()],
+            vec!["show".into(), "stale_ok".into()]
+        ]
+    );
+
+    let json = mmmctl(&[&["--json"], &monitors[..], &["show"]].concat());
+    assert_eq!(json.code, 3, "{}", json.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON on stdout");
+    assert_eq!(doc["stale"], true);
+    assert_eq!(doc["answered_by"], "mon2");
+    assert_eq!(doc["epoch"], 7);
+    assert_eq!(
+        doc["stale_reason"],
+        "no quorum: this monitor knows no leader"
+    );
+}
+
+#[test]
+fn without_quorum_mode_and_commands_are_not_served_from_a_stale_state() {
+    let rt = runtime();
+    let lonely = start(&rt, Behaviour::NoQuorumStale(Topology::Seed000, "mon1", 7));
+    for args in [&["mode"][..], &["set_online", "db2"][..]] {
+        let run = mmmctl(&[&["--monitor", lonely.address().as_str()][..], args].concat());
+        assert_eq!(run.code, 3, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.starts_with("ERROR: No quorum"), "{}", run.stdout);
+    }
+}
+
+#[test]
 fn slow_monitor_is_skipped_for_reads_within_the_timeout() {
     let rt = runtime();
     let slow = start(

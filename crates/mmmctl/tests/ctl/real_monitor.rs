@@ -674,13 +674,48 @@ fn three_hosts_three_monitors() {
         || member_reachability(&c, &leader).as_deref() == Some("unreachable"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    stale_show_without_quorum(&mut c, &f1, &f2);
     c.shutdown();
+}
+
+/// With `kill` killed as well only `survivor` runs: no quorum, and `show` prints the
+/// survivor's last state marked stale (exit 3) instead of only "No quorum".
+fn stale_show_without_quorum(c: &mut Cluster, kill: &str, survivor: &str) {
+    c.kill9(kill).expect("kill -9 a second monitor");
+    let warning = format!(
+        "# Warning: No quorum! This is the last state known to monitor '{survivor}' (epoch "
+    );
+    let mut last = Run::default();
+    c.wait_for("a stale show from the surviving monitor", SETTLE, || {
+        last = ctl(&*c, &["show"]);
+        last.code == 3 && last.stdout.starts_with(&warning)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}{}", last.stdout, last.stderr));
+    let mut lines = last.stdout.lines().skip(1);
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("# Cause: no quorum")),
+        "{}",
+        last.stdout
+    );
+    assert!(
+        last.stdout.contains("db2(10.213.7.12) master/ONLINE."),
+        "{}",
+        last.stdout
+    );
+    let run = ctl(&*c, &["--json", "show"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let v: Value = serde_json::from_str(&run.stdout).expect("stale show JSON on stdout");
+    assert_eq!(v["stale"], true, "{v}");
+    assert_eq!(v["answered_by"], survivor, "{v}");
+    assert!(v["hosts"].as_array().is_some_and(|h| h.len() == 3), "{v}");
 }
 
 /// `reachability` of member `name` in `--json cluster status` (the leader's view when the
 /// leader answers); `None` when no monitor answers or the member is not listed.
 fn member_reachability(c: &Cluster, name: &str) -> Option<String> {
-    let run = ctl(c, &["--json", "cluster", "status"]);
+    let run = ctl(&*c, &["--json", "cluster", "status"]);
     let v: Value = serde_json::from_str(&run.stdout).ok()?;
     v["members"]
         .as_array()?

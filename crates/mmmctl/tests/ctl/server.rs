@@ -24,6 +24,9 @@ pub enum Behaviour {
     Electing(String, usize, String),
     /// Refuses with UNAVAILABLE "no quorum".
     NoQuorum,
+    /// Refuses like `NoQuorum`, but a `show` with `stale_ok` gets the topology's state from
+    /// the named monitor at the given epoch, marked stale.
+    NoQuorumStale(Topology, &'static str, u64),
     /// Sleeps this long before answering like a leader.
     Slow(Duration, Topology),
 }
@@ -144,7 +147,9 @@ impl Fake {
                 if calls_before < *n { old } else { new },
                 "no quorum: the leader is unreachable from this monitor",
             )),
-            Behaviour::NoQuorum => Err(Status::unavailable("no quorum: 1 of 3 monitors reachable")),
+            Behaviour::NoQuorum | Behaviour::NoQuorumStale(..) => {
+                Err(Status::unavailable("no quorum: 1 of 3 monitors reachable"))
+            }
             Behaviour::Slow(d, t) => {
                 tokio::time::sleep(*d).await;
                 Ok(*t)
@@ -196,6 +201,7 @@ fn show_reply(t: Topology) -> pb::ShowReply {
                 ],
                 preferred: vec![],
                 epoch: 7,
+                ..Default::default()
             };
             if t == Topology::Seed000Passive {
                 reply.mode = "PASSIVE".into();
@@ -239,6 +245,7 @@ fn show_reply(t: Topology) -> pb::ShowReply {
             ],
             preferred: vec![],
             epoch: 3,
+            ..Default::default()
         },
     }
 }
@@ -374,7 +381,18 @@ impl Control for Fake {
         }))
     }
 
-    async fn show(&self, _r: Request<pb::ShowRequest>) -> Result<Response<pb::ShowReply>, Status> {
+    async fn show(&self, r: Request<pb::ShowRequest>) -> Result<Response<pb::ShowReply>, Status> {
+        if r.get_ref().stale_ok
+            && let Behaviour::NoQuorumStale(t, name, epoch) = self.behaviour
+        {
+            self.gate(vec!["show".into(), "stale_ok".into()]).await.ok();
+            let mut reply = show_reply(t);
+            reply.stale = true;
+            reply.stale_reason = "no quorum: this monitor knows no leader".into();
+            reply.answered_by = name.into();
+            reply.epoch = epoch;
+            return Ok(Response::new(reply));
+        }
         let t = self.gate(vec!["show".into()]).await?;
         Ok(Response::new(show_reply(t)))
     }

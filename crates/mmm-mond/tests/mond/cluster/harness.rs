@@ -242,9 +242,14 @@ impl MonCluster {
     }
 
     pub async fn show(&self, id: u64) -> Result<pb::ShowReply, tonic::Status> {
+        self.show_as(id, false).await
+    }
+
+    /// `show` on monitor `id`, accepting its own last state when it has no quorum.
+    pub async fn show_as(&self, id: u64, stale_ok: bool) -> Result<pb::ShowReply, tonic::Status> {
         self.client(id)
             .await
-            .show(pb::ShowRequest {})
+            .show(pb::ShowRequest { stale_ok })
             .await
             .map(|r| r.into_inner())
     }

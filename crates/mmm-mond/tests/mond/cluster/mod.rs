@@ -214,6 +214,15 @@ fn partitioned_minority_leader_changes_nothing_and_stops_renewing() {
             "answer took {:?}",
             t.elapsed()
         );
+        // `show` too, unless the caller accepts the minority's last state, marked stale.
+        let err = c.show(old).await.expect_err("no fresh show without quorum");
+        assert!(err.message().starts_with("no quorum"), "{err:?}");
+        let stale = c.show_as(old, true).await.expect("stale show");
+        assert!(stale.stale, "{stale:?}");
+        assert!(stale.stale_reason.starts_with("no quorum"), "{stale:?}");
+        assert_eq!(stale.answered_by, format!("mon{old}"));
+        assert_eq!(stale.epoch, old_epoch);
+        assert_eq!(stale.hosts.len(), 3, "{stale:?}");
 
         // The majority elects a new leader that keeps pushing.
         let deadline = Instant::now() + Duration::from_secs(5);
