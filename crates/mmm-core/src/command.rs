@@ -102,6 +102,13 @@ pub enum Change {
         /// Passive cause (ignored for other modes).
         cause: String,
     },
+    /// Record whether a host's agent reports its server's lease timer usable.
+    SetServerTimer {
+        /// Host name.
+        host: String,
+        /// New value.
+        on: bool,
+    },
     /// Mark a host's agent unreachable (true) or reachable again (false).
     SetAgentDown {
         /// Host name.
@@ -413,6 +420,14 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
                 return Err(Rejected::NoChange);
             }
         }
+        Change::SetServerTimer { host, on } => {
+            let h = state
+                .host(host)
+                .ok_or_else(|| Rejected::UnknownHost(host.clone()))?;
+            if h.server_timer == *on {
+                return Err(Rejected::NoChange);
+            }
+        }
         Change::Startup { hosts, .. } => validate_startup(state, config, hosts)?,
     }
     Ok(())
@@ -641,6 +656,12 @@ fn mutate(
         Change::SetAgentDown { host, down } => {
             if let Some(h) = state.host_mut(host) {
                 h.agent_down = *down;
+            }
+            false
+        }
+        Change::SetServerTimer { host, on } => {
+            if let Some(h) = state.host_mut(host) {
+                h.server_timer = *on;
             }
             false
         }

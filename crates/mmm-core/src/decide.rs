@@ -74,9 +74,14 @@ pub struct AgentFacts {
     pub sql_fenced_epoch: Option<u64>,
     /// The release epoch for which `kill_host_bin` exited 0 for the host.
     pub killed_for_epoch: Option<u64>,
+    /// The release epoch for which the host's own server lease timer has surely fired while
+    /// the host was unreachable (see [`FenceProof::ServerTimer`]).
+    pub timer_fenced_for_epoch: Option<u64>,
     /// Highest epoch at which the agent's writer lease ran out (it takes the writer role again
     /// only at a higher epoch).
     pub writer_ran_out_epoch: Option<u64>,
+    /// What the agent's latest reply said of its server's lease timer (None before any).
+    pub server_timer_on: Option<bool>,
 }
 
 /// What proves, from this leader's facts, that `rel.host` cannot accept writes any more.
@@ -88,7 +93,24 @@ pub fn release_proof(rel: &WriterRelease, inputs: &Inputs) -> Option<FenceProof>
     if let Some(epoch) = f.sql_fenced_epoch.filter(|e| *e >= rel.epoch) {
         return Some(FenceProof::Sql { epoch });
     }
-    (f.killed_for_epoch == Some(rel.epoch)).then_some(FenceProof::KillHost)
+    if f.killed_for_epoch == Some(rel.epoch) {
+        return Some(FenceProof::KillHost);
+    }
+    (f.timer_fenced_for_epoch == Some(rel.epoch)).then_some(FenceProof::ServerTimer)
+}
+
+/// The log line of a host's server lease timer becoming usable or unusable.
+fn timer_line(i: usize, on: bool, d: &Decider<'_>) -> LogLine {
+    let name = &d.work.hosts[i].name;
+    if on {
+        LogLine::info(format!(
+            "Server lease timer on host '{name}' is usable: it fences its server when the writer lease runs out"
+        ))
+    } else {
+        LogLine::warn(format!(
+            "Server lease timer on host '{name}' is not usable: an unreachable writer there is not proven fenced by time"
+        ))
+    }
 }
 
 /// Everything `decide` reads besides the replicated state.
@@ -291,6 +313,14 @@ impl Decider<'_> {
             }
             if f.reachable == Some(true) && f.writer_ran_out_epoch >= Some(self.work.epoch) {
                 self.regrant_writer(&name);
+            }
+            if let Some(on) = f.server_timer_on
+                && on != self.work.hosts[i].server_timer
+            {
+                self.emit(
+                    Change::SetServerTimer { host: name, on },
+                    vec![timer_line(i, on, self)],
+                );
             }
         }
     }

@@ -181,6 +181,12 @@ pub struct HostStatus {
     pub flapcount: u32,
     /// The leader could not reach the host's agent; the host gets no new roles.
     pub agent_down: bool,
+    /// The host's agent reported its server's lease timer usable (event scheduler ON, event
+    /// in place), so every writer lease it grants is armed in the server; a leader echoes no
+    /// lease basis from a reply saying otherwise until this is false. Only with it can the
+    /// server timer prove an unreachable writer fenced ([`FenceProof::ServerTimer`]).
+    #[serde(default)]
+    pub server_timer: bool,
 }
 
 impl HostStatus {
@@ -198,6 +204,7 @@ impl HostStatus {
             flapstart: None,
             flapcount: 0,
             agent_down: false,
+            server_timer: false,
         }
     }
 }
@@ -235,6 +242,10 @@ pub enum FenceProof {
     },
     /// `kill_host_bin` (STONITH) exited 0 for the host.
     KillHost,
+    /// The host is unreachable (its MySQL failed by quorum, its agent does not answer) and
+    /// every writer lease it may hold has run out on its server's own lease timer, which its
+    /// agent reported usable: the server set read_only=1 without the agent's help.
+    ServerTimer,
     /// An operator declared it (`confirm_fenced`).
     Operator,
 }
@@ -245,6 +256,9 @@ impl std::fmt::Display for FenceProof {
             FenceProof::Agent { epoch } => write!(f, "its agent confirmed at epoch {epoch}"),
             FenceProof::Sql { epoch } => write!(f, "fenced over SQL at epoch {epoch}"),
             FenceProof::KillHost => f.write_str("killed by kill_host_bin"),
+            FenceProof::ServerTimer => {
+                f.write_str("unreachable past its writer lease, fenced by its server's lease timer")
+            }
             FenceProof::Operator => f.write_str("confirmed by the operator"),
         }
     }

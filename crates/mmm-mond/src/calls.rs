@@ -111,6 +111,9 @@ fn failure(e: AgentCallError) -> CallFailure {
     }
 }
 
+/// How an agent reports a usable server lease timer (`AgentReport.server_timer`).
+const SERVER_TIMER_ON: &str = "ON";
+
 fn status_report(reply: &pb::SetStatusReply) -> Result<StatusReport, convert::WireError> {
     Ok(StatusReport {
         epoch: reply.epoch,
@@ -128,6 +131,10 @@ fn status_report(reply: &pb::SetStatusReply) -> Result<StatusReport, convert::Wi
             .as_ref()
             .map(|r| r.writer_ran_out_epoch)
             .filter(|e| *e > 0),
+        server_timer_on: reply
+            .report
+            .as_ref()
+            .is_some_and(|r| r.server_timer == SERVER_TIMER_ON),
     })
 }
 

@@ -56,6 +56,19 @@ pub(crate) struct HostBook {
     highest_epoch: u64,
     /// The agent's latest clock reading, echoed in every push (the lease counts from it).
     basis: Option<LeaseBasis>,
+    /// What this leadership learnt about the host's server lease timer.
+    timer: TimerBook,
+}
+
+/// The evidence that a host's server lease timer fences it.
+#[derive(Debug, Clone, Copy, Default)]
+struct TimerBook {
+    /// The latest push sent in this leadership (monotonic): any may renew a writer lease.
+    last_send: Option<Duration>,
+    /// The reply the lease basis comes from reported the timer usable.
+    basis_timed: bool,
+    /// The replicated state says the host's timer is usable.
+    replicated_on: bool,
 }
 
 impl HostBook {
@@ -72,6 +85,7 @@ impl HostBook {
             latest: None,
             highest_epoch: 0,
             basis: None,
+            timer: TimerBook::default(),
         }
     }
 
@@ -96,8 +110,11 @@ impl HostBook {
         self.highest_epoch = epoch;
         let id = out.call_id();
         self.latest = Some((id, epoch));
+        // A basis from a reply whose timer is unusable is echoed (so a lease granted) only once
+        // the replicated state no longer claims the timer usable.
+        let timed_or_known = self.timer.basis_timed || !self.timer.replicated_on;
         let call = StatusPush {
-            basis: self.basis,
+            basis: self.basis.filter(|_| timed_or_known),
             ..push.clone()
         };
         self.in_flight = Some(Sent {
@@ -105,6 +122,7 @@ impl HostBook {
             push,
             at: now.mono,
         });
+        self.timer.last_send = Some(now.mono);
         out.effect(Effect::Call {
             id,
             host: host.clone(),
@@ -140,6 +158,7 @@ impl HostBook {
             .is_some_and(|b| self.basis.map(|old| old.incarnation) != Some(b.incarnation));
         if report.basis.is_some() {
             self.basis = report.basis;
+            self.timer.basis_timed = report.server_timer_on;
         }
         self.last_failure = None;
         self.unreachable_since = None;
@@ -157,6 +176,7 @@ impl HostBook {
             f.confirmed_not_writer_epoch = Some(e);
         }
         f.writer_ran_out_epoch = report.writer_ran_out_epoch;
+        f.server_timer_on = Some(report.server_timer_on);
         self.note_errors(&report.errors, out);
         new_process
     }
@@ -267,6 +287,32 @@ impl Hosts {
         }
     }
 
+    /// Whether `host`'s own server lease timer has surely fenced it by `now`: its agent does
+    /// not answer, the replicated state says its timer is usable (no leader echoed a basis from
+    /// a reply saying otherwise while it did), and the last status that may have renewed its
+    /// lease is older than [`Timing::server_timer_bound`]: this leadership's last push, or the
+    /// previous leader's, which ended by `since` + lease margin. The caller checks that the
+    /// host's MySQL failed by quorum.
+    pub(crate) fn timer_fenced(&self, host: &str, since: Duration, now: Now, t: &Timing) -> bool {
+        let Some(b) = self.books.iter().find(|b| b.name == host) else {
+            return false;
+        };
+        let agent_silent = b.facts.as_ref().is_none_or(|f| f.reachable != Some(true));
+        let previous_leader = since + t.lease_margin;
+        let last_renewal = b
+            .timer
+            .last_send
+            .map_or(previous_leader, |s| s.max(previous_leader));
+        agent_silent && b.timer.replicated_on && now.mono >= last_renewal + t.server_timer_bound()
+    }
+
+    /// `host`'s server lease timer fenced it while the release of `epoch` was pending.
+    pub(crate) fn note_timer_fenced(&mut self, host: &str, epoch: u64) {
+        if let Some(b) = self.get_mut(host) {
+            b.facts_mut().timer_fenced_for_epoch = Some(epoch);
+        }
+    }
+
     /// Since when `host`'s agent has been unreachable (monotonic clock).
     pub(crate) fn unreachable_since(&self, host: &str) -> Option<Duration> {
         self.books
@@ -306,6 +352,7 @@ impl Hosts {
     ) {
         let (term, leader_id) = stamp;
         for b in &mut self.books {
+            b.timer.replicated_on = state.host(&b.name).is_some_and(|h| h.server_timer);
             if merged.get(&b.name, CheckKind::Ping).is_some_and(|c| !c.ok) {
                 // Not tried, so not known: an agent is found unreachable only by a call
                 // that fails while its host answers ping (mysql-mmm's rule).
@@ -421,5 +468,174 @@ impl Hosts {
             self.send_one(host, now, timing, out);
         }
         Some(delivered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::AgentStatus;
+    use crate::state::HostState;
+
+    const SINCE: Duration = Duration::from_secs(10);
+
+    fn at(ms: u64) -> Now {
+        Now {
+            mono: Duration::from_millis(ms),
+            ..Now::default()
+        }
+    }
+
+    fn timing() -> Timing {
+        let config = crate::testing::config(&[]);
+        Timing::new(
+            &config,
+            3,
+            Duration::from_millis(600),
+            Duration::from_secs(3),
+        )
+    }
+
+    fn push() -> StatusPush {
+        StatusPush {
+            status: AgentStatus {
+                host: "db1".into(),
+                state: HostState::Online,
+                roles: Vec::new(),
+                active_master: "db1".into(),
+                epoch: 1,
+            },
+            term: 1,
+            leader_id: 1,
+            lease: Duration::from_secs(5),
+            basis: None,
+        }
+    }
+
+    /// Sends db1 a status at `sent` and answers it at `answered` with `timer_on`.
+    fn renew(hosts: &mut Hosts, sent: u64, answered: Option<(u64, bool)>) {
+        let mut next = sent;
+        let mut out = Out::new(&mut next);
+        if let Some(b) = hosts.get_mut("db1") {
+            b.in_flight = None;
+        }
+        let id = hosts
+            .push_now("db1", push(), at(sent), &mut out)
+            .expect("sent");
+        let Some((ms, timer_on)) = answered else {
+            return;
+        };
+        let report = StatusReport {
+            epoch: 1,
+            server_timer_on: timer_on,
+            basis: Some(basis_at(ms)),
+            ..StatusReport::default()
+        };
+        let result = Ok(AgentAnswer::Status(report));
+        let t = timing();
+        hosts.answer(id, "db1", &result, (at(ms), &t, Some("writer")), &mut out);
+    }
+
+    fn basis_at(ms: u64) -> LeaseBasis {
+        LeaseBasis {
+            incarnation: 7,
+            at: crate::agent::Mono::from_millis(ms),
+        }
+    }
+
+    /// db1's agent goes silent: a push fails as unreachable.
+    fn silence(hosts: &mut Hosts, sent: u64) {
+        let mut next = 1_000 + sent;
+        let mut out = Out::new(&mut next);
+        let id = hosts
+            .push_now("db1", push(), at(sent), &mut out)
+            .expect("sent");
+        let failed = Err(CallFailure::Unreachable("timed out".into()));
+        let t = timing();
+        hosts.answer(
+            id,
+            "db1",
+            &failed,
+            (at(sent + 1_000), &t, Some("writer")),
+            &mut out,
+        );
+    }
+
+    fn replicate_timer(hosts: &mut Hosts, on: bool) {
+        if let Some(b) = hosts.get_mut("db1") {
+            b.timer.replicated_on = on;
+        }
+    }
+
+    fn ms(d: Duration) -> Now {
+        Now {
+            mono: d,
+            ..Now::default()
+        }
+    }
+
+    #[test]
+    fn the_server_timer_fences_only_after_every_lease_it_covers_is_over() {
+        let t = timing();
+        let bound = t.server_timer_bound();
+        assert_eq!(
+            bound,
+            t.agent_lease + Duration::from_secs(1) + t.lease_margin
+        );
+        let mut hosts = Hosts::new(&crate::testing::config(&[]));
+        replicate_timer(&mut hosts, true);
+        renew(&mut hosts, 12_000, Some((12_010, true)));
+        // While the agent answers, its own confirmation is the proof, not the timer.
+        assert!(!hosts.timer_fenced("db1", SINCE, at(40_000), &t));
+        silence(&mut hosts, 13_000);
+        let last = Duration::from_millis(13_000);
+        let before = ms(last + bound - Duration::from_millis(1));
+        assert!(!hosts.timer_fenced("db1", SINCE, before, &t));
+        assert!(hosts.timer_fenced("db1", SINCE, ms(last + bound), &t));
+        // Without the replicated word that the timer is usable, time proves nothing.
+        replicate_timer(&mut hosts, false);
+        assert!(!hosts.timer_fenced("db1", SINCE, at(100_000), &t));
+    }
+
+    #[test]
+    fn a_new_leader_counts_from_the_end_of_the_previous_leaders_pushes() {
+        let t = timing();
+        let mut hosts = Hosts::new(&crate::testing::config(&[]));
+        replicate_timer(&mut hosts, true);
+        let end = SINCE + t.lease_margin + t.server_timer_bound();
+        assert!(!hosts.timer_fenced("db1", SINCE, ms(end - Duration::from_millis(1)), &t));
+        assert!(hosts.timer_fenced("db1", SINCE, ms(end), &t));
+    }
+
+    #[test]
+    fn a_basis_from_an_untimed_reply_is_echoed_only_once_the_state_says_so() {
+        let mut hosts = Hosts::new(&crate::testing::config(&[]));
+        replicate_timer(&mut hosts, true);
+        renew(&mut hosts, 12_000, Some((12_010, false)));
+        let basis = basis_at(12_010);
+        let echoed = |hosts: &mut Hosts, at_ms: u64| {
+            let mut next = 5_000 + at_ms;
+            let mut out = Out::new(&mut next);
+            if let Some(b) = hosts.get_mut("db1") {
+                b.in_flight = None;
+            }
+            hosts.push_now("db1", push(), at(at_ms), &mut out);
+            match out.effects.as_slice() {
+                [
+                    Effect::Call {
+                        call: AgentCall::SetStatus(p),
+                        ..
+                    },
+                ] => p.basis,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(echoed(&mut hosts, 13_000), None);
+        replicate_timer(&mut hosts, false);
+        assert_eq!(echoed(&mut hosts, 14_000), Some(basis));
+        // A timed reply's basis is echoed whatever the state says.
+        replicate_timer(&mut hosts, true);
+        renew(&mut hosts, 15_000, Some((15_010, true)));
+        assert_eq!(echoed(&mut hosts, 16_000), Some(basis_at(15_010)));
     }
 }

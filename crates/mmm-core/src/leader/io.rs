@@ -358,6 +358,10 @@ pub struct StatusReport {
     pub basis: Option<LeaseBasis>,
     /// Highest epoch at which the agent's writer lease ran out.
     pub writer_ran_out_epoch: Option<u64>,
+    /// The server's own lease timer is usable (event scheduler ON, event in place): this agent
+    /// process grants a writer lease only after arming it, so the server fences itself when
+    /// the lease runs out even without the agent.
+    pub server_timer_on: bool,
 }
 
 /// The agent's own view (GET_AGENT_STATUS).

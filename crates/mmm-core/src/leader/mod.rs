@@ -37,7 +37,7 @@ use crate::config::Config;
 use crate::decide::{AgentFacts, Inputs, decide, release_proof};
 use crate::invariant;
 use crate::log::{LogLine, fmt_secs};
-use crate::state::{ClusterState, Mode};
+use crate::state::{ClusterState, Mode, WriterRelease};
 use crate::status_file::StatusFile;
 
 use book::Book;
@@ -466,6 +466,9 @@ impl Leader {
             .writer_release
             .as_ref()
             .filter(|r| active && r.proof.is_none());
+        if let Some(r) = release {
+            note_server_timer(term, r, &self.timing, now, out);
+        }
         let inputs = Inputs {
             agents: term.hosts.facts(),
             ..Inputs::default()
@@ -1074,6 +1077,38 @@ impl Leader {
 }
 
 /// The replicated state, or the fresh one the first command will start from.
+/// Records, once per release, that the released host's own server lease timer has fenced
+/// it: its MySQL failed by quorum, its agent is silent, and every lease it may hold is over
+/// on the server's timer ([`Hosts::timer_fenced`]).
+fn note_server_timer(term: &mut Term, r: &WriterRelease, timing: &Timing, now: Now, out: &mut Out) {
+    let facts = term.hosts.facts();
+    if facts
+        .get(&r.host)
+        .is_some_and(|f| f.timer_fenced_for_epoch == Some(r.epoch))
+    {
+        return;
+    }
+    let mysql_failed = term
+        .merged
+        .get(&r.host, CheckKind::Mysql)
+        .is_some_and(|c| !c.ok);
+    if !mysql_failed
+        || !term
+            .hosts
+            .timer_fenced(&r.host, term.since.mono, now, timing)
+    {
+        return;
+    }
+    term.hosts.note_timer_fenced(&r.host, r.epoch);
+    out.log(LogLine::info(format!(
+        "Host '{}' is unreachable and its last status is older than its writer lease ({} ms) \
+         plus the server timer's rounding and the lease margin: its server's lease timer has \
+         set read_only=1",
+        r.host,
+        timing.agent_lease.as_millis()
+    )));
+}
+
 fn current<'a>(replica: &'a Replica, config: &Config, now: Now) -> Cow<'a, ClusterState> {
     match &replica.state {
         Some(s) => Cow::Borrowed(s),

@@ -10,6 +10,8 @@ use crate::config::Config;
 pub const TRANSFER_WINDOW: Duration = Duration::from_secs(3);
 /// Bound of one `kill_host_bin` run (power fencing can take a while).
 const KILL_HOST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The server lease timer's resolution: it is scheduled in whole seconds of the server's clock.
+const SERVER_TIMER_ROUNDING: Duration = Duration::from_secs(1);
 /// Pause between two elections a transfer's successor starts.
 const CAMPAIGN_RETRY: Duration = Duration::from_millis(300);
 
@@ -18,6 +20,8 @@ const CAMPAIGN_RETRY: Duration = Duration::from_millis(300);
 pub struct Timing {
     /// Lease stamped on every status.
     pub agent_lease: Duration,
+    /// Extra wait after a lease before the writer may move elsewhere.
+    pub lease_margin: Duration,
     /// Re-push period of an unchanged status.
     pub status_interval: Duration,
     /// Bound of one agent call.
@@ -56,6 +60,7 @@ impl Timing {
     ) -> Timing {
         let m = config.monitor.as_ref();
         let agent_lease = m.map_or(Duration::from_secs(5), |m| m.agent_lease);
+        let lease_margin = m.map_or(Duration::from_secs(1), |m| m.lease_margin);
         let status_interval = m.map_or(Duration::from_secs(1), |m| m.status_interval);
         let agent_timeout = m.map_or(Duration::from_secs(2), |m| m.agent_timeout);
         let majority = voters / 2 + 1;
@@ -68,6 +73,7 @@ impl Timing {
         let report_interval = min_period.clamp(Duration::from_millis(50), Duration::from_secs(1));
         Timing {
             agent_lease,
+            lease_margin,
             status_interval,
             agent_timeout,
             quorum_age: election_timeout_max,
@@ -81,6 +87,14 @@ impl Timing {
             step_aside_pause: election_timeout_max * 4,
             kill_host_timeout: KILL_HOST_TIMEOUT,
         }
+    }
+
+    /// How long after the last status that could renew a writer lease the server's own lease
+    /// timer has surely fired: the lease, the timer's whole-second rounding (it fires at most a
+    /// second after an arm for a shorter remainder), and the lease margin for the scheduler's
+    /// own delay and the previous leader's last pushes.
+    pub fn server_timer_bound(&self) -> Duration {
+        self.agent_lease + SERVER_TIMER_ROUNDING + self.lease_margin
     }
 
     /// A push without an answer this long is given up (the driver answers every call within

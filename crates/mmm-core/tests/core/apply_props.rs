@@ -57,6 +57,7 @@ fn change() -> impl Strategy<Value = Change> {
         1 => (host(), role()).prop_map(|(host, role)| Change::RemoveRole { host, role }),
         1 => (mode(), mode()).prop_map(|(from, to)| Change::SetMode { from, to, cause: "c".into() }),
         1 => (host(), any::<bool>()).prop_map(|(host, down)| Change::SetAgentDown { host, down }),
+        1 => (host(), any::<bool>()).prop_map(|(host, on)| Change::SetServerTimer { host, on }),
         1 => prop::collection::vec((state(), prop::option::of(ip())), 3).prop_map(|v| Change::Startup {
             hosts: v
                 .into_iter()

@@ -715,7 +715,7 @@ fn stale_show_without_quorum(c: &mut Cluster, kill: &str, survivor: &str) {
 /// `reachability` of member `name` in `--json cluster status` (the leader's view when the
 /// leader answers); `None` when no monitor answers or the member is not listed.
 fn member_reachability(c: &Cluster, name: &str) -> Option<String> {
-    let run = ctl(&*c, &["--json", "cluster", "status"]);
+    let run = ctl(c, &["--json", "cluster", "status"]);
     let v: Value = serde_json::from_str(&run.stdout).ok()?;
     v["members"]
         .as_array()?

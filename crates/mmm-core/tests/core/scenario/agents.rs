@@ -124,6 +124,7 @@ impl ScriptedAgent {
             uptime: self.uptime,
             basis: None,
             writer_ran_out_epoch: None,
+            server_timer_on: false,
         }
     }
 }

@@ -207,6 +207,7 @@ impl SimAgent {
                         at: mono(now),
                     }),
                     writer_ran_out_epoch: self.lease.ran_out_epoch(),
+                    server_timer_on: false,
                 }))
             }
             AgentCall::GetStatus => Ok(AgentAnswer::Agent(AgentView {

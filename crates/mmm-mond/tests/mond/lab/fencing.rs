@@ -155,3 +155,61 @@ fn writer_agent_frozen_then_move_role_fences_and_its_late_statuses_change_nothin
     assert!(c.has_ip("db2", WRITER_IP), "the writer VIP left db2");
     w.stop();
 }
+
+/// db1's agent frozen (SIGSTOP), then db1 cut from every monitor while the sampler still
+/// reaches it: no monitor can get a confirmation from db1, fence it over SQL or kill it, but its
+/// server's own lease timer sets read_only=1 when the writer lease runs out, and the leader,
+/// counting that lease from its own last status to db1, hands the writer to db2. Never two
+/// writers; after SIGCONT db1's agent drops the VIP, and after the heal db1 stays read-only.
+#[test]
+fn a_frozen_writer_cut_from_every_monitor_is_fenced_by_its_server_timer_and_replaced() {
+    let Some(mut c) = start("mondt") else {
+        return;
+    };
+    bring_up(&c);
+    let mut w = SingleWriter::start(&c);
+    c.freeze("db1").expect("SIGSTOP the agent on db1");
+    let db1 = c.topology().host("db1").expect("db1").clone();
+    let monitors: Vec<_> = c
+        .monitor_names()
+        .iter()
+        .map(|m| c.host(m).expect("monitor host"))
+        .collect();
+    for m in &monitors {
+        c.lab().cut(m, &db1).expect("cut a monitor from db1");
+    }
+    let t0 = Instant::now();
+    wait_for(
+        &c,
+        "db2 writable with the writer VIP",
+        Duration::from_secs(60),
+        || {
+            w.check();
+            c.has_ip("db2", WRITER_IP) && w.writable("db2")
+        },
+    );
+    println!("writer on db2 {:?} after the cut", t0.elapsed());
+    assert!(!w.writable("db1"), "db1 is not read-only");
+    let logs = c.logs();
+    assert!(
+        logs.contains("its server's lease timer has set read_only=1"),
+        "the handoff did not come from the server timer:\n{logs}"
+    );
+    c.resume("db1").expect("SIGCONT the agent on db1");
+    wait_for(
+        &c,
+        "db1's agent drops the writer VIP",
+        Duration::from_secs(30),
+        || {
+            w.check();
+            !c.has_ip("db1", WRITER_IP)
+        },
+    );
+    for m in &monitors {
+        c.lab().heal(m, &db1).expect("heal");
+    }
+    w.watch(Duration::from_secs(10));
+    assert!(!w.writable("db1"), "db1 turned writable after the heal");
+    assert!(c.has_ip("db2", WRITER_IP), "the writer VIP left db2");
+    w.stop();
+}
