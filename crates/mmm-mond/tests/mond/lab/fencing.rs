@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mmm_lab::cluster::Cluster;
 use mmm_lab::sampler::{Observation, Sample, Sampler};
 
-use super::{WRITER_IP, bring_up, start, wait_for};
+use super::{WRITER_IP, bring_up, exec_root, start, wait_for};
 
 const PERIOD: Duration = Duration::from_millis(25);
 
@@ -156,6 +156,21 @@ fn writer_agent_frozen_then_move_role_fences_and_its_late_statuses_change_nothin
     w.stop();
 }
 
+/// Freezes db1's agent and cuts db1 from every monitor; returns the monitor hosts.
+fn freeze_and_cut_db1(c: &mut Cluster) -> Vec<mmm_lab::Host> {
+    c.freeze("db1").expect("SIGSTOP the agent on db1");
+    let db1 = c.topology().host("db1").expect("db1").clone();
+    let monitors: Vec<_> = c
+        .monitor_names()
+        .iter()
+        .map(|m| c.host(m).expect("monitor host"))
+        .collect();
+    for m in &monitors {
+        c.lab().cut(m, &db1).expect("cut a monitor from db1");
+    }
+    monitors
+}
+
 /// db1's agent frozen (SIGSTOP), then db1 cut from every monitor while the sampler still
 /// reaches it: no monitor can get a confirmation from db1, fence it over SQL or kill it, but its
 /// server's own lease timer sets read_only=1 when the writer lease runs out, and the leader,
@@ -168,16 +183,8 @@ fn a_frozen_writer_cut_from_every_monitor_is_fenced_by_its_server_timer_and_repl
     };
     bring_up(&c);
     let mut w = SingleWriter::start(&c);
-    c.freeze("db1").expect("SIGSTOP the agent on db1");
+    let monitors = freeze_and_cut_db1(&mut c);
     let db1 = c.topology().host("db1").expect("db1").clone();
-    let monitors: Vec<_> = c
-        .monitor_names()
-        .iter()
-        .map(|m| c.host(m).expect("monitor host"))
-        .collect();
-    for m in &monitors {
-        c.lab().cut(m, &db1).expect("cut a monitor from db1");
-    }
     let t0 = Instant::now();
     wait_for(
         &c,
@@ -211,5 +218,53 @@ fn a_frozen_writer_cut_from_every_monitor_is_fenced_by_its_server_timer_and_repl
     w.watch(Duration::from_secs(10));
     assert!(!w.writable("db1"), "db1 turned writable after the heal");
     assert!(c.has_ip("db2", WRITER_IP), "the writer VIP left db2");
+    w.stop();
+}
+
+/// The same cut with db1's event scheduler off, so its agent reports the server timer unusable:
+/// time proves nothing, the writer stays orphaned (db1, whose frozen agent cannot fence it,
+/// stays the only writer) and db2 never becomes writable.
+#[test]
+fn without_a_usable_server_timer_a_cut_writer_stays_orphaned() {
+    let Some(mut c) = start("mondu") else {
+        return;
+    };
+    bring_up(&c);
+    exec_root(&c, "db1", "SET GLOBAL event_scheduler = OFF");
+    c.restart("db1")
+        .expect("restart db1's agent so it probes the scheduler again");
+    wait_for(
+        &c,
+        "the monitors know db1's timer is unusable",
+        Duration::from_secs(30),
+        || {
+            c.logs()
+                .contains("Server lease timer on host 'db1' is not usable")
+        },
+    );
+    let mut w = SingleWriter::start(&c);
+    wait_for(&c, "db1 writable again", Duration::from_secs(30), || {
+        w.check();
+        c.has_ip("db1", WRITER_IP) && w.writable("db1")
+    });
+    let monitors = freeze_and_cut_db1(&mut c);
+    wait_for(
+        &c,
+        "the writer role reported orphaned",
+        Duration::from_secs(30),
+        || {
+            w.check();
+            c.logs().contains("Writer role stays orphaned: host 'db1'")
+        },
+    );
+    // Far past the server timer's bound (about 3.5 s at the lab's timings).
+    w.watch(Duration::from_secs(10));
+    assert!(!w.writable("db2"), "db2 became writable");
+    assert!(!c.has_ip("db2", WRITER_IP), "db2 got the writer VIP");
+    let db1 = c.topology().host("db1").expect("db1").clone();
+    for m in &monitors {
+        c.lab().heal(m, &db1).expect("heal");
+    }
+    c.resume("db1").expect("SIGCONT the agent on db1");
     w.stop();
 }

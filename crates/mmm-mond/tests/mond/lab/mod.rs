@@ -32,6 +32,15 @@ fn wait_for(c: &Cluster, what: &str, limit: Duration, cond: impl FnMut() -> bool
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Runs `sql` as root on `host`'s own MariaDB server, from inside its namespace.
+fn exec_root(c: &Cluster, host: &str, sql: &str) {
+    let db = c.topology().db(host).expect("a lab database host");
+    let h = c.host(host).expect("a lab host");
+    h.block_on(db.exec(sql))
+        .expect("inside the host")
+        .unwrap_or_else(|e| panic!("{sql} on {host}: {e}"));
+}
+
 /// The monitor after `name` in the configured order.
 fn next_monitor(c: &Cluster, name: &str) -> String {
     let names = c.monitor_names();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use mmm_lab::cluster::{Cluster, writer_in_show};
 
 use super::fencing::SingleWriter;
-use super::{WRITER_IP, bring_up, start, wait_for};
+use super::{WRITER_IP, bring_up, exec_root, start, wait_for};
 
 /// How long the modes are watched: many times the lab's `agent_lease`.
 const WATCH: Duration = Duration::from_secs(30);
@@ -18,14 +18,6 @@ fn writer_host(c: &Cluster) -> Option<String> {
         return None;
     }
     writer_in_show(&out, c.writer_vip())
-}
-
-fn exec_root(c: &Cluster, host: &str, sql: &str) {
-    let db = c.topology().db(host).expect("a lab database host");
-    let h = c.host(host).expect("a lab host");
-    h.block_on(db.exec(sql))
-        .expect("inside the host")
-        .unwrap_or_else(|e| panic!("{sql} on {host}: {e}"));
 }
 
 #[test]
