@@ -214,12 +214,13 @@ impl Db {
         Ok(s)
     }
 
-    /// Moves the server's lease timer to `remaining` from the server's now.
-    pub async fn arm_lease_timer(&self, remaining: Duration) -> Result<(), DbError> {
+    /// Moves the server's lease timer to `remaining` from the server's now; returns the event
+    /// scheduler's state read right after.
+    pub async fn arm_lease_timer(&self, remaining: Duration) -> Result<Scheduler, DbError> {
         let mut c = self.local().await?;
-        c.arm_lease_timer(remaining).await?;
+        let scheduler = c.arm_lease_timer(remaining).await?;
         c.close().await;
-        Ok(())
+        Ok(scheduler)
     }
 
     /// Disables the server's lease timer.

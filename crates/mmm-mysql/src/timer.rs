@@ -91,11 +91,15 @@ impl Mysql {
         self.execute(&sql, Operation::LeaseTimer).await
     }
 
-    /// Moves the timer to `remaining` from the server's now and enables it.
-    pub async fn arm_lease_timer(&mut self, remaining: Duration) -> Result<(), MysqlError> {
+    /// Moves the timer to `remaining` from the server's now and enables it; returns the event
+    /// scheduler's state read right after (the timer fires only while it is `ON`).
+    pub async fn arm_lease_timer(&mut self, remaining: Duration) -> Result<Scheduler, MysqlError> {
         self.unlogged_utc().await?;
         self.execute(&schedule_sql(remaining), Operation::LeaseTimer)
-            .await
+            .await?;
+        // The scheduler can be switched off at any time: a timer armed while it is off never
+        // fires, so every arm says whether it still runs.
+        self.event_scheduler().await
     }
 
     /// Disables the timer (the writer role was given up on the leader's word).

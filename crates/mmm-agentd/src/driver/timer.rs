@@ -74,9 +74,23 @@ impl Driver {
             return Err("the lease ends before the server timer could be armed".into());
         }
         match self.db.arm_lease_timer(remaining).await {
-            Ok(()) => {
+            Ok(Scheduler::On) => {
                 self.timer_armed_until = Some(deadline);
                 Ok(())
+            }
+            Ok(s) => {
+                tracing::warn!(
+                    scheduler = s.as_str(),
+                    "Event scheduler was switched to {}: the server's lease timer cannot fire; \
+                     a stopped or killed agent cannot fence this server; set event_scheduler=ON",
+                    s.as_str()
+                );
+                self.timer = TimerState::Unusable(format!("event_scheduler is {}", s.as_str()));
+                self.timer_armed_until = None;
+                Err(format!(
+                    "the server's lease timer cannot fire: event_scheduler was switched to {}",
+                    s.as_str()
+                ))
             }
             Err(e) => Err(format!("could not arm the server's lease timer: {e}")),
         }

@@ -324,6 +324,14 @@ impl Cluster {
             .expect("ip neigh")
     }
 
+    /// Runs `sql` as root on `name`'s server through its socket.
+    pub fn root_exec(&self, name: &str, sql: &str) {
+        let db = self.topo.db(name).expect("db");
+        runtime()
+            .block_on(db.exec(sql))
+            .unwrap_or_else(|e| panic!("{sql} on {name}: {e}"));
+    }
+
     /// `@@read_only` of `name` through root's socket.
     pub fn read_only(&self, name: &str) -> bool {
         let db = self.topo.db(name).expect("db");

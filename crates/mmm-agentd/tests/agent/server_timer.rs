@@ -92,3 +92,34 @@ fn a_stopping_agent_gives_up_the_writer_role() {
         "{log}"
     );
 }
+
+#[test]
+fn a_scheduler_switched_off_refuses_the_renewal_and_is_reported() {
+    let Some(mut c) = two_masters("agq") else {
+        return;
+    };
+    c.start_agent("db1");
+    take_writer(&c, "db1", 1, LEASE_MS);
+    assert_eq!(
+        c.get_status("db1").report.expect("report").server_timer,
+        "ON"
+    );
+    c.root_exec("db1", "SET GLOBAL event_scheduler = OFF");
+    // A renewal would arm a timer that can no longer fire: it is refused and the timer is
+    // reported unusable, so the leader stops counting on it.
+    let (_, basis, _) = c.ping_basis("db1");
+    let mut req = status_req("db1", &[("writer", WRITER_IP)], "db1", 1, LEASE_MS);
+    req.basis = Some(basis);
+    let reply = c.send_status("db1", req).expect("renewal");
+    let report = reply.report.expect("report");
+    assert!(
+        report
+            .writer_refused
+            .contains("event_scheduler was switched to OFF"),
+        "{report:?}"
+    );
+    assert_eq!(report.server_timer, "event_scheduler is OFF");
+    assert!(!report.server_timer_armed, "{report:?}");
+    let log = c.log("db1");
+    assert!(log.contains("Event scheduler was switched to OFF"), "{log}");
+}
