@@ -4,8 +4,10 @@
 //! its IP goes, allowed before its IP comes), the once-a-second re-assertion and
 //! CLEAR_BAD_ROLES. Like the agent daemon it counts the writer lease from the basis the push
 //! echoes ([`WriterLease`]), drops the writer role itself when the lease runs out and takes it
-//! again only at a higher epoch. Every other part of the
-//! simulator talks to it through [`SimAgent`] only.
+//! again only at a higher epoch. Its server may have a lease timer (an event the agent arms
+//! with each lease, firing at worst a second after an arm for a shorter remainder) that sets
+//! read_only=1 even while the agent is frozen. Every other part of the simulator talks to it
+//! through [`SimAgent`] only.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -38,6 +40,12 @@ pub struct SimAgent {
     /// The fencing epoch stored in the server (`mmm.fence`; survives reboots): writes are
     /// allowed only at a higher epoch, as the agent's `allow_writes_at` does.
     fence_epoch: u64,
+    /// The server's event scheduler runs, so the lease timer can fire.
+    timer_on: bool,
+    /// When the armed lease timer fires (its latest moment).
+    timer_fires: Option<Timestamp>,
+    /// The timer set read_only=1 and the agent has not dropped the writer IP since.
+    timer_fired: bool,
 }
 
 fn mono(t: Timestamp) -> Mono {
@@ -45,7 +53,7 @@ fn mono(t: Timestamp) -> Mono {
 }
 
 impl SimAgent {
-    pub fn new(writer_role: &str, configured: Vec<RoleIp>) -> Self {
+    pub fn new(writer_role: &str, configured: Vec<RoleIp>, timer_on: bool) -> Self {
         SimAgent {
             writer_role: writer_role.to_string(),
             configured,
@@ -56,6 +64,34 @@ impl SimAgent {
             present: Vec::new(),
             lease: WriterLease::new(1),
             fence_epoch: 0,
+            timer_on,
+            timer_fires: None,
+            timer_fired: false,
+        }
+    }
+
+    /// The server's side, run even while the agent is frozen: the lease timer fires.
+    pub fn server_tick(&mut self, now: Timestamp) {
+        if self.timer_fires.is_some_and(|t| now >= t) {
+            self.timer_fires = None;
+            if self.writable {
+                self.writable = false;
+                self.timer_fired = true;
+            }
+        }
+    }
+
+    /// The timer fenced the server and the agent has not caught up yet (it keeps the VIP, as a
+    /// server fenced over SQL does, but takes no writes).
+    pub fn timer_fenced(&self) -> bool {
+        self.timer_fired
+    }
+
+    /// Arms the timer for a lease ending at `until`.
+    fn arm_timer(&mut self, until: Mono, now: Timestamp) {
+        if self.timer_on {
+            let at = until.as_millis().max(now.as_millis() + 1_000);
+            self.timer_fires = Some(Timestamp::from_millis(at));
         }
     }
 
@@ -107,6 +143,8 @@ impl SimAgent {
         self.present.clear();
         self.writable = false;
         self.lease = WriterLease::new(self.lease.incarnation() + 1);
+        self.timer_fires = None;
+        self.timer_fired = false;
     }
 
     /// MySQL died (nothing can write) or came back (read-only until re-asserted).
@@ -148,6 +186,7 @@ impl SimAgent {
                 Step::RemoveRole { role, writer } => {
                     if writer {
                         self.writable = false;
+                        self.timer_fired = false;
                     }
                     self.present.retain(|r| *r != role);
                 }
@@ -186,7 +225,10 @@ impl SimAgent {
                         self.lease
                             .offer(s.epoch, push.basis.as_ref(), push.lease, mono(now));
                     match offer {
-                        Ok(until) => self.lease.extend(until),
+                        Ok(until) => {
+                            self.arm_timer(until, now);
+                            self.lease.extend(until);
+                        }
                         Err(_) => roles.retain(|r| r.role != self.writer_role),
                     }
                 } else {
@@ -207,7 +249,7 @@ impl SimAgent {
                         at: mono(now),
                     }),
                     writer_ran_out_epoch: self.lease.ran_out_epoch(),
-                    server_timer_on: false,
+                    server_timer_on: self.timer_on,
                 }))
             }
             AgentCall::GetStatus => Ok(AgentAnswer::Agent(AgentView {

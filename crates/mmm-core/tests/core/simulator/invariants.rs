@@ -7,7 +7,7 @@ use mmm_core::command::{Change, Command, Outcome, apply, apply_proposal};
 use mmm_core::config::Config;
 use mmm_core::decide::{Inputs, decide, writer_may_move};
 use mmm_core::leader::StatusPush;
-use mmm_core::state::{ClusterState, HostState, Mode};
+use mmm_core::state::{ClusterState, FenceProof, HostState, Mode};
 use mmm_core::time::Timestamp;
 
 use super::world::{TICK, World};
@@ -26,6 +26,8 @@ pub struct Checker {
     /// How writer handoffs were fenced.
     pub writer_after_confirm: u64,
     pub writer_after_fence: u64,
+    /// Handoffs proven by the old holder's server lease timer (the world shows it read-only).
+    pub writer_after_timer: u64,
     pub releases: u64,
     pub state_changes: u64,
 }
@@ -103,7 +105,9 @@ impl Checker {
     /// Architecture Invariant: the writer goes to another host only when every previous
     /// holder provably cannot accept writes: the replicated state records a proof, and the
     /// proof holds in the world — its agent confirmed the drop at an epoch ≥ the release
-    /// epoch, or its server stores a fencing epoch ≥ the release epoch, or it is down.
+    /// epoch (to this leader, or to an earlier one and it still holds that epoch without
+    /// writing), or its server stores a fencing epoch ≥ the release epoch, or it is down, or
+    /// its server's lease timer fenced it (read-only in the world).
     fn writer_handoff_fenced(
         &mut self,
         w: &World,
@@ -129,6 +133,16 @@ impl Checker {
         let old = w.hosts.iter().find(|h| h.name == rel.host);
         let fenced = old.is_some_and(|h| h.agent.fence_epoch() >= rel.epoch);
         let down = old.is_some_and(|h| !h.machine_up);
+        let read_only = old.is_some_and(|h| !h.mysql_up || !h.agent.writable());
+        let by_timer = rel.proof == Some(FenceProof::ServerTimer);
+        // A confirmation an earlier leadership recorded: the agent still holds that epoch or a
+        // higher one, and neither writes nor holds the writer IP.
+        let dropped = match rel.proof {
+            Some(FenceProof::Agent { epoch }) => old.is_some_and(|h| {
+                h.agent.epoch() >= epoch && !h.agent.writable() && !h.agent.holds_writer_ip()
+            }),
+            _ => false,
+        };
         if rel.proof.is_none() {
             return fail(
                 "writer_handoff_fenced",
@@ -138,10 +152,12 @@ impl Checker {
                 ),
             );
         }
-        if confirmed {
+        if confirmed || dropped {
             self.writer_after_confirm += 1;
         } else if fenced || down {
             self.writer_after_fence += 1;
+        } else if by_timer && read_only {
+            self.writer_after_timer += 1;
         } else {
             return fail(
                 "writer_handoff_fenced",
@@ -252,8 +268,10 @@ impl Checker {
         }
         // A host fenced over SQL keeps the VIP until its agent removes it, but takes no
         // writes: it does not count as a second writer.
+        // So does a host its server's lease timer fenced while its agent was frozen.
         let vip: Vec<&str> = up
             .filter(|h| h.agent.holds_writer_ip() && h.agent.epoch() > h.agent.fence_epoch())
+            .filter(|h| !h.agent.timer_fenced())
             .map(|h| h.name.as_str())
             .collect();
         if vip.len() > 1 {

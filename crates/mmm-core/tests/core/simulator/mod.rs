@@ -3,9 +3,11 @@
 //! Each seed builds a 3–5 host topology with one or three monitors, each running its own
 //! machine, and runs it for a few simulated minutes in 100 ms steps: hosts crash, mysqld
 //! dies, replication breaks and lags, agent links are cut or stop answering, monitors lose
-//! their network or a host, the Raft leader is deposed (it learns late and keeps pushing a
-//! while), admin commands arrive, and every message between monitors and agents is delayed,
-//! reordered, lost or duplicated. The invariants of ARCHITECTURE.md are checked on every
+//! their network or a host, hosts are cut off from every monitor, agents freeze (requests wait
+//! in their sockets and arrive late, far beyond the call bound, when they resume; only the
+//! server's lease timer acts meanwhile), the Raft leader is deposed (it learns late and keeps
+//! pushing a while), admin commands arrive, and every message between monitors and agents is
+//! delayed, reordered, lost or duplicated. The invariants of ARCHITECTURE.md are checked on every
 //! step, commit and push (see `invariants.rs`); a failure prints the seed, the last events
 //! and the replay command.
 //!
@@ -86,6 +88,7 @@ fn run_seed(seed: u64) -> Result<(Stats, Vec<String>), String> {
     stats.releases = w.checker.releases;
     stats.writer_after_confirm = w.checker.writer_after_confirm;
     stats.writer_after_fence = w.checker.writer_after_fence;
+    stats.writer_after_timer = w.checker.writer_after_timer;
     stats.state_changes = w.checker.state_changes;
     Ok((stats, w.trace))
 }
@@ -125,6 +128,8 @@ fn simulator() {
     assert!(
         total.writer_after_confirm > 0
             && total.writer_after_fence > 0
+            && total.writer_after_timer > 0
+            && total.late_requests > 0
             && total.stale_pushes > 0
             && total.lost > 0
             && total.duplicated > 0

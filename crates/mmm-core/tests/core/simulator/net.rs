@@ -15,8 +15,8 @@ use super::Rng;
 #[derive(Debug, Clone, Copy)]
 pub struct Weather {
     /// Longest one-way delay. Kept below half the call bound: a request always reaches the
-    /// agent while its caller still waits (late deliveries beyond the bound are what leases
-    /// counted from an echoed basis make safe; this model does not count them so).
+    /// agent while its caller still waits (deliveries far beyond the bound come from frozen
+    /// agents, see `World`).
     pub max_delay: Duration,
     /// Per mille of messages lost.
     pub loss: u64,

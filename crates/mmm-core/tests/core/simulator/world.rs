@@ -38,6 +38,13 @@ pub struct Host {
     pub link_up: bool,
     /// The agent's replies reach the monitors.
     pub replies_up: bool,
+    /// Cut off from every monitor (checks and agent calls) while clients still reach it.
+    pub isolated: bool,
+    /// The agent process is stopped (SIGSTOP): requests wait in its socket, its lease is not
+    /// counted; only the server's own timer acts.
+    pub frozen: bool,
+    /// Requests that reached the frozen agent, handled when it resumes.
+    held: Vec<(usize, CallId, AgentCall)>,
     booted: Timestamp,
     pub agent: SimAgent,
 }
@@ -106,6 +113,8 @@ pub struct Stats {
     pub releases: u64,
     pub writer_after_confirm: u64,
     pub writer_after_fence: u64,
+    pub writer_after_timer: u64,
+    pub late_requests: u64,
     pub state_changes: u64,
     pub admin_requests: u64,
     pub leader_changes: u64,
@@ -123,6 +132,8 @@ impl Stats {
         self.releases += o.releases;
         self.writer_after_confirm += o.writer_after_confirm;
         self.writer_after_fence += o.writer_after_fence;
+        self.writer_after_timer += o.writer_after_timer;
+        self.late_requests += o.late_requests;
         self.state_changes += o.state_changes;
         self.admin_requests += o.admin_requests;
         self.leader_changes += o.leader_changes;
@@ -253,8 +264,11 @@ impl World {
                 lag_ok: true,
                 link_up: true,
                 replies_up: true,
+                isolated: false,
+                frozen: false,
+                held: Vec::new(),
                 booted: now,
-                agent: SimAgent::new("writer", configured.clone()),
+                agent: SimAgent::new("writer", configured.clone(), rng.chance(700)),
             })
             .collect();
         let monitors = (0..n)
@@ -546,11 +560,11 @@ impl World {
     }
 
     /// The leader fences `host`'s MySQL over SQL: it works when the server runs and this
-    /// monitor reaches the host.
+    /// monitor reaches the host (not cut off from it, not cut off from every monitor).
     fn fence_mysql(&mut self, m: usize, id: CallId, host: String, epoch: u64) {
         let cut = self.monitors[m].cut_off.as_deref() == Some(host.as_str());
         let result = match self.host_index(&host).map(|i| &mut self.hosts[i]) {
-            Some(h) if h.machine_up && h.mysql_up && !cut => {
+            Some(h) if h.machine_up && h.mysql_up && !cut && !h.isolated => {
                 let stored = h.agent.sql_fence(epoch);
                 self.note(format!("mon{} fenced {host} over SQL at {stored}", m + 1));
                 Ok(SqlFenced {
@@ -575,6 +589,8 @@ impl World {
             h.machine_up = false;
             h.down_until = self.now.plus(Duration::from_secs(30));
             h.agent.boot();
+            h.frozen = false;
+            h.held.clear();
         }
         let outcome = KillOutcome {
             code: Some(0),
@@ -600,9 +616,10 @@ impl World {
         if matches!(call, AgentCall::GetStatus) {
             self.stats.startups += 1;
         }
-        let reachable = self
-            .host_index(&host)
-            .is_some_and(|i| self.hosts[i].machine_up && self.hosts[i].link_up);
+        let reachable = self.host_index(&host).is_some_and(|i| {
+            let h = &self.hosts[i];
+            h.machine_up && h.link_up && !h.isolated
+        });
         let ctx = (
             self.now,
             self.timing.agent_timeout,
@@ -662,6 +679,10 @@ impl World {
         if !h.machine_up {
             return;
         }
+        if h.frozen {
+            h.held.push((from, id, call.clone()));
+            return;
+        }
         let uptime = now.since(h.booted);
         let result = h.agent.handle(call, now, h.mysql_up, uptime);
         let replies = h.replies_up;
@@ -704,6 +725,8 @@ impl World {
             h.machine_up = false;
             h.down_until = now.plus(Duration::from_secs(10 + r.below(60)));
             h.agent.boot();
+            h.frozen = false;
+            h.held.clear();
             ev.push("crashes");
         }
         if h.machine_up && per_step(r, if h.mysql_up { 8 } else { 60 }) {
@@ -743,9 +766,34 @@ impl World {
                 "agent hangs"
             });
         }
+        if per_step(r, if h.isolated { 50 } else { 2 }) {
+            h.isolated = !h.isolated;
+            ev.push(if h.isolated {
+                "cut off from every monitor"
+            } else {
+                "reachable from the monitors again"
+            });
+        }
+        let mut late = Vec::new();
+        if h.machine_up && per_step(r, if h.frozen { 100 } else { 3 }) {
+            h.frozen = !h.frozen;
+            ev.push(if h.frozen {
+                "agent frozen"
+            } else {
+                "agent resumed"
+            });
+            if !h.frozen {
+                late = std::mem::take(&mut h.held);
+            }
+        }
         let name = h.name.clone();
         for e in ev {
             self.note(format!("{name} {e}"));
+        }
+        // Requests that waited in the frozen agent's socket arrive late, in order.
+        self.stats.late_requests += late.len() as u64;
+        for (from, id, call) in late {
+            self.agent_request(from, id, &name, &call);
         }
     }
 
@@ -806,7 +854,8 @@ impl World {
     fn check(&mut self, m: usize, i: usize) {
         let h = &self.hosts[i];
         let mon = &self.monitors[m];
-        let reachable = h.machine_up && mon.cut_off.as_deref() != Some(h.name.as_str());
+        let reachable =
+            h.machine_up && !h.isolated && mon.cut_off.as_deref() != Some(h.name.as_str());
         let sql = reachable && h.mysql_up;
         let lines = [
             if reachable {
@@ -917,7 +966,10 @@ impl World {
         self.admin();
         for h in &mut self.hosts {
             if h.machine_up {
-                h.agent.tick(self.now, h.mysql_up);
+                h.agent.server_tick(self.now);
+                if !h.frozen {
+                    h.agent.tick(self.now, h.mysql_up);
+                }
             }
         }
         for m in 0..self.monitors.len() {

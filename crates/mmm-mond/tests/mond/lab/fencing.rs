@@ -268,3 +268,46 @@ fn without_a_usable_server_timer_a_cut_writer_stays_orphaned() {
     c.resume("db1").expect("SIGCONT the agent on db1");
     w.stop();
 }
+
+/// db1 (the writer, its agent running) cut from every monitor for 60 s while the sampler still
+/// reaches it, then healed: db2 takes over once db1 is proven fenced, and neither during the
+/// cut nor in the 120 s after the heal (when statuses sent before the cut may still arrive)
+/// are two servers writable.
+#[test]
+fn a_writer_cut_from_the_monitors_for_a_minute_never_comes_back_as_a_second_writer() {
+    let Some(c) = start("mondh") else {
+        return;
+    };
+    bring_up(&c);
+    let mut w = SingleWriter::start(&c);
+    let db1 = c.topology().host("db1").expect("db1").clone();
+    let monitors: Vec<_> = c
+        .monitor_names()
+        .iter()
+        .map(|m| c.host(m).expect("monitor host"))
+        .collect();
+    let t0 = Instant::now();
+    for m in &monitors {
+        c.lab().cut(m, &db1).expect("cut a monitor from db1");
+    }
+    wait_for(
+        &c,
+        "db2 writable with the writer VIP",
+        Duration::from_secs(60),
+        || {
+            w.check();
+            c.has_ip("db2", WRITER_IP) && w.writable("db2")
+        },
+    );
+    println!("writer on db2 {:?} after the cut", t0.elapsed());
+    w.watch(Duration::from_secs(60).saturating_sub(t0.elapsed()));
+    for m in &monitors {
+        c.lab().heal(m, &db1).expect("heal");
+    }
+    println!("healed {:?} after the cut", t0.elapsed());
+    w.watch(Duration::from_secs(120));
+    assert!(!w.writable("db1"), "db1 writable after the heal");
+    assert!(w.writable("db2"), "db2 lost the writer after the heal");
+    assert!(c.has_ip("db2", WRITER_IP) && !c.has_ip("db1", WRITER_IP));
+    w.stop();
+}
