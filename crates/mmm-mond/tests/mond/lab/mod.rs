@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 mod fencing;
 mod modes;
+mod refused;
 
 use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
 
