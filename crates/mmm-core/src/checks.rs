@@ -99,6 +99,30 @@ pub enum Outcome {
     Unknown,
     /// `ERROR: …` or anything unrecognised.
     Error,
+    /// An `ERROR` line saying the server is certainly down (see [`is_refusal`]): an error in
+    /// every respect, except that the tracker reports it failed at once instead of after the
+    /// trap period.
+    Refused,
+}
+
+/// How a `Connect error` or `SQL Query Error` detail starts when nothing listens on the
+/// server's port (the TCP connect was refused: mysqld is gone while its host is up).
+pub const REFUSED_DETAIL: &str = "Connection refused";
+
+/// How such a detail starts when the server answered error 1053 (shutdown in progress).
+pub const SHUTDOWN_DETAIL: &str = "ERROR 1053: ";
+
+/// Whether an `ERROR` line is a certain sign that the server is down: mysql-mmm's
+/// `ERROR: Connect error (host = …, user = …)! DETAIL` or `ERROR: SQL Query Error: DETAIL`
+/// with a detail starting with [`REFUSED_DETAIL`] or [`SHUTDOWN_DETAIL`]. Timeouts, an
+/// unreachable host, a reset or lost connection and every other error are not.
+pub fn is_refusal(line: &str) -> bool {
+    let detail = line
+        .strip_prefix("ERROR: Connect error (")
+        .and_then(|rest| rest.split_once(")! "))
+        .map(|(_, detail)| detail)
+        .or_else(|| line.strip_prefix("ERROR: SQL Query Error: "));
+    detail.is_some_and(|d| d.starts_with(REFUSED_DETAIL) || d.starts_with(SHUTDOWN_DETAIL))
 }
 
 /// One raw check result line (`OK…`, `ERROR: …`, `UNKNOWN: …`).
@@ -111,13 +135,16 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    /// Classifies a raw line; anything that is neither `OK` nor `UNKNOWN` is an error.
+    /// Classifies a raw line; anything that is neither `OK` nor `UNKNOWN` is an error, a
+    /// refused one when [`is_refusal`] says so.
     pub fn parse(line: &str) -> Self {
         let line = line.trim_end();
         let outcome = if line.starts_with("OK") {
             Outcome::Ok
         } else if line.starts_with("UNKNOWN") {
             Outcome::Unknown
+        } else if is_refusal(line) {
+            Outcome::Refused
         } else {
             Outcome::Error
         };
@@ -228,11 +255,11 @@ impl Tracker {
                     )));
                 }
             }
-            Outcome::Error if network_ok => {
+            Outcome::Error | Outcome::Refused if network_ok => {
                 self.error(name, result, trap_period, now, &mut out);
             }
             // Without network the round is abandoned.
-            Outcome::Error => {}
+            Outcome::Error | Outcome::Refused => {}
         }
         out
     }
@@ -249,7 +276,8 @@ impl Tracker {
         self.failing_since = None;
     }
 
-    /// An ERROR result: reported failed once it has lasted `trap_period`.
+    /// An ERROR result: reported failed once it has lasted `trap_period` (zero for a
+    /// refused one; the line still says how long the failing streak lasted).
     fn error(
         &mut self,
         name: impl Fn() -> String,
@@ -270,7 +298,13 @@ impl Tracker {
             }
         };
         let elapsed = now.since(start);
-        if elapsed < trap_period {
+        // A refused connection is a certain sign the server is down: no trap to wait out.
+        let wait = if result.outcome == Outcome::Refused {
+            Duration::ZERO
+        } else {
+            trap_period
+        };
+        if elapsed < wait {
             return;
         }
         out.lines.push(LogLine::error(format!(
@@ -482,6 +516,96 @@ mod tests {
             "x".parse::<CheckKind>().unwrap_err().to_string(),
             "ERROR: Unknown check 'x'!"
         );
+    }
+
+    const REFUSED: &str = "ERROR: Connect error (host = 10.213.7.11:3306, user = mmm_monitor)! \
+                           Connection refused (os error 111)";
+
+    #[test]
+    fn parse_tells_a_refused_connection_from_other_errors() {
+        let shutdown = "ERROR: Connect error (host = 10.0.0.1:3306, user = u)! \
+                        ERROR 1053: Server shutdown in progress";
+        for line in [
+            REFUSED,
+            shutdown,
+            "ERROR: SQL Query Error: ERROR 1053: Server shutdown in progress",
+        ] {
+            let r = CheckResult::parse(line);
+            assert_eq!(r.outcome, Outcome::Refused, "{line}");
+            assert_eq!(r.message, line, "the line is kept as it is");
+        }
+        for line in [
+            "ERROR: Timeout",
+            "ERROR: Connect error (host = 10.0.0.1:3306, user = u)! \
+             Input/output error: No route to host (os error 113)",
+            "ERROR: Connect error (host = 10.0.0.1:3306, user = u)! Connection reset by peer",
+            "ERROR: Connect error (host = 10.0.0.1:3306, user = u)! Lost connection to MySQL \
+             server at 'reading initial communication packet', system error: 111",
+            "ERROR: SQL Query Error: ERROR 1064: syntax",
+            "ERROR: Could not ping 10.0.0.1 (Connection refused)",
+            "ERROR: Connection refused",
+        ] {
+            assert_eq!(CheckResult::parse(line).outcome, Outcome::Error, "{line}");
+        }
+        // The rep checks' connect errors stay UNKNOWN, refused or not.
+        let unknown = "UNKNOWN: Connect error (host = 10.0.0.1:3306, user = u)! Connection refused";
+        assert_eq!(CheckResult::parse(unknown).outcome, Outcome::Unknown);
+    }
+
+    #[test]
+    fn a_refused_connection_fails_at_once_a_timeout_waits_out_the_trap() {
+        let mut tr = Tracker::new();
+        feed(&mut tr, "OK", 0);
+        let o = feed(&mut tr, REFUSED, 1);
+        assert_eq!(o.report, Some(false));
+        assert_eq!(
+            o.lines[0].text,
+            format!("Check 'mysql' on 'db2' has failed for 0 seconds! Message: {REFUSED}")
+        );
+        assert_eq!(tr.phase, TrackerPhase::Failed);
+        assert!(feed(&mut tr, REFUSED, 2).lines.is_empty(), "reported once");
+        // A streak of timeouts that turns into a refusal fails then, saying how long it lasted.
+        let mut tr = Tracker::new();
+        feed(&mut tr, "OK", 0);
+        assert_eq!(feed(&mut tr, "ERROR: Timeout", 1).report, None);
+        assert_eq!(feed(&mut tr, "ERROR: Timeout", 5).report, None);
+        let o = feed(&mut tr, REFUSED, 6);
+        assert_eq!(o.report, Some(false));
+        assert!(
+            o.lines[0].text.contains("has failed for 5 seconds!"),
+            "{:?}",
+            o.lines
+        );
+        // Timeouts alone keep the trap.
+        let mut tr = Tracker::new();
+        feed(&mut tr, "OK", 0);
+        for s in 1..=10 {
+            assert_eq!(feed(&mut tr, "ERROR: Timeout", s).report, None);
+        }
+        assert_eq!(feed(&mut tr, "ERROR: Timeout", 11).report, Some(false));
+    }
+
+    #[test]
+    fn a_refused_connection_is_still_an_error_without_network() {
+        let mut tr = Tracker::new();
+        let r = CheckResult::parse(REFUSED);
+        // No network: abandoned, also as the very first result.
+        let o = tr.observe("db2", CheckKind::Mysql, &r, false, TRAP, t(0));
+        assert_eq!(o.report, None);
+        assert_eq!(tr.phase, TrackerPhase::New);
+        let o = tr.observe("db2", CheckKind::Mysql, &r, true, TRAP, t(1));
+        assert_eq!(o.report, Some(false), "first result: failed, as any error");
+        assert!(o.lines.is_empty());
+        let mut tr = Tracker::new();
+        feed(&mut tr, "OK", 0);
+        for s in 1..30 {
+            let o = tr.observe("db2", CheckKind::Mysql, &r, false, TRAP, t(s));
+            assert_eq!(o.report, None);
+        }
+        assert_eq!(tr.phase, TrackerPhase::Ok);
+        // Recovery is reported at once, as after any failure.
+        feed(&mut tr, REFUSED, 30);
+        assert_eq!(feed(&mut tr, "OK", 31).report, Some(true));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! ([`mmm_core::leader::Leader`]) and the Raft handle, turns everything that happens into
 //! events — ticks, Raft's metrics and applied entries, this monitor's network verdict,
 //! observations, Control requests, finished agent calls, proposals, campaigns and peer
-//! messages — and carries out the machine's effects.
+//! messages — and carries out the machine's effects. Rounds run every [`TICK`], and at once
+//! after an event that made one due ([`Leader::round_due`]).
 //!
 //! Other tasks talk to it only through [`DriverHandle`] (a bounded channel, answers on
 //! oneshots). It never awaits I/O itself: every call and every proposal runs in its own
@@ -274,10 +275,16 @@ impl Driver {
         }
     }
 
-    /// Feeds one event (after the replicated state it must see) and carries out the effects.
+    /// Feeds one event (after the replicated state it must see) and carries out the effects;
+    /// when the event made a decision due, the next round runs right away rather than at the
+    /// next tick.
     fn step(&mut self, event: Event) {
+        let tick = matches!(event, Event::Tick);
         self.sync_replica();
         self.deliver(event);
+        if !tick && self.machine.round_due() {
+            self.deliver(Event::Tick);
+        }
     }
 
     fn deliver(&mut self, event: Event) {

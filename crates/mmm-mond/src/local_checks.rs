@@ -25,6 +25,9 @@ pub struct LocalView {
     pub complete: bool,
     /// When the table last changed or a result arrived.
     pub updated: Timestamp,
+    /// How many times a check has been reported failed so far: the reporter sends the table
+    /// at once when this grows, instead of at its next period.
+    pub failures: u64,
 }
 
 /// Feeds check events through trackers and publishes the resulting [`LocalView`].
@@ -75,6 +78,7 @@ impl LocalChecks {
             if let Some(ok) = out.report {
                 v.table
                     .record(&ev.host, ev.kind, ok, &result.message, ev.at);
+                v.failures += u64::from(!ok);
             } else if let Some(st) = v
                 .table
                 .hosts
@@ -158,7 +162,17 @@ mod tests {
         assert!(rx.borrow().complete);
         lc.observe(&ev(CheckKind::Mysql, "ERROR: down", 2), true);
         assert!(rx.borrow().table.ok("db1", CheckKind::Mysql));
+        assert_eq!(rx.borrow().failures, 0);
         lc.observe(&ev(CheckKind::Mysql, "ERROR: down", 20), true);
         assert!(!rx.borrow().table.ok("db1", CheckKind::Mysql));
+        assert_eq!(rx.borrow().failures, 1, "a flip to failed is counted");
+        lc.observe(&ev(CheckKind::Mysql, "ERROR: down", 21), true);
+        assert_eq!(rx.borrow().failures, 1, "once");
+        // A refused connection fails at once.
+        lc.observe(&ev(CheckKind::Mysql, "OK", 22), true);
+        let refused = "ERROR: Connect error (host = 127.0.0.1:3306, user = m)! Connection refused (os error 111)";
+        lc.observe(&ev(CheckKind::Mysql, refused, 23), true);
+        assert!(!rx.borrow().table.ok("db1", CheckKind::Mysql));
+        assert_eq!(rx.borrow().failures, 2);
     }
 }

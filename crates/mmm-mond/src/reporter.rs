@@ -1,5 +1,6 @@
-//! Sends this monitor's check table to the leader every round (`Peer.ReportObservations`);
-//! the leader hands its own table to its driver loop directly.
+//! Sends this monitor's check table to the leader every round (`Peer.ReportObservations`),
+//! and at once when one of its checks was just reported failed; the leader hands its own
+//! table to its driver loop directly.
 
 use std::time::Duration;
 
@@ -41,11 +42,28 @@ impl Reporter {
         let mut channel: Option<(String, Channel)> = None;
         let mut tick = tokio::time::interval(self.timing.report_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut local = self.local.clone();
+        let mut failures = local.borrow().failures;
+        let mut local_open = true;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
+                changed = local.changed(), if local_open => {
+                    if changed.is_err() {
+                        local_open = false;
+                        continue;
+                    }
+                    let now_failed = local.borrow_and_update().failures;
+                    if now_failed == failures {
+                        continue;
+                    }
+                    // A check was just reported failed: the leader hears it now, and the
+                    // next periodic send comes a full period later.
+                    tick.reset();
+                }
                 changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
             }
+            failures = self.local.borrow().failures;
             self.report(&mut channel).await;
         }
     }

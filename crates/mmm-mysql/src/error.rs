@@ -87,6 +87,21 @@ pub enum MysqlError {
         /// The driver's message.
         message: String,
     },
+    /// The TCP connect was refused (ECONNREFUSED): nothing listens on the port, so mysqld
+    /// is not running there although its host answers.
+    #[error("Connect error ({addr}): {message}")]
+    Refused {
+        /// host:port.
+        addr: String,
+        /// The operating system's text (`Connection refused (os error 111)`).
+        message: String,
+    },
+    /// 1053: the server is shutting down and takes no more work.
+    #[error("server shutdown in progress: {message}")]
+    ServerShutdown {
+        /// Server text.
+        message: String,
+    },
     /// 1045: wrong user or password.
     #[error("Access denied for the configured user: {message}")]
     AccessDenied {
@@ -143,6 +158,14 @@ impl MysqlError {
     ) -> MysqlError {
         match err {
             mysql_async::Error::Server(se) => Self::from_server(se.code, se.message, op, info),
+            mysql_async::Error::Io(mysql_async::IoError::Io(e))
+                if e.kind() == std::io::ErrorKind::ConnectionRefused =>
+            {
+                MysqlError::Refused {
+                    addr: addr.to_string(),
+                    message: e.to_string(),
+                }
+            }
             mysql_async::Error::Io(e) => MysqlError::Connect {
                 addr: addr.to_string(),
                 message: e.to_string(),
@@ -162,6 +185,7 @@ impl MysqlError {
             1045 => MysqlError::AccessDenied { message },
             1040 => MysqlError::TooManyConnections { message },
             1290 => MysqlError::ReadOnly { message },
+            1053 => MysqlError::ServerShutdown { message },
             1227 | 1142 | 1044 | 1095 | 1143 => {
                 let grant = grant_in_message(&message)
                     .unwrap_or_else(|| op.required_grant(info).to_string());
@@ -175,11 +199,26 @@ impl MysqlError {
         }
     }
 
-    /// True when the connection can no longer be trusted (timeouts, I/O, driver faults).
+    /// True when the connection can no longer be trusted (timeouts, I/O, driver faults, a
+    /// server that refused or is shutting down).
     pub fn is_connection_lost(&self) -> bool {
         matches!(
             self,
-            MysqlError::Timeout { .. } | MysqlError::Connect { .. } | MysqlError::Driver(_)
+            MysqlError::Timeout { .. }
+                | MysqlError::Connect { .. }
+                | MysqlError::Refused { .. }
+                | MysqlError::ServerShutdown { .. }
+                | MysqlError::Driver(_)
+        )
+    }
+
+    /// True when the error is a certain sign that the server is down: the connect was
+    /// refused, or the server said it is shutting down (1053). A timeout, an unreachable
+    /// host or a lost connection is not: those may be a passing network fault.
+    pub fn server_is_down(&self) -> bool {
+        matches!(
+            self,
+            MysqlError::Refused { .. } | MysqlError::ServerShutdown { .. }
         )
     }
 }
@@ -247,5 +286,36 @@ mod tests {
         assert!(matches!(m(1040), MysqlError::TooManyConnections { .. }));
         assert!(matches!(m(1290), MysqlError::ReadOnly { .. }));
         assert!(matches!(m(1064), MysqlError::Server { code: 1064, .. }));
+        assert!(matches!(m(1053), MysqlError::ServerShutdown { .. }));
+        assert!(m(1053).server_is_down() && m(1053).is_connection_lost());
+        assert!(!m(1064).server_is_down());
+    }
+
+    #[test]
+    fn a_refused_connect_is_told_from_other_io_errors() {
+        let io = |kind| {
+            let e = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::from(kind)));
+            MysqlError::from_driver(e, Operation::Connect, None, "10.0.0.1:3306")
+        };
+        let refused = io(std::io::ErrorKind::ConnectionRefused);
+        assert!(
+            matches!(&refused, MysqlError::Refused { addr, .. } if addr == "10.0.0.1:3306"),
+            "{refused:?}"
+        );
+        assert!(refused.server_is_down() && refused.is_connection_lost());
+        for kind in [
+            std::io::ErrorKind::TimedOut,
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::HostUnreachable,
+        ] {
+            let e = io(kind);
+            assert!(matches!(e, MysqlError::Connect { .. }), "{e:?}");
+            assert!(!e.server_is_down(), "{e:?}");
+        }
+        let timeout = MysqlError::Timeout {
+            what: "connect".into(),
+            after: Duration::from_secs(1),
+        };
+        assert!(!timeout.server_is_down());
     }
 }

@@ -124,8 +124,8 @@ fn against_real_mariadb() {
         }
         let closed = ConnectOpts::tcp("127.0.0.1", 1, AGENT_USER, AGENT_PASSWORD, Duration::from_secs(1));
         match connect(&closed).await {
-            Err(MysqlError::Connect { .. }) => {}
-            other => panic!("expected a connect error, got {other:?}"),
+            Err(e @ MysqlError::Refused { .. }) => assert!(e.server_is_down()),
+            other => panic!("expected a refused connect, got {other:?}"),
         }
         slave.sigstop().expect("sigstop");
         let started = Instant::now();

@@ -15,9 +15,26 @@ pub(crate) struct Book {
 }
 
 impl Book {
-    /// Keeps `table` as `monitor`'s latest report.
-    pub(crate) fn record(&mut self, monitor: NodeId, table: MonitorTable, received: Timestamp) {
-        self.reports.insert(monitor, (table, received));
+    /// Keeps `table` as `monitor`'s latest report; true when it is the monitor's first or
+    /// says something new: its network verdict or a check's pass/fail differs from its
+    /// previous report (a changed message or time alone is nothing new).
+    pub(crate) fn record(
+        &mut self,
+        monitor: NodeId,
+        table: MonitorTable,
+        received: Timestamp,
+    ) -> bool {
+        let verdicts = |t: &MonitorTable| {
+            let checks = t
+                .table
+                .hosts
+                .iter()
+                .map(|(host, checks)| (host.clone(), checks.clone().map(|c| c.map(|c| c.ok))));
+            (t.network_ok, checks.collect::<Vec<_>>())
+        };
+        let new = verdicts(&table);
+        let previous = self.reports.insert(monitor, (table, received));
+        previous.is_none_or(|(old, _)| verdicts(&old) != new)
     }
 
     /// How many monitors with a working network reported at or after `since`.
@@ -73,11 +90,25 @@ mod tests {
         prev.record("db1", CheckKind::Ping, true, "OK", Timestamp::from_secs(1));
         let age = Duration::from_secs(5);
         let now = Timestamp::from_secs(100);
-        b.record(1, table("mon1", false), now);
+        assert!(
+            b.record(1, table("mon1", false), now),
+            "a first report is new"
+        );
         assert!(b.merged(2, age, &prev, now).ok("db1", CheckKind::Ping));
-        b.record(2, table("mon2", false), now);
+        assert!(b.record(2, table("mon2", false), now));
         assert!(!b.merged(2, age, &prev, now).ok("db1", CheckKind::Ping));
         assert_eq!(b.fresh_count(now), 2);
         assert_eq!(b.fresh_count(now.plus(Duration::from_millis(1))), 0);
+        // The same verdicts again (another message, a later time) are nothing new; a flip is.
+        let mut again = table("mon2", false);
+        again
+            .table
+            .record("db1", CheckKind::Ping, false, "y", Timestamp::from_secs(95));
+        again.observed_at = Timestamp::from_secs(2);
+        assert!(!b.record(2, again, now));
+        assert!(b.record(2, table("mon2", true), now));
+        let mut netless = table("mon2", true);
+        netless.network_ok = false;
+        assert!(b.record(2, netless, now));
     }
 }

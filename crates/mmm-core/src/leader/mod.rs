@@ -166,6 +166,7 @@ pub struct Leader {
     renewed_before: bool,
     quorum_lost: bool,
     stored: Option<StatusFile>,
+    round_due: bool,
 }
 
 impl Leader {
@@ -187,6 +188,7 @@ impl Leader {
             renewed_before: false,
             quorum_lost: false,
             stored: None,
+            round_due: false,
         }
     }
 
@@ -202,8 +204,16 @@ impl Leader {
     pub fn step(&mut self, event: Event, now: Now) -> Vec<Effect> {
         let mut next_id = self.next_id;
         let mut out = Out::new(&mut next_id);
+        let facts_before = matches!(
+            event,
+            Event::AgentAnswered { .. } | Event::MysqlFenced { .. } | Event::HostKilled { .. }
+        )
+        .then(|| self.decisive_facts());
         match event {
-            Event::Tick => self.tick(now, &mut out),
+            Event::Tick => {
+                self.round_due = false;
+                self.tick(now, &mut out);
+            }
             Event::Leadership {
                 leading,
                 term,
@@ -217,7 +227,7 @@ impl Leader {
             Event::Applied(replica) => self.applied(replica, &mut out),
             Event::Observations { monitor, table } => {
                 if let Some(t) = self.term.as_mut() {
-                    t.book.record(monitor, table, now.wall);
+                    self.round_due |= t.book.record(monitor, table, now.wall);
                 }
             }
             Event::Committed {
@@ -250,10 +260,36 @@ impl Leader {
             Event::Campaigned { result } => self.campaigned(result, now, &mut out),
             Event::Request { id, request } => self.request(id, request, now, &mut out),
         }
+        if facts_before.is_some_and(|before| before != self.decisive_facts()) {
+            self.round_due = true;
+        }
         self.settle(now, &mut out);
         let effects = out.effects;
         self.next_id = next_id;
         effects
+    }
+
+    /// Whether an event since the last [`Event::Tick`] may have made a decision due — a
+    /// monitor reported a check flip, a proposal committed, an agent, SQL fence or
+    /// `kill_host_bin` run changed what the leader knows about a host — so the driver runs
+    /// the next round at once instead of at its next tick (a writer whose host just failed
+    /// moves without waiting a tick per step).
+    pub fn round_due(&self) -> bool {
+        self.round_due && self.term.is_some()
+    }
+
+    /// The agents' facts a decision reads, without the uptime every answer renews.
+    fn decisive_facts(&self) -> Option<BTreeMap<String, AgentFacts>> {
+        let term = self.term.as_ref()?;
+        let facts = term.hosts.facts().into_iter();
+        let facts = facts.map(|(host, f)| {
+            let f = AgentFacts {
+                uptime_ms: None,
+                ..f
+            };
+            (host, f)
+        });
+        Some(facts.collect())
     }
 
     /// Whether this node leads (and so takes observations).
@@ -648,6 +684,8 @@ impl Leader {
         let Some((_, origin)) = term.proposal.take_if(|(id, _)| *id == proposal) else {
             return;
         };
+        // The slot is free and the state moved on: the next decision may be due now.
+        self.round_due = true;
         match (origin, &outcome.rejected) {
             (Origin::Decide, None) => {}
             (Origin::Decide, Some(why)) => {

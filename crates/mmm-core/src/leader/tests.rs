@@ -187,3 +187,93 @@ fn one_proposal_at_a_time_and_commands_wait_their_turn() {
         "{fx:?}"
     );
 }
+
+fn report(uptime_s: u64) -> Result<AgentAnswer, CallFailure> {
+    Ok(AgentAnswer::Status(StatusReport {
+        epoch: 0,
+        uptime: Some(Duration::from_secs(uptime_s)),
+        ..StatusReport::default()
+    }))
+}
+
+fn observed(ok: bool, s: u64) -> Event {
+    let mut table = CheckTable::new();
+    let msg = if ok { "OK" } else { "ERROR: down" };
+    table.record("db1", CheckKind::Mysql, ok, msg, at(s).wall);
+    Event::Observations {
+        monitor: 1,
+        table: crate::checks::MonitorTable {
+            monitor: "mon1".into(),
+            network_ok: true,
+            observed_at: at(s).wall,
+            table,
+        },
+    }
+}
+
+#[test]
+fn a_round_is_due_after_news_and_not_after_routine_answers() {
+    let mut l = leading();
+    let pushes = calls(&l.step(Event::Tick, at(1)));
+    assert!(!pushes.is_empty(), "{pushes:?}");
+    assert!(!l.round_due(), "a round was just run");
+    // The first answers say the agents are reachable: news.
+    for (id, host, _) in &pushes {
+        l.step(
+            Event::AgentAnswered {
+                call: *id,
+                host: host.clone(),
+                result: report(100),
+            },
+            at(1),
+        );
+    }
+    assert!(l.round_due());
+    l.step(Event::Tick, at(1));
+    assert!(!l.round_due());
+    // The periodic re-push's answers only renew the uptime: nothing is due.
+    let pushes = calls(&l.step(Event::Tick, at(5)));
+    assert!(!pushes.is_empty(), "status_interval passed: {pushes:?}");
+    for (id, host, _) in &pushes {
+        l.step(
+            Event::AgentAnswered {
+                call: *id,
+                host: host.clone(),
+                result: report(104),
+            },
+            at(5),
+        );
+    }
+    assert!(!l.round_due());
+    // A monitor's first table is news, the same verdicts again are not, a flip is.
+    l.step(observed(true, 6), at(6));
+    assert!(l.round_due());
+    l.step(Event::Tick, at(6));
+    l.step(observed(true, 7), at(7));
+    assert!(!l.round_due());
+    l.step(observed(false, 8), at(8));
+    assert!(l.round_due());
+    // An agent call that fails changes what the leader knows: due.
+    l.step(Event::Tick, at(8));
+    let pushes = calls(&l.step(Event::Tick, at(12)));
+    let (id, host, _) = pushes.first().expect("a re-push").clone();
+    l.step(
+        Event::AgentAnswered {
+            call: id,
+            host,
+            result: Err(CallFailure::Unreachable("timed out".into())),
+        },
+        at(12),
+    );
+    assert!(l.round_due());
+    // Not leading: never due.
+    l.step(
+        Event::Leadership {
+            leading: false,
+            term: 2,
+            leader: Some(2),
+        },
+        at(13),
+    );
+    assert!(!l.round_due());
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mmm_core::checks::{REFUSED_DETAIL, SHUTDOWN_DETAIL};
 use mmm_mysql::{ConnectOpts, Mysql, MysqlError};
 
 use super::target::CheckTarget;
@@ -43,9 +44,16 @@ pub(crate) fn close(conn: Mysql) {
 }
 
 /// A MySQL failure in the words an operator reads after `Connect error (…)! ` and the like:
-/// the server's own text, with its error number where it has one.
+/// the server's own text, with its error number where it has one. A server that is surely
+/// down (a refused connect, error 1053) gets the detail `mmm_core::checks::is_refusal`
+/// recognises, so its `mysql` check fails without the trap period.
 pub(crate) fn detail(err: &MysqlError) -> String {
     match err {
+        MysqlError::Refused { message, .. } if message.starts_with(REFUSED_DETAIL) => {
+            message.clone()
+        }
+        MysqlError::Refused { message, .. } => format!("{REFUSED_DETAIL}: {message}"),
+        MysqlError::ServerShutdown { message } => format!("{SHUTDOWN_DETAIL}{message}"),
         MysqlError::Connect { message, .. } | MysqlError::Driver(message) => message.clone(),
         MysqlError::AccessDenied { message } => format!("ERROR 1045: {message}"),
         MysqlError::TooManyConnections { message } => format!("ERROR 1040: {message}"),
@@ -69,14 +77,30 @@ mod tests {
             detail(&denied),
             "ERROR 1045: Access denied for user 'x'@'127.0.0.1' (using password: YES)"
         );
-        let refused = MysqlError::Connect {
+        let reset = MysqlError::Connect {
             addr: "127.0.0.1:1".into(),
-            message: "Input/output error: Connection refused (os error 111)".into(),
+            message: "Input/output error: Connection reset by peer (os error 104)".into(),
         };
         assert_eq!(
-            detail(&refused),
-            "Input/output error: Connection refused (os error 111)"
+            detail(&reset),
+            "Input/output error: Connection reset by peer (os error 104)"
         );
+        let refused = |message: &str| MysqlError::Refused {
+            addr: "127.0.0.1:1".into(),
+            message: message.into(),
+        };
+        assert_eq!(
+            detail(&refused("Connection refused (os error 111)")),
+            "Connection refused (os error 111)"
+        );
+        assert_eq!(
+            detail(&refused("Verbindungsaufbau abgelehnt")),
+            "Connection refused: Verbindungsaufbau abgelehnt"
+        );
+        let shutdown = MysqlError::ServerShutdown {
+            message: "Server shutdown in progress".into(),
+        };
+        assert_eq!(detail(&shutdown), "ERROR 1053: Server shutdown in progress");
         assert_eq!(hard_bound(Duration::from_secs(2)), Duration::from_secs(3));
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 mod fencing;
 mod modes;
+mod refused;
 
 use mmm_lab::cluster::{Binaries, Cluster, ClusterOptions};
 
@@ -154,10 +155,27 @@ fn seeds_test2_with_the_leader_monitor_killed_mid_failover() {
         .expect("db1")
         .kill9()
         .expect("kill -9 mysqld on db1");
-    // Inside the trap period: the failover is under way when the leader dies.
-    std::thread::sleep(Duration::from_millis(500));
+    // The failover is under way when the leader dies: db1's HARD_OFFLINE is committed (every
+    // monitor logs a change once it is committed), the writer is not on db2 yet.
+    wait_for(
+        &c,
+        "db1's HARD_OFFLINE committed",
+        Duration::from_secs(30),
+        || {
+            c.monitor_names().iter().any(|m| {
+                c.log(m).contains(
+                "State of host 'db1' changed from ONLINE to HARD_OFFLINE (ping: OK, mysql: not OK)",
+            )
+            })
+        },
+    );
+    let writer_moved = c.has_ip("db2", WRITER_IP);
     c.kill9(&leader).expect("kill -9 monitor");
-    println!("killed leader monitor {leader} 0.5 s into the failover");
+    println!(
+        "killed leader monitor {leader} {:?} after the kill, once db1's HARD_OFFLINE was \
+         committed (writer VIP on db2 already: {writer_moved})",
+        t0.elapsed()
+    );
     assert_failed_over(&c, t0);
     let now = c.leader().expect("a new leader");
     assert_ne!(now, leader);
