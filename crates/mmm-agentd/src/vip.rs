@@ -172,11 +172,23 @@ impl Vips {
         self.announce(link.index, link.mac, v4).await
     }
 
-    /// Sends gratuitous ARP for an address already present (used after every add).
+    /// Announces `ip` again when it is on the interface (the driver's once-a-second pass for the
+    /// VIPs it holds, so clients pointed elsewhere, e.g. after a partition heals, come back
+    /// within a second); does nothing for an address that is not there.
+    pub async fn reannounce(&self, ip: IpAddr) -> Result<(), VipError> {
+        let v4 = as_v4(ip)?;
+        let link = self.link().await?;
+        if !self.addresses_on(link.index).await?.contains(&ip) {
+            return Ok(());
+        }
+        self.announce(link.index, link.mac, v4).await
+    }
+
+    /// Sends one round of gratuitous ARP (request and reply form) for an address present. One
+    /// round keeps a role change fast; the once-a-second re-announcement repeats it.
     async fn announce(&self, index: u32, mac: [u8; 6], ip: Ipv4Addr) -> Result<(), VipError> {
-        // 3 rounds of request+reply, 100 ms apart; well inside the operation timeout.
         self.bounded("gratuitous ARP", async {
-            arp::announce(index, mac, ip, 3, Duration::from_millis(100))
+            arp::announce(index, mac, ip, 1, Duration::ZERO)
                 .await
                 .map_err(VipError::Arp)
         })

@@ -122,7 +122,22 @@ impl Driver {
                 return false;
             }
         }
+        self.reannounce(&present, writable).await;
         true
+    }
+
+    /// Announces every held VIP that was on the interface at this pass again; the writer VIP
+    /// only while the server was just read back writable (a host fenced over SQL or by its
+    /// timer never announces it).
+    async fn reannounce(&self, present: &[IpAddr], writable: Option<bool>) {
+        for role in &self.desired.roles {
+            if !present.contains(&role.ip) || (self.is_writer(role) && writable != Some(true)) {
+                continue;
+            }
+            if let Err(e) = self.vips.reannounce(role.ip).await {
+                tracing::debug!(ip = %role.ip, error = %e, "re-announcing a VIP failed");
+            }
+        }
     }
 
     /// After a restart the agent does not know its last status. If the writer VIP is on the

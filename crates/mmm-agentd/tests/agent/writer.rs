@@ -153,3 +153,45 @@ fn writer_take_drop_kill_sessions_and_move_vip_with_arp() {
     );
     assert!(log.contains("Deleted: writer(10.213.7.100)"), "{log}");
 }
+
+/// The writer announces its VIP again every second: a client whose neighbour entry was
+/// pointed at another host (as after a partition heals, when an old ARP answer won) comes back
+/// to the writer within a few seconds without any role change.
+#[test]
+fn a_held_writer_vip_is_announced_again_every_second() {
+    let Some(mut c) = super::lease::two_masters("aga") else {
+        return;
+    };
+    c.start_agent("db1");
+    super::lease::take_writer(&c, "db1", 1, 60_000);
+    let (mac1, mac2) = (c.mac("db1"), c.mac("db2"));
+    // Talking to the VIP gives the client a neighbour entry (an announcement alone creates none).
+    c.app_exec(WRITER_IP, "SELECT 1")
+        .expect("a query through the VIP");
+    assert!(
+        c.wait_for(Duration::from_secs(2), || c
+            .client_neigh(WRITER_IP)
+            .contains(&mac1))
+            .is_some(),
+        "client neighbour: {}",
+        c.client_neigh(WRITER_IP)
+    );
+    c.client
+        .exec(
+            "ip",
+            &[
+                "neigh", "replace", WRITER_IP, "lladdr", &mac2, "dev", "eth0", "nud", "stale",
+            ],
+        )
+        .expect("point the client's neighbour entry at db2");
+    assert!(c.client_neigh(WRITER_IP).contains(&mac2));
+    let back = c.wait_for(Duration::from_secs(5), || {
+        c.client_neigh(WRITER_IP).contains(&mac1)
+    });
+    assert!(
+        back.is_some(),
+        "client neighbour still: {}",
+        c.client_neigh(WRITER_IP)
+    );
+    eprintln!("client back on db1's MAC after {back:?}");
+}
