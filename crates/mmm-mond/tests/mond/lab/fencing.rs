@@ -156,9 +156,9 @@ fn writer_agent_frozen_then_move_role_fences_and_its_late_statuses_change_nothin
     w.stop();
 }
 
-/// Freezes db1's agent and cuts db1 from every monitor; returns the monitor hosts.
-fn freeze_and_cut_db1(c: &mut Cluster) -> Vec<mmm_lab::Host> {
-    c.freeze("db1").expect("SIGSTOP the agent on db1");
+/// Cuts db1 from every monitor (the sampler and clients still reach it); returns the monitor
+/// hosts for the heal.
+fn cut_db1(c: &Cluster) -> Vec<mmm_lab::Host> {
     let db1 = c.topology().host("db1").expect("db1").clone();
     let monitors: Vec<_> = c
         .monitor_names()
@@ -169,6 +169,20 @@ fn freeze_and_cut_db1(c: &mut Cluster) -> Vec<mmm_lab::Host> {
         c.lab().cut(m, &db1).expect("cut a monitor from db1");
     }
     monitors
+}
+
+/// Heals what [`cut_db1`] cut.
+fn heal_db1(c: &Cluster, monitors: &[mmm_lab::Host]) {
+    let db1 = c.topology().host("db1").expect("db1").clone();
+    for m in monitors {
+        c.lab().heal(m, &db1).expect("heal a monitor's link to db1");
+    }
+}
+
+/// Freezes db1's agent and cuts db1 from every monitor; returns the monitor hosts.
+fn freeze_and_cut_db1(c: &mut Cluster) -> Vec<mmm_lab::Host> {
+    c.freeze("db1").expect("SIGSTOP the agent on db1");
+    cut_db1(c)
 }
 
 /// db1's agent frozen (SIGSTOP), then db1 cut from every monitor while the sampler still
@@ -184,7 +198,6 @@ fn a_frozen_writer_cut_from_every_monitor_is_fenced_by_its_server_timer_and_repl
     bring_up(&c);
     let mut w = SingleWriter::start(&c);
     let monitors = freeze_and_cut_db1(&mut c);
-    let db1 = c.topology().host("db1").expect("db1").clone();
     let t0 = Instant::now();
     wait_for(
         &c,
@@ -212,9 +225,7 @@ fn a_frozen_writer_cut_from_every_monitor_is_fenced_by_its_server_timer_and_repl
             !c.has_ip("db1", WRITER_IP)
         },
     );
-    for m in &monitors {
-        c.lab().heal(m, &db1).expect("heal");
-    }
+    heal_db1(&c, &monitors);
     w.watch(Duration::from_secs(10));
     assert!(!w.writable("db1"), "db1 turned writable after the heal");
     assert!(c.has_ip("db2", WRITER_IP), "the writer VIP left db2");
@@ -261,10 +272,7 @@ fn without_a_usable_server_timer_a_cut_writer_stays_orphaned() {
     w.watch(Duration::from_secs(10));
     assert!(!w.writable("db2"), "db2 became writable");
     assert!(!c.has_ip("db2", WRITER_IP), "db2 got the writer VIP");
-    let db1 = c.topology().host("db1").expect("db1").clone();
-    for m in &monitors {
-        c.lab().heal(m, &db1).expect("heal");
-    }
+    heal_db1(&c, &monitors);
     c.resume("db1").expect("SIGCONT the agent on db1");
     w.stop();
 }
@@ -280,16 +288,8 @@ fn a_writer_cut_from_the_monitors_for_a_minute_never_comes_back_as_a_second_writ
     };
     bring_up(&c);
     let mut w = SingleWriter::start(&c);
-    let db1 = c.topology().host("db1").expect("db1").clone();
-    let monitors: Vec<_> = c
-        .monitor_names()
-        .iter()
-        .map(|m| c.host(m).expect("monitor host"))
-        .collect();
     let t0 = Instant::now();
-    for m in &monitors {
-        c.lab().cut(m, &db1).expect("cut a monitor from db1");
-    }
+    let monitors = cut_db1(&c);
     wait_for(
         &c,
         "db2 writable with the writer VIP",
@@ -301,9 +301,7 @@ fn a_writer_cut_from_the_monitors_for_a_minute_never_comes_back_as_a_second_writ
     );
     println!("writer on db2 {:?} after the cut", t0.elapsed());
     w.watch(Duration::from_secs(60).saturating_sub(t0.elapsed()));
-    for m in &monitors {
-        c.lab().heal(m, &db1).expect("heal");
-    }
+    heal_db1(&c, &monitors);
     println!("healed {:?} after the cut", t0.elapsed());
     w.watch(Duration::from_secs(120));
     assert!(!w.writable("db1"), "db1 writable after the heal");
