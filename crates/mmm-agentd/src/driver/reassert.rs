@@ -19,30 +19,8 @@ impl Driver {
         if self.adopted {
             return true;
         }
-        if self.deny_pending && self.held_writer().is_none() {
-            match self.db.deny_write().await {
-                Ok(_) => {
-                    self.deny_pending = false;
-                    tracing::info!("Denied writes (retry)");
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "deny writes retry failed");
-                    errors.push(format!("Couldn't deny writes: {e}"));
-                }
-            }
-        }
-        let pending: Vec<RoleIp> = self
-            .pending_removals
-            .iter()
-            .filter(|r| !self.desired.roles.iter().any(|h| h.ip == r.ip))
-            .cloned()
-            .collect();
-        self.pending_removals = pending.clone();
-        for role in pending {
-            if let Ok(()) = self.vips.remove(role.ip).await {
-                self.pending_removals.retain(|r| r.ip != role.ip);
-            }
-        }
+        self.retry_deny(errors).await;
+        self.retry_removals().await;
         if self.desired.roles.is_empty() {
             return true;
         }
@@ -57,25 +35,79 @@ impl Driver {
                 return true;
             }
         };
-        let writable = if self.held_writer().is_some() {
-            match self.guarded(self.db.read_only()).await {
-                None => {
-                    self.lease_expired().await;
-                    return false;
-                }
-                Some(Ok(ro)) => Some(!ro),
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "could not read read_only");
-                    None
-                }
-            }
-        } else {
-            None
+        let Some(writable) = self.read_writable().await else {
+            self.lease_expired().await;
+            return false;
         };
         self.observed_writable = writable;
+        if !self.apply_reassert(&present, writable, errors).await {
+            self.lease_expired().await;
+            return false;
+        }
+        self.reannounce(&present, writable).await;
+        true
+    }
+
+    /// Denies writes again when an earlier deny failed and the writer role is not held.
+    async fn retry_deny(&mut self, errors: &mut Vec<String>) {
+        if !self.deny_pending || self.held_writer().is_some() {
+            return;
+        }
+        match self.db.deny_write().await {
+            Ok(_) => {
+                self.deny_pending = false;
+                tracing::info!("Denied writes (retry)");
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "deny writes retry failed");
+                errors.push(format!("Couldn't deny writes: {e}"));
+            }
+        }
+    }
+
+    /// Removes again the VIPs an earlier removal left behind (unless held again meanwhile).
+    async fn retry_removals(&mut self) {
+        let pending: Vec<RoleIp> = self
+            .pending_removals
+            .iter()
+            .filter(|r| !self.desired.roles.iter().any(|h| h.ip == r.ip))
+            .cloned()
+            .collect();
+        self.pending_removals = pending.clone();
+        for role in pending {
+            if let Ok(()) = self.vips.remove(role.ip).await {
+                self.pending_removals.retain(|r| r.ip != role.ip);
+            }
+        }
+    }
+
+    /// Whether MySQL accepts writes, read only while the writer role is held (`Some(None)`
+    /// otherwise or when the read failed); `None` when the lease ran out during the read.
+    async fn read_writable(&mut self) -> Option<Option<bool>> {
+        if self.held_writer().is_none() {
+            return Some(None);
+        }
+        match self.guarded(self.db.read_only()).await {
+            None => None,
+            Some(Ok(ro)) => Some(Some(!ro)),
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "could not read read_only");
+                Some(None)
+            }
+        }
+    }
+
+    /// Applies the re-assertion plan: takes the writer's writes (then its IP), allows writes,
+    /// adds missing IPs. False when the lease ran out meanwhile (the caller demotes).
+    async fn apply_reassert(
+        &mut self,
+        present: &[IpAddr],
+        writable: Option<bool>,
+        errors: &mut Vec<String>,
+    ) -> bool {
         let plan = reassert(
             &self.desired.roles,
-            &present,
+            present,
             writable,
             self.writer_role.as_deref(),
             self.writer_synced,
@@ -85,15 +117,11 @@ impl Driver {
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
         if plan.sync_writer && sync_due {
             match self.take_writes(errors).await {
-                None => {
-                    self.lease_expired().await;
-                    return false;
-                }
+                None => return false,
                 Some(true) => {
                     if let Some(w) = self.held_writer()
                         && !self.configure_ip(&w, errors).await
                     {
-                        self.lease_expired().await;
                         return false;
                     }
                 }
@@ -105,10 +133,7 @@ impl Driver {
                 .guarded(self.db.allow_write(self.epochs.current()))
                 .await
             {
-                None => {
-                    self.lease_expired().await;
-                    return false;
-                }
+                None => return false,
                 Some(Ok(())) => {}
                 Some(Err(e)) => {
                     fatal!("Couldn't allow writes: {e}");
@@ -118,11 +143,9 @@ impl Driver {
         }
         for role in plan.add_ips {
             if !self.configure_ip(&role, errors).await {
-                self.lease_expired().await;
                 return false;
             }
         }
-        self.reannounce(&present, writable).await;
         true
     }
 
