@@ -44,7 +44,10 @@ impl Driver {
             self.lease_expired().await;
             return false;
         }
-        self.reannounce(&present, writable).await;
+        if !self.reannounce(&present, writable).await {
+            self.lease_expired().await;
+            return false;
+        }
         true
     }
 
@@ -151,16 +154,22 @@ impl Driver {
 
     /// Announces every held VIP that was on the interface at this pass again; the writer VIP
     /// only while the server was just read back writable (a host fenced over SQL or by its
-    /// timer never announces it).
-    async fn reannounce(&self, present: &[IpAddr], writable: Option<bool>) {
+    /// timer never announces it). Bounded by a held writer's lease like every other step:
+    /// false when it ran out meanwhile (the caller demotes).
+    async fn reannounce(&self, present: &[IpAddr], writable: Option<bool>) -> bool {
         for role in &self.desired.roles {
             if !present.contains(&role.ip) || (self.is_writer(role) && writable != Some(true)) {
                 continue;
             }
-            if let Err(e) = self.vips.reannounce(role.ip).await {
-                tracing::debug!(ip = %role.ip, error = %e, "re-announcing a VIP failed");
+            match self.guarded(self.vips.reannounce(role.ip)).await {
+                None => return false,
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(ip = %role.ip, error = %e, "re-announcing a VIP failed");
+                }
             }
         }
+        true
     }
 
     /// After a restart the agent does not know its last status. If the writer VIP is on the

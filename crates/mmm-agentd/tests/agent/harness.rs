@@ -334,11 +334,19 @@ impl Cluster {
 
     /// `@@read_only` of `name` through root's socket.
     pub fn read_only(&self, name: &str) -> bool {
+        self.query_read_only(name).expect("read_only")
+    }
+
+    /// `@@read_only` of `name`, `None` when root's session fails (a poll waiting for a server
+    /// that was just resumed from SIGSTOP reads again instead of stopping the test).
+    pub fn try_read_only(&self, name: &str) -> Option<bool> {
+        self.query_read_only(name).ok()
+    }
+
+    fn query_read_only(&self, name: &str) -> mmm_lab::Result<bool> {
         let db = self.topo.db(name).expect("db");
-        let v = runtime()
-            .block_on(db.query_value("SELECT @@GLOBAL.read_only"))
-            .expect("read_only");
-        v.as_deref() == Some("1")
+        let v = runtime().block_on(db.query_value("SELECT @@GLOBAL.read_only"))?;
+        Ok(v.as_deref() == Some("1"))
     }
 
     /// Opens an application session from the client namespace to `ip` and runs `sql`.

@@ -100,7 +100,9 @@ fn lease_expiry_demotes_writer_on_time_even_with_hung_mysql() {
         gone - after
     );
     // Once mysqld runs again the agent finishes the drop: read_only=1.
-    let ro = c.wait_for(Duration::from_secs(15), || c.read_only("db1"));
+    let ro = c.wait_for(Duration::from_secs(15), || {
+        c.try_read_only("db1") == Some(true)
+    });
     assert!(
         ro.is_some(),
         "read_only not restored; log:\n{}",
