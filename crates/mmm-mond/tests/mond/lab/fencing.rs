@@ -16,11 +16,19 @@ use super::{WRITER_IP, bring_up, exec_root, start, wait_for};
 
 const PERIOD: Duration = Duration::from_millis(25);
 
-/// The latest read_only sample of each database host, checked for two writers as they come.
+/// The read_only samples of each database host, checked for two writers as they come.
+///
+/// A host is surely writable between two consecutive samples that both read `read_only=0`
+/// (from the end of the first probe to the start of the second); two hosts whose such intervals
+/// overlap were writable at once. Probe order alone never makes an overlap: a handoff faster
+/// than the sampling period is not mistaken for two writers.
 pub(super) struct SingleWriter {
     rx: mpsc::Receiver<Sample>,
     sampler: Option<Sampler>,
-    last: BTreeMap<String, (bool, Instant)>,
+    /// Per host: its latest sample (writable, probe start, probe end).
+    last: BTreeMap<String, (bool, Instant, Instant)>,
+    /// Per host: its latest interval of sure writability.
+    sure: BTreeMap<String, (Instant, Instant)>,
 }
 
 impl SingleWriter {
@@ -32,34 +40,36 @@ impl SingleWriter {
             rx,
             sampler: Some(sampler),
             last: BTreeMap::new(),
+            sure: BTreeMap::new(),
         }
     }
 
-    /// Reads every sample so far; fails when the latest read_only of two hosts, each taken
-    /// within the last 50 ms, both say writable.
+    /// Reads every sample so far; fails when two hosts' intervals of sure writability overlap.
     pub(super) fn check(&mut self) {
         while let Ok(s) = self.rx.try_recv() {
             let Observation::Server { read_only, .. } = s.observation else {
                 continue;
             };
-            self.last.insert(s.host.clone(), (!read_only, s.end));
-            let writable: Vec<&String> = self
-                .last
-                .iter()
-                .filter(|(_, (w, at))| *w && s.end.saturating_duration_since(*at) <= PERIOD * 2)
-                .map(|(h, _)| h)
-                .collect();
-            assert!(
-                writable.len() <= 1,
-                "{writable:?} all had read_only=0 within {:?}",
-                PERIOD * 2
-            );
+            let writable = !read_only;
+            let before = self.last.insert(s.host.clone(), (writable, s.start, s.end));
+            let Some((true, _, prev_end)) = before.filter(|_| writable) else {
+                continue;
+            };
+            let interval = (prev_end, s.start);
+            for (other, (from, to)) in &self.sure {
+                assert!(
+                    *other == s.host || interval.1 < *from || *to < interval.0,
+                    "{} and {other} both had read_only=0 at once (between consecutive samples of each)",
+                    s.host
+                );
+            }
+            self.sure.insert(s.host.clone(), interval);
         }
     }
 
     /// Whether the latest sample of `host` says writable.
     pub(super) fn writable(&self, host: &str) -> bool {
-        self.last.get(host).is_some_and(|(w, _)| *w)
+        self.last.get(host).is_some_and(|(w, _, _)| *w)
     }
 
     /// Keeps checking for `how_long`.
