@@ -67,6 +67,19 @@ impl SingleWriter {
         }
     }
 
+    /// Waits (checking every sample) until db2 holds the writer VIP and reads writable.
+    pub(super) fn wait_db2_writer(&mut self, c: &Cluster) {
+        wait_for(
+            c,
+            "db2 writable with the writer VIP",
+            Duration::from_secs(60),
+            || {
+                self.check();
+                c.has_ip("db2", WRITER_IP) && self.writable("db2")
+            },
+        );
+    }
+
     /// Whether the latest sample of `host` says writable.
     pub(super) fn writable(&self, host: &str) -> bool {
         self.last.get(host).is_some_and(|(w, _, _)| *w)
@@ -112,15 +125,7 @@ fn fault_then_move(c: &mut Cluster, fault: AgentFault) -> SingleWriter {
     let (ok, out) = c.mmmctl_text(&["move_role", "writer", "db2"]);
     assert!(ok, "move_role failed: {out}");
     let t0 = Instant::now();
-    wait_for(
-        c,
-        "writer VIP on db2, db2 writable",
-        Duration::from_secs(60),
-        || {
-            w.check();
-            c.has_ip("db2", WRITER_IP) && w.writable("db2")
-        },
-    );
+    w.wait_db2_writer(c);
     println!("writer on db2 {:?} after move_role", t0.elapsed());
     w.watch(Duration::from_secs(5));
     assert!(!w.writable("db1"), "db1 is not read-only");
@@ -209,15 +214,7 @@ fn a_frozen_writer_cut_from_every_monitor_is_fenced_by_its_server_timer_and_repl
     let mut w = SingleWriter::start(&c);
     let monitors = freeze_and_cut_db1(&mut c);
     let t0 = Instant::now();
-    wait_for(
-        &c,
-        "db2 writable with the writer VIP",
-        Duration::from_secs(60),
-        || {
-            w.check();
-            c.has_ip("db2", WRITER_IP) && w.writable("db2")
-        },
-    );
+    w.wait_db2_writer(&c);
     println!("writer on db2 {:?} after the cut", t0.elapsed());
     assert!(!w.writable("db1"), "db1 is not read-only");
     let logs = c.logs();
@@ -300,15 +297,7 @@ fn a_writer_cut_from_the_monitors_for_a_minute_never_comes_back_as_a_second_writ
     let mut w = SingleWriter::start(&c);
     let t0 = Instant::now();
     let monitors = cut_db1(&c);
-    wait_for(
-        &c,
-        "db2 writable with the writer VIP",
-        Duration::from_secs(60),
-        || {
-            w.check();
-            c.has_ip("db2", WRITER_IP) && w.writable("db2")
-        },
-    );
+    w.wait_db2_writer(&c);
     println!("writer on db2 {:?} after the cut", t0.elapsed());
     w.watch(Duration::from_secs(60).saturating_sub(t0.elapsed()));
     heal_db1(&c, &monitors);
