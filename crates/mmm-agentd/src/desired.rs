@@ -52,6 +52,19 @@ pub struct StatusCommand {
     pub lease: Option<Duration>,
     /// The agent-clock reading the lease counts from, as the leader echoed it.
     pub basis: Option<LeaseBasis>,
+    /// The leader's status interval, when it says (failsafe counts two of them as silence).
+    pub status_interval: Option<Duration>,
+}
+
+/// A GrantFailsafe request that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantCommand {
+    /// The asking writer (a configured host other than this one).
+    pub from: String,
+    /// Its epoch.
+    pub epoch: u64,
+    /// The lease it asks for (nonzero, at most [`MAX_LEASE_MS`]).
+    pub lease: Duration,
 }
 
 /// Why a request was refused before anything happened (INVALID_ARGUMENT).
@@ -102,6 +115,15 @@ pub enum RequestError {
     /// A lease basis that cannot come from any agent process.
     #[error("ERROR: Invalid lease basis: {0}!")]
     BadBasis(WireError),
+    /// A status interval longer than [`MAX_LEASE_MS`].
+    #[error("ERROR: Status interval of {0} ms is longer than the maximum of {MAX_LEASE_MS} ms!")]
+    IntervalTooLong(u64),
+    /// A failsafe request from a host that is not configured, or from this host itself.
+    #[error("ERROR: Invalid failsafe request from '{0}': not another configured host!")]
+    BadAsker(String),
+    /// A failsafe request without a lease, or with one longer than [`MAX_LEASE_MS`].
+    #[error("ERROR: Invalid failsafe lease of {0} ms!")]
+    BadFailsafeLease(u64),
 }
 
 /// Checks that a request is addressed to this host.
@@ -180,6 +202,34 @@ pub fn validate_set_status(
         epoch: fence.epoch,
         lease,
         basis,
+        status_interval: status_interval(req.status_interval_ms)?,
+    })
+}
+
+fn status_interval(ms: u64) -> Result<Option<Duration>, RequestError> {
+    if ms > MAX_LEASE_MS {
+        return Err(RequestError::IntervalTooLong(ms));
+    }
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+/// Validates a GrantFailsafe request; nothing is changed on failure.
+pub fn validate_grant(
+    cfg: &Config,
+    me: &str,
+    req: &pb::GrantFailsafeRequest,
+) -> Result<GrantCommand, RequestError> {
+    check_host(cfg, me, &req.host)?;
+    if req.from == me || !cfg.hosts.iter().any(|h| h.name == req.from) {
+        return Err(RequestError::BadAsker(req.from.clone()));
+    }
+    if req.lease_ms == 0 || req.lease_ms > MAX_LEASE_MS {
+        return Err(RequestError::BadFailsafeLease(req.lease_ms));
+    }
+    Ok(GrantCommand {
+        from: req.from.clone(),
+        epoch: req.epoch,
+        lease: Duration::from_millis(req.lease_ms),
     })
 }
 
@@ -229,6 +279,7 @@ pub(crate) mod tests {
             max_kill_retries: 10,
             catchup_timeout: Duration::from_secs(5),
             use_gtid: true,
+            failsafe_mode: true,
             hosts: vec![
                 host("db1", "10.213.7.11", HostMode::Master),
                 host("db2", "10.213.7.12", HostMode::Master),
@@ -293,6 +344,7 @@ pub(crate) mod tests {
                 incarnation: 77,
                 basis_ms: 1000,
             }),
+            status_interval_ms: 300,
         }
     }
 
@@ -314,6 +366,7 @@ pub(crate) mod tests {
             Some((77, 1000))
         );
         assert_eq!(c.lease, Some(Duration::from_millis(3000)));
+        assert_eq!(c.status_interval, Some(Duration::from_millis(300)));
         assert_eq!(
             role_list(&c.desired.roles),
             "reader(10.213.7.101), writer(10.213.7.100)"
@@ -385,6 +438,41 @@ pub(crate) mod tests {
         assert!(matches!(
             validate_set_status(&cfg, "db1", &r),
             Err(RequestError::UnknownMaster(_))
+        ));
+    }
+
+    #[test]
+    fn failsafe_requests_come_from_another_configured_host_with_a_sane_lease() {
+        let cfg = config();
+        let ask = |host: &str, from: &str, lease_ms: u64| pb::GrantFailsafeRequest {
+            host: host.into(),
+            from: from.into(),
+            epoch: 3,
+            lease_ms,
+        };
+        let c = validate_grant(&cfg, "db2", &ask("db2", "db1", 2000)).expect("valid");
+        assert_eq!((c.from.as_str(), c.epoch), ("db1", 3));
+        assert_eq!(c.lease, Duration::from_millis(2000));
+        assert!(matches!(
+            validate_grant(&cfg, "db2", &ask("db1", "db1", 2000)),
+            Err(RequestError::WrongHost { .. })
+        ));
+        for from in ["db2", "dbX", ""] {
+            let e = validate_grant(&cfg, "db2", &ask("db2", from, 2000)).expect_err(from);
+            assert!(matches!(e, RequestError::BadAsker(_)), "{e}");
+        }
+        for lease in [0, u64::MAX] {
+            let e = validate_grant(&cfg, "db2", &ask("db2", "db1", lease)).expect_err("lease");
+            assert_eq!(
+                e.to_string(),
+                format!("ERROR: Invalid failsafe lease of {lease} ms!")
+            );
+        }
+        let mut r = req("db1", &[], 0);
+        r.status_interval_ms = u64::MAX;
+        assert!(matches!(
+            validate_set_status(&cfg, "db1", &r),
+            Err(RequestError::IntervalTooLong(_))
         ));
     }
 }

@@ -1,11 +1,10 @@
 //! The highest fencing epoch this agent accepted, kept on disk across restarts.
 //!
-//! The value lives in one small text file written to a temporary name, fsynced, renamed over
-//! the old one and followed by an fsync of the directory, so a crash leaves either the old or
-//! the new value, never a torn one.
+//! The value lives in one small text file replaced durably ([`crate::durable`]), so a crash
+//! leaves either the old or the new value, never a torn one.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Why the epoch store failed.
@@ -71,20 +70,12 @@ impl EpochStore {
         if epoch <= self.current {
             return Ok(());
         }
-        let tmp = self.dir.join("epoch.tmp");
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| EpochError::Io { path, source }
-        };
-        {
-            let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-            writeln!(f, "{epoch}").map_err(io_err(&tmp))?;
-            f.sync_all().map_err(io_err(&tmp))?;
-        }
-        fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(&self.dir))?;
+        crate::durable::write_atomically(&self.dir, "epoch", &format!("{epoch}\n")).map_err(
+            |source| EpochError::Io {
+                path: self.path.clone(),
+                source,
+            },
+        )?;
         self.current = epoch;
         Ok(())
     }

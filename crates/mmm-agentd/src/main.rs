@@ -8,8 +8,11 @@ mod clock;
 mod db;
 mod desired;
 mod driver;
+mod durable;
 mod epoch;
 mod http;
+mod peers;
+mod promises;
 mod report;
 mod service;
 mod uptime;
@@ -73,6 +76,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing::info!("Loaded fencing epoch {}", epochs.current());
     let vips = vip::Vips::new(&interface, io_timeout)?;
     let db = db::Db::new(&cfg, &me, io_timeout)?;
+    let tls = mmm_daemon::tls::Tls::from_config(&cfg).context("TLS configuration")?;
+    let promises = promises::PromiseStore::open(&cli.state_dir, clock::now())?;
+    if let Some((host, until)) = promises.promises().blocking(clock::now()) {
+        tracing::warn!(
+            "Loaded a failsafe promise to host '{host}': no writer role here for {} ms",
+            clock::now().until(until).as_millis()
+        );
+    }
+    let peers = peers::Peers::new(&cfg, &this, tls.as_ref())?;
     let (drv, tx, snap) = driver::Driver::new(
         &cfg,
         me.clone(),
@@ -80,6 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         vips.clone(),
         epochs,
         Duration::from_millis(cli.startup_lease_ms.min(desired::MAX_LEASE_MS)),
+        driver::FailsafeParts { peers, promises },
     );
     let driver_task = tokio::spawn(drv.run());
     let http_task = match me.http_port {
@@ -115,7 +128,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         read_timeout: io_timeout * 4,
     };
     let addr = SocketAddr::new(me.ip, me.agent_port);
-    let tls = mmm_daemon::tls::Tls::from_config(&cfg).context("TLS configuration")?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;

@@ -17,5 +17,12 @@ pub fn build(s: &Snapshot, now: Mono) -> pb::AgentReport {
         writer_refused: s.writer_refused.clone().unwrap_or_default(),
         server_timer_armed: s.timer_armed_until.is_some_and(|d| d > now),
         server_timer: s.timer.clone(),
+        failsafe_remaining_ms: s.failsafe_until.map_or(0, |d| millis(now.until(d))),
+        promised_to: s
+            .promise
+            .as_ref()
+            .map(|(h, _)| h.clone())
+            .unwrap_or_default(),
+        promise_remaining_ms: s.promise.as_ref().map_or(0, |(_, u)| millis(now.until(*u))),
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tonic::{Request, Response, Status};
 
 use crate::db::Db;
-use crate::desired::{check_host, validate_set_status};
+use crate::desired::{check_host, validate_grant, validate_set_status};
 use crate::driver::{self, Snapshot};
 use crate::uptime::uptime;
 use crate::vip::Vips;
@@ -161,6 +161,20 @@ impl Agent for AgentService {
             .ok_or_else(|| Status::invalid_argument("ERROR: Missing fence (epoch) in command!"))?;
         let reply = self
             .ask(|reply| driver::Request::ClearBadRoles { epoch, reply })
+            .await?;
+        Ok(Response::new(reply))
+    }
+
+    async fn grant_failsafe(
+        &self,
+        request: Request<pb::GrantFailsafeRequest>,
+    ) -> Result<Response<pb::GrantFailsafeReply>, Status> {
+        let ask = validate_grant(&self.cfg, &self.me, request.get_ref()).map_err(|e| {
+            tracing::error!("{e}");
+            Status::invalid_argument(e.to_string())
+        })?;
+        let reply = self
+            .ask(|reply| driver::Request::GrantFailsafe { ask, reply })
             .await?;
         Ok(Response::new(reply))
     }

@@ -3,6 +3,7 @@
 
 mod agent {
     mod catchup;
+    mod failsafe;
     mod fencing;
     pub mod harness;
     mod lease;

@@ -60,6 +60,9 @@ impl AgentCallError {
 pub struct AgentClients {
     channels: BTreeMap<String, Channel>,
     timeout: Duration,
+    /// `status_interval`, sent with every status: agents count two of them without a status as
+    /// "no leader" (failsafe).
+    status_interval: Duration,
 }
 
 impl AgentClients {
@@ -81,7 +84,15 @@ impl AgentClients {
             })?;
             channels.insert(h.name.clone(), channel);
         }
-        Ok(AgentClients { channels, timeout })
+        let status_interval = config
+            .monitor
+            .as_ref()
+            .map_or(Duration::ZERO, |m| m.status_interval);
+        Ok(AgentClients {
+            channels,
+            timeout,
+            status_interval,
+        })
     }
 
     /// The per-call bound.
@@ -138,6 +149,7 @@ impl AgentClients {
             active_master: status.active_master.clone(),
             lease_ms: u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),
             basis,
+            status_interval_ms: u64::try_from(self.status_interval.as_millis()).unwrap_or(u64::MAX),
         };
         self.bounded(&status.host, c.set_status(req)).await
     }

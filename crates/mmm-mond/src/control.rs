@@ -20,6 +20,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
+use crate::agents::AgentClients;
 use crate::checks::now;
 use crate::driver::{DriverHandle, Membership};
 use crate::machine::MonitorState;
@@ -45,6 +46,7 @@ pub struct ControlService {
     pub(crate) health: PeerHealth,
     tls: Option<Tls>,
     driver: DriverHandle,
+    agents: AgentClients,
 }
 
 enum Target {
@@ -125,6 +127,8 @@ pub struct ControlParts {
     pub tls: Option<Tls>,
     /// The driver loop.
     pub driver: DriverHandle,
+    /// The agents, asked directly only by a stale `show` (is a writer in failsafe?).
+    pub agents: AgentClients,
 }
 
 impl ControlService {
@@ -139,6 +143,7 @@ impl ControlService {
             health: parts.health,
             tls: parts.tls,
             driver: parts.driver,
+            agents: parts.agents,
         }
     }
 
@@ -278,6 +283,7 @@ impl ControlService {
             stale: false,
             stale_reason: String::new(),
             answered_by: self.node_name(self.me).unwrap_or_default(),
+            failsafe: Vec::new(),
         })
     }
 
@@ -403,10 +409,30 @@ impl ControlService {
                 let mut reply = self.show_local()?;
                 reply.stale = true;
                 reply.stale_reason = status.message().to_string();
+                reply.failsafe = self.failsafe_views().await;
                 Ok(Response::new(reply))
             }
             other => other,
         }
+    }
+}
+
+impl ControlService {
+    /// Asks every agent at once (each call bounded by `agent_timeout`) whether it keeps the
+    /// writer role under failsafe leases; hosts that do not answer are left out.
+    async fn failsafe_views(&self) -> Vec<pb::FailsafeView> {
+        let asks = self.config.hosts.iter().map(|h| async move {
+            let report = self.agents.get_status(&h.name).await.ok()?.report?;
+            (report.failsafe_remaining_ms > 0).then(|| pb::FailsafeView {
+                host: h.name.clone(),
+                remaining_ms: report.failsafe_remaining_ms,
+            })
+        });
+        futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 

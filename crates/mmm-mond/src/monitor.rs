@@ -281,7 +281,7 @@ impl Monitor {
             me: this.id,
             timing: timing.clone(),
             node: node.clone(),
-            clients,
+            clients: clients.clone(),
             local: local.clone(),
             tls: tls.clone(),
             stored,
@@ -311,6 +311,7 @@ impl Monitor {
             health: node.peer_health(),
             tls: tls.clone(),
             driver: inputs,
+            agents: clients.clone(),
         });
         let (control_stop, control) = serve_control(control_listener, tls.clone(), service);
         Ok(Monitor {

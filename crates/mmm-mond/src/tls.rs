@@ -32,9 +32,5 @@ pub fn lazy_channel(
     connect_timeout: Duration,
     call_timeout: Duration,
 ) -> Result<Channel, tonic::transport::Error> {
-    let endpoint = endpoint(addr)?
-        .connect_timeout(connect_timeout)
-        .timeout(call_timeout)
-        .tcp_nodelay(true);
-    Ok(mmm_daemon::tls::lazy_channel(endpoint, tls))
+    mmm_daemon::tls::bounded_lazy_channel(addr, tls, connect_timeout, call_timeout)
 }

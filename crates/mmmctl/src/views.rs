@@ -51,10 +51,17 @@ pub fn stale_warning(reply: &pb::ShowReply) -> String {
     } else {
         format!("monitor '{}'", reply.answered_by)
     };
-    format!(
+    let mut text = format!(
         "# Warning: No quorum! This is the last state known to {monitor} (epoch {}) and may be out of date.\n# Cause: {}\n",
         reply.epoch, reply.stale_reason
-    )
+    );
+    for f in &reply.failsafe {
+        text.push_str(&format!(
+            "# Failsafe active: '{}' keeps the writer role under failsafe leases from every other host ({} ms left).\n",
+            f.host, f.remaining_ms
+        ));
+    }
+    text
 }
 
 /// `show` in mmm_control's text.
@@ -89,6 +96,13 @@ struct ShowJson<'a> {
     stale: bool,
     stale_reason: Option<&'a str>,
     answered_by: Option<&'a str>,
+    failsafe: Vec<FailsafeJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FailsafeJson<'a> {
+    host: &'a str,
+    remaining_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -170,6 +184,14 @@ pub fn show_json(reply: &pb::ShowReply) -> serde_json::Value {
         stale: reply.stale,
         stale_reason: non_empty(&reply.stale_reason),
         answered_by: non_empty(&reply.answered_by),
+        failsafe: reply
+            .failsafe
+            .iter()
+            .map(|f| FailsafeJson {
+                host: &f.host,
+                remaining_ms: f.remaining_ms,
+            })
+            .collect(),
     };
     to_value(&doc)
 }

@@ -6,7 +6,10 @@
 //! `status` applies a SetStatus, `roles` adds and removes roles (the writer with its MySQL
 //! steps), `reassert` runs every second and at startup.
 
+mod failsafe;
 mod reassert;
+
+pub use failsafe::FailsafeParts;
 mod roles;
 mod status;
 mod timer;
@@ -17,6 +20,7 @@ use std::time::Duration;
 
 use mmm_core::agent::Mono;
 use mmm_core::agent::epoch::{EpochStep, check_epoch};
+use mmm_core::agent::failsafe::Answer;
 use mmm_core::agent::lease::{Refusal, WriterLease};
 use mmm_core::config::{Config, HostConfig};
 use mmm_core::state::RoleIp;
@@ -27,7 +31,7 @@ use tonic::Status;
 
 use crate::clock;
 use crate::db::Db;
-use crate::desired::{Desired, StatusCommand};
+use crate::desired::{Desired, GrantCommand, StatusCommand};
 use crate::epoch::EpochStore;
 use crate::vip::Vips;
 use mmm_daemon::fatal;
@@ -41,6 +45,22 @@ pub enum Request {
         cmd: StatusCommand,
         /// Where the reply goes.
         reply: oneshot::Sender<Result<pb::SetStatusReply, Status>>,
+    },
+    /// A writer's failsafe request (this host is a peer).
+    GrantFailsafe {
+        /// The validated request.
+        ask: GrantCommand,
+        /// Where the reply goes.
+        reply: oneshot::Sender<Result<pb::GrantFailsafeReply, Status>>,
+    },
+    /// The answers to a failsafe round this driver sent.
+    FailsafeAnswers {
+        /// When the round was sent (before any peer counted its promise).
+        sent_at: Mono,
+        /// The epoch it asked at.
+        epoch: u64,
+        /// Every peer's answer.
+        answers: Vec<(String, Answer)>,
     },
     /// Remove role IPs present but not held.
     ClearBadRoles {
@@ -78,6 +98,10 @@ pub struct Snapshot {
     /// Seconds_Behind_Master as last read while holding a reader role (`None`: no
     /// replication, NULL, or not read).
     pub lag: Option<u64>,
+    /// Until when the writer lease runs on failsafe grants (`None`: not in failsafe).
+    pub failsafe_until: Option<Mono>,
+    /// The failsafe promise that keeps this host from the writer role: to whom, until when.
+    pub promise: Option<(String, Mono)>,
 }
 
 /// The driver's state.
@@ -107,6 +131,7 @@ pub struct Driver {
     /// until the startup lease runs out or the first status arrives; nothing is re-asserted.
     adopted: bool,
     startup_lease: Duration,
+    failsafe: failsafe::Failsafe,
     snapshot: watch::Sender<Snapshot>,
     rx: mpsc::Receiver<Request>,
 }
@@ -120,8 +145,10 @@ impl Driver {
         vips: Vips,
         epochs: EpochStore,
         startup_lease: Duration,
+        failsafe: FailsafeParts,
     ) -> (Driver, mpsc::Sender<Request>, watch::Receiver<Snapshot>) {
         let (tx, rx) = mpsc::channel(32);
+        let failsafe = failsafe::Failsafe::new(cfg.failsafe_mode, failsafe, tx.downgrade());
         let lease = WriterLease::new(clock::new_incarnation());
         let (snapshot, snap_rx) = watch::channel(Snapshot {
             desired: Desired::default(),
@@ -135,6 +162,8 @@ impl Driver {
             writer_synced: false,
             writable: None,
             lag: None,
+            failsafe_until: None,
+            promise: None,
         });
         let configured = cfg
             .roles
@@ -162,6 +191,7 @@ impl Driver {
             remembered_master: String::new(),
             adopted: false,
             startup_lease,
+            failsafe,
             snapshot,
             rx,
         };
@@ -216,6 +246,11 @@ impl Driver {
                 .observed_writable
                 .filter(|_| self.held_writer().is_some()),
             lag: self.observed_lag,
+            failsafe_until: self
+                .failsafe
+                .active_until()
+                .filter(|_| self.held_writer().is_some()),
+            promise: self.failsafe.blocking(clock::now()),
         }
     }
 
@@ -242,9 +277,11 @@ impl Driver {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let deadline = self.writer_deadline();
+            let round = self.failsafe_round_at();
             tokio::select! {
                 biased;
                 _ = sleep_opt(deadline) => self.lease_expired().await,
+                _ = sleep_opt(round) => self.start_failsafe_round(),
                 req = self.rx.recv() => match req {
                     None => break,
                     Some(req) => self.handle(req).await,
@@ -271,6 +308,15 @@ impl Driver {
                     reply
                 }));
             }
+            Request::GrantFailsafe { ask, reply } => {
+                let r = self.grant_failsafe(&ask);
+                let _ = reply.send(Ok(r));
+            }
+            Request::FailsafeAnswers {
+                sent_at,
+                epoch,
+                answers,
+            } => self.apply_failsafe_round(sent_at, epoch, answers).await,
             Request::ClearBadRoles { epoch, reply } => {
                 let r = self.clear_bad_roles(epoch).await;
                 self.publish();

@@ -187,6 +187,13 @@ impl Driver {
         else {
             return;
         };
+        if let Some((host, until)) = self.failsafe.blocking(clock::now()) {
+            tracing::warn!(
+                "Found role '{writer}' configured at startup, but this host promised '{host}' (failsafe) to take no writer role for {} ms: not holding it",
+                clock::now().until(until).as_millis()
+            );
+            return;
+        }
         let writable = matches!(self.db.read_only().await, Ok(false));
         tracing::warn!(
             "Found role '{writer}' configured at startup; holding it for {:?} until the monitor confirms it",

@@ -127,6 +127,7 @@ impl Driver {
             return;
         };
         fatal!("Lease expired: dropping role '{writer}'");
+        self.end_failsafe("the writer lease ran out");
         self.lease.ran_out(self.epochs.current());
         self.drop_writer_now(&writer, "lease expiry").await;
     }

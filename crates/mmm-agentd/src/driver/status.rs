@@ -37,6 +37,7 @@ impl Driver {
         }
         self.accept_epoch(cmd.epoch)?;
         self.adopted = false;
+        self.note_leader_contact(now, cmd.status_interval, cmd.lease);
         let lease = cmd.lease.unwrap_or(Duration::ZERO);
         let (mut new, offered) =
             self.admit_writer(cmd.desired, cmd.epoch, cmd.basis.as_ref(), lease, now);
@@ -94,6 +95,10 @@ impl Driver {
             self.note_refusal(None, None);
             return (new, None);
         };
+        let held = self.held_writer().as_ref() == Some(&writer);
+        if !held && let Some(refusal) = self.promise_refusal(now) {
+            return (self.refuse_writer(new, &writer, refusal), None);
+        }
         match self.lease.offer(epoch, basis, lease, now) {
             Ok(deadline) => (new, Some(deadline)),
             Err(refusal) => (self.refuse_writer(new, &writer, refusal), None),

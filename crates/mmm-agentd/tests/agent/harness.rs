@@ -446,6 +446,7 @@ pub fn status_req(
         active_master: active_master.to_string(),
         lease_ms,
         basis: None,
+        status_interval_ms: 0,
     }
 }
 

@@ -15,6 +15,29 @@ use std::fmt;
 use std::time::Duration;
 
 use super::clock::Mono;
+use super::lease::SERVER_TIMER_ROUNDING;
+
+/// How much longer a peer's promise holds than the lease it granted, counted from the
+/// request's arrival: the writer's server timer may fire up to [`SERVER_TIMER_ROUNDING`] after
+/// the writer's deadline, and half a second covers two hosts' clocks running at slightly
+/// different rates over one lease.
+pub const PROMISE_SLACK: Duration =
+    SERVER_TIMER_ROUNDING.saturating_add(Duration::from_millis(500));
+
+/// The longest failsafe lease a peer grants in one answer, whatever is asked: a writer renews
+/// every status interval, so a long grant would only stretch the promise.
+pub const MAX_GRANT: Duration = Duration::from_secs(60);
+
+/// How long a writer waits for a peer's answer: one status interval, within 200 ms and 1 s
+/// (rounds repeat every status interval, so a slower answer is replaced by the next round's).
+pub fn answer_timeout(status_interval: Duration) -> Duration {
+    status_interval.clamp(Duration::from_millis(200), Duration::from_secs(1))
+}
+
+/// Until when a grant of `granted` that arrived at `received` binds the peer.
+pub fn promise_until(received: Mono, granted: Duration) -> Mono {
+    received.plus(granted).plus(PROMISE_SLACK)
+}
 
 /// How long without a status from any leader counts as "no leader": two status intervals.
 pub fn leader_silence(status_interval: Duration) -> Duration {
@@ -127,7 +150,7 @@ pub fn decide_grant(ask: &GrantAsk<'_>, peer: &PeerView<'_>) -> Result<Duration,
             known: known.to_string(),
         });
     }
-    Ok(ask.lease)
+    Ok(ask.lease.min(MAX_GRANT))
 }
 
 /// The failsafe leases this agent granted: while one is outstanding it takes no writer role.
@@ -377,6 +400,36 @@ mod tests {
             round_deadline(ms(100), LEASE, &silent),
             Err(RoundFailure::NoAnswer { .. })
         ));
+    }
+
+    #[test]
+    fn a_promise_outlasts_the_writers_server_timer() {
+        // The writer counts from its send (before the peer's arrival) and its server timer
+        // fires at most SERVER_TIMER_ROUNDING late: the promise still holds then.
+        let sent = ms(1000);
+        let received = ms(1200);
+        let deadline = round_deadline(sent, LEASE, &[("db2".into(), Answer::Granted(LEASE))])
+            .expect("granted");
+        assert!(deadline.plus(SERVER_TIMER_ROUNDING) < promise_until(received, LEASE));
+        assert_eq!(
+            decide_grant(
+                &GrantAsk {
+                    from: "db1",
+                    epoch: 5,
+                    lease: Duration::from_secs(3600)
+                },
+                &peer(None, 2000)
+            ),
+            Ok(MAX_GRANT)
+        );
+        assert_eq!(
+            answer_timeout(Duration::from_millis(50)),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            answer_timeout(Duration::from_secs(5)),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ use std::time::Duration;
 
 use super::clock::Mono;
 
+/// The server lease timer's resolution: it is scheduled in whole seconds of the server's clock,
+/// so it may fire up to this long after the deadline the agent counts.
+pub const SERVER_TIMER_ROUNDING: Duration = Duration::from_secs(1);
+
 /// The agent-clock moment a leader echoes back: the basis of the lease its push grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseBasis {

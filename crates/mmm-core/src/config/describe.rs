@@ -128,6 +128,7 @@ fn global(out: &mut Out, cfg: &Config) {
     out.kv("max_kill_retries", cfg.max_kill_retries);
     out.secs("catchup_timeout", cfg.catchup_timeout);
     out.kv("use_gtid", yes_no(cfg.use_gtid));
+    out.kv("failsafe_mode", yes_no(cfg.failsafe_mode));
     out.opt("this_monitor", cfg.this_monitor.as_deref());
 }
 

@@ -36,6 +36,10 @@ pub struct Config {
     pub catchup_timeout: Duration,
     /// `use_gtid` (extension): repoint slaves with GTID auto-positioning when both sides have it.
     pub use_gtid: bool,
+    /// `failsafe_mode` (extension, default on): while no monitor leads, the writer keeps
+    /// taking writes under failsafe leases every other host's agent grants (off: it stops when
+    /// its lease runs out, and this host grants no failsafe lease).
+    pub failsafe_mode: bool,
     /// `<host NAME>` sections in file order (the `default` template already applied).
     pub hosts: Vec<HostConfig>,
     /// `<role NAME>` sections in file order.

@@ -91,6 +91,7 @@ const TOP_KEYS: &[&str] = &[
     "clone_dirs",
     "catchup_timeout",
     "use_gtid",
+    "failsafe_mode",
     "this_monitor",
 ];
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::agent::lease::SERVER_TIMER_ROUNDING;
 use crate::checks::CheckKind;
 use crate::config::Config;
 
@@ -10,8 +11,6 @@ use crate::config::Config;
 pub const TRANSFER_WINDOW: Duration = Duration::from_secs(3);
 /// Bound of one `kill_host_bin` run (power fencing can take a while).
 const KILL_HOST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The server lease timer's resolution: it is scheduled in whole seconds of the server's clock.
-const SERVER_TIMER_ROUNDING: Duration = Duration::from_secs(1);
 /// Pause between two elections a transfer's successor starts.
 const CAMPAIGN_RETRY: Duration = Duration::from_millis(300);
 

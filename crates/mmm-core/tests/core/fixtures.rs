@@ -93,6 +93,7 @@ pub fn config(hosts: Vec<HostConfig>, roles: Vec<RoleConfig>) -> Config {
         max_kill_retries: 10,
         catchup_timeout: Duration::from_secs(60),
         use_gtid: false,
+        failsafe_mode: true,
         hosts,
         roles,
         checks: ChecksConfig {

@@ -76,6 +76,26 @@ pub fn lazy_channel(endpoint: Endpoint, tls: Option<&Tls>) -> Channel {
     }
 }
 
+/// A lazily connecting channel to `addr` (`host:port`, or a URI) with per-connection and
+/// per-call bounds. Always `http://`: TLS, when on, is done below HTTP/2 by the connector.
+pub fn bounded_lazy_channel(
+    addr: &str,
+    tls: Option<&Tls>,
+    connect_timeout: std::time::Duration,
+    call_timeout: std::time::Duration,
+) -> Result<Channel, tonic::transport::Error> {
+    let uri = if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    };
+    let endpoint = Endpoint::from_shared(uri)?
+        .connect_timeout(connect_timeout)
+        .timeout(call_timeout)
+        .tcp_nodelay(true);
+    Ok(lazy_channel(endpoint, tls))
+}
+
 /// A channel connected now (bounded by the endpoint's connect timeout): over mutual TLS with
 /// `tls`, plain TCP without.
 pub async fn connect_channel(

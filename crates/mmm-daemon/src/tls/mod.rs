@@ -20,7 +20,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
-pub use client::{Connector, connect_channel, lazy_channel};
+pub use client::{Connector, bounded_lazy_channel, connect_channel, lazy_channel};
 pub use server::{ServeError, serve};
 
 /// HTTP/2, the only protocol gRPC speaks (negotiated with ALPN).

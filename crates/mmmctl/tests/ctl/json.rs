@@ -38,7 +38,8 @@ fn show_json_shape() {
             "preferred": [{"role": "writer", "preferred_host": "db1", "assigned_host": "db2"}],
             "stale": false,
             "stale_reason": null,
-            "answered_by": null
+            "answered_by": null,
+            "failsafe": []
         })
     );
     let rt2 = runtime();

@@ -146,6 +146,12 @@ fn without_quorum_show_prints_the_newest_stale_state_and_exits_3() {
         lines.next(),
         Some("# Cause: no quorum: this monitor knows no leader")
     );
+    assert_eq!(
+        lines.next(),
+        Some(
+            "# Failsafe active: 'db2' keeps the writer role under failsafe leases from every other host (4000 ms left)."
+        )
+    );
     // The rest is mmm_control's show of the newest state (seed 000's layout).
     assert!(
         run.stdout.contains(
@@ -170,6 +176,8 @@ fn without_quorum_show_prints_the_newest_stale_state_and_exits_3() {
     assert_eq!(doc["stale"], true);
     assert_eq!(doc["answered_by"], "mon2");
     assert_eq!(doc["epoch"], 7);
+    assert_eq!(doc["failsafe"][0]["host"], "db2");
+    assert_eq!(doc["failsafe"][0]["remaining_ms"], 4000);
     assert_eq!(
         doc["stale_reason"],
         "no quorum: this monitor knows no leader"

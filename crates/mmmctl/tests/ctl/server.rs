@@ -391,6 +391,10 @@ impl Control for Fake {
             reply.stale_reason = "no quorum: this monitor knows no leader".into();
             reply.answered_by = name.into();
             reply.epoch = epoch;
+            reply.failsafe = vec![pb::FailsafeView {
+                host: "db2".into(),
+                remaining_ms: 4000,
+            }];
             return Ok(Response::new(reply));
         }
         let t = self.gate(vec!["show".into()]).await?;

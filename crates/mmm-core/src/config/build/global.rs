@@ -16,6 +16,7 @@ pub(super) struct Global {
     pub(super) max_kill_retries: u32,
     pub(super) catchup_timeout: Duration,
     pub(super) use_gtid: bool,
+    pub(super) failsafe_mode: bool,
     pub(super) this_monitor: Option<String>,
 }
 
@@ -64,6 +65,7 @@ pub(super) fn build(
             value::positive_seconds,
         ),
         use_gtid: ctx.parse_or(&view, "use_gtid", true, value::boolean),
+        failsafe_mode: ctx.parse_or(&view, "failsafe_mode", true, value::boolean),
         this_monitor: view.get("this_monitor").map(|entry| entry.value.clone()),
     }
 }

@@ -35,6 +35,7 @@ pub(crate) fn build(mut tree: Tree, program: Program) -> Result<Config, Vec<Conf
         max_kill_retries: global.max_kill_retries,
         catchup_timeout: global.catchup_timeout,
         use_gtid: global.use_gtid,
+        failsafe_mode: global.failsafe_mode,
         hosts,
         roles,
         checks,

@@ -19,6 +19,7 @@ global
   max_kill_retries       10
   catchup_timeout        30s
   use_gtid               yes
+  failsafe_mode          yes
   this_monitor           -
 host db1
   ip                     10.213.7.11

@@ -76,10 +76,14 @@ fn negative_or_non_numeric_seconds_are_refused() {
 
 #[test]
 fn new_top_level_directives() {
-    let text = with_base("catchup_timeout 7.5\nuse_gtid off\n");
+    let text = with_base("catchup_timeout 7.5\nuse_gtid off\nfailsafe_mode no\n");
     let cfg = loaded(load_text(&text, Program::Agent));
     assert_eq!(cfg.catchup_timeout, Duration::from_millis(7500));
     assert!(!cfg.use_gtid);
+    assert!(!cfg.failsafe_mode);
+    assert!(loaded(load_text(&with_base(""), Program::Agent)).failsafe_mode);
+    let text = with_base("failsafe_mode maybe\n");
+    assert!(load_text(&text, Program::Agent).is_err());
     let text = with_base("catchup_timeout 0\n");
     let at = line_of(&text, "catchup_timeout 0");
     assert_single_error(

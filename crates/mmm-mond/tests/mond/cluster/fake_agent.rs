@@ -182,6 +182,15 @@ impl Agent for Svc {
         }))
     }
 
+    async fn grant_failsafe(
+        &self,
+        _req: Request<pb::GrantFailsafeRequest>,
+    ) -> Result<Response<pb::GrantFailsafeReply>, Status> {
+        Err(Status::unimplemented(
+            "the monitor tests' agents grant no failsafe leases",
+        ))
+    }
+
     async fn get_status(
         &self,
         _req: Request<pb::GetStatusRequest>,
