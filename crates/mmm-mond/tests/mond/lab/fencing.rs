@@ -29,6 +29,8 @@ pub(super) struct SingleWriter {
     last: BTreeMap<String, (bool, Instant, Instant)>,
     /// Per host: its latest interval of sure writability.
     sure: BTreeMap<String, (Instant, Instant)>,
+    /// Per host: when its latest sample reading `read_only=1` started.
+    read_only_at: BTreeMap<String, Instant>,
 }
 
 impl SingleWriter {
@@ -41,6 +43,7 @@ impl SingleWriter {
             sampler: Some(sampler),
             last: BTreeMap::new(),
             sure: BTreeMap::new(),
+            read_only_at: BTreeMap::new(),
         }
     }
 
@@ -51,6 +54,9 @@ impl SingleWriter {
                 continue;
             };
             let writable = !read_only;
+            if read_only {
+                self.read_only_at.insert(s.host.clone(), s.start);
+            }
             let before = self.last.insert(s.host.clone(), (writable, s.start, s.end));
             let Some((true, _, prev_end)) = before.filter(|_| writable) else {
                 continue;
@@ -83,6 +89,11 @@ impl SingleWriter {
     /// Whether the latest sample of `host` says writable.
     pub(super) fn writable(&self, host: &str) -> bool {
         self.last.get(host).is_some_and(|(w, _, _)| *w)
+    }
+
+    /// When the latest sample of `host` that read `read_only=1` was taken, if any was.
+    pub(super) fn read_only_at(&self, host: &str) -> Option<Instant> {
+        self.read_only_at.get(host).copied()
     }
 
     /// Keeps checking for `how_long`.
@@ -173,7 +184,7 @@ fn writer_agent_frozen_then_move_role_fences_and_its_late_statuses_change_nothin
 
 /// Cuts db1 from every monitor (the sampler and clients still reach it); returns the monitor
 /// hosts for the heal.
-fn cut_db1(c: &Cluster) -> Vec<mmm_lab::Host> {
+pub(super) fn cut_db1(c: &Cluster) -> Vec<mmm_lab::Host> {
     let db1 = c.topology().host("db1").expect("db1").clone();
     let monitors: Vec<_> = c
         .monitor_names()
@@ -187,7 +198,7 @@ fn cut_db1(c: &Cluster) -> Vec<mmm_lab::Host> {
 }
 
 /// Heals what [`cut_db1`] cut.
-fn heal_db1(c: &Cluster, monitors: &[mmm_lab::Host]) {
+pub(super) fn heal_db1(c: &Cluster, monitors: &[mmm_lab::Host]) {
     let db1 = c.topology().host("db1").expect("db1").clone();
     for m in monitors {
         c.lab().heal(m, &db1).expect("heal a monitor's link to db1");

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+mod failsafe;
 mod fencing;
 mod modes;
 mod refused;
