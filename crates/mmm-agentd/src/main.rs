@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use mmm_core::config::{ConfigKind, Program};
+use mmm_core::config::{Config, ConfigKind, HostConfig, Program};
 use mmm_daemon::pidfile;
 use mmm_daemon::signal::shutdown_signal;
 use mmm_proto::pb::agent_server::AgentServer;
@@ -39,15 +39,8 @@ fn main() -> ExitCode {
     mmm_daemon::launch::run_daemon(cli.log_json, run(cli))
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (_, cfg) = mmm_daemon::launch::load_config(
-        cli.config.as_deref(),
-        cli.cluster.as_deref(),
-        ConfigKind::Agent,
-        Program::Agent,
-        None,
-    )?;
-    let cfg = Arc::new(cfg);
+/// This host's name, section and `cluster_interface`, from `this`.
+fn this_host(cfg: &Config) -> anyhow::Result<(String, HostConfig, String)> {
     let this = cfg.this.clone().context("config has no 'this' host")?;
     let me = cfg
         .hosts
@@ -59,6 +52,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .cluster_interface
         .clone()
         .with_context(|| format!("host '{this}' has no cluster_interface"))?;
+    Ok((this, me, interface))
+}
+
+/// The stored failsafe promises (a loaded one is logged) and the channels to the other agents.
+fn failsafe_parts(
+    cli: &Cli,
+    cfg: &Config,
+    this: &str,
+    tls: Option<&mmm_daemon::tls::Tls>,
+) -> anyhow::Result<driver::FailsafeParts> {
+    let promises = promises::PromiseStore::open(&cli.state_dir, clock::now())?;
+    if let Some((host, until)) = promises.promises().blocking(clock::now()) {
+        tracing::warn!(
+            "Loaded a failsafe promise to host '{host}': no writer role here for {} ms",
+            clock::now().until(until).as_millis()
+        );
+    }
+    let peers = peers::Peers::new(cfg, this, tls)?;
+    Ok(driver::FailsafeParts { peers, promises })
+}
+
+/// Serves `/writer`, `/reader`, `/health` and `/metrics` on `http_port`, when one is set.
+async fn start_http(
+    cfg: &Config,
+    me: &HostConfig,
+    snap: tokio::sync::watch::Receiver<driver::Snapshot>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>> {
+    let Some(port) = me.http_port else {
+        return Ok(None);
+    };
+    let addr = SocketAddr::new(me.ip, port);
+    let facts = http::Facts {
+        host: me.name.clone(),
+        writer_role: cfg.active_master_role.clone(),
+    };
+    let server = http::bind(addr, facts, snap)
+        .await
+        .with_context(|| format!("binding HTTP on {addr}"))?;
+    tracing::info!("HTTP listening on {addr}");
+    Ok(Some(tokio::spawn(server)))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (_, cfg) = mmm_daemon::launch::load_config(
+        cli.config.as_deref(),
+        cli.cluster.as_deref(),
+        ConfigKind::Agent,
+        Program::Agent,
+        None,
+    )?;
+    let cfg = Arc::new(cfg);
+    let (this, me, interface) = this_host(&cfg)?;
 
     let pid_path = cli
         .pid_file
@@ -77,14 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let vips = vip::Vips::new(&interface, io_timeout)?;
     let db = db::Db::new(&cfg, &me, io_timeout)?;
     let tls = mmm_daemon::tls::Tls::from_config(&cfg).context("TLS configuration")?;
-    let promises = promises::PromiseStore::open(&cli.state_dir, clock::now())?;
-    if let Some((host, until)) = promises.promises().blocking(clock::now()) {
-        tracing::warn!(
-            "Loaded a failsafe promise to host '{host}': no writer role here for {} ms",
-            clock::now().until(until).as_millis()
-        );
-    }
-    let peers = peers::Peers::new(&cfg, &this, tls.as_ref())?;
+    let failsafe = failsafe_parts(&cli, &cfg, &this, tls.as_ref())?;
     let (drv, tx, snap) = driver::Driver::new(
         &cfg,
         me.clone(),
@@ -92,24 +130,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         vips.clone(),
         epochs,
         Duration::from_millis(cli.startup_lease_ms.min(desired::MAX_LEASE_MS)),
-        driver::FailsafeParts { peers, promises },
+        failsafe,
     );
     let driver_task = tokio::spawn(drv.run());
-    let http_task = match me.http_port {
-        None => None,
-        Some(port) => {
-            let addr = SocketAddr::new(me.ip, port);
-            let facts = http::Facts {
-                host: this.clone(),
-                writer_role: cfg.active_master_role.clone(),
-            };
-            let server = http::bind(addr, facts, snap.clone())
-                .await
-                .with_context(|| format!("binding HTTP on {addr}"))?;
-            tracing::info!("HTTP listening on {addr}");
-            Some(tokio::spawn(server))
-        }
-    };
+    let http_task = start_http(&cfg, &me, snap.clone()).await?;
 
     let kill_rounds = u64::from(cfg.max_kill_retries) + 1;
     let driver_timeout = cfg

@@ -368,24 +368,10 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
         Change::ReleaseWriter { host, ip, target } => {
             validate_release(state, config, host, *ip, target.as_deref())?;
         }
-        Change::ProveFenced { host, epoch, .. } => {
-            let rel = state
-                .writer_release
-                .as_ref()
-                .ok_or(Rejected::NoReleasePending)?;
-            if &rel.host != host || rel.epoch != *epoch {
-                return Err(Rejected::NoReleasePending);
-            }
-            if rel.proof.is_some() {
-                return Err(Rejected::NoChange);
-            }
-        }
+        Change::ProveFenced { host, epoch, .. } => validate_proof(state, host, *epoch)?,
         Change::RetargetWriter { to } => {
             host_state(state, to)?;
-            let rel = state
-                .writer_release
-                .as_ref()
-                .ok_or(Rejected::NoReleasePending)?;
+            let rel = pending_release(state)?;
             if rel.target.as_ref() == Some(to) {
                 return Err(Rejected::NoChange);
             }
@@ -413,22 +399,47 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
             }
         }
         Change::SetAgentDown { host, down } => {
-            let h = state
-                .host(host)
-                .ok_or_else(|| Rejected::UnknownHost(host.clone()))?;
-            if h.agent_down == *down {
-                return Err(Rejected::NoChange);
-            }
+            validate_flag(state, host, |h| h.agent_down == *down)?;
         }
         Change::SetServerTimer { host, on } => {
-            let h = state
-                .host(host)
-                .ok_or_else(|| Rejected::UnknownHost(host.clone()))?;
-            if h.server_timer == *on {
-                return Err(Rejected::NoChange);
-            }
+            validate_flag(state, host, |h| h.server_timer == *on)?;
         }
         Change::Startup { hosts, .. } => validate_startup(state, config, hosts)?,
+    }
+    Ok(())
+}
+
+/// The writer release in progress, or `NoReleasePending`.
+fn pending_release(state: &ClusterState) -> Result<&WriterRelease, Rejected> {
+    state
+        .writer_release
+        .as_ref()
+        .ok_or(Rejected::NoReleasePending)
+}
+
+/// `ProveFenced` fits only the pending release of `host` at `epoch`, and only once.
+fn validate_proof(state: &ClusterState, host: &str, epoch: u64) -> Result<(), Rejected> {
+    let rel = pending_release(state)?;
+    if rel.host != host || rel.epoch != epoch {
+        return Err(Rejected::NoReleasePending);
+    }
+    if rel.proof.is_some() {
+        return Err(Rejected::NoChange);
+    }
+    Ok(())
+}
+
+/// A host flag change needs a known host whose flag differs (`unchanged` says it does not).
+fn validate_flag(
+    state: &ClusterState,
+    host: &str,
+    unchanged: impl FnOnce(&HostStatus) -> bool,
+) -> Result<(), Rejected> {
+    let h = state
+        .host(host)
+        .ok_or_else(|| Rejected::UnknownHost(host.to_string()))?;
+    if unchanged(h) {
+        return Err(Rejected::NoChange);
     }
     Ok(())
 }
@@ -605,17 +616,13 @@ fn mutate(
             true
         }
         Change::AssignRole { role, ip, from, to } => {
-            let r = RoleIp::new(role.clone(), *ip);
-            if let Some(f) = from.as_deref().and_then(|f| state.host_mut(f)) {
-                f.roles.retain(|x| x != &r);
-            }
-            if let Some(h) = state.host_mut(to) {
-                h.roles.push(r);
-                h.roles.sort();
-            }
-            if config.active_master_role.as_deref() == Some(role.as_str()) {
-                state.writer_release = None;
-            }
+            assign_role(
+                state,
+                RoleIp::new(role.clone(), *ip),
+                from.as_deref(),
+                to,
+                config,
+            );
             true
         }
         Change::ReleaseWriter { host, ip, target } => {
@@ -628,15 +635,7 @@ fn mutate(
             true
         }
         Change::ProveFenced { host, proof, .. } => {
-            if let Some(rel) = state.writer_release.as_mut() {
-                rel.proof = Some(*proof);
-                lines.push(LogLine::info(format!(
-                    "Host '{host}' cannot take writes any more ({proof}): role '{}({})' may \
-                     move to another host",
-                    config.active_master_role.as_deref().unwrap_or("writer"),
-                    rel.ip
-                )));
-            }
+            prove_fenced(state, host, *proof, config, lines);
             false
         }
         Change::RetargetWriter { to } => {
@@ -671,6 +670,41 @@ fn mutate(
             state.started = true;
             changed
         }
+    }
+}
+
+/// `AssignRole`: the role leaves `from` (if given) and joins `to`; assigning the writer ends its
+/// release.
+fn assign_role(state: &mut ClusterState, r: RoleIp, from: Option<&str>, to: &str, config: &Config) {
+    let writer = config.active_master_role.as_deref() == Some(r.role.as_str());
+    if let Some(f) = from.and_then(|f| state.host_mut(f)) {
+        f.roles.retain(|x| x != &r);
+    }
+    if let Some(h) = state.host_mut(to) {
+        h.roles.push(r);
+        h.roles.sort();
+    }
+    if writer {
+        state.writer_release = None;
+    }
+}
+
+/// `ProveFenced`: the pending writer release records its proof and says the role may move.
+fn prove_fenced(
+    state: &mut ClusterState,
+    host: &str,
+    proof: FenceProof,
+    config: &Config,
+    lines: &mut Vec<LogLine>,
+) {
+    if let Some(rel) = state.writer_release.as_mut() {
+        rel.proof = Some(proof);
+        lines.push(LogLine::info(format!(
+            "Host '{host}' cannot take writes any more ({proof}): role '{}({})' may move to \
+             another host",
+            config.active_master_role.as_deref().unwrap_or("writer"),
+            rel.ip
+        )));
     }
 }
 

@@ -16,9 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mmm_core::checks::MonitorTable;
+use mmm_core::command::Command;
 use mmm_core::config::Config;
 use mmm_core::leader::{
-    Answer, Effect, Event, Leader, NodeId, Now, Replica, Request, RequestId, Switches, Timing,
+    Answer, CallId, Effect, Event, Leader, NodeId, Now, Replica, Request, RequestId, Switches,
+    Timing,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -388,22 +390,7 @@ impl Driver {
 
     fn effect(&mut self, effect: Effect) {
         match effect {
-            Effect::Propose { id, commands } => {
-                let node = self.node.clone();
-                self.io.spawn(async move {
-                    match node.propose(Proposal { commands }).await {
-                        Ok(outcome) => Event::Committed {
-                            proposal: id,
-                            outcome,
-                            replica: replica(&node),
-                        },
-                        Err(e) => Event::ProposalFailed {
-                            proposal: id,
-                            error: e.to_string(),
-                        },
-                    }
-                });
-            }
+            Effect::Propose { id, commands } => self.propose(id, commands),
             Effect::Call { id, host, call } => {
                 let clients = self.clients.clone();
                 let gate = self.gate.clone();
@@ -452,38 +439,62 @@ impl Driver {
                     let _ = reply.send(answer);
                 }
             }
-            Effect::FenceMysql { id, host, epoch } => {
-                let config = self.config.clone();
-                let timeout = self.timing.agent_timeout;
-                let by = self.fenced_by();
-                self.io.spawn(async move {
-                    let result = fence_mysql(&config, &host, epoch, &by, timeout).await;
-                    Event::MysqlFenced {
-                        call: id,
-                        host,
-                        result,
-                    }
-                });
-            }
-            Effect::KillHost { id, host, ping_ok } => {
-                let bin = self
-                    .config
-                    .monitor
-                    .as_ref()
-                    .and_then(|m| m.kill_host_bin.clone())
-                    .unwrap_or_default();
-                let timeout = self.timing.kill_host_timeout;
-                self.io.spawn(async move {
-                    let outcome = kill_host(&bin, &host, ping_ok, timeout).await;
-                    Event::HostKilled {
-                        call: id,
-                        host,
-                        outcome,
-                    }
-                });
-            }
+            Effect::FenceMysql { id, host, epoch } => self.fence_mysql(id, host, epoch),
+            Effect::KillHost { id, host, ping_ok } => self.kill_host(id, host, ping_ok),
             Effect::Log(line) => emit(&line),
         }
+    }
+
+    /// Proposes `commands` through Raft; the outcome comes back as an event.
+    fn propose(&mut self, id: CallId, commands: Vec<Command>) {
+        let node = self.node.clone();
+        self.io.spawn(async move {
+            match node.propose(Proposal { commands }).await {
+                Ok(outcome) => Event::Committed {
+                    proposal: id,
+                    outcome,
+                    replica: replica(&node),
+                },
+                Err(e) => Event::ProposalFailed {
+                    proposal: id,
+                    error: e.to_string(),
+                },
+            }
+        });
+    }
+
+    /// Fences `host`'s MySQL over SQL at `epoch`; the result comes back as an event.
+    fn fence_mysql(&mut self, id: CallId, host: String, epoch: u64) {
+        let config = self.config.clone();
+        let timeout = self.timing.agent_timeout;
+        let by = self.fenced_by();
+        self.io.spawn(async move {
+            let result = fence_mysql(&config, &host, epoch, &by, timeout).await;
+            Event::MysqlFenced {
+                call: id,
+                host,
+                result,
+            }
+        });
+    }
+
+    /// Runs `kill_host_bin` for `host`; the outcome comes back as an event.
+    fn kill_host(&mut self, id: CallId, host: String, ping_ok: bool) {
+        let bin = self
+            .config
+            .monitor
+            .as_ref()
+            .and_then(|m| m.kill_host_bin.clone())
+            .unwrap_or_default();
+        let timeout = self.timing.kill_host_timeout;
+        self.io.spawn(async move {
+            let outcome = kill_host(&bin, &host, ping_ok, timeout).await;
+            Event::HostKilled {
+                call: id,
+                host,
+                outcome,
+            }
+        });
     }
 
     /// Who a fence is recorded as done by (`mmm.fence.fenced_by`): this monitor's name.
