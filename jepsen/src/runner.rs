@@ -102,6 +102,26 @@ pub struct RunOutcome {
     pub dir: PathBuf,
 }
 
+/// Copies every daemon's log into `results/logs/NAME.log`, so a failed run can be read after the
+/// lab is gone (a log that cannot be written is reported, not fatal).
+fn save_logs(cluster: &Cluster, results: &std::path::Path) {
+    let dir = results.join("logs");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("creating {}: {e}", dir.display());
+        return;
+    }
+    for name in cluster
+        .agent_names()
+        .into_iter()
+        .chain(cluster.monitor_names())
+    {
+        let path = dir.join(format!("{name}.log"));
+        if let Err(e) = std::fs::write(&path, cluster.log(&name)) {
+            eprintln!("writing {}: {e}", path.display());
+        }
+    }
+}
+
 /// Runs the schedule on a fresh cluster and returns the history (the caller checks and reports).
 pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     std::fs::create_dir_all(&cfg.results)
@@ -169,6 +189,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     read_rows(&cluster, t0, &mut history);
     let mut file = std::fs::File::create(cfg.results.join("history.jsonl"))?;
     history.write(&mut std::io::BufWriter::new(&mut file))?;
+    save_logs(&cluster, &cfg.results);
     cluster.shutdown();
     Ok(RunOutcome {
         history,
