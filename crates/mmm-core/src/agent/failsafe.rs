@@ -130,7 +130,9 @@ pub fn decide_grant(ask: &GrantAsk<'_>, peer: &PeerView<'_>) -> Result<Duration,
     if peer.holds_writer {
         return Err(GrantRefusal::HoldsWriter);
     }
-    if ask.epoch < peer.epoch {
+    // A newer epoch that still names the writer as active master changed nothing about the
+    // writer (reader moves, states): the writer merely missed it.
+    if ask.epoch < peer.epoch && peer.active_master != Some(ask.from) {
         return Err(GrantRefusal::StaleEpoch {
             theirs: ask.epoch,
             mine: peer.epoch,
@@ -337,8 +339,17 @@ mod tests {
 
     #[test]
     fn stale_epochs_other_masters_and_writers_are_refused() {
+        // At a newer epoch that still names db1 the active master, db1 only missed it.
+        assert_eq!(decide_grant(&ask(4), &peer(None, 2000)), Ok(LEASE));
+        let mut p = peer(None, 2000);
+        p.active_master = Some("db2");
         assert_eq!(
-            decide_grant(&ask(4), &peer(None, 2000)),
+            decide_grant(&ask(4), &p),
+            Err(GrantRefusal::StaleEpoch { theirs: 4, mine: 5 })
+        );
+        p.active_master = None;
+        assert_eq!(
+            decide_grant(&ask(4), &p),
             Err(GrantRefusal::StaleEpoch { theirs: 4, mine: 5 })
         );
         let mut p = peer(None, 2000);
