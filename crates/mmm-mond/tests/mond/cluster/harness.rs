@@ -37,9 +37,16 @@ pub struct MonCluster {
     feeders: BTreeMap<u64, (JoinHandle<()>, watch::Sender<bool>)>,
 }
 
-async fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    l.local_addr().expect("addr").port()
+/// `n` distinct free ports: every listener is held until all are bound (one released at once
+/// could be handed out again by the next bind).
+async fn free_ports(n: usize) -> Vec<u16> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        held.push(TcpListener::bind("127.0.0.1:0").await.expect("bind"));
+    }
+    held.iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
 }
 
 fn config_text(dir: &std::path::Path, agent_ports: &[u16], mons: &[(u16, u16)]) -> String {
@@ -107,10 +114,8 @@ impl MonCluster {
             agents.insert(h.to_string(), FakeAgent::start(h, l).await);
         }
         setup(&agents);
-        let mut mons = Vec::new();
-        for _ in 0..n {
-            mons.push((free_port().await, free_port().await));
-        }
+        let ports = free_ports(2 * n).await;
+        let mons: Vec<(u16, u16)> = ports.chunks(2).map(|p| (p[0], p[1])).collect();
         let text = tune(config_text(dir.path(), &agent_ports, &mons));
         let config = load(&text, 1);
         let control = config
