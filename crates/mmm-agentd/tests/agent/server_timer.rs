@@ -15,11 +15,12 @@ fn a_stopped_agent_is_fenced_by_the_server_timer() {
         return;
     };
     c.start_agent("db1");
-    let log = c.log("db1");
-    assert!(
-        log.contains("Event scheduler is ON: the server fences itself"),
-        "{log}"
-    );
+    // The agent answers Ping before its driver has probed the scheduler.
+    let probed = c.wait_for(Duration::from_secs(10), || {
+        c.log("db1")
+            .contains("Event scheduler is ON: the server fences itself")
+    });
+    assert!(probed.is_some(), "{}", c.log("db1"));
     let (_, after) = take_writer(&c, "db1", 1, LEASE_MS);
     let report = c.get_status("db1").report.expect("report");
     assert_eq!(report.server_timer, "ON");
