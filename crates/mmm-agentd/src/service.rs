@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tonic::{Request, Response, Status};
 
 use crate::db::Db;
-use crate::desired::{check_host, validate_grant, validate_set_status};
+use crate::desired::{RequestError, check_host, validate_grant, validate_set_status};
 use crate::driver::{self, Snapshot};
 use crate::uptime::uptime;
 use crate::vip::Vips;
@@ -33,12 +33,15 @@ pub struct AgentService {
     pub(crate) read_timeout: Duration,
 }
 
+/// A request that failed validation: logged, and answered INVALID_ARGUMENT with its text.
+fn refuse(e: RequestError) -> Status {
+    tracing::error!("{e}");
+    Status::invalid_argument(e.to_string())
+}
+
 impl AgentService {
     fn check_host(&self, host: &str) -> Result<(), Status> {
-        check_host(&self.cfg, &self.me, host).map_err(|e| {
-            tracing::error!("{e}");
-            Status::invalid_argument(e.to_string())
-        })
+        check_host(&self.cfg, &self.me, host).map_err(refuse)
     }
 
     async fn ask<T>(
@@ -67,10 +70,7 @@ impl Agent for AgentService {
         request: Request<pb::SetStatusRequest>,
     ) -> Result<Response<pb::SetStatusReply>, Status> {
         let req = request.into_inner();
-        let cmd = validate_set_status(&self.cfg, &self.me, &req).map_err(|e| {
-            tracing::error!("{e}");
-            Status::invalid_argument(e.to_string())
-        })?;
+        let cmd = validate_set_status(&self.cfg, &self.me, &req).map_err(refuse)?;
         let reply = self
             .ask(|reply| driver::Request::SetStatus { cmd, reply })
             .await?;
@@ -169,10 +169,7 @@ impl Agent for AgentService {
         &self,
         request: Request<pb::GrantFailsafeRequest>,
     ) -> Result<Response<pb::GrantFailsafeReply>, Status> {
-        let ask = validate_grant(&self.cfg, &self.me, request.get_ref()).map_err(|e| {
-            tracing::error!("{e}");
-            Status::invalid_argument(e.to_string())
-        })?;
+        let ask = validate_grant(&self.cfg, &self.me, request.get_ref()).map_err(refuse)?;
         let reply = self
             .ask(|reply| driver::Request::GrantFailsafe { ask, reply })
             .await?;

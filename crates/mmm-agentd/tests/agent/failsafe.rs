@@ -42,6 +42,16 @@ fn sample(c: &Cluster) -> (Option<bool>, Option<bool>) {
     (r1, r2)
 }
 
+/// Starts both agents and gives them a leader's last word: db2 a plain ONLINE master, db1 the
+/// writer, both at epoch 5.
+fn writer_on_db1(c: &mut Cluster) {
+    c.start_agent("db1");
+    c.start_agent("db2");
+    leader_status(c, "db2", &[], "db1", 5);
+    let reply = leader_status(c, "db1", &[("writer", WRITER_IP)], "db1", 5);
+    assert!(reply.writable, "db1 took the writer: {:?}", reply.errors);
+}
+
 fn report(c: &Cluster, name: &str) -> pb::AgentReport {
     c.get_status(name).report.expect("report")
 }
@@ -51,12 +61,7 @@ fn a_writer_no_leader_renews_keeps_writing_under_its_peers_promise_then_hands_ov
     let Some(mut c) = two_masters("agf") else {
         return;
     };
-    c.start_agent("db1");
-    c.start_agent("db2");
-    // The leader's last word: db2 a plain ONLINE master, db1 the writer, both at epoch 5.
-    leader_status(&c, "db2", &[], "db1", 5);
-    let reply = leader_status(&c, "db1", &[("writer", WRITER_IP)], "db1", 5);
-    assert!(reply.writable, "db1 took the writer: {:?}", reply.errors);
+    writer_on_db1(&mut c);
 
     // No leader any more. Long past the lease db1 is still writable, on db2's grants.
     let silent = Instant::now();
@@ -135,11 +140,7 @@ fn failsafe_mode_off_lets_the_lease_run_out_and_grants_nothing() {
     let Some(mut c) = cluster("agfo", spec, "catchup_timeout 5\nfailsafe_mode off\n") else {
         return;
     };
-    c.start_agent("db1");
-    c.start_agent("db2");
-    leader_status(&c, "db2", &[], "db1", 5);
-    let reply = leader_status(&c, "db1", &[("writer", WRITER_IP)], "db1", 5);
-    assert!(reply.writable, "db1 took the writer: {:?}", reply.errors);
+    writer_on_db1(&mut c);
     let fenced = c.wait_for(Duration::from_millis(LEASE_MS * 2), || {
         sample(&c).0 == Some(true)
     });
