@@ -30,6 +30,9 @@ pub struct Meta {
     pub lease_ms: u64,
     /// The sampler's period in ms.
     pub sample_ms: u64,
+    /// mysql-mmm's flap detection on (`flap_count` 3); off (`flap_count 0`) unless asked for.
+    #[serde(default)]
+    pub flap_detection: bool,
 }
 
 impl Meta {

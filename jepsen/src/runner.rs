@@ -39,7 +39,15 @@ pub struct RunConfig {
     pub results: PathBuf,
     /// Lab tag (namespace prefix).
     pub tag: String,
+    /// Keep mysql-mmm's flap detection (`flap_count` 3 within an hour). A schedule fails the
+    /// writer more often than that, so a flapping host then waits in AWAITING_RECOVERY for an
+    /// operator's `set_online`, as mysql-mmm does, and `convergence` fails by design; off by
+    /// default (`flap_count 0`), so the run shows whether the cluster heals on its own.
+    pub flap_detection: bool,
 }
+
+/// The monitors' extra configuration when flap detection is off.
+const NO_FLAP_DETECTION: &str = "<monitor>\n    flap_count 0\n</monitor>";
 
 /// The latest observation per (host, probe), for aiming faults.
 #[derive(Debug, Default)]
@@ -128,6 +136,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         .with_context(|| format!("creating {}", cfg.results.display()))?;
     let mut opts = ClusterOptions::new(&cfg.tag, cfg.binaries.clone());
     opts.semi_sync = cfg.semi_sync;
+    if !cfg.flap_detection {
+        opts.extra_config = NO_FLAP_DETECTION.to_owned();
+    }
     let mut cluster = Cluster::launch(opts).context("launching the lab cluster")?;
     println!(
         "lab {} up (pids {:?}); results in {}",
@@ -304,6 +315,7 @@ fn meta(c: &Cluster, cfg: &RunConfig) -> Meta {
         trap_ms: u64::try_from(t.trap_period.as_millis()).unwrap_or(u64::MAX),
         lease_ms: u64::try_from(t.agent_lease.as_millis()).unwrap_or(u64::MAX),
         sample_ms: u64::try_from(SAMPLE_PERIOD.as_millis()).unwrap_or(u64::MAX),
+        flap_detection: cfg.flap_detection,
     }
 }
 

@@ -34,6 +34,7 @@ fn ci_schedule_keeps_every_property_except_the_marked_cases() {
         binaries: mmm_lab::build_binaries().expect("build mmm-agentd, mmm-mond and mmmctl"),
         results: dir.clone(),
         tag: "jepci".to_owned(),
+        flap_detection: false,
     };
     let outcome = run(&cfg).expect("the run");
     let (judged, summary) =

@@ -32,6 +32,10 @@ struct Args {
     /// Asynchronous replication (lost writes and linearizability are then reported, not required).
     #[arg(long)]
     r#async: bool,
+    /// Keep mysql-mmm's flap detection: a host failed more than 3 times within an hour then
+    /// waits for `set_online`, so `convergence` can fail by design.
+    #[arg(long)]
+    flap_detection: bool,
     /// Results directory (default `target/jepsen/<time>-seed<seed>`).
     #[arg(long)]
     results: Option<PathBuf>,
@@ -111,6 +115,7 @@ fn real_main(args: Args) -> Result<bool> {
         binaries,
         results: results.clone(),
         tag: "jepsen".to_owned(),
+        flap_detection: args.flap_detection,
     };
     let outcome = run(&cfg)?;
     let (judged, summary) =

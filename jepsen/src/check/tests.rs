@@ -31,6 +31,7 @@ fn meta(semi_sync: bool) -> Meta {
         trap_ms: 800,
         lease_ms: 2000,
         sample_ms: 50,
+        flap_detection: false,
     }
 }
 

@@ -29,12 +29,13 @@ pub fn summary(h: &History, judged: &[Judged], schedule: &str) -> String {
     if let Some(m) = &h.meta {
         let _ = writeln!(
             s,
-            "mmm chaos run: seed {}, {} replication, trap {} ms, lease {} ms, sampler every {} ms",
+            "mmm chaos run: seed {}, {} replication, trap {} ms, lease {} ms, sampler every {} ms, flap detection {}",
             m.seed,
             if m.semi_sync { "semi-sync" } else { "async" },
             m.trap_ms,
             m.lease_ms,
-            m.sample_ms
+            m.sample_ms,
+            if m.flap_detection { "on" } else { "off" }
         );
     }
     let _ = writeln!(
