@@ -317,6 +317,10 @@ pub struct Rows {
     /// Why it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The server's replication at that moment (source, threads, GTID positions, last errors),
+    /// so a server that fell behind shows why; `None` for a server that is no slave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<String>,
 }
 
 /// A whole history, split by kind for the checkers.

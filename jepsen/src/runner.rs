@@ -464,8 +464,30 @@ fn read_rows(c: &Cluster, t0: Instant, h: &mut History) {
             host: node.host.name().to_owned(),
             ids,
             error,
+            replication: rt.block_on(replication_on(&node.db)),
         });
     }
+}
+
+/// One line on `db`'s replication: source, both threads, GTID positions and the last errors.
+async fn replication_on(db: &mmm_lab::MariaDb) -> Option<String> {
+    let status = match mmm_lab::replication::slave_status(db).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return None,
+        Err(e) => return Some(format!("SHOW SLAVE STATUS failed: {e}")),
+    };
+    let g = |name: &str| status.get(name).to_owned();
+    Some(format!(
+        "from {} (IO {}, SQL {}, Gtid_IO_Pos {}, Exec {}:{}), last IO error: {:?}, last SQL error: {:?}",
+        g("Master_Host"),
+        g("Slave_IO_Running"),
+        g("Slave_SQL_Running"),
+        g("Gtid_IO_Pos"),
+        g("Relay_Master_Log_File"),
+        g("Exec_Master_Log_Pos"),
+        g("Last_IO_Error"),
+        g("Last_SQL_Error"),
+    ))
 }
 
 async fn ids_on(db: &mmm_lab::MariaDb) -> Result<Vec<u64>> {

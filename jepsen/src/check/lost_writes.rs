@@ -49,6 +49,9 @@ pub fn check(h: &History) -> anyhow::Result<Verdict> {
             missing.len(),
             acked.len()
         ));
+        if let (false, Some(r)) = (missing.is_empty(), &rows.replication) {
+            details.push(format!("{}: replicating {r}", host.name));
+        }
         if let Some(first) = missing.first() {
             let windows: Vec<String> = missing
                 .iter()

@@ -218,6 +218,8 @@ fn lost_writes_fail_with_semi_sync_and_are_counted_without() {
                 host: host.into(),
                 ids: Some(ids),
                 error: None,
+                replication: (host != "db1")
+                    .then(|| "from 10.213.7.11 (IO No, SQL Yes)".to_owned()),
             });
         }
         let v = lost_writes::check(&h).expect("check");
@@ -229,6 +231,12 @@ fn lost_writes_fail_with_semi_sync_and_are_counted_without() {
         assert_eq!(v.outcome, want, "{v:?}");
         assert!(v.violations[0].summary.starts_with("db2 lacks 1"), "{v:?}");
         assert!(v.violations[0].events[0].contains("\"id\":2"), "{v:?}");
+        let why = "db2: replicating from 10.213.7.11 (IO No, SQL Yes)";
+        assert!(v.details.iter().any(|d| d == why), "{v:?}");
+        assert!(
+            !v.details.iter().any(|d| d.starts_with("db3: replicating")),
+            "{v:?}"
+        );
         for r in &mut h.rows {
             r.ids = Some(vec![1, 2]);
         }
