@@ -5,18 +5,25 @@ use mmm_core::config::CheckConfig;
 
 use super::mysql_check::check_mysql;
 use super::ping::check_ping;
-use super::replication::{check_rep_backlog, check_rep_threads};
+use super::replication::KeptConnection;
 use super::target::CheckTarget;
 
 /// The raw result line of check `kind` on `target` with that check's settings. Every
-/// kind is bounded in time: 0.5 s for ping, `timeout` + 1 s for the MySQL checks.
-pub async fn run_check(kind: CheckKind, target: &CheckTarget, config: &CheckConfig) -> String {
+/// kind is bounded in time: 0.5 s for ping, `timeout` + 1 s for the MySQL checks. The
+/// replication checks run on `kept`, the connection the caller's loop keeps for them.
+pub async fn run_check(
+    kind: CheckKind,
+    target: &CheckTarget,
+    config: &CheckConfig,
+    kept: &mut KeptConnection,
+) -> String {
     match kind {
         CheckKind::Ping => check_ping(target.ip, target.agent_port).await,
         CheckKind::Mysql => check_mysql(target, config.timeout).await,
-        CheckKind::RepThreads => check_rep_threads(target, config.timeout).await,
+        CheckKind::RepThreads => kept.rep_threads(target, config.timeout).await,
         CheckKind::RepBacklog => {
-            check_rep_backlog(target, config.timeout, config.max_backlog).await
+            kept.rep_backlog(target, config.timeout, config.max_backlog)
+                .await
         }
     }
 }

@@ -28,7 +28,8 @@ pub use mysql_conn::{TIMEOUT_LINE, hard_bound};
 pub use network::{NetworkChecker, NetworkConfigError, NetworkHandle};
 pub use ping::{FALLBACK_PORT, PING_TIMEOUT, ProbeMethod, check_ping, ping_line, probe};
 pub use replication::{
-    ReplicationRow, backlog_line, check_rep_backlog, check_rep_threads, threads_line,
+    KeptConnection, ReplicationRow, backlog_line, check_rep_backlog, check_rep_threads,
+    threads_line,
 };
 pub use runner::{CheckEvent, CheckRunner, CheckRunnerHandle, DEFAULT_MAX_CONCURRENT, now};
 pub use target::{CheckTarget, TargetError};

@@ -1,5 +1,6 @@
-//! One short-lived MySQL connection per check call, as mysql-mmm's checker opens them,
-//! and the wording of MySQL failures inside check messages.
+//! MySQL connections for the checks (a new one per `mysql` check call, as mysql-mmm's checker
+//! opens them; the replication checks keep theirs, see `replication::KeptConnection`), and the
+//! wording of MySQL failures inside check messages.
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use mmm_mysql::{MysqlError, Operation, ServerInfo};
+use mmm_mysql::{Mysql, MysqlError, Operation, ServerInfo};
 
 use super::mysql_check::connect_error;
 use super::mysql_conn::{TIMEOUT_LINE, bounded, close, detail, open};
@@ -82,46 +82,101 @@ pub fn backlog_line(row: Option<&ReplicationRow>, max_backlog: u64) -> String {
     }
 }
 
-/// The `rep_threads` check's raw result line for `target`.
+/// The `rep_threads` check's raw result line for `target`, on a connection of its own.
 pub async fn check_rep_threads(target: &CheckTarget, timeout: Duration) -> String {
-    bounded(timeout, async {
-        match replication_row(target, timeout).await {
-            Ok(row) => threads_line(row.as_ref()),
-            Err(line) => line,
-        }
-    })
-    .await
+    KeptConnection::default().rep_threads(target, timeout).await
 }
 
-/// The `rep_backlog` check's raw result line for `target`.
+/// The `rep_backlog` check's raw result line for `target`, on a connection of its own.
 pub async fn check_rep_backlog(
     target: &CheckTarget,
     timeout: Duration,
     max_backlog: u64,
 ) -> String {
-    bounded(timeout, async {
-        match replication_row(target, timeout).await {
-            Ok(row) => backlog_line(row.as_ref(), max_backlog),
-            Err(line) => line,
-        }
-    })
-    .await
+    KeptConnection::default()
+        .rep_backlog(target, timeout, max_backlog)
+        .await
 }
 
-/// The first status row, or the result line that ends the check early.
-async fn replication_row(
+/// The connection a replication check's loop keeps from one call to the next, so a check
+/// every `check_period` costs one statement instead of a connect, a login and a goodbye.
+/// Kept only by the replication checks: their connection trouble is `UNKNOWN` anyway, while
+/// the `mysql` check still opens a new connection every time (it tests exactly that).
+#[derive(Default)]
+pub struct KeptConnection {
+    conn: Option<Mysql>,
+}
+
+impl KeptConnection {
+    /// `rep_threads` on the kept connection (opened or reopened as needed).
+    pub async fn rep_threads(&mut self, target: &CheckTarget, timeout: Duration) -> String {
+        bounded(timeout, async {
+            match self.replication_row(target, timeout).await {
+                Ok(row) => threads_line(row.as_ref()),
+                Err(line) => line,
+            }
+        })
+        .await
+    }
+
+    /// `rep_backlog` on the kept connection (opened or reopened as needed).
+    pub async fn rep_backlog(
+        &mut self,
+        target: &CheckTarget,
+        timeout: Duration,
+        max_backlog: u64,
+    ) -> String {
+        bounded(timeout, async {
+            match self.replication_row(target, timeout).await {
+                Ok(row) => backlog_line(row.as_ref(), max_backlog),
+                Err(line) => line,
+            }
+        })
+        .await
+    }
+
+    /// The first status row, or the result line that ends the check early. A kept
+    /// connection that fails (the server restarted, killed it, or it timed out) is dropped
+    /// and the statement runs once more on a new one, so a stale connection never decides
+    /// a result. The connection is out of `self` while in use: a call cut off by its bound
+    /// leaves nothing half-used behind.
+    async fn replication_row(
+        &mut self,
+        target: &CheckTarget,
+        timeout: Duration,
+    ) -> Result<Option<ReplicationRow>, String> {
+        if let Some(mut conn) = self.conn.take() {
+            match status_row(&mut conn, target).await {
+                Ok(row) => {
+                    self.conn = Some(conn);
+                    return Ok(row);
+                }
+                Err(_) => close(conn),
+            }
+        }
+        let mut conn = match open(target, timeout).await {
+            Ok(conn) => conn,
+            Err(e) => return Err(connect_error("UNKNOWN", target, &e)),
+        };
+        let row = status_row(&mut conn, target).await;
+        if row.is_ok() {
+            self.conn = Some(conn);
+        } else {
+            close(conn);
+        }
+        row
+    }
+}
+
+/// SHOW SLAVE STATUS on `conn`: its first row, or the check's result line for the failure.
+async fn status_row(
+    conn: &mut Mysql,
     target: &CheckTarget,
-    timeout: Duration,
 ) -> Result<Option<ReplicationRow>, String> {
-    let mut conn = match open(target, timeout).await {
-        Ok(conn) => conn,
-        Err(e) => return Err(connect_error("UNKNOWN", target, &e)),
-    };
     let info = conn.info().clone();
     let rows = conn
         .rows(status_statement(&info), Operation::SlaveStatus)
         .await;
-    close(conn);
     match rows {
         Ok(rows) => Ok(rows.first().map(|row| {
             ReplicationRow::from_columns(row.iter().map(|(name, v)| (name, v.clone())))

@@ -3,7 +3,8 @@
 //! Each (check, host) pair has its own loop: check, deliver, sleep `check_period`, so a
 //! host whose mysqld hangs delays nobody else — its calls end with `ERROR: Timeout` after
 //! `timeout` + 1 s while the other hosts keep their cadence. A semaphore per check kind
-//! bounds how many calls of that kind are in flight at once.
+//! bounds how many calls of that kind are in flight at once. The replication checks' loops
+//! keep their MySQL connection between calls ([`KeptConnection`]).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,6 +17,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::dispatch::run_check;
+use super::replication::KeptConnection;
 use super::target::{CheckTarget, TargetError};
 
 /// Calls of one check kind in flight at once, unless configured otherwise.
@@ -119,7 +121,8 @@ impl CheckRunner {
                 let checks = Arc::clone(&self.checks);
                 calls.push(async move {
                     let _permit = permits.acquire_owned().await.ok();
-                    let line = run_check(kind, target, kind.config(&checks)).await;
+                    let mut kept = KeptConnection::default();
+                    let line = run_check(kind, target, kind.config(&checks), &mut kept).await;
                     CheckEvent {
                         host: target.host.clone(),
                         kind,
@@ -172,6 +175,7 @@ impl Worker {
             return;
         };
         let config = self.kind.config(&self.checks).clone();
+        let mut kept = KeptConnection::default();
         loop {
             if let Some(network) = self.network.as_mut()
                 && network.wait_for(|ok| *ok).await.is_err()
@@ -183,7 +187,7 @@ impl Worker {
                 let Ok(_permit) = self.permits.acquire().await else {
                     return;
                 };
-                run_check(self.kind, &target, &config).await
+                run_check(self.kind, &target, &config, &mut kept).await
             };
             let event = CheckEvent {
                 host: target.host.clone(),

@@ -3,7 +3,9 @@
 use std::time::{Duration, Instant};
 
 use mmm_lab::replication::{ReplicationMode, replicate_from};
-use mmm_mond::checks::{CheckTarget, check_mysql, check_rep_backlog, check_rep_threads};
+use mmm_mond::checks::{
+    CheckTarget, KeptConnection, check_mysql, check_rep_backlog, check_rep_threads,
+};
 
 use super::{TIMEOUT, loopback_db, target_as, target_for};
 
@@ -116,4 +118,55 @@ async fn monitor_user_without_slave_monitor_gets_the_privilege_message() {
         );
         assert!(line.contains("SLAVE MONITOR"), "{line}");
     }
+}
+
+/// The ids of `user`'s connections on `db`.
+async fn connections_of(db: &mmm_lab::MariaDb, user: &str) -> String {
+    db.query_value(&format!(
+        "SELECT IFNULL(GROUP_CONCAT(ID ORDER BY ID), '') FROM information_schema.PROCESSLIST \
+         WHERE USER = '{user}'"
+    ))
+    .await
+    .expect("read the processlist")
+    .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_checks_keep_one_connection_and_reopen_a_killed_one() {
+    let master = loopback_db("chk-km", 124).await;
+    let slave = loopback_db("chk-ks", 125).await;
+    replicate_from(&slave, &master, &ReplicationMode::Gtid)
+        .await
+        .expect("start replication");
+    let on_slave = target_for(&slave, "db2");
+    let mut kept = KeptConnection::default();
+    assert_eq!(kept.rep_threads(&on_slave, TIMEOUT).await, "OK");
+    let first = connections_of(&slave, &on_slave.user).await;
+    assert!(
+        !first.is_empty() && !first.contains(','),
+        "one kept connection, not {first:?}"
+    );
+    for _ in 0..3 {
+        assert_eq!(kept.rep_threads(&on_slave, TIMEOUT).await, "OK");
+        assert_ne!(kept.rep_backlog(&on_slave, TIMEOUT, 60).await, "");
+        assert_eq!(connections_of(&slave, &on_slave.user).await, first);
+    }
+    // The server drops it (as an agent denying writes does): the next call reopens at once.
+    slave
+        .exec(&format!("KILL {first}"))
+        .await
+        .expect("kill the kept connection");
+    assert_eq!(kept.rep_threads(&on_slave, TIMEOUT).await, "OK");
+    let second = connections_of(&slave, &on_slave.user).await;
+    assert!(
+        !second.is_empty() && !second.contains(',') && second != first,
+        "a new kept connection, not {second:?} (first {first})"
+    );
+    // A stopped SQL thread is seen on the kept connection as on a new one.
+    slave.exec("STOP SLAVE SQL_THREAD").await.expect("stop");
+    assert_eq!(
+        kept.rep_threads(&on_slave, TIMEOUT).await,
+        "ERROR: Replication is broken"
+    );
+    assert_eq!(connections_of(&slave, &on_slave.user).await, second);
 }
