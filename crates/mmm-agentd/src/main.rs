@@ -36,7 +36,9 @@ use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    mmm_daemon::launch::run_daemon(cli.log_json, run(cli))
+    // Two workers: the driver writes its epoch and promise files synchronously (an fsync), and
+    // the service keeps answering on the other worker meanwhile.
+    mmm_daemon::launch::run_daemon(cli.log_json, 2, run(cli))
 }
 
 /// This host's name, section and `cluster_interface`, from `this`.

@@ -54,7 +54,8 @@ pub fn load_config(
 
 /// Runs a daemon's body: selects the one rustls crypto provider (ring), installs the log
 /// subscriber (mysql-mmm's layout or JSON), and logs a failure at FATAL before exiting non-zero.
-pub fn run_daemon<Fut>(log_json: bool, body: Fut) -> ExitCode
+/// `workers` is the runtime's worker threads (at least one).
+pub fn run_daemon<Fut>(log_json: bool, workers: usize, body: Fut) -> ExitCode
 where
     Fut: Future<Output = anyhow::Result<()>>,
 {
@@ -62,7 +63,7 @@ where
     logging::capture_local_offset();
     logging::init(log_json, false);
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers.max(1))
         .enable_all()
         .build()
     {

@@ -17,7 +17,10 @@ use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    mmm_daemon::launch::run_daemon(cli.log_json, run(cli))
+    // One worker: the monitor is one driver loop and a few I/O tasks, its redb calls run on
+    // the blocking pool, and a second worker only added cross-thread wake-ups (the idle
+    // monitor spent more in futex and scheduling than in its own code).
+    mmm_daemon::launch::run_daemon(cli.log_json, 1, run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
