@@ -8,7 +8,7 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::Interest;
@@ -43,13 +43,27 @@ pub(crate) async fn icmp_echo(ip: IpAddr, timeout: Duration) -> Result<bool, Icm
     Ok(matches!(answered, Ok(Ok(()))))
 }
 
+/// Set once the kernel refused an unprivileged ICMP socket (`net.ipv4.ping_group_range`
+/// excludes this process), so later pings open the raw socket at once instead of failing the
+/// same system call every `check_period` (until the monitor restarts).
+static DGRAM_REFUSED: AtomicBool = AtomicBool::new(false);
+
 impl IcmpSocket {
     fn open(ip: &IpAddr) -> Result<IcmpSocket, IcmpUnavailable> {
         let (domain, protocol, family) = match ip {
             IpAddr::V4(_) => (libc::AF_INET, libc::IPPROTO_ICMP, Family::V4),
             IpAddr::V6(_) => (libc::AF_INET6, libc::IPPROTO_ICMPV6, Family::V6),
         };
-        let (fd, framing, kernel_ident) = match raw_socket(domain, libc::SOCK_DGRAM, protocol) {
+        let dgram = if DGRAM_REFUSED.load(Ordering::Relaxed) {
+            Err(io::Error::from_raw_os_error(libc::EACCES))
+        } else {
+            raw_socket(domain, libc::SOCK_DGRAM, protocol).inspect_err(|e| {
+                if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) {
+                    DGRAM_REFUSED.store(true, Ordering::Relaxed);
+                }
+            })
+        };
+        let (fd, framing, kernel_ident) = match dgram {
             Ok(fd) => (fd, Framing::Bare, true),
             Err(_) => {
                 let fd = raw_socket(domain, libc::SOCK_RAW, protocol).map_err(IcmpUnavailable)?;
