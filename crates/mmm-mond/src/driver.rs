@@ -429,6 +429,13 @@ impl Driver {
                 });
             }
             Effect::SetElections(s) => {
+                // Published on before Raft turns a switch on, off after Raft turns it off: a
+                // reader that sees a switch off knows Raft has it off.
+                let before = *self.switches.borrow();
+                self.switches.send_replace(Switches {
+                    heartbeat: before.heartbeat || s.heartbeat,
+                    elect: before.elect || s.elect,
+                });
                 let rc = self.node.raft().runtime_config();
                 rc.heartbeat(s.heartbeat);
                 rc.elect(s.elect);

@@ -343,6 +343,11 @@ impl Monitor {
         *self.switches.borrow()
     }
 
+    /// The same switches as a receiver, for a caller that waits on their changes.
+    pub fn watch_switches(&self) -> watch::Receiver<Switches> {
+        self.switches.clone()
+    }
+
     /// Stops every part and closes the Raft store (no hand-over, like a killed process).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);

@@ -793,6 +793,9 @@ impl Leader {
             Request::HoldElections => {
                 let until = now.mono + self.timing.transfer_window;
                 self.elections.hold(Holder::Bystander, false, until);
+                // Raft is told before the answer goes out: whoever reads "Holding." finds
+                // this monitor's candidacy already off.
+                self.elections.update(now.mono, out);
                 out.reply(id, Answer::Reply(Reply::ok("OK: Holding.")));
             }
             Request::Campaign => {

@@ -217,6 +217,34 @@ impl MonCluster {
         }
     }
 
+    /// The leader once every running monitor names it in the same term: right after start a
+    /// monitor may still think it leads a term another has already replaced.
+    pub async fn wait_agreed_leader(&self, timeout: Duration) -> (u64, u64) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen: Vec<(Option<u64>, u64)> = self
+                .monitors
+                .values()
+                .flatten()
+                .map(|m| {
+                    let metrics = m.node().metrics().borrow().clone();
+                    (metrics.current_leader, metrics.current_term)
+                })
+                .collect();
+            if let (Some((Some(l), term)), Some(lead)) = (seen.first().copied(), self.leader())
+                && lead == l
+                && seen.iter().all(|s| *s == (Some(l), term))
+            {
+                return (l, term);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no agreed leader within {timeout:?}: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn followers(&self) -> Vec<u64> {
         let l = self.leader();
         self.monitors

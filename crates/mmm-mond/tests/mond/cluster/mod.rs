@@ -461,8 +461,11 @@ fn a_hung_agent_does_not_stall_the_new_leader() {
 fn overlapping_holds_keep_elections_off_until_the_last_window_ends() {
     rt().block_on(async {
         let c = MonCluster::start(3).await;
-        let leader = c.wait_leader(Duration::from_secs(10)).await;
+        // Settled first: a monitor that still thinks it leads a replaced term would make the
+        // "follower" below the real leader.
+        let (leader, term) = c.wait_agreed_leader(Duration::from_secs(10)).await;
         let follower = c.followers()[0];
+        assert_ne!(follower, leader);
         let config = c.config.clone();
         let hold = || {
             mmm_mond::control::ask_peer(
@@ -477,6 +480,7 @@ fn overlapping_holds_keep_elections_off_until_the_last_window_ends() {
         hold().await.expect("first hold");
         let t0 = Instant::now();
         assert!(!elect(&c), "a held follower must not start elections");
+        let campaigns = watch_campaigns(&c, follower, term);
         tokio::time::sleep(Duration::from_millis(1000)).await;
         // The follower starts the second window when its driver takes the request, which is
         // after it was sent: measured from the send, the window cannot end early, however
@@ -499,9 +503,42 @@ fn overlapping_holds_keep_elections_off_until_the_last_window_ends() {
             "elections came back {:?} after the second hold was sent",
             t1.elapsed()
         );
-        assert_eq!(c.wait_leader(Duration::from_secs(5)).await, leader);
+        campaigns.abort();
+        let seen = campaigns.await.expect_err("aborted");
+        assert!(seen.is_cancelled(), "{seen}");
         c.shutdown().await;
     });
+}
+
+/// Watches `id`'s Raft metrics while its elections are held and stops the test at the first
+/// sign it campaigned: a candidate state, or a vote for itself in a term after `term`.
+fn watch_campaigns(c: &MonCluster, id: u64, term: u64) -> tokio::task::JoinHandle<()> {
+    let mut metrics = c.monitor(id).node().metrics();
+    let elect = c.monitor(id).watch_switches();
+    tokio::spawn(async move {
+        loop {
+            {
+                let m = metrics.borrow_and_update();
+                let own_vote = m.vote.leader_id().voted_for() == Some(id) && m.current_term > term;
+                let campaigning = matches!(
+                    m.state,
+                    openraft::ServerState::Candidate | openraft::ServerState::Leader
+                );
+                if !elect.borrow().elect {
+                    assert!(
+                        !own_vote && !campaigning,
+                        "monitor {id} campaigned while held: {:?} in term {}, vote {}",
+                        m.state,
+                        m.current_term,
+                        m.vote
+                    );
+                }
+            }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    })
 }
 
 #[test]
