@@ -75,12 +75,14 @@ fn failsafe_parts(
     Ok(driver::FailsafeParts { peers, promises })
 }
 
-/// Serves `/writer`, `/reader`, `/health` and `/metrics` on `http_port`, when one is set.
+/// Serves `/writer`, `/reader`, `/health` and `/metrics` on `http_port`, when one is set
+/// (mutual TLS with `<socket type ssl>`, as the Agent service).
 async fn start_http(
     cfg: &Config,
     me: &HostConfig,
+    tls: Option<&mmm_daemon::tls::Tls>,
     snap: tokio::sync::watch::Receiver<driver::Snapshot>,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>> {
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let Some(port) = me.http_port else {
         return Ok(None);
     };
@@ -89,7 +91,7 @@ async fn start_http(
         host: me.name.clone(),
         writer_role: cfg.active_master_role.clone(),
     };
-    let server = http::bind(addr, facts, snap)
+    let server = http::bind(addr, tls.cloned(), facts, snap)
         .await
         .with_context(|| format!("binding HTTP on {addr}"))?;
     tracing::info!("HTTP listening on {addr}");
@@ -135,7 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         failsafe,
     );
     let driver_task = tokio::spawn(drv.run());
-    let http_task = start_http(&cfg, &me, snap.clone()).await?;
+    let http_task = start_http(&cfg, &me, tls.as_ref(), snap.clone()).await?;
 
     let kill_rounds = u64::from(cfg.max_kill_retries) + 1;
     let driver_timeout = cfg

@@ -13,6 +13,7 @@
 //!   [`migrate`] reads mysql-mmm's status file once at start for the machine's startup vote.
 //! * [`control`] serves mmmctl ([`cluster_status`] is its view of the Raft cluster);
 //!   [`monitor`] starts and stops all of it together; [`tls`] is the mutual TLS of every hop.
+//! * [`http`] serves `/metrics` and `/health` when the node has an `http_port`.
 
 pub mod agents;
 pub mod calls;
@@ -21,6 +22,7 @@ pub mod cluster_status;
 pub mod control;
 pub mod driver;
 pub mod fencing;
+pub mod http;
 pub mod local_checks;
 pub mod machine;
 pub mod migrate;

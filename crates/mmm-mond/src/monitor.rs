@@ -245,6 +245,31 @@ async fn bind_control(this: &MonitorNode) -> Result<TcpListener, MonitorError> {
         .map_err(|source| MonitorError::Bind { addr, source })
 }
 
+/// Binds the HTTP port when the node has one (before Raft starts, like Control).
+async fn bind_http(this: &MonitorNode) -> Result<Option<TcpListener>, MonitorError> {
+    let Some(port) = this.http_port else {
+        return Ok(None);
+    };
+    let addr = SocketAddr::new(this.ip, port);
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(Some(l)),
+        Err(source) => Err(MonitorError::Bind { addr, source }),
+    }
+}
+
+/// Serves `/metrics` and `/health` on `listener` until the task is aborted.
+fn serve_http(
+    listener: TcpListener,
+    tls: Option<Tls>,
+    sources: crate::http::Sources,
+) -> JoinHandle<()> {
+    tokio::spawn(mmm_daemon::http::serve(
+        listener,
+        tls,
+        crate::http::router(sources),
+    ))
+}
+
 impl Monitor {
     /// Starts every part of the monitor.
     pub async fn start(opts: MonitorOptions) -> Result<Monitor, MonitorError> {
@@ -261,6 +286,7 @@ impl Monitor {
         let timing = Timing::new(&config, voters, max, propose);
         let clients = AgentClients::new(&config, timing.agent_timeout, tls.as_ref())?;
         let control_listener = bind_control(&this).await?;
+        let http_listener = bind_http(&this).await?;
 
         let (inputs, driver_rx) = DriverHandle::channel(&timing);
         let inbox = Inbox::new(Vocabulary::new(&config), inputs.clone());
@@ -288,6 +314,16 @@ impl Monitor {
         };
         let (driver, switches) = Driver::new(parts, driver_rx);
         let driver = tokio::spawn(driver.run(stop_rx.clone()));
+        let http = http_listener.map(|l| {
+            let sources = crate::http::Sources {
+                config: config.clone(),
+                me: this.id,
+                metrics: node.metrics(),
+                state: node.state_reader(),
+                local: local.clone(),
+            };
+            serve_http(l, tls.clone(), sources)
+        });
         let reporter = Reporter {
             me: this.id,
             name: this.name.clone(),
@@ -298,10 +334,11 @@ impl Monitor {
             partition: opts.partition,
             tls: tls.clone(),
         };
-        let tasks = vec![
+        let mut tasks = vec![
             local_checks.spawn(checks.events, checks.network),
             tokio::spawn(reporter.run(stop_rx)),
         ];
+        tasks.extend(http);
         let service = ControlService::new(ControlParts {
             config: config.clone(),
             me: this.id,

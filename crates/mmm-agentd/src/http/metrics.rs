@@ -3,33 +3,16 @@
 //! no metric state is shared with the driver.
 
 use mmm_core::agent::Mono;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::{Registry, Unit};
-use std::sync::atomic::AtomicU64;
+use mmm_daemon::metrics::{GaugeFamily, gauge, seconds, text};
+use prometheus_client::registry::Registry;
 
 use super::view::{Facts, lease_remaining, reader_ok, writer_ok};
 use crate::driver::Snapshot;
 
-type Labels = Vec<(&'static str, String)>;
-
-fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
-    let g = Gauge::<i64>::default();
-    g.set(value);
-    registry.register(name, help, g);
-}
-
-fn seconds(registry: &mut Registry, name: &str, help: &str, value: f64) {
-    let g = Gauge::<f64, AtomicU64>::default();
-    g.set(value);
-    registry.register_with_unit(name, help, Unit::Seconds, g);
-}
-
 /// The exposition text for `snap` at `now`.
 pub fn render(facts: &Facts, snap: &Snapshot, now: Mono) -> Result<String, std::fmt::Error> {
     let mut r = Registry::with_prefix("mmm_agent");
-    let roles = Family::<Labels, Gauge>::default();
+    let roles = GaugeFamily::default();
     for role in &snap.desired.roles {
         roles
             .get_or_create(&vec![
@@ -91,9 +74,7 @@ pub fn render(facts: &Facts, snap: &Snapshot, now: Mono) -> Result<String, std::
             lag as f64,
         );
     }
-    let mut out = String::new();
-    encode(&mut out, &r)?;
-    Ok(out)
+    text(&r)
 }
 
 #[cfg(test)]

@@ -7,21 +7,18 @@ mod metrics;
 mod view;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use mmm_core::agent::Mono;
+use mmm_daemon::http::{exposition, json, text};
 use tokio::sync::watch;
 
 use crate::driver::Snapshot;
 pub use view::Facts;
-
-/// How long one request may take before it is answered 503.
-const HANDLER_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 struct Shared {
@@ -33,15 +30,6 @@ impl Shared {
     fn now(&self) -> (Snapshot, Mono) {
         (self.snapshot.borrow().clone(), crate::clock::now())
     }
-}
-
-fn text(status: StatusCode, body: impl Into<String>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body.into(),
-    )
-        .into_response()
 }
 
 fn verdict(ok: bool, what: &str) -> Response {
@@ -68,70 +56,34 @@ async fn reader(State(s): State<Shared>, RawQuery(query): RawQuery) -> Response 
 
 async fn health(State(s): State<Shared>) -> Response {
     let (snap, now) = s.now();
-    let body = view::health(&s.facts, &snap, now).to_string();
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
+    json(view::health(&s.facts, &snap, now).to_string())
 }
 
 async fn metrics(State(s): State<Shared>) -> Response {
     let (snap, now) = s.now();
-    match metrics::render(&s.facts, &snap, now) {
-        Ok(body) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("ERROR: {e}\n")),
-    }
-}
-
-async fn not_found() -> Response {
-    text(
-        StatusCode::NOT_FOUND,
-        "ERROR: unknown path; try /writer, /reader, /health, /metrics\n",
-    )
-}
-
-/// Every request is answered within [`HANDLER_TIMEOUT`].
-async fn bounded(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match tokio::time::timeout(HANDLER_TIMEOUT, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ERROR: request timed out\n",
-        ),
-    }
+    exposition(metrics::render(&s.facts, &snap, now))
 }
 
 /// The endpoints over `snapshot`.
 pub fn router(facts: Facts, snapshot: watch::Receiver<Snapshot>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/writer", get(writer))
         .route("/reader", get(reader))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(bounded))
-        .with_state(Shared { facts, snapshot })
+        .with_state(Shared { facts, snapshot });
+    mmm_daemon::http::finish(routes, "/writer, /reader, /health, /metrics")
 }
 
-/// Binds `addr` now (so a taken port fails the start) and returns the server to spawn.
+/// Binds `addr` now (so a taken port fails the start) and returns the server to spawn;
+/// mutual TLS with `tls`.
 pub async fn bind(
     addr: SocketAddr,
+    tls: Option<mmm_daemon::tls::Tls>,
     facts: Facts,
     snapshot: watch::Receiver<Snapshot>,
-) -> std::io::Result<impl std::future::Future<Output = std::io::Result<()>>> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let app = router(facts, snapshot);
-    Ok(async move { axum::serve(listener, app).await })
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    mmm_daemon::http::bind(addr, tls, router(facts, snapshot)).await
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ async fn serve(snap: Snapshot) -> (SocketAddr, watch::Sender<Snapshot>) {
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(facts, rx)).await });
+    tokio::spawn(mmm_daemon::http::serve(listener, None, router(facts, rx)));
     (addr, tx)
 }
 

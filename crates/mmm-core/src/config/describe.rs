@@ -266,6 +266,7 @@ fn node(out: &mut Out, node: &MonitorNode, this: bool) {
     out.kv("ip", node.ip);
     out.kv("port", node.port);
     out.kv("raft_port", node.raft_port);
+    out.opt("http_port", node.http_port);
     out.kv("data_dir", node.data_dir.display());
 }
 

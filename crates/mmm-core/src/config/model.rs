@@ -240,6 +240,9 @@ pub struct MonitorNode {
     pub port: u16,
     /// Port of the Peer (Raft) service (default 9990).
     pub raft_port: u16,
+    /// Extension: port of the HTTP endpoints (`/metrics`, `/health`, the status page) on `ip`;
+    /// `None` (no `http_port` directive) keeps HTTP off.
+    pub http_port: Option<u16>,
     /// Directory of the Raft store (default /var/lib/mmm/NAME).
     pub data_dir: PathBuf,
 }

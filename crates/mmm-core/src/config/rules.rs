@@ -166,12 +166,13 @@ const MONITOR_SHARED_KEYS: &[&str] = &[
     "agent_timeout",
     "observer_quorum",
     "raft_port",
+    "http_port",
     "data_dir",
     "id",
 ];
 
 /// Keys of a named `<monitor NAME>` section (one monitor node).
-const MONITOR_NODE_KEYS: &[&str] = &["ip", "port", "raft_port", "data_dir", "id"];
+const MONITOR_NODE_KEYS: &[&str] = &["ip", "port", "raft_port", "http_port", "data_dir", "id"];
 
 const SOCKET_KEYS: &[&str] = &["type", "cert_file", "key_file", "ca_file"];
 

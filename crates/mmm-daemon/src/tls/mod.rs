@@ -9,7 +9,7 @@
 //! before a reload keep the certificates they were made with.
 
 mod client;
-mod server;
+pub(crate) mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

@@ -63,10 +63,10 @@ where
     }
 }
 
-type Ready = mpsc::Sender<Result<TlsStream<TcpStream>, std::io::Error>>;
+pub(crate) type Ready = mpsc::Sender<Result<TlsStream<TcpStream>, std::io::Error>>;
 
 /// Accepts connections until the server drops its end of `ready`.
-async fn accept(listener: TcpListener, tls: Tls, service: &'static str, ready: Ready) {
+pub(crate) async fn accept(listener: TcpListener, tls: Tls, service: &'static str, ready: Ready) {
     let refusals: Arc<Repeats<IpAddr>> = Arc::new(Repeats::new(REFUSAL_LOG_EVERY));
     let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     loop {

@@ -94,6 +94,7 @@ fn classic_node(ctx: &mut Ctx, shared: &View<'_>) -> Vec<MonitorNode> {
     let ip = ctx.parse(shared, "ip", MONITOR_CONTROL, value::ip);
     let port = ctx.parse_or(shared, "port", DEFAULT_MONITOR_PORT, value::port);
     let raft_port = ctx.parse_or(shared, "raft_port", DEFAULT_RAFT_PORT, value::port);
+    let http_port = ctx.parse(shared, "http_port", &[], value::port);
     let id = ctx.parse_or(shared, "id", 1, node_id);
     let data_dir = shared.get("data_dir").map_or_else(
         || defaults::default_data_dir(CLASSIC_MONITOR_NAME),
@@ -106,6 +107,7 @@ fn classic_node(ctx: &mut Ctx, shared: &View<'_>) -> Vec<MonitorNode> {
             ip,
             port,
             raft_port,
+            http_port,
             data_dir,
         }],
         None => Vec::new(),
@@ -116,12 +118,16 @@ fn classic_node(ctx: &mut Ctx, shared: &View<'_>) -> Vec<MonitorNode> {
 fn named_nodes(ctx: &mut Ctx, shared: &View<'_>, named: &[(String, Section)]) -> Vec<MonitorNode> {
     let port = ctx.parse_or(shared, "port", DEFAULT_MONITOR_PORT, value::port);
     let raft_port = ctx.parse_or(shared, "raft_port", DEFAULT_RAFT_PORT, value::port);
+    let http_port = ctx.parse(shared, "http_port", &[], value::port);
     let mut nodes: Vec<MonitorNode> = Vec::new();
     for (position, (name, section)) in named.iter().enumerate() {
         let view = View::named(Kind::Monitor, name, section);
         let ip = ctx.parse(&view, "ip", super::context::ALL, value::ip);
         let node_port = ctx.parse_or(&view, "port", port, value::port);
         let node_raft_port = ctx.parse_or(&view, "raft_port", raft_port, value::port);
+        let node_http_port = ctx
+            .parse(&view, "http_port", &[], value::port)
+            .or(http_port);
         let id = ctx.parse_or(&view, "id", position as u64 + 1, node_id);
         let data_dir = view.get("data_dir").map_or_else(
             || defaults::default_data_dir(name),
@@ -146,6 +152,7 @@ fn named_nodes(ctx: &mut Ctx, shared: &View<'_>, named: &[(String, Section)]) ->
                 ip,
                 port: node_port,
                 raft_port: node_raft_port,
+                http_port: node_http_port,
                 data_dir,
             });
         }
@@ -161,7 +168,10 @@ fn check_endpoints(ctx: &mut Ctx, named: &[(String, Section)], nodes: &[MonitorN
             .iter()
             .find(|(name, _)| *name == node.name)
             .map(|(_, section)| section.at.clone());
-        for port in [node.port, node.raft_port] {
+        for port in [Some(node.port), Some(node.raft_port), node.http_port]
+            .into_iter()
+            .flatten()
+        {
             if let Some((_, _, owner)) = seen
                 .iter()
                 .find(|(ip, used, _)| *ip == node.ip && *used == port)

@@ -119,6 +119,7 @@ monitor node monitor (this node)
   ip                     127.0.0.1
   port                   9988
   raft_port              9990
+  http_port              -
   data_dir               /var/lib/mmm/monitor
 socket
   type                   plain

@@ -49,6 +49,7 @@ fn named_sections_define_the_nodes_with_defaults() {
                 ip: ip("10.213.7.21"),
                 port: 9988,
                 raft_port: 9990,
+                http_port: None,
                 data_dir: "/var/lib/mmm/mon1".into()
             },
             MonitorNode {
@@ -57,6 +58,7 @@ fn named_sections_define_the_nodes_with_defaults() {
                 ip: ip("10.213.7.22"),
                 port: 19988,
                 raft_port: 9990,
+                http_port: None,
                 data_dir: "/var/lib/mmm/mon2".into()
             },
             MonitorNode {
@@ -65,6 +67,7 @@ fn named_sections_define_the_nodes_with_defaults() {
                 ip: ip("10.213.7.23"),
                 port: 9988,
                 raft_port: 19990,
+                http_port: None,
                 data_dir: "/srv/mmm/third".into()
             },
         ]
@@ -91,6 +94,7 @@ fn the_classic_monitor_section_is_a_one_node_cluster() {
             ip: ip("127.0.0.1"),
             port: 9988,
             raft_port: 9990,
+            http_port: None,
             data_dir: "/var/lib/mmm/monitor".into()
         }]
     );
@@ -194,6 +198,35 @@ fn node_ports_are_valid_and_do_not_collide() {
         load_text(&text, Program::Monitor),
         &format!(
             "test.conf:{at}: Monitor node 'mon1' listens on 10.213.7.21:9988, already used by its own other port"
+        ),
+    );
+}
+
+#[test]
+fn http_port_is_off_by_default_shared_by_the_monitor_section_and_overridden_per_node() {
+    let cfg = loaded(load_text(&cluster("this_monitor mon1\n"), Program::Monitor));
+    assert!(cfg.monitor_nodes.iter().all(|n| n.http_port.is_none()));
+    let text = cluster(
+        "this_monitor mon1\n<monitor>\nhttp_port 9991\n</monitor>\n<monitor mon3>\nhttp_port 9992\n</monitor>\n",
+    );
+    let cfg = loaded(load_text(&text, Program::Monitor));
+    let ports: Vec<_> = cfg.monitor_nodes.iter().map(|n| n.http_port).collect();
+    assert_eq!(ports, [Some(9991), Some(9991), Some(9992)]);
+
+    let text = cluster("this_monitor mon1\n<monitor mon2>\nhttp_port 0\n</monitor>\n");
+    let at = line_of(&text, "http_port 0");
+    assert_single_error(
+        load_text(&text, Program::Monitor),
+        &format!(
+            "test.conf:{at}: Config entry 'monitor->mon2->http_port' has invalid value '0': a port must be between 1 and 65535"
+        ),
+    );
+    let text = cluster("this_monitor mon1\n<monitor mon1>\nhttp_port 9990\n</monitor>\n");
+    let at = line_of(&text, "<monitor mon1>");
+    assert_single_error(
+        load_text(&text, Program::Monitor),
+        &format!(
+            "test.conf:{at}: Monitor node 'mon1' listens on 10.213.7.21:9990, already used by its own other port"
         ),
     );
 }

@@ -224,6 +224,7 @@ fn topology(rng: &mut Rng, monitors: usize) -> Config {
             ip: "127.0.0.1".parse().expect("ip"),
             port: 9988,
             raft_port: 9990,
+            http_port: None,
             data_dir: format!("/nonexistent/mon{id}").into(),
         })
         .collect();

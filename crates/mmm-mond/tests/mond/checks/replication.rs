@@ -33,6 +33,19 @@ async fn backlog(t: &CheckTarget, max: u64) -> String {
     check_rep_backlog(t, TIMEOUT, max).await
 }
 
+/// A master and a slave replicating from it with GTID, each given as (label, server_id).
+async fn replicating_pair(
+    master: (&str, u32),
+    slave: (&str, u32),
+) -> (mmm_lab::MariaDb, mmm_lab::MariaDb) {
+    let master = loopback_db(master.0, master.1).await;
+    let slave = loopback_db(slave.0, slave.1).await;
+    replicate_from(&slave, &master, &ReplicationMode::Gtid)
+        .await
+        .expect("start replication");
+    (master, slave)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_set_up_then_ok_then_broken() {
     let master = loopback_db("chk-rm", 111).await;
@@ -71,11 +84,7 @@ async fn not_set_up_then_ok_then_broken() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delayed_slave_has_too_big_a_backlog() {
-    let master = loopback_db("chk-dm", 113).await;
-    let slave = loopback_db("chk-ds", 114).await;
-    replicate_from(&slave, &master, &ReplicationMode::Gtid)
-        .await
-        .expect("start replication");
+    let (master, slave) = replicating_pair(("chk-dm", 113), ("chk-ds", 114)).await;
     slave.exec("STOP SLAVE").await.expect("stop slave");
     slave
         .exec("CHANGE MASTER TO MASTER_DELAY = 60")
@@ -133,11 +142,7 @@ async fn connections_of(db: &mmm_lab::MariaDb, user: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replication_checks_keep_one_connection_and_reopen_a_killed_one() {
-    let master = loopback_db("chk-km", 124).await;
-    let slave = loopback_db("chk-ks", 125).await;
-    replicate_from(&slave, &master, &ReplicationMode::Gtid)
-        .await
-        .expect("start replication");
+    let (_master, slave) = replicating_pair(("chk-km", 124), ("chk-ks", 125)).await;
     let on_slave = target_for(&slave, "db2");
     let mut kept = KeptConnection::default();
     assert_eq!(kept.rep_threads(&on_slave, TIMEOUT).await, "OK");

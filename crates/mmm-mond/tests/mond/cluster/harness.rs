@@ -39,7 +39,7 @@ pub struct MonCluster {
 
 /// `n` distinct free ports: every listener is held until all are bound (one released at once
 /// could be handed out again by the next bind).
-async fn free_ports(n: usize) -> Vec<u16> {
+pub async fn free_ports(n: usize) -> Vec<u16> {
     let mut held = Vec::with_capacity(n);
     for _ in 0..n {
         held.push(TcpListener::bind("127.0.0.1:0").await.expect("bind"));

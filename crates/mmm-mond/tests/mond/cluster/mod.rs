@@ -3,6 +3,7 @@
 
 mod fake_agent;
 mod harness;
+mod http;
 
 use std::time::{Duration, Instant};
 

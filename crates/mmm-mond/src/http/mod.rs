@@ -1,0 +1,63 @@
+//! The monitor's HTTP endpoints, off unless its node has an `http_port`: `GET /metrics`
+//! (Prometheus) and `GET /health` (this monitor's view as JSON). Handlers only read what
+//! the monitor already publishes — Raft's metrics, the replicated state as last applied,
+//! this monitor's own check table — so they never wait on the driver, Raft or MySQL.
+
+mod metrics;
+mod view;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use mmm_core::config::Config;
+use mmm_daemon::http::{exposition, json};
+use tokio::sync::watch;
+
+use crate::local_checks::LocalView;
+use crate::machine::MonitorState;
+use crate::raft::{Metrics, NodeId, StateReader};
+pub use view::Snapshot;
+
+/// What the handlers read from; clones share the same sources.
+#[derive(Clone)]
+pub struct Sources {
+    /// The cluster configuration (host and role names).
+    pub config: Arc<Config>,
+    /// This monitor's Raft id.
+    pub me: NodeId,
+    /// Raft's metrics as openraft last published them.
+    pub metrics: watch::Receiver<Metrics>,
+    /// The replicated state as last applied on this monitor.
+    pub state: StateReader<MonitorState>,
+    /// This monitor's own check table.
+    pub local: watch::Receiver<LocalView>,
+}
+
+impl Sources {
+    fn snapshot(&self) -> Snapshot {
+        view::snapshot(self)
+    }
+}
+
+async fn health(State(s): State<Sources>) -> Response {
+    json(view::health(&s.snapshot()).to_string())
+}
+
+async fn metrics(State(s): State<Sources>) -> Response {
+    exposition(metrics::render(&s.snapshot()))
+}
+
+/// The endpoints over `sources`.
+pub fn router(sources: Sources) -> Router {
+    let routes = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health", get(health))
+        .with_state(sources);
+    mmm_daemon::http::finish(routes, "/metrics, /health")
+}
+
+#[cfg(test)]
+mod tests;

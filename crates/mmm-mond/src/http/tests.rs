@@ -1,0 +1,114 @@
+use mmm_core::checks::CheckKind;
+use mmm_core::state::{ClusterState, HostState, RoleIp};
+use mmm_core::time::Timestamp;
+
+use super::metrics::render;
+use super::view::{Snapshot, health};
+use crate::local_checks::LocalView;
+
+const TEXT: &str = "active_master_role writer\n<host default>\nmonitor_user m\nmonitor_password p\nmode master\n</host>\n<host db1>\nip 127.0.0.1\npeer db2\n</host>\n<host db2>\nip 127.0.0.2\npeer db1\n</host>\n<role writer>\nmode exclusive\nhosts db1, db2\nips 10.213.7.100\n</role>\n<monitor>\nip 127.0.0.1\npid_path /tmp/x.pid\nbin_path /tmp\nstatus_path /tmp/x.status\nping_ips 127.0.0.1\n</monitor>\n";
+
+/// A leader's snapshot: db1 ONLINE with the writer, db2 HARD_OFFLINE with a failed mysql check.
+fn leader_snapshot() -> Snapshot {
+    let Ok(config) = mmm_core::config::load_str(TEXT, "t.conf", mmm_core::config::Program::Monitor)
+    else {
+        panic!("test config must load");
+    };
+    let at = Timestamp::from_secs(10);
+    let mut cluster = ClusterState::new(&config, at);
+    cluster.epoch = 7;
+    cluster.hosts[0].state = HostState::Online;
+    cluster.hosts[0].roles = vec![RoleIp::new("writer", "10.213.7.100".parse().unwrap())];
+    cluster.hosts[1].state = HostState::HardOffline;
+    cluster.hosts[1].agent_down = true;
+    let mut local = LocalView::default();
+    for kind in CheckKind::ALL {
+        local.table.record("db1", kind, true, "OK", at);
+        local
+            .table
+            .record("db2", kind, kind != CheckKind::Mysql, "ERROR: down", at);
+    }
+    local.network_ok = true;
+    Snapshot {
+        monitor: "mon1".into(),
+        hosts: vec!["db1".into(), "db2".into()],
+        raft_state: "Leader",
+        term: 3,
+        leader: Some("mon1".into()),
+        last_log_index: Some(41),
+        applied_index: Some(40),
+        quorum_ack_ms: Some(250),
+        cluster: Some(cluster),
+        local,
+    }
+}
+
+fn series(text: &str, prefix: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn metrics_show_states_roles_raft_and_checks() {
+    let text = render(&leader_snapshot()).expect("renders");
+    let has = |line: &str| assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    has(r#"mmm_monitor_host_state{host="db1",state="ONLINE"} 1"#);
+    has(r#"mmm_monitor_host_state{host="db2",state="HARD_OFFLINE"} 1"#);
+    has(r#"mmm_monitor_host_role{host="db1",role="writer",ip="10.213.7.100"} 1"#);
+    has(r#"mmm_monitor_agent_down{host="db2"} 1"#);
+    has(r#"mmm_monitor_agent_down{host="db1"} 0"#);
+    has(r#"mmm_monitor_check_ok{host="db2",check="mysql"} 0"#);
+    has(r#"mmm_monitor_check_ok{host="db2",check="ping"} 1"#);
+    has("mmm_monitor_epoch 7");
+    has(r#"mmm_monitor_mode{mode="ACTIVE"} 1"#);
+    has("mmm_monitor_writer_release_pending 0");
+    has("mmm_monitor_raft_is_leader 1");
+    has(r#"mmm_monitor_raft_state{state="Leader"} 1"#);
+    has("mmm_monitor_raft_term 3");
+    has("mmm_monitor_raft_last_log_index 41");
+    has("mmm_monitor_raft_applied_index 40");
+    has("mmm_monitor_raft_quorum_ack_age_seconds 0.25");
+    has("mmm_monitor_network_ok 1");
+    // One state per host is 1: the series are one-hot over every state.
+    let ones = series(&text, "mmm_monitor_host_state{")
+        .into_iter()
+        .filter(|l| l.ends_with(" 1"))
+        .count();
+    assert_eq!(ones, 2, "{text}");
+    assert_eq!(
+        series(&text, "mmm_monitor_host_state{").len(),
+        2 * HostState::ALL.len()
+    );
+}
+
+#[test]
+fn a_monitor_without_state_yet_shows_its_hosts_unknown() {
+    let mut snap = leader_snapshot();
+    snap.cluster = None;
+    snap.raft_state = "Follower";
+    snap.quorum_ack_ms = None;
+    snap.applied_index = None;
+    let text = render(&snap).expect("renders");
+    assert!(
+        text.contains(r#"mmm_monitor_host_state{host="db1",state="UNKNOWN"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("mmm_monitor_raft_is_leader 0"), "{text}");
+    assert!(text.contains("mmm_monitor_raft_applied_index -1"), "{text}");
+    assert!(!text.contains("mmm_monitor_epoch"), "{text}");
+    assert!(!text.contains("quorum_ack_age"), "{text}");
+}
+
+#[test]
+fn health_names_the_leader_and_each_hosts_checks() {
+    let h = health(&leader_snapshot());
+    assert_eq!(h["monitor"], "mon1");
+    assert_eq!(h["raft"]["leader"], "mon1");
+    assert_eq!(h["epoch"], 7);
+    assert_eq!(h["hosts"][0]["roles"][0], "writer(10.213.7.100)");
+    assert_eq!(h["hosts"][1]["state"], "HARD_OFFLINE");
+    assert_eq!(h["hosts"][1]["checks"]["mysql"]["ok"], false);
+    assert_eq!(h["hosts"][1]["checks"]["mysql"]["message"], "ERROR: down");
+}
