@@ -15,6 +15,7 @@
 mod e2e {
     mod client;
     mod leader_killed;
+    mod metrics;
     mod seed002;
     mod seed_db1_dies;
     mod seed_db2_dies;

@@ -1,0 +1,137 @@
+//! The HTTP endpoints of the real daemons through a failover, scraped with curl from the lab's
+//! client namespace as Prometheus or a load balancer would: every monitor's `/metrics` shows the
+//! writer move from db1 to db2 and db1 fail, and the agents' own numbers agree (db2 holds the
+//! writer, answers `/writer` with 200, and accepted a higher epoch; db1's `/writer` is 503).
+
+use std::time::Instant;
+
+use mmm_lab::cluster::Cluster;
+
+use super::support::{
+    WRITER_VIP, bring_up, launch, seed1_roles, since, wait, wait_mysql_down, wait_writer_on,
+};
+
+const MONITOR_HTTP: u16 = 9995;
+const AGENT_HTTP: u16 = 9996;
+
+/// `GET http://{host's ip}:{port}{path}` from the client namespace: status and body, or the
+/// reason curl gave (a daemon that does not answer within 3 s is an error).
+fn get(c: &Cluster, host: &str, port: u16, path: &str) -> Result<(u16, String), String> {
+    let ip = c.host(host).ok_or(format!("no host {host}"))?.ip();
+    let url = format!("http://{ip}:{port}{path}");
+    let out = c
+        .client()
+        .exec(
+            "curl",
+            &["-sS", "--max-time", "3", "-w", "\n%{http_code}", &url],
+        )
+        .map_err(|e| format!("{url}: {e}"))?;
+    let (body, code) = out.trim_end().rsplit_once('\n').unwrap_or(("", out.trim()));
+    let code = code
+        .parse()
+        .map_err(|_| format!("{url}: no status in {out:?}"))?;
+    Ok((code, body.to_owned()))
+}
+
+/// The value of the series `line` (name and labels exactly as exposed), if `body` has it.
+fn value(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn scrape(c: &Cluster, host: &str, port: u16) -> String {
+    match get(c, host, port, "/metrics") {
+        Ok((200, body)) => body,
+        other => panic!("{host}:{port}/metrics: {other:?}"),
+    }
+}
+
+/// Waits until every monitor's `/metrics` has each of `want` at value 1.
+fn wait_monitors(c: &Cluster, what: &str, want: &[String]) {
+    wait(c, what, || {
+        c.monitor_names().iter().all(|m| {
+            let body = scrape(c, m, MONITOR_HTTP);
+            want.iter().all(|s| value(&body, s) == Some(1.0))
+        })
+    });
+}
+
+fn writer_series(host: &str) -> String {
+    format!(r#"mmm_monitor_host_role{{host="{host}",role="writer",ip="{WRITER_VIP}"}}"#)
+}
+
+fn state_series(host: &str, state: &str) -> String {
+    format!(r#"mmm_monitor_host_state{{host="{host}",state="{state}"}}"#)
+}
+
+const AGENT_WRITER: &str = "mmm_agent_role_held{role=\"writer\",ip=\"10.213.7.100\"}";
+
+#[test]
+fn metrics_and_health_endpoints_follow_a_writer_failover() {
+    if !mmm_lab::lab_available("metrics") {
+        return;
+    }
+    let mut c = launch("e2emet", |o| {
+        o.roles = Some(seed1_roles());
+        o.extra_config = format!(
+            "<monitor>\n    http_port {MONITOR_HTTP}\n</monitor>\n<host db1>\n    http_port {AGENT_HTTP}\n</host>\n<host db2>\n    http_port {AGENT_HTTP}\n</host>\n<host db3>\n    http_port {AGENT_HTTP}\n</host>"
+        );
+    });
+    bring_up(&c, &["db1", "db2", "db3"]);
+    wait_monitors(
+        &c,
+        "every monitor's metrics show db1 ONLINE with the writer",
+        &[state_series("db1", "ONLINE"), writer_series("db1")],
+    );
+    let leaders: usize = c
+        .monitor_names()
+        .iter()
+        .filter(|m| value(&scrape(&c, m, MONITOR_HTTP), "mmm_monitor_raft_is_leader") == Some(1.0))
+        .count();
+    assert_eq!(leaders, 1, "exactly one monitor says it leads");
+    let db1 = scrape(&c, "db1", AGENT_HTTP);
+    assert_eq!(value(&db1, AGENT_WRITER), Some(1.0), "{db1}");
+    let epoch_before = value(&scrape(&c, "db2", AGENT_HTTP), "mmm_agent_accepted_epoch")
+        .expect("db2's accepted epoch");
+    assert_eq!(get(&c, "db1", AGENT_HTTP, "/writer").map(|r| r.0), Ok(200));
+
+    let t0 = Instant::now();
+    c.kill_mysqld("db1").expect("kill -9 db1's mysqld");
+    wait_mysql_down(&c, "db1");
+    wait_writer_on(&c, "db2");
+    println!("{}: the writer VIP is on db2", since(t0));
+    wait_monitors(
+        &c,
+        "every monitor's metrics show db1 HARD_OFFLINE and the writer on db2",
+        &[state_series("db1", "HARD_OFFLINE"), writer_series("db2")],
+    );
+    for m in c.monitor_names() {
+        let body = scrape(&c, &m, MONITOR_HTTP);
+        assert_eq!(value(&body, &writer_series("db1")), None, "{m}: {body}");
+        assert_eq!(
+            value(&body, &state_series("db1", "ONLINE")),
+            Some(0.0),
+            "{m}"
+        );
+    }
+    wait(&c, "db2's agent serves the writer", || {
+        get(&c, "db2", AGENT_HTTP, "/writer").map(|r| r.0) == Ok(200)
+    });
+    let db2 = scrape(&c, "db2", AGENT_HTTP);
+    assert_eq!(value(&db2, AGENT_WRITER), Some(1.0), "{db2}");
+    assert_eq!(value(&db2, "mmm_agent_writer_ready"), Some(1.0), "{db2}");
+    let epoch_after = value(&db2, "mmm_agent_accepted_epoch").expect("epoch");
+    assert!(
+        epoch_after > epoch_before,
+        "{epoch_before} -> {epoch_after}"
+    );
+    assert_eq!(get(&c, "db1", AGENT_HTTP, "/writer").map(|r| r.0), Ok(503));
+
+    let leader = c.leader().expect("a leader");
+    let (code, health) = get(&c, &leader, MONITOR_HTTP, "/health").expect("health");
+    assert_eq!(code, 200, "{health}");
+    let h: serde_json::Value = serde_json::from_str(&health).expect("json");
+    assert_eq!(h["raft"]["state"], "Leader", "{health}");
+    assert_eq!(h["hosts"][0]["state"], "HARD_OFFLINE", "{health}");
+    c.shutdown();
+}
