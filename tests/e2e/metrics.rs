@@ -8,7 +8,7 @@ use std::time::Instant;
 use mmm_lab::cluster::Cluster;
 
 use super::support::{
-    WRITER_VIP, bring_up, launch, seed1_roles, since, wait, wait_mysql_down, wait_writer_on,
+    SETTLE, WRITER_VIP, bring_up, launch, seed1_roles, since, wait, wait_mysql_down, wait_writer_on,
 };
 
 const MONITOR_HTTP: u16 = 9995;
@@ -127,6 +127,8 @@ fn metrics_and_health_endpoints_follow_a_writer_failover() {
     );
     assert_eq!(get(&c, "db1", AGENT_HTTP, "/writer").map(|r| r.0), Ok(503));
 
+    deploy_files_name_only_exposed_metrics(&c);
+
     let leader = c.leader().expect("a leader");
     let (code, health) = get(&c, &leader, MONITOR_HTTP, "/health").expect("health");
     assert_eq!(code, 200, "{health}");
@@ -134,4 +136,81 @@ fn metrics_and_health_endpoints_follow_a_writer_failover() {
     assert_eq!(h["raft"]["state"], "Leader", "{health}");
     assert_eq!(h["hosts"][0]["state"], "HARD_OFFLINE", "{health}");
     c.shutdown();
+}
+
+/// The metric families every daemon of `c` exposes now (from the `# TYPE` lines).
+fn exposed(c: &Cluster) -> std::collections::BTreeSet<String> {
+    let monitors = c.monitor_names().into_iter().map(|m| (m, MONITOR_HTTP));
+    let agents = c.agent_names().into_iter().map(|a| (a, AGENT_HTTP));
+    monitors
+        .chain(agents)
+        .flat_map(|(host, port)| {
+            let body = scrape(c, &host, port);
+            let names: Vec<String> = body
+                .lines()
+                .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+                .map(str::to_owned)
+                .collect();
+            names
+        })
+        .collect()
+}
+
+/// Every `mmm_*` name in a line of `text`, by the line it is on.
+fn referenced(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find("mmm_") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|ch: char| !(ch.is_ascii_lowercase() || ch == '_'))
+                .unwrap_or(tail.len());
+            out.push((i + 1, tail[..end].to_owned()));
+            rest = &tail[end..];
+        }
+    }
+    out
+}
+
+/// The alert rules and the dashboard in `deploy/` ask only for metrics the daemons expose (one
+/// misspelt name would leave an alert silent forever), and the dashboard is importable JSON.
+/// Some families exist only while their fact is known (replication lag once a repointed slave
+/// reports it again), so this waits until every referenced name has been exposed.
+fn deploy_files_name_only_exposed_metrics(c: &Cluster) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let files = ["prometheus/mmm-alerts.yml", "grafana/mmm-dashboard.json"];
+    let mut wanted = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(root.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let names = referenced(&text);
+        assert!(names.len() > 10, "{f} names only {names:?}");
+        wanted.extend(
+            names
+                .into_iter()
+                .map(|(line, name)| (format!("{f}:{line}"), name)),
+        );
+    }
+    let mut missing = Vec::new();
+    let seen = c.wait_for("every metric deploy/ names exposed", SETTLE, || {
+        let have = exposed(c);
+        missing = wanted
+            .iter()
+            .filter(|(_, n)| !have.contains(n))
+            .cloned()
+            .collect();
+        missing.is_empty()
+    });
+    assert!(
+        seen.is_ok(),
+        "named in deploy/ but never exposed: {missing:?}"
+    );
+    let dash = std::fs::read_to_string(root.join(files[1])).expect("dashboard");
+    let dash: serde_json::Value = serde_json::from_str(&dash).expect("the dashboard is JSON");
+    let panels = dash["panels"].as_array().expect("panels");
+    assert!(
+        panels
+            .iter()
+            .all(|p| p["targets"].as_array().is_some_and(|t| !t.is_empty()))
+    );
 }

@@ -114,6 +114,14 @@ fn inspect(deb: &Path) {
     ] {
         entry(&listing, &format!("/lib/systemd/system/{unit}"));
     }
+    for example in [
+        "prometheus/mmm-alerts.yml",
+        "grafana/mmm-dashboard.json",
+        "haproxy/haproxy.cfg",
+    ] {
+        let l = entry(&listing, &format!("/usr/share/doc/mmm/examples/{example}"));
+        assert!(root_owned(l, "-rw-r--r--"), "{l}");
+    }
     for completion in [
         "/usr/share/bash-completion/completions/mmmctl",
         "/usr/share/zsh/vendor-completions/_mmmctl",
