@@ -194,9 +194,17 @@ fn deploy_files_name_only_exposed_metrics(c: &Cluster) {
     let mut missing = Vec::new();
     let seen = c.wait_for("every metric deploy/ names exposed", SETTLE, || {
         let have = exposed(c);
+        // Counters and histograms are typed under their base name (`_total`, `_bucket`,
+        // `_sum` and `_count` are their series).
+        let exposed_as = |n: &str| {
+            have.contains(n)
+                || ["_total", "_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| n.strip_suffix(suffix).is_some_and(|b| have.contains(b)))
+        };
         missing = wanted
             .iter()
-            .filter(|(_, n)| !have.contains(n))
+            .filter(|(_, n)| !exposed_as(n))
             .cloned()
             .collect();
         missing.is_empty()

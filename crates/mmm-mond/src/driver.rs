@@ -158,6 +158,8 @@ pub struct DriverParts {
     /// mysql-mmm's status file, read at start while this monitor had no cluster state: the
     /// stored side of the machine's startup vote (see [`crate::migrate`]).
     pub stored: Option<mmm_core::status_file::StatusFile>,
+    /// Where agent calls and received observations are counted for `/metrics`.
+    pub counters: crate::counters::Counters,
 }
 
 /// The driver loop, owned by its task.
@@ -182,6 +184,7 @@ pub struct Driver {
     replica_seen: Option<Option<LogId>>,
     origin: Instant,
     switches: watch::Sender<Switches>,
+    counters: crate::counters::Counters,
 }
 
 impl Driver {
@@ -216,6 +219,7 @@ impl Driver {
             replica_seen: None,
             origin: Instant::now(),
             switches,
+            counters: parts.counters,
         };
         (driver, switches_rx)
     }
@@ -268,6 +272,15 @@ impl Driver {
                 "no quorum: this monitor is shutting down".into(),
             ));
         }
+    }
+
+    /// The configured name of monitor `id` (its number when the config lacks it).
+    fn node_name(&self, id: NodeId) -> String {
+        self.config
+            .monitor_nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map_or_else(|| id.to_string(), |n| n.name.clone())
     }
 
     fn now(&self) -> Now {
@@ -371,6 +384,7 @@ impl Driver {
             } => {
                 let leading = self.machine.is_leading();
                 if leading {
+                    self.counters.observation(&self.node_name(monitor));
                     self.step(Event::Observations { monitor, table });
                 }
                 let _ = ack.send(leading);
@@ -394,8 +408,13 @@ impl Driver {
             Effect::Call { id, host, call } => {
                 let clients = self.clients.clone();
                 let gate = self.gate.clone();
+                let counters = self.counters.clone();
                 self.io.spawn(async move {
+                    let name = crate::counters::call_name(&call);
+                    let sent = Instant::now();
                     let result = perform(&clients, &gate, &host, call).await;
+                    let outcome = crate::counters::outcome_name(&result);
+                    counters.agent_call(&host, name, outcome, sent.elapsed());
                     Event::AgentAnswered {
                         call: id,
                         host,

@@ -13,13 +13,15 @@
 //!   [`migrate`] reads mysql-mmm's status file once at start for the machine's startup vote.
 //! * [`control`] serves mmmctl ([`cluster_status`] is its view of the Raft cluster);
 //!   [`monitor`] starts and stops all of it together; [`tls`] is the mutual TLS of every hop.
-//! * [`http`] serves `/metrics` and `/health` when the node has an `http_port`.
+//! * [`http`] serves `/metrics` and `/health` when the node has an `http_port`; [`counters`]
+//!   is what the driver counts for it (agent calls, observations received).
 
 pub mod agents;
 pub mod calls;
 pub mod checks;
 pub mod cluster_status;
 pub mod control;
+pub mod counters;
 pub mod driver;
 pub mod fencing;
 pub mod http;

@@ -302,6 +302,7 @@ impl Monitor {
             crate::migrate::read_status_file(&config)
         };
         let (stop, stop_rx) = watch::channel(false);
+        let counters = crate::counters::Counters::default();
         let parts = DriverParts {
             config: config.clone(),
             me: this.id,
@@ -311,6 +312,7 @@ impl Monitor {
             local: local.clone(),
             tls: tls.clone(),
             stored,
+            counters: counters.clone(),
         };
         let (driver, switches) = Driver::new(parts, driver_rx);
         let driver = tokio::spawn(driver.run(stop_rx.clone()));
@@ -321,6 +323,7 @@ impl Monitor {
                 metrics: node.metrics(),
                 state: node.state_reader(),
                 local: local.clone(),
+                counters,
             };
             serve_http(l, tls.clone(), sources)
         });

@@ -9,6 +9,7 @@ use mmm_daemon::metrics::{GaugeFamily, gauge, seconds, text};
 use prometheus_client::registry::Registry;
 
 use super::view::Snapshot;
+use crate::counters::Counters;
 
 fn family(registry: &mut Registry, name: &str, help: &str, fill: impl FnOnce(&GaugeFamily)) {
     let f = GaugeFamily::default();
@@ -153,13 +154,14 @@ fn checks(r: &mut Registry, snap: &Snapshot) {
     );
 }
 
-/// The exposition text for `snap`.
-pub fn render(snap: &Snapshot) -> Result<String, std::fmt::Error> {
+/// The exposition text for `snap`, with the driver's `counters`.
+pub fn render(snap: &Snapshot, counters: &Counters) -> Result<String, std::fmt::Error> {
     let mut r = Registry::with_prefix("mmm_monitor");
     let cluster = snap.cluster.as_ref();
     raft(&mut r, snap);
     hosts(&mut r, snap, cluster);
     checks(&mut r, snap);
+    counters.register(&mut r);
     if let Some(c) = cluster {
         gauge(
             &mut r,

@@ -34,6 +34,8 @@ pub struct Sources {
     pub state: StateReader<MonitorState>,
     /// This monitor's own check table.
     pub local: watch::Receiver<LocalView>,
+    /// The driver's counters (agent calls, observations received).
+    pub counters: crate::counters::Counters,
 }
 
 impl Sources {
@@ -47,7 +49,7 @@ async fn health(State(s): State<Sources>) -> Response {
 }
 
 async fn metrics(State(s): State<Sources>) -> Response {
-    exposition(metrics::render(&s.snapshot()))
+    exposition(metrics::render(&s.snapshot(), &s.counters))
 }
 
 /// The endpoints over `sources`.

@@ -52,7 +52,7 @@ fn series(text: &str, prefix: &str) -> Vec<String> {
 
 #[test]
 fn metrics_show_states_roles_raft_and_checks() {
-    let text = render(&leader_snapshot()).expect("renders");
+    let text = render(&leader_snapshot(), &Default::default()).expect("renders");
     let has = |line: &str| assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     has(r#"mmm_monitor_host_state{host="db1",state="ONLINE"} 1"#);
     has(r#"mmm_monitor_host_state{host="db2",state="HARD_OFFLINE"} 1"#);
@@ -90,7 +90,7 @@ fn a_monitor_without_state_yet_shows_its_hosts_unknown() {
     snap.raft_state = "Follower";
     snap.quorum_ack_ms = None;
     snap.applied_index = None;
-    let text = render(&snap).expect("renders");
+    let text = render(&snap, &Default::default()).expect("renders");
     assert!(
         text.contains(r#"mmm_monitor_host_state{host="db1",state="UNKNOWN"} 1"#),
         "{text}"

@@ -111,7 +111,20 @@ fn every_monitor_serves_metrics_and_health_through_a_failover() {
             assert!(!b.contains(r#"mmm_monitor_host_role{host="db1""#), "{b}");
         }
 
-        let leader = c.wait_leader(Duration::from_secs(5)).await;
+        // The leader counts its pushes to db2 and the tables the other monitors send it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let leader = loop {
+            let leader = c.wait_leader(Duration::from_secs(5)).await;
+            let (_, body) = get(addrs[leader as usize - 1], "/metrics").await;
+            if leader_counted(&body, leader) {
+                break leader;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the leader's counters stay short:\n{body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         let (status, body) = get(addrs[leader as usize - 1], "/health").await;
         assert_eq!(status, 200, "{body}");
         let h: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -124,4 +137,29 @@ fn every_monitor_serves_metrics_and_health_through_a_failover() {
         assert!(body.contains("/metrics, /health"), "{body}");
         c.shutdown().await;
     });
+}
+
+/// Whether the leader `leader`'s scrape counts pushes to db2 (each one timed) and tables from
+/// both other monitors.
+fn leader_counted(body: &str, leader: u64) -> bool {
+    let count = |series: &str| {
+        body.lines()
+            .find_map(|l| {
+                l.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    let pushes =
+        count(r#"mmm_monitor_agent_calls_total{host="db2",call="set_status",outcome="ok"}"#);
+    let timed =
+        count(r#"mmm_monitor_agent_call_duration_seconds_count{host="db2",call="set_status"}"#);
+    let tables = (1..=3).filter(|m| *m != leader).all(|m| {
+        count(&format!(
+            r#"mmm_monitor_observations_received_total{{monitor="mon{m}"}}"#
+        )) >= 1.0
+    });
+    pushes >= 2.0 && timed >= pushes && tables
 }
