@@ -22,7 +22,7 @@ use crate::agents::AgentClients;
 use crate::checks::{CheckEvent, CheckRunner, CheckRunnerHandle, NetworkChecker, NetworkHandle};
 use crate::control::{ControlParts, ControlService};
 use crate::driver::{Driver, DriverHandle, DriverParts};
-use crate::local_checks::LocalChecks;
+use crate::local_checks::{LocalChecks, LocalView};
 use crate::machine::MonitorState;
 use crate::observations::{Inbox, Vocabulary};
 use crate::raft::{BasicNode, NodeConfig, Partition, RaftNode};
@@ -270,6 +270,86 @@ fn serve_http(
     ))
 }
 
+/// mysql-mmm's status file, read only while this monitor's replicated state has not started.
+fn unstarted_status_file(
+    config: &Config,
+    node: &RaftNode<MonitorState>,
+) -> Option<mmm_core::status_file::StatusFile> {
+    let started = node.with_state(|m: &MonitorState| m.cluster().is_some_and(|c| c.started));
+    if started {
+        None
+    } else {
+        crate::migrate::read_status_file(config)
+    }
+}
+
+/// What the monitor's tasks are built from, once Raft runs.
+struct Wiring {
+    config: Arc<Config>,
+    this: MonitorNode,
+    timing: Timing,
+    node: Arc<RaftNode<MonitorState>>,
+    clients: AgentClients,
+    tls: Option<Tls>,
+    inputs: DriverHandle,
+    local: watch::Receiver<LocalView>,
+    counters: crate::counters::Counters,
+}
+
+impl Wiring {
+    fn driver_parts(&self, stored: Option<mmm_core::status_file::StatusFile>) -> DriverParts {
+        DriverParts {
+            config: self.config.clone(),
+            me: self.this.id,
+            timing: self.timing.clone(),
+            node: self.node.clone(),
+            clients: self.clients.clone(),
+            local: self.local.clone(),
+            tls: self.tls.clone(),
+            stored,
+            counters: self.counters.clone(),
+        }
+    }
+
+    fn reporter(&self, partition: Partition) -> Reporter {
+        Reporter {
+            me: self.this.id,
+            name: self.this.name.clone(),
+            timing: self.timing.clone(),
+            metrics: self.node.metrics(),
+            local: self.local.clone(),
+            driver: self.inputs.clone(),
+            partition,
+            tls: self.tls.clone(),
+        }
+    }
+
+    fn http_sources(&self) -> crate::http::Sources {
+        crate::http::Sources {
+            config: self.config.clone(),
+            me: self.this.id,
+            metrics: self.node.metrics(),
+            state: self.node.state_reader(),
+            local: self.local.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
+    fn control(&self) -> ControlService {
+        ControlService::new(ControlParts {
+            config: self.config.clone(),
+            me: self.this.id,
+            timing: self.timing.clone(),
+            metrics: self.node.metrics(),
+            state: self.node.state_reader(),
+            health: self.node.peer_health(),
+            tls: self.tls.clone(),
+            driver: self.inputs.clone(),
+            agents: self.clients.clone(),
+        })
+    }
+}
+
 impl Monitor {
     /// Starts every part of the monitor.
     pub async fn start(opts: MonitorOptions) -> Result<Monitor, MonitorError> {
@@ -295,65 +375,28 @@ impl Monitor {
         );
         let checks = start_checks(&config, opts.checks)?;
         let (local_checks, local) = LocalChecks::new(&config);
-        let started = node.with_state(|m: &MonitorState| m.cluster().is_some_and(|c| c.started));
-        let stored = if started {
-            None
-        } else {
-            crate::migrate::read_status_file(&config)
-        };
+        let stored = unstarted_status_file(&config, &node);
         let (stop, stop_rx) = watch::channel(false);
-        let counters = crate::counters::Counters::default();
-        let parts = DriverParts {
-            config: config.clone(),
-            me: this.id,
-            timing: timing.clone(),
-            node: node.clone(),
-            clients: clients.clone(),
-            local: local.clone(),
-            tls: tls.clone(),
-            stored,
-            counters: counters.clone(),
-        };
-        let (driver, switches) = Driver::new(parts, driver_rx);
-        let driver = tokio::spawn(driver.run(stop_rx.clone()));
-        let http = http_listener.map(|l| {
-            let sources = crate::http::Sources {
-                config: config.clone(),
-                me: this.id,
-                metrics: node.metrics(),
-                state: node.state_reader(),
-                local: local.clone(),
-                counters,
-            };
-            serve_http(l, tls.clone(), sources)
-        });
-        let reporter = Reporter {
-            me: this.id,
-            name: this.name.clone(),
-            timing: timing.clone(),
-            metrics: node.metrics(),
+        let w = Wiring {
+            config,
+            this,
+            timing,
+            node,
+            clients,
+            tls,
+            inputs,
             local,
-            driver: inputs.clone(),
-            partition: opts.partition,
-            tls: tls.clone(),
+            counters: crate::counters::Counters::default(),
         };
+        let (driver, switches) = Driver::new(w.driver_parts(stored), driver_rx);
+        let driver = tokio::spawn(driver.run(stop_rx.clone()));
         let mut tasks = vec![
             local_checks.spawn(checks.events, checks.network),
-            tokio::spawn(reporter.run(stop_rx)),
+            tokio::spawn(w.reporter(opts.partition).run(stop_rx)),
         ];
-        tasks.extend(http);
-        let service = ControlService::new(ControlParts {
-            config: config.clone(),
-            me: this.id,
-            timing,
-            metrics: node.metrics(),
-            state: node.state_reader(),
-            health: node.peer_health(),
-            tls: tls.clone(),
-            driver: inputs,
-            agents: clients.clone(),
-        });
-        let (control_stop, control) = serve_control(control_listener, tls.clone(), service);
+        tasks.extend(http_listener.map(|l| serve_http(l, w.tls.clone(), w.http_sources())));
+        let (control_stop, control) = serve_control(control_listener, w.tls.clone(), w.control());
+        let (node, tls) = (w.node, w.tls);
         Ok(Monitor {
             node,
             switches,
