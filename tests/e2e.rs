@@ -14,6 +14,7 @@
 
 mod e2e {
     mod client;
+    mod haproxy;
     mod leader_killed;
     mod metrics;
     mod seed002;

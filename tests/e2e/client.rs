@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mmm_lab::cluster::Cluster;
@@ -140,11 +140,12 @@ impl Ledger {
     }
 }
 
-/// Creates [`TABLE`] through the writer VIP, waiting until a writer takes it.
-fn create_table(c: &Cluster) {
-    wait(c, "the writer VIP taking writes", || {
+/// Creates [`TABLE`] through `addr` (the writer VIP or a load balancer), waiting until a
+/// writer takes it.
+fn create_table(c: &Cluster, addr: &str) {
+    wait(c, &format!("{addr} taking writes"), || {
         c.app_exec(
-            WRITER_VIP,
+            addr,
             &format!(
                 "CREATE TABLE IF NOT EXISTS {TABLE} (id BIGINT PRIMARY KEY, server_id INT NOT NULL)"
             ),
@@ -161,31 +162,59 @@ fn first_words(e: &str) -> String {
 /// A running stream of writes through the writer VIP from the client namespace.
 pub struct WriteStream {
     stop: Arc<AtomicBool>,
-    acked: Arc<AtomicUsize>,
+    progress: Arc<Progress>,
     done: tokio::sync::oneshot::Receiver<Ledger>,
+}
+
+/// What a running stream has seen so far: acknowledged writes, and the `@@server_id` of the
+/// server behind the last one (0 before the first).
+#[derive(Debug, Default)]
+struct Progress {
+    acked: AtomicUsize,
+    last_server: AtomicU32,
 }
 
 impl WriteStream {
     /// Creates the table through the writer VIP (waiting until a writer takes it) and starts
     /// writing one row every 20 ms, each on a new connection.
     pub fn start(c: &Cluster) -> Self {
-        create_table(c);
+        Self::start_at(c, WRITER_VIP)
+    }
+
+    /// Like [`WriteStream::start`], through `addr` on the MySQL port instead of the writer
+    /// VIP (a load balancer in the client namespace).
+    pub fn start_at(c: &Cluster, addr: &str) -> Self {
+        create_table(c, addr);
         let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(AtomicUsize::new(0));
-        let target = app_target(c, WRITER_VIP);
+        let progress = Arc::new(Progress::default());
+        let target = app_target(c, addr);
         let done = c
             .client()
             .netns()
-            .spawn_future(write_loop(target, Arc::clone(&stop), Arc::clone(&acked)))
+            .spawn_future(write_loop(target, Arc::clone(&stop), Arc::clone(&progress)))
             .expect("start the client in its namespace");
-        Self { stop, acked, done }
+        Self {
+            stop,
+            progress,
+            done,
+        }
+    }
+
+    /// Writes acknowledged so far.
+    pub fn acked(&self) -> usize {
+        self.progress.acked.load(Ordering::SeqCst)
+    }
+
+    /// `@@server_id` of the server that acknowledged the latest write, if any was.
+    pub fn last_acked_server(&self) -> Option<u32> {
+        Some(self.progress.last_server.load(Ordering::SeqCst)).filter(|id| *id != 0)
     }
 
     /// Waits until `n` more writes have been acknowledged (to whichever server holds the VIP).
     pub fn wait_acks(&self, c: &Cluster, n: usize) {
-        let target = self.acked.load(Ordering::SeqCst) + n;
+        let target = self.acked() + n;
         wait(c, &format!("{n} more acknowledged writes"), || {
-            self.acked.load(Ordering::SeqCst) >= target
+            self.acked() >= target
         });
     }
 
@@ -196,7 +225,7 @@ impl WriteStream {
     }
 }
 
-async fn write_loop(target: Target, stop: Arc<AtomicBool>, acked: Arc<AtomicUsize>) -> Ledger {
+async fn write_loop(target: Target, stop: Arc<AtomicBool>, progress: Arc<Progress>) -> Ledger {
     let t0 = Instant::now();
     let mut ledger = Ledger::default();
     let mut next = t0;
@@ -212,7 +241,9 @@ async fn write_loop(target: Target, stop: Arc<AtomicBool>, acked: Arc<AtomicUsiz
             record,
         };
         if attempt.acked() {
-            acked.fetch_add(1, Ordering::SeqCst);
+            let server = attempt.record.server_id.unwrap_or_default();
+            progress.last_server.store(server, Ordering::SeqCst);
+            progress.acked.fetch_add(1, Ordering::SeqCst);
         }
         ledger.attempts.push(attempt);
         next += WRITE_EVERY;
@@ -266,7 +297,7 @@ pub fn read_via(c: &Cluster, vip: &str, id: u64) -> Result<Read, String> {
 /// Writes one row through the writer VIP (waiting until a writer takes it) and returns its id
 /// and the `server_id` that executed it. Ids from 1,000,000,000 on never clash with a stream's.
 pub fn write_marker(c: &Cluster, id: u64) -> u32 {
-    create_table(c);
+    create_table(c, WRITER_VIP);
     let id = 1_000_000_000 + id;
     wait(
         c,

@@ -99,11 +99,13 @@ pub fn show(c: &Cluster) -> Option<Show> {
                 .as_array()?
                 .iter()
                 .map(|r| {
-                    Some(format!(
-                        "{}({})",
-                        r.get("role")?.as_str()?,
-                        r.get("ip")?.as_str()?
-                    ))
+                    let (role, ip) = (r.get("role")?.as_str()?, r.get("ip")?.as_str()?);
+                    // A VIP-less role is shown by its bare name, as `show` prints it.
+                    Some(if ip.is_empty() {
+                        role.to_owned()
+                    } else {
+                        format!("{role}({ip})")
+                    })
                 })
                 .collect::<Option<Vec<_>>>()?;
             Some(HostView {
@@ -232,7 +234,7 @@ pub fn bring_up(c: &Cluster, order: &[&str]) -> Show {
         wait_show(c, &format!("{host} ONLINE"), |s| {
             s.host(host).state == "ONLINE"
         });
-        if i == 0 {
+        if i == 0 && c.mmm_config().vip_less.is_none() {
             wait(c, &format!("the writer VIP on {host}"), || {
                 c.has_ip(host, WRITER_VIP)
             });
@@ -309,6 +311,9 @@ pub fn wait_replicates_from(c: &Cluster, slave: &str, master: &str) {
 
 /// The writer VIP and every reader VIP of the cluster.
 pub fn all_vips(c: &Cluster) -> Vec<String> {
+    if c.mmm_config().vip_less.is_some() {
+        return Vec::new();
+    }
     let mut vips = vec![WRITER_VIP.to_owned()];
     vips.extend(reader_vips(c));
     vips

@@ -160,7 +160,7 @@ pub fn validate_set_status(
             ip: r.ip.clone(),
         };
         let parsed = RoleIp::try_from(r).map_err(|_| bad_ip())?;
-        if !role.ips.contains(&parsed.ip) {
+        if !role.has_instance(&parsed) {
             return Err(bad_ip());
         }
         if !role.hosts.iter().any(|h| h == me) {

@@ -433,7 +433,7 @@ struct ExclusiveMove {
     /// Its state now.
     state: HostState,
     /// The role's (first) IP.
-    ip: IpAddr,
+    ip: Option<IpAddr>,
     /// Its current owner.
     owner: Option<String>,
 }
@@ -496,9 +496,8 @@ fn check_exclusive(
             rc.hosts.join(", ")
         )));
     }
-    let Some(ip) = rc.ips.first().copied() else {
-        return Err(Reply::err(format!("Error: Role {role} has no IP.")));
-    };
+    // A VIP-less role (no `ips`) has one bare instance.
+    let ip = rc.ips.first().copied();
     let owner = b.work.owner_of(role, ip).map(str::to_string);
     if owner.as_deref() == Some(h) {
         return Err(Reply::ok(format!(
@@ -575,7 +574,7 @@ fn force_online(b: &mut Batch<'_>, checks: &CheckTable, m: &ExclusiveMove, admin
 
 /// Moves one role IP; the active-master role is released (or retargeted) instead, so it
 /// reaches its new host only once the old one is proven fenced (also for `set_ip` in PASSIVE mode).
-fn move_exclusive(b: &mut Batch<'_>, role: &str, ip: IpAddr, h: &str, lines: Vec<LogLine>) {
+fn move_exclusive(b: &mut Batch<'_>, role: &str, ip: Option<IpAddr>, h: &str, lines: Vec<LogLine>) {
     let am = b.config.active_master_role.as_deref() == Some(role);
     let owner = b.work.owner_of(role, ip).map(str::to_string);
     let change = match (am, owner) {
@@ -664,7 +663,7 @@ fn set_ip(b: &mut Batch<'_>, ip_s: &str, h: &str) -> Reply {
     let role = rc.name.clone();
     if b.work.owner_of(&role, ip) != Some(h) {
         let line = LogLine::fatal(format!("Admin set role '{role}({ip})' to host '{h}'"));
-        move_exclusive(b, &role, ip, h, vec![line]);
+        move_exclusive(b, &role, Some(ip), h, vec![line]);
     }
     Reply::ok(format!("OK: Set role '{role}({ip})' to host '{h}'."))
 }

@@ -56,7 +56,7 @@ pub enum Change {
         /// Role name.
         role: String,
         /// Role IP.
-        ip: IpAddr,
+        ip: Option<IpAddr>,
         /// Expected current owner.
         from: Option<String>,
         /// New owner (must be ONLINE and allowed by the role).
@@ -67,7 +67,7 @@ pub enum Change {
         /// Current owner.
         host: String,
         /// The role IP.
-        ip: IpAddr,
+        ip: Option<IpAddr>,
         /// Where it should go once fenced (admin move, `prefer`).
         target: Option<String>,
     },
@@ -294,17 +294,17 @@ fn holds_invariants(
         || "a command reported no change of states or roles but changed them".into(),
     )?;
     for role in &config.roles {
-        for ip in &role.ips {
+        for instance in role.instances() {
             let holders = |s: &ClusterState| -> Vec<String> {
                 s.hosts
                     .iter()
-                    .filter(|h| h.roles.iter().any(|r| r.role == role.name && r.ip == *ip))
+                    .filter(|h| h.roles.contains(&instance))
                     .map(|h| h.name.clone())
                     .collect()
             };
             let now = holders(after);
             invariant::check(now.len() <= holders(before).len().max(1), || {
-                format!("role '{}({ip})' given to a second host: {now:?}", role.name)
+                format!("role '{instance}' given to a second host: {now:?}")
             })?;
         }
     }
@@ -448,15 +448,19 @@ fn validate_assign(
     state: &ClusterState,
     config: &Config,
     role: &str,
-    ip: IpAddr,
+    ip: Option<IpAddr>,
     from: Option<&str>,
     to: &str,
 ) -> Result<(), Rejected> {
+    let instance = RoleIp {
+        role: role.to_string(),
+        ip,
+    };
     let rc = config
         .roles
         .iter()
-        .find(|r| r.name == role && r.ips.contains(&ip))
-        .ok_or_else(|| Rejected::UnknownRole(format!("{role}({ip})")))?;
+        .find(|r| r.has_instance(&instance))
+        .ok_or_else(|| Rejected::UnknownRole(instance.to_string()))?;
     let to_state = host_state(state, to)?;
     if !rc.hosts.iter().any(|h| h == to) {
         return Err(Rejected::CannotHold {
@@ -473,7 +477,7 @@ fn validate_assign(
     let actual = state.owner_of(role, ip);
     if actual != from {
         return Err(Rejected::OwnerMismatch {
-            role: format!("{role}({ip})"),
+            role: instance.to_string(),
             expected: from.map(str::to_string),
             actual: actual.map(str::to_string),
         });
@@ -491,7 +495,7 @@ fn validate_release(
     state: &ClusterState,
     config: &Config,
     host: &str,
-    ip: IpAddr,
+    ip: Option<IpAddr>,
     target: Option<&str>,
 ) -> Result<(), Rejected> {
     host_state(state, host)?;
@@ -501,7 +505,11 @@ fn validate_release(
         .ok_or_else(|| Rejected::UnknownRole("active master".into()))?;
     if state.owner_of(role, ip) != Some(host) {
         return Err(Rejected::OwnerMismatch {
-            role: format!("{role}({ip})"),
+            role: RoleIp {
+                role: role.to_string(),
+                ip,
+            }
+            .to_string(),
             expected: Some(host.to_string()),
             actual: state.owner_of(role, ip).map(str::to_string),
         });
@@ -533,7 +541,7 @@ fn validate_startup(
             let ok = config
                 .roles
                 .iter()
-                .any(|rc| rc.name == r.role && rc.ips.contains(&r.ip) && rc.hosts.contains(h));
+                .any(|rc| rc.has_instance(r) && rc.hosts.contains(h));
             if !ok {
                 return Err(Rejected::BadStartup(format!("{h} can't hold {r}")));
             }
@@ -618,7 +626,10 @@ fn mutate(
         Change::AssignRole { role, ip, from, to } => {
             assign_role(
                 state,
-                RoleIp::new(role.clone(), *ip),
+                RoleIp {
+                    role: role.clone(),
+                    ip: *ip,
+                },
                 from.as_deref(),
                 to,
                 config,
@@ -627,7 +638,7 @@ fn mutate(
         }
         Change::ReleaseWriter { host, ip, target } => {
             let role = config.active_master_role.clone().unwrap_or_default();
-            let r = RoleIp::new(role, *ip);
+            let r = RoleIp { role, ip: *ip };
             if let Some(h) = state.host_mut(host) {
                 h.roles.retain(|x| x != &r);
             }
@@ -700,10 +711,16 @@ fn prove_fenced(
     if let Some(rel) = state.writer_release.as_mut() {
         rel.proof = Some(proof);
         lines.push(LogLine::info(format!(
-            "Host '{host}' cannot take writes any more ({proof}): role '{}({})' may move to \
+            "Host '{host}' cannot take writes any more ({proof}): role '{}' may move to \
              another host",
-            config.active_master_role.as_deref().unwrap_or("writer"),
-            rel.ip
+            RoleIp {
+                role: config
+                    .active_master_role
+                    .as_deref()
+                    .unwrap_or("writer")
+                    .into(),
+                ip: rel.ip,
+            }
         )));
     }
 }

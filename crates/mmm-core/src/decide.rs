@@ -335,16 +335,17 @@ impl Decider<'_> {
         let holds = self
             .work
             .host(name)
-            .and_then(|h| h.roles.iter().find(|r| r.role == am).map(|r| r.ip))
+            .and_then(|h| h.roles.iter().find(|r| r.role == am).cloned())
             .filter(|_| self.work.state_of(name) == Some(HostState::Online));
-        let Some(ip) = holds else {
+        let Some(held) = holds else {
             return;
         };
+        let ip = held.ip;
         if self.work.mode == Mode::Passive || self.work.writer_release.is_some() {
             return;
         }
         let line = LogLine::warn(format!(
-            "Lease of role '{am}({ip})' on host '{name}' ran out at epoch {}; granting it again at a new epoch",
+            "Lease of role '{held}' on host '{name}' ran out at epoch {}; granting it again at a new epoch",
             self.work.epoch
         ));
         self.emit(
@@ -660,8 +661,8 @@ impl Decider<'_> {
         let am = self.config.active_master_role.clone();
         for mode in [RoleMode::Exclusive, RoleMode::Balanced] {
             for role in self.config.roles.iter().filter(|r| r.mode == mode) {
-                for ip in &role.ips {
-                    if self.work.owner_of(&role.name, *ip).is_some() {
+                for instance in role.instances() {
+                    if self.work.owner_of(&role.name, instance.ip).is_some() {
                         continue;
                     }
                     let eligible = self.eligible(&role.hosts);
@@ -686,13 +687,12 @@ impl Decider<'_> {
                         }
                     }
                     let line = LogLine::info(format!(
-                        "Orphaned role '{}({ip})' has been assigned to '{choice}'",
-                        role.name
+                        "Orphaned role '{instance}' has been assigned to '{choice}'"
                     ));
                     self.emit(
                         Change::AssignRole {
                             role: role.name.clone(),
-                            ip: *ip,
+                            ip: instance.ip,
                             from: None,
                             to: choice,
                         },
@@ -733,27 +733,30 @@ impl Decider<'_> {
             if self.eligible(std::slice::from_ref(&p)).is_empty() || !role.hosts.contains(&p) {
                 continue;
             }
-            for ip in &role.ips {
-                let Some(owner) = self.work.owner_of(&role.name, *ip).map(str::to_string) else {
+            for instance in role.instances() {
+                let Some(owner) = self
+                    .work
+                    .owner_of(&role.name, instance.ip)
+                    .map(str::to_string)
+                else {
                     continue;
                 };
                 if owner == p {
                     continue;
                 }
                 let line = LogLine::info(format!(
-                    "Moving role '{}({ip})' from host '{owner}' to preferred host '{p}'",
-                    role.name
+                    "Moving role '{instance}' from host '{owner}' to preferred host '{p}'"
                 ));
                 let change = if am.as_deref() == Some(role.name.as_str()) {
                     Change::ReleaseWriter {
                         host: owner,
-                        ip: *ip,
+                        ip: instance.ip,
                         target: Some(p.clone()),
                     }
                 } else {
                     Change::AssignRole {
                         role: role.name.clone(),
-                        ip: *ip,
+                        ip: instance.ip,
                         from: Some(owner),
                         to: p.clone(),
                     }
@@ -808,7 +811,7 @@ impl Decider<'_> {
                     self.emit(
                         Change::AssignRole {
                             role: role.name.clone(),
-                            ip,
+                            ip: Some(ip),
                             from: Some(from),
                             to,
                         },
@@ -918,7 +921,10 @@ mod tests {
         }
         assert!(after.epoch > 9);
         assert_eq!(
-            after.owner_of("writer", "10.213.7.100".parse().expect("ip")),
+            after.owner_of(
+                "writer",
+                "10.213.7.100".parse::<std::net::IpAddr>().expect("ip")
+            ),
             Some("db1")
         );
         // Once the epoch moved past the run-out, nothing more happens; an older run-out neither.

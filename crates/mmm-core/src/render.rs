@@ -88,7 +88,14 @@ pub fn render_show(view: &ShowView) -> String {
         let mut roles: Vec<String> = host
             .roles
             .iter()
-            .map(|(role, ip)| format!("{role}({ip})"))
+            // A VIP-less role travels with an empty IP and shows as its bare name.
+            .map(|(role, ip)| {
+                if ip.is_empty() {
+                    role.clone()
+                } else {
+                    format!("{role}({ip})")
+                }
+            })
             .collect();
         roles.sort();
         let _ = writeln!(
@@ -314,6 +321,25 @@ mod tests {
             "  db1(192.168.1.186) master/ONLINE. Roles: \n\
              \x20 db2(192.168.1.187) master/ONLINE. Roles: reader(192.168.1.201), writer(192.168.1.200)\n\
              \x20 db3(192.168.1.184) slave/ONLINE. Roles: reader(192.168.1.202)\n"
+        );
+    }
+
+    #[test]
+    fn show_prints_a_vip_less_role_by_its_name() {
+        let view = ShowView {
+            mode: "ACTIVE".into(),
+            hosts: vec![host(
+                "db1",
+                "10.0.0.11",
+                "master",
+                "ONLINE",
+                &[("writer", "")],
+            )],
+            ..ShowView::default()
+        };
+        assert_eq!(
+            render_show(&view),
+            "  db1(10.0.0.11) master/ONLINE. Roles: writer\n"
         );
     }
 

@@ -62,8 +62,8 @@ pub fn vote(
     };
     for mode in [RoleMode::Exclusive, RoleMode::Balanced] {
         for role in config.roles.iter().filter(|r| r.mode == mode) {
-            for ip in &role.ips {
-                v.role_ip(&role.name, &role.hosts, *ip);
+            for instance in role.instances() {
+                v.role_ip(&role.hosts, instance);
             }
         }
     }
@@ -164,8 +164,8 @@ impl Vote<'_> {
     }
 
     /// Step 8 for one role IP: the votes of every candidate host, the winner takes it.
-    fn role_ip(&mut self, role: &str, hosts: &[String], ip: IpAddr) {
-        let ri = RoleIp::new(role, ip);
+    fn role_ip(&mut self, hosts: &[String], ri: RoleIp) {
+        let role = ri.role.as_str();
         let configured_on = hosts
             .iter()
             .filter(|h| self.report(h).is_some_and(|r| r.present.contains(&ri)))

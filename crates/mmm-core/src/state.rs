@@ -129,15 +129,17 @@ impl From<crate::config::StartMode> for Mode {
     }
 }
 
-/// One role instance, `role(ip)`; ordered by role name, then IP, as mysql-mmm sorts them.
+/// One role instance, `role(ip)`, or a bare `role` when the role has no `ips` (VIP-less: load
+/// balancers find its holder through the agents' health endpoints); ordered by role name,
+/// then IP, as mysql-mmm sorts them.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 pub struct RoleIp {
     /// Role name.
     pub role: String,
-    /// One of the role's virtual IPs.
-    pub ip: IpAddr,
+    /// One of the role's virtual IPs; `None` for the one instance of a role without `ips`.
+    pub ip: Option<IpAddr>,
 }
 
 impl RoleIp {
@@ -145,14 +147,25 @@ impl RoleIp {
     pub fn new(role: impl Into<String>, ip: IpAddr) -> Self {
         RoleIp {
             role: role.into(),
-            ip,
+            ip: Some(ip),
+        }
+    }
+
+    /// The bare instance of a role without `ips`.
+    pub fn bare(role: impl Into<String>) -> Self {
+        RoleIp {
+            role: role.into(),
+            ip: None,
         }
     }
 }
 
 impl fmt::Display for RoleIp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.role, self.ip)
+        match self.ip {
+            Some(ip) => write!(f, "{}({ip})", self.role),
+            None => f.write_str(&self.role),
+        }
     }
 }
 
@@ -215,7 +228,7 @@ pub struct WriterRelease {
     /// The host that lost the role.
     pub host: String,
     /// The role IP.
-    pub ip: IpAddr,
+    pub ip: Option<IpAddr>,
     /// Epoch of the change that removed it; the agent confirms at this epoch or later.
     pub epoch: u64,
     /// When it was removed.
@@ -356,7 +369,8 @@ impl ClusterState {
     }
 
     /// Which host holds `role(ip)`.
-    pub fn owner_of(&self, role: &str, ip: IpAddr) -> Option<&str> {
+    pub fn owner_of(&self, role: &str, ip: impl Into<Option<IpAddr>>) -> Option<&str> {
+        let ip = ip.into();
         self.hosts
             .iter()
             .find(|h| h.roles.iter().any(|r| r.role == role && r.ip == ip))
@@ -398,9 +412,9 @@ impl ClusterState {
         let mut out = Vec::new();
         for mode in [RoleMode::Exclusive, RoleMode::Balanced] {
             for role in config.roles.iter().filter(|r| r.mode == mode) {
-                for ip in &role.ips {
-                    if self.owner_of(&role.name, *ip).is_none() {
-                        out.push(RoleIp::new(role.name.clone(), *ip));
+                for instance in role.instances() {
+                    if self.owner_of(&role.name, instance.ip).is_none() {
+                        out.push(instance);
                     }
                 }
             }

@@ -89,9 +89,16 @@ fn parse_line(line: &str) -> Result<StoredHost, String> {
 }
 
 fn parse_role(text: &str) -> Result<RoleIp, String> {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Ok(RoleIp::bare(text));
+    }
     let (role, rest) = text
         .split_once('(')
-        .ok_or_else(|| format!("role '{text}' is not role(ip)"))?;
+        .ok_or_else(|| format!("role '{text}' is not role(ip) or role"))?;
     let ip = rest
         .strip_suffix(')')
         .ok_or_else(|| format!("role '{text}' is not role(ip)"))?;
@@ -147,9 +154,10 @@ impl StatusFile {
 
 /// Whether the config defines `role` with that IP and lets `host` hold it.
 fn role_allowed(config: &Config, role: &RoleIp, host: &str) -> bool {
-    config.roles.iter().any(|r| {
-        r.name == role.role && r.ips.contains(&role.ip) && r.hosts.iter().any(|h| h == host)
-    })
+    config
+        .roles
+        .iter()
+        .any(|r| r.has_instance(role) && r.hosts.iter().any(|h| h == host))
 }
 
 #[cfg(test)]
@@ -181,6 +189,19 @@ mod tests {
     }
 
     #[test]
+    fn a_vip_less_role_is_its_bare_name() {
+        let f = parse("db1|ONLINE|reader(10.0.0.101),writer\n").expect("parse");
+        assert_eq!(
+            f.hosts[0].roles,
+            vec![
+                RoleIp::new("reader", "10.0.0.101".parse().expect("ip")),
+                RoleIp::bare("writer"),
+            ]
+        );
+        assert_eq!(RoleIp::bare("writer").to_string(), "writer");
+    }
+
+    #[test]
     fn refuses_bad_lines_with_their_number() {
         for (text, line, want) in [
             (
@@ -191,6 +212,7 @@ mod tests {
             ("db1|ONLINE\n", 1, "found 2 field(s)"),
             ("db1|ONLINE|writer(10.0.0.1\n", 1, "is not role(ip)"),
             ("db1|ONLINE|writer(ten)\n", 1, "is not an IP address"),
+            ("db1|ONLINE|wri ter\n", 1, "is not role(ip) or role"),
             ("db1|ONLINE|\n\ndb1|HARD_OFFLINE|\n", 3, "listed twice"),
         ] {
             let err = parse(text).expect_err(text);
@@ -267,7 +289,7 @@ mod tests {
         let mut after = state.clone();
         crate::command::apply(&mut after, &v.command, &config).expect("the vote applies");
         assert_eq!(
-            after.owner_of("writer", "10.213.7.100".parse().expect("ip")),
+            after.owner_of("writer", "10.213.7.100".parse::<IpAddr>().expect("ip")),
             Some("db2")
         );
         assert_eq!(after.state_of("db2"), Some(HostState::Online));
@@ -275,7 +297,7 @@ mod tests {
         let mut fresh = state.clone();
         crate::command::apply(&mut fresh, &unseeded.command, &config).expect("applies");
         assert_eq!(
-            fresh.owner_of("writer", "10.213.7.100".parse().expect("ip")),
+            fresh.owner_of("writer", "10.213.7.100".parse::<IpAddr>().expect("ip")),
             None
         );
     }

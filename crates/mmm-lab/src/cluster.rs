@@ -163,6 +163,9 @@ pub struct ClusterOptions {
     /// Run the daemons with `--log-json` (microsecond timestamps, for the benchmark's phase
     /// breakdown) instead of mysql-mmm's layout.
     pub log_json: bool,
+    /// VIP-less mode: no writer VIP, every agent serving its health endpoints on this port
+    /// (see [`MmmConfig::vip_less`]).
+    pub vip_less: Option<u16>,
 }
 
 impl ClusterOptions {
@@ -181,6 +184,7 @@ impl ClusterOptions {
             tls_script: None,
             semi_sync: false,
             log_json: false,
+            vip_less: None,
         }
     }
 
@@ -272,6 +276,7 @@ impl Cluster {
         if let Some(layout) = &opts.roles {
             config.set_roles(layout)?;
         }
+        config.vip_less = opts.vip_less;
         let mut cluster = Self {
             daemons,
             topo,

@@ -42,8 +42,12 @@ pub struct MmmHost {
 pub struct MmmConfig {
     /// Hosts in file order.
     pub hosts: Vec<MmmHost>,
-    /// The writer role's single VIP.
+    /// The writer role's single VIP (unused when [`MmmConfig::vip_less`] is set).
     pub writer_ip: Ipv4Addr,
+    /// VIP-less mode: no VIP at all — the writer role has no `ips`, there is no reader role —
+    /// and every agent serves its health endpoints on this `http_port`, which is how a load
+    /// balancer finds the writer (`/writer`) and the replicas (`/replica`).
+    pub vip_less: Option<u16>,
     /// Hosts that may hold the writer role, in the role's `hosts` order.
     pub writer_hosts: Vec<String>,
     /// The reader role's VIPs.
@@ -120,6 +124,7 @@ impl MmmConfig {
         Self {
             hosts,
             writer_ip: lab_ip(WRITER_VIP_OCTET),
+            vip_less: None,
             writer_hosts: Vec::new(),
             reader_ips: Vec::new(),
             reader_hosts: Vec::new(),
@@ -148,6 +153,9 @@ impl MmmConfig {
         kv(&mut s, "agent_password", &AGENT_PASSWORD);
         kv(&mut s, "monitor_user", &MONITOR_USER);
         kv(&mut s, "monitor_password", &MONITOR_PASSWORD);
+        if let Some(port) = self.vip_less {
+            kv(&mut s, "http_port", &port);
+        }
         let _ = writeln!(s, "</host>\n");
         for h in &self.hosts {
             let _ = writeln!(s, "<host {}>", h.name);
@@ -165,9 +173,14 @@ impl MmmConfig {
         }
         let _ = writeln!(s, "<role writer>");
         kv(&mut s, "hosts", &self.writer_hosts.join(", "));
-        kv(&mut s, "ips", &self.writer_ip);
+        if self.vip_less.is_none() {
+            kv(&mut s, "ips", &self.writer_ip);
+        }
         kv(&mut s, "mode", &"exclusive");
         let _ = writeln!(s, "</role>\n");
+        if self.vip_less.is_some() {
+            return s;
+        }
         let _ = writeln!(s, "<role reader>");
         kv(&mut s, "hosts", &self.reader_hosts.join(", "));
         let ips: Vec<String> = self.reader_ips.iter().map(Ipv4Addr::to_string).collect();
@@ -234,6 +247,7 @@ mod tests {
                 host("db3", 13, NodeMode::Slave, None),
             ],
             writer_ip: lab_ip(100),
+            vip_less: None,
             writer_hosts: vec!["db1".into(), "db2".into()],
             reader_ips: vec![lab_ip(101), lab_ip(102), lab_ip(103)],
             reader_hosts: vec!["db1".into(), "db2".into(), "db3".into()],
@@ -256,6 +270,22 @@ mod tests {
             text.matches("<host ").count(),
             text.matches("</host>").count()
         );
+    }
+
+    #[test]
+    fn vip_less_drops_every_vip_and_turns_on_every_agents_http() {
+        let mut config = sample();
+        config.vip_less = Some(9996);
+        let text = config.render();
+        assert!(text.contains("<role writer>\n    hosts                   db1, db2\n    mode                    exclusive\n</role>"));
+        assert!(text.contains("<host default>\n"));
+        assert_eq!(
+            text.matches("http_port               9996").count(),
+            1,
+            "{text}"
+        );
+        assert!(!text.contains("10.213.7.10"), "no VIP at all: {text}");
+        assert!(!text.contains("<role reader>"));
     }
 
     #[test]

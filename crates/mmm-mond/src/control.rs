@@ -261,10 +261,8 @@ impl ControlService {
             .filter(|r| r.mode == RoleMode::Exclusive)
             .filter_map(|r| {
                 let p = r.prefer.clone()?;
-                let assigned = r
-                    .ips
-                    .first()
-                    .and_then(|ip| state.owner_of(&r.name, *ip))
+                let assigned = state
+                    .owner_of(&r.name, r.ips.first().copied())
                     .unwrap_or_default()
                     .to_string();
                 Some(pb::PreferredRoleView {

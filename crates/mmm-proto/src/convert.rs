@@ -79,7 +79,7 @@ impl From<&RoleIp> for pb::RoleIp {
     fn from(r: &RoleIp) -> pb::RoleIp {
         pb::RoleIp {
             role: r.role.clone(),
-            ip: r.ip.to_string(),
+            ip: r.ip.map(|ip| ip.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -87,6 +87,9 @@ impl From<&RoleIp> for pb::RoleIp {
 impl TryFrom<&pb::RoleIp> for RoleIp {
     type Error = WireError;
     fn try_from(r: &pb::RoleIp) -> Result<RoleIp, WireError> {
+        if r.ip.is_empty() {
+            return Ok(RoleIp::bare(r.role.clone()));
+        }
         let ip: IpAddr = r.ip.trim().parse().map_err(|_| WireError::BadIp {
             role: r.role.clone(),
             ip: r.ip.clone(),
@@ -188,6 +191,10 @@ mod tests {
         let wire = roles_to_wire(std::slice::from_ref(&r));
         assert_eq!(wire[0].ip, "10.213.7.100");
         assert_eq!(roles_from_wire(&wire), Ok(vec![r]));
+        let bare = RoleIp::bare("writer");
+        let wire = roles_to_wire(std::slice::from_ref(&bare));
+        assert_eq!(wire[0].ip, "", "a VIP-less role travels without an IP");
+        assert_eq!(roles_from_wire(&wire), Ok(vec![bare]));
         let bad = pb::RoleIp {
             role: "writer".into(),
             ip: "1.1.1.1'; --".into(),

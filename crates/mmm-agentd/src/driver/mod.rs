@@ -95,7 +95,7 @@ pub struct Snapshot {
     /// `read_only=0` as the driver last read it while holding the writer role (`None`: not
     /// read since, or the read failed).
     pub writable: Option<bool>,
-    /// Seconds_Behind_Master as last read while holding a reader role (`None`: no
+    /// Seconds_Behind_Master as last read while holding a reader role or ONLINE without the writer role (`None`: no
     /// replication, NULL, or not read).
     pub lag: Option<u64>,
     /// Until when the writer lease runs on failsafe grants (`None`: not in failsafe).
@@ -165,11 +165,7 @@ impl Driver {
             failsafe_until: None,
             promise: None,
         });
-        let configured = cfg
-            .roles
-            .iter()
-            .flat_map(|r| r.ips.iter().map(|ip| RoleIp::new(r.name.clone(), *ip)))
-            .collect();
+        let configured = cfg.roles.iter().flat_map(|r| r.instances()).collect();
         let driver = Driver {
             me,
             writer_role: cfg.active_master_role.clone(),

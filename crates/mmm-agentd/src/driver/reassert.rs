@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use mmm_core::agent::plan::{bad_roles, reassert};
-use mmm_core::state::RoleIp;
+use mmm_core::state::{HostState, RoleIp};
 use mmm_proto::pb;
 use tonic::Status;
 
@@ -78,7 +78,11 @@ impl Driver {
             .collect();
         self.pending_removals = pending.clone();
         for role in pending {
-            if let Ok(()) = self.vips.remove(role.ip).await {
+            let Some(ip) = role.ip else {
+                self.pending_removals.retain(|r| r != &role);
+                continue;
+            };
+            if let Ok(()) = self.vips.remove(ip).await {
                 self.pending_removals.retain(|r| r.ip != role.ip);
             }
         }
@@ -158,14 +162,17 @@ impl Driver {
     /// false when it ran out meanwhile (the caller demotes).
     async fn reannounce(&self, present: &[IpAddr], writable: Option<bool>) -> bool {
         for role in &self.desired.roles {
-            if !present.contains(&role.ip) || (self.is_writer(role) && writable != Some(true)) {
+            let Some(ip) = role.ip.filter(|ip| present.contains(ip)) else {
+                continue;
+            };
+            if self.is_writer(role) && writable != Some(true) {
                 continue;
             }
-            match self.guarded(self.vips.reannounce(role.ip)).await {
+            match self.guarded(self.vips.reannounce(ip)).await {
                 None => return false,
                 Some(Ok(())) => {}
                 Some(Err(e)) => {
-                    tracing::debug!(ip = %role.ip, error = %e, "re-announcing a VIP failed");
+                    tracing::debug!(%ip, error = %e, "re-announcing a VIP failed");
                 }
             }
         }
@@ -182,7 +189,7 @@ impl Driver {
         let Some(writer) = self
             .configured
             .iter()
-            .find(|r| self.is_writer(r) && addrs.contains(&r.ip))
+            .find(|r| self.is_writer(r) && r.ip.is_some_and(|ip| addrs.contains(&ip)))
             .cloned()
         else {
             return;
@@ -236,10 +243,13 @@ impl Driver {
         })
     }
 
-    /// Reads replication lag for the HTTP `/reader?max_lag=` check while a reader role is held.
+    /// Reads replication lag for the HTTP `?max_lag=` checks while a reader role is held
+    /// (`/reader`) or the host is ONLINE without the writer role (`/replica`).
     pub(super) async fn observe_lag(&mut self) {
         let reader = self.desired.roles.iter().any(|r| !self.is_writer(r));
-        self.observed_lag = if reader {
+        let replica = self.desired.state == HostState::Online
+            && !self.desired.roles.iter().any(|r| self.is_writer(r));
+        self.observed_lag = if reader || replica {
             self.db.replication_lag().await.unwrap_or_else(|e| {
                 tracing::debug!(error = %e, "could not read replication lag");
                 None

@@ -37,12 +37,14 @@ impl Driver {
     }
 
     async fn clear_ip(&mut self, role: &RoleIp, errors: &mut Vec<String>) {
-        match self.vips.remove(role.ip).await {
+        let Some(ip) = role.ip else {
+            return;
+        };
+        match self.vips.remove(ip).await {
             Ok(()) => self.pending_removals.retain(|r| r.ip != role.ip),
             Err(e) => {
                 let msg = format!(
-                    "Couldn't clear IP '{}' from interface '{}': {e}",
-                    role.ip,
+                    "Couldn't clear IP '{ip}' from interface '{}': {e}",
                     self.vips.interface()
                 );
                 fatal!("{msg}");
@@ -104,13 +106,15 @@ impl Driver {
     }
 
     pub(super) async fn configure_ip(&mut self, role: &RoleIp, errors: &mut Vec<String>) -> bool {
-        match self.guarded(self.vips.add(role.ip)).await {
+        let Some(ip) = role.ip else {
+            return true;
+        };
+        match self.guarded(self.vips.add(ip)).await {
             None => false,
             Some(Ok(())) => true,
             Some(Err(e)) => {
                 let msg = format!(
-                    "Couldn't configure IP '{}' on interface '{}': {e}",
-                    role.ip,
+                    "Couldn't configure IP '{ip}' on interface '{}': {e}",
                     self.vips.interface()
                 );
                 fatal!("{msg}");
@@ -167,6 +171,9 @@ impl Driver {
         let ip = writer.ip;
         // The VIP goes at once even when MySQL hangs; each result is logged as it arrives.
         let vip_fut = async {
+            let Some(ip) = ip else {
+                return true;
+            };
             let r = vips.remove(ip).await;
             match &r {
                 Ok(()) => tracing::info!("Removed IP '{ip}' after {why}"),

@@ -230,7 +230,7 @@ impl Driver {
             Ok(addrs) => self
                 .configured
                 .iter()
-                .filter(|r| addrs.contains(&r.ip))
+                .filter(|r| r.ip.is_some_and(|ip| addrs.contains(&ip)))
                 .cloned()
                 .collect(),
             Err(_) => Vec::new(),

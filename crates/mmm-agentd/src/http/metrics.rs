@@ -17,7 +17,7 @@ pub fn render(facts: &Facts, snap: &Snapshot, now: Mono) -> Result<String, std::
         roles
             .get_or_create(&vec![
                 ("role", role.role.clone()),
-                ("ip", role.ip.to_string()),
+                ("ip", role.ip.map(|ip| ip.to_string()).unwrap_or_default()),
             ])
             .set(1);
     }

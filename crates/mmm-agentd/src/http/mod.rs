@@ -1,5 +1,6 @@
 //! The agent's HTTP endpoints for load balancers and monitoring, off unless the host has an
-//! `http_port`: `GET /writer`, `GET /reader[?max_lag=N]`, `GET /health` and `GET /metrics`.
+//! `http_port`: `GET /writer`, `GET /reader[?max_lag=N]`, `GET /replica[?max_lag=N]`,
+//! `GET /health` and `GET /metrics`.
 //! Handlers only read the snapshot the driver publishes on its watch channel, so they never
 //! wait on MySQL or the driver and never touch the driver's state.
 
@@ -46,12 +47,26 @@ async fn writer(State(s): State<Shared>) -> Response {
 }
 
 async fn reader(State(s): State<Shared>, RawQuery(query): RawQuery) -> Response {
-    let max_lag = match view::parse_reader_query(query.as_deref()) {
+    lag_checked(&s, query.as_deref(), "reader", view::reader_ok)
+}
+
+async fn replica(State(s): State<Shared>, RawQuery(query): RawQuery) -> Response {
+    lag_checked(&s, query.as_deref(), "replica", view::replica_ok)
+}
+
+/// A `?max_lag=` endpoint: 400 on a bad query, else `ok`'s verdict.
+fn lag_checked(
+    s: &Shared,
+    query: Option<&str>,
+    what: &str,
+    ok: fn(&Facts, &Snapshot, Option<u64>) -> bool,
+) -> Response {
+    let max_lag = match view::parse_lag_query(query) {
         Ok(m) => m,
         Err(why) => return text(StatusCode::BAD_REQUEST, format!("ERROR: {why}\n")),
     };
     let (snap, _) = s.now();
-    verdict(view::reader_ok(&s.facts, &snap, max_lag), "reader")
+    verdict(ok(&s.facts, &snap, max_lag), what)
 }
 
 async fn health(State(s): State<Shared>) -> Response {
@@ -69,10 +84,11 @@ pub fn router(facts: Facts, snapshot: watch::Receiver<Snapshot>) -> Router {
     let routes = Router::new()
         .route("/writer", get(writer))
         .route("/reader", get(reader))
+        .route("/replica", get(replica))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(Shared { facts, snapshot });
-    mmm_daemon::http::finish(routes, "/writer, /reader, /health, /metrics")
+    mmm_daemon::http::finish(routes, "/writer, /reader, /replica, /health, /metrics")
 }
 
 /// Binds `addr` now (so a taken port fails the start) and returns the server to spawn;

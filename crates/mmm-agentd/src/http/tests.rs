@@ -94,6 +94,19 @@ async fn reader_checks_lag_and_rejects_bad_queries() {
 }
 
 #[tokio::test]
+async fn replica_leaves_out_the_writer_and_rejects_bad_queries() {
+    let (addr, tx) = serve(writer_snapshot()).await;
+    assert_eq!(get(addr, "/replica").await, (503, "NOT: replica\n".into()));
+    tx.send_modify(|s| s.desired.roles.retain(|r| r.role != "writer"));
+    assert_eq!(get(addr, "/replica").await, (200, "OK: replica\n".into()));
+    assert_eq!(get(addr, "/replica?max_lag=1").await.0, 200);
+    assert_eq!(get(addr, "/replica?max_lag=0").await.0, 503);
+    assert_eq!(get(addr, "/replica?lag=2").await.0, 400);
+    tx.send_modify(|s| s.desired.state = HostState::HardOffline);
+    assert_eq!(get(addr, "/replica").await.0, 503, "not ONLINE");
+}
+
+#[tokio::test]
 async fn health_metrics_and_bad_requests() {
     let (addr, _tx) = serve(writer_snapshot()).await;
     let (code, body) = get(addr, "/health").await;

@@ -2,6 +2,7 @@
 //! code, so every answer is unit-tested without a server).
 
 use mmm_core::agent::Mono;
+use mmm_core::state::HostState;
 use serde_json::{Value, json};
 
 use crate::driver::Snapshot;
@@ -47,16 +48,32 @@ pub fn reader_ok(facts: &Facts, snap: &Snapshot, max_lag: Option<u64>) -> bool {
         .roles
         .iter()
         .any(|r| !facts.is_writer_role(&r.role));
-    let lag_ok = match max_lag {
-        None => true,
-        Some(max) => snap.lag.is_some_and(|lag| lag <= max),
-    };
-    holds && lag_ok
+    holds && lag_ok(snap, max_lag)
 }
 
-/// The `max_lag` of a `/reader` query string; an error text for a 400 otherwise. Only
-/// `max_lag=<seconds>` is accepted, so a typo cannot silently turn the lag check off.
-pub fn parse_reader_query(query: Option<&str>) -> Result<Option<u64>, String> {
+/// `/replica` is 200 while the monitor has this host ONLINE and it does not hold the writer
+/// role, and with `max_lag` the lag last seen is known and at most `max_lag` seconds: the
+/// read pool of a VIP-less cluster, where no reader role has VIPs to hand out.
+pub fn replica_ok(facts: &Facts, snap: &Snapshot, max_lag: Option<u64>) -> bool {
+    let writer = snap
+        .desired
+        .roles
+        .iter()
+        .any(|r| facts.is_writer_role(&r.role));
+    snap.desired.state == HostState::Online && !writer && lag_ok(snap, max_lag)
+}
+
+fn lag_ok(snap: &Snapshot, max_lag: Option<u64>) -> bool {
+    match max_lag {
+        None => true,
+        Some(max) => snap.lag.is_some_and(|lag| lag <= max),
+    }
+}
+
+/// The `max_lag` of a `/reader` or `/replica` query string; an error text for a 400
+/// otherwise. Only `max_lag=<seconds>` is accepted, so a typo cannot silently turn the lag
+/// check off.
+pub fn parse_lag_query(query: Option<&str>) -> Result<Option<u64>, String> {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return Ok(None);
     };
@@ -65,7 +82,7 @@ pub fn parse_reader_query(query: Option<&str>) -> Result<Option<u64>, String> {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if key != "max_lag" {
             return Err(format!(
-                "unknown query parameter '{key}'; /reader accepts only max_lag=<seconds>"
+                "unknown query parameter '{key}'; only max_lag=<seconds> is accepted"
             ));
         }
         if max_lag.is_some() {
@@ -94,6 +111,7 @@ pub fn health(facts: &Facts, snap: &Snapshot, now: Mono) -> Value {
         "replication_lag_seconds": snap.lag,
         "writer": writer_ok(facts, snap, now),
         "reader": reader_ok(facts, snap, None),
+        "replica": replica_ok(facts, snap, None),
     })
 }
 
@@ -101,7 +119,7 @@ pub fn health(facts: &Facts, snap: &Snapshot, now: Mono) -> Value {
 mod tests {
     use std::time::Duration;
 
-    use mmm_core::state::{HostState, RoleIp};
+    use mmm_core::state::RoleIp;
 
     use super::*;
     use crate::desired::Desired;
@@ -177,10 +195,34 @@ mod tests {
     }
 
     #[test]
+    fn replica_needs_online_no_writer_role_and_known_lag_under_max() {
+        let mut s = snap(&[]);
+        assert!(replica_ok(&facts(), &s, None), "ONLINE without roles");
+        assert!(!replica_ok(&facts(), &s, Some(5)), "lag unknown");
+        s.lag = Some(5);
+        assert!(replica_ok(&facts(), &s, Some(5)));
+        assert!(!replica_ok(&facts(), &s, Some(4)));
+        assert!(replica_ok(&facts(), &snap(&["reader"]), None));
+        assert!(
+            !replica_ok(&facts(), &snap(&["writer"]), None),
+            "the writer is no replica"
+        );
+        for state in [
+            HostState::HardOffline,
+            HostState::AwaitingRecovery,
+            HostState::Unknown,
+        ] {
+            let mut off = snap(&[]);
+            off.desired.state = state;
+            assert!(!replica_ok(&facts(), &off, None), "{state}");
+        }
+    }
+
+    #[test]
     fn reader_query_accepts_only_max_lag() {
-        assert_eq!(parse_reader_query(None), Ok(None));
-        assert_eq!(parse_reader_query(Some("")), Ok(None));
-        assert_eq!(parse_reader_query(Some("max_lag=10")), Ok(Some(10)));
+        assert_eq!(parse_lag_query(None), Ok(None));
+        assert_eq!(parse_lag_query(Some("")), Ok(None));
+        assert_eq!(parse_lag_query(Some("max_lag=10")), Ok(Some(10)));
         for bad in [
             "max_lag=",
             "max_lag=-1",
@@ -189,7 +231,7 @@ mod tests {
             "max_lag=1&max_lag=2",
             "x",
         ] {
-            assert!(parse_reader_query(Some(bad)).is_err(), "{bad}");
+            assert!(parse_lag_query(Some(bad)).is_err(), "{bad}");
         }
     }
 

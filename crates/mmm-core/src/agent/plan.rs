@@ -76,7 +76,7 @@ pub fn reassert(
         if is_writer && !writer_synced {
             continue;
         }
-        if !present.contains(&r.ip) {
+        if r.ip.is_some_and(|ip| !present.contains(&ip)) {
             out.add_ips.push(r.clone());
         }
     }
@@ -87,7 +87,9 @@ pub fn reassert(
 pub fn bad_roles(configured: &[RoleIp], held: &[RoleIp], present: &[IpAddr]) -> Vec<RoleIp> {
     configured
         .iter()
-        .filter(|r| present.contains(&r.ip) && !held.iter().any(|h| h.ip == r.ip))
+        .filter(|r| {
+            r.ip.is_some_and(|ip| present.contains(&ip)) && !held.iter().any(|h| h.ip == r.ip)
+        })
         .cloned()
         .collect()
 }
@@ -144,7 +146,7 @@ mod tests {
         let r = reassert(&held, &present, None, Some("writer"), true);
         assert!(!r.allow_write);
         // Nothing missing.
-        let all: Vec<IpAddr> = held.iter().map(|r| r.ip).collect();
+        let all: Vec<IpAddr> = held.iter().filter_map(|r| r.ip).collect();
         assert_eq!(
             reassert(&held, &all, Some(true), Some("writer"), true),
             Reassert::default()

@@ -178,7 +178,14 @@ fn role(out: &mut Out, role: &RoleConfig, cfg: &Config) {
         },
     );
     out.kv("hosts", list(&role.hosts));
-    out.kv("ips", list(&role.ips));
+    if role.ips.is_empty() {
+        out.kv(
+            "ips",
+            "none (VIP-less: load balancers find the holder through /writer)",
+        );
+    } else {
+        out.kv("ips", list(&role.ips));
+    }
     out.opt("prefer", role.prefer.as_deref());
 }
 

@@ -141,6 +141,29 @@ pub struct RoleConfig {
     pub prefer: Option<String>,
 }
 
+impl RoleConfig {
+    /// The role's instances: one per IP, or one bare instance when it has no `ips`
+    /// (a VIP-less exclusive role), so every caller enumerates them the same way.
+    pub fn instances(&self) -> Vec<crate::state::RoleIp> {
+        if self.ips.is_empty() {
+            return vec![crate::state::RoleIp::bare(self.name.clone())];
+        }
+        self.ips
+            .iter()
+            .map(|ip| crate::state::RoleIp::new(self.name.clone(), *ip))
+            .collect()
+    }
+
+    /// Whether `instance` is one of this role's instances.
+    pub fn has_instance(&self, instance: &crate::state::RoleIp) -> bool {
+        instance.role == self.name
+            && match instance.ip {
+                Some(ip) => self.ips.contains(&ip),
+                None => self.ips.is_empty(),
+            }
+    }
+}
+
 /// Settings of one check (`<check NAME>`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckConfig {

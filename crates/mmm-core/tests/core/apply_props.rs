@@ -49,9 +49,9 @@ fn change() -> impl Strategy<Value = Change> {
                 host, from, to, clear_roles, clear_flapping, last_uptime_ms
             }),
         1 => (host(), state()).prop_map(|(host, state)| Change::ClearRoles { host, state }),
-        5 => (role(), ip(), prop::option::of(host()), host())
+        5 => (role(), prop::option::of(ip()), prop::option::of(host()), host())
             .prop_map(|(role, ip, from, to)| Change::AssignRole { role, ip, from, to }),
-        2 => (host(), ip(), prop::option::of(host()))
+        2 => (host(), prop::option::of(ip()), prop::option::of(host()))
             .prop_map(|(host, ip, target)| Change::ReleaseWriter { host, ip, target }),
         1 => host().prop_map(|to| Change::RetargetWriter { to }),
         1 => (host(), role()).prop_map(|(host, role)| Change::RemoveRole { host, role }),
@@ -134,7 +134,7 @@ proptest! {
                     for h in &st.hosts {
                         for r in &h.roles {
                             let ok = config.roles.iter().any(|rc| {
-                                rc.name == r.role && rc.ips.contains(&r.ip) && rc.hosts.contains(&h.name)
+                                rc.has_instance(r) && rc.hosts.contains(&h.name)
                             });
                             prop_assert!(ok, "{} on {}", r, h.name);
                         }

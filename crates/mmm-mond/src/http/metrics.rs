@@ -92,7 +92,7 @@ fn hosts(r: &mut Registry, snap: &Snapshot, cluster: Option<&ClusterState>) {
         |f| {
             for h in cluster.iter().flat_map(|c| &c.hosts) {
                 for role in &h.roles {
-                    let ip = role.ip.to_string();
+                    let ip = role.ip.map(|ip| ip.to_string()).unwrap_or_default();
                     one(
                         f,
                         &[("host", &h.name), ("role", &role.role), ("ip", &ip)],

@@ -68,7 +68,7 @@ impl<'t> View<'t> {
 
     /// Where a missing key of this section is reported: the section header, or the main
     /// file for the top level.
-    fn missing_at(&self) -> &Loc {
+    pub(super) fn missing_at(&self) -> &Loc {
         &self.section.at
     }
 }

@@ -53,10 +53,9 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree, hosts: &[HostConfig]) -> Vec<Rol
         let Some(role_hosts) = role_hosts(ctx, &view, &host_names) else {
             continue;
         };
+        // Without `ips` an exclusive role is VIP-less (see `check_vip_less`).
         let Some(ips) = ctx
-            .parse(&view, "ips", AGENT_MONITOR, |text| {
-                value::list_of(text, value::ip)
-            })
+            .parse(&view, "ips", &[], |text| value::list_of(text, value::ip))
             .or_else(|| view.get("ips").is_none().then(Vec::new))
         else {
             continue;
@@ -77,6 +76,9 @@ pub(super) fn build(ctx: &mut Ctx, tree: &Tree, hosts: &[HostConfig]) -> Vec<Rol
         }
         if is_active_master {
             check_active_master(ctx, &view, name, mode, &role_hosts, &ips);
+        }
+        if ips.is_empty() && ctx.needs(AGENT_MONITOR) {
+            check_vip_less(ctx, &view, mode, &role_hosts, hosts);
         }
         check_unique_vips(ctx, name, &ips, &ips_at, hosts, &mut vips);
         roles.push(RoleConfig {
@@ -167,6 +169,46 @@ fn check_active_master(
                 view.entry_name("hosts"),
                 hosts.len(),
                 hosts.join(", ")
+            ),
+        );
+    }
+}
+
+/// A role without `ips` has no VIP for clients to follow, so it must be exclusive (its one
+/// bare instance is the writer a load balancer looks for) and every host that may hold it
+/// must serve the agent's health endpoints (`http_port`), which is how clients find it.
+fn check_vip_less(
+    ctx: &mut Ctx,
+    view: &View<'_>,
+    mode: RoleMode,
+    role_hosts: &[String],
+    hosts: &[HostConfig],
+) {
+    let at = view.missing_at().clone();
+    let name = view.entry_name("ips");
+    if mode != RoleMode::Exclusive {
+        ctx.error(
+            &at,
+            format!(
+                "Required config entry '{name}' is missing: only an exclusive role can go \
+                 without VIPs"
+            ),
+        );
+        return;
+    }
+    let dark: Vec<&str> = hosts
+        .iter()
+        .filter(|h| role_hosts.contains(&h.name) && h.http_port.is_none())
+        .map(|h| h.name.as_str())
+        .collect();
+    if !dark.is_empty() {
+        ctx.error(
+            &at,
+            format!(
+                "Config entry '{name}' is missing, so the role has no VIP and clients find \
+                 its host through the agents' health endpoints, but these hosts have no \
+                 'http_port': {}",
+                dark.join(", ")
             ),
         );
     }

@@ -512,3 +512,52 @@ fn the_error_list_displays_one_error_per_line() {
     assert_eq!(errors.0[1].line, Some(2));
     assert_eq!(errors.0[1].file, std::path::Path::new("test.conf"));
 }
+
+#[test]
+fn an_exclusive_role_without_ips_is_vip_less_when_its_hosts_serve_http() {
+    let vip_less = replace_line(BASE, "ips 10.213.7.100", "");
+    let section = line_of(&vip_less, "<role writer>");
+    for program in [Program::Agent, Program::Monitor] {
+        assert_single_error(
+            load_text(&vip_less, program),
+            &format!(
+                "test.conf:{section}: Config entry 'role->writer->ips' is missing, so the role \
+                 has no VIP and clients find its host through the agents' health endpoints, \
+                 but these hosts have no 'http_port': db1, db2"
+            ),
+        );
+    }
+    let served = vip_less.replace("<host default>\n", "<host default>\nhttp_port 9990\n");
+    let config = load_text(&served, Program::Monitor).expect("a VIP-less writer loads");
+    let writer = config
+        .roles
+        .iter()
+        .find(|r| r.name == "writer")
+        .expect("writer");
+    assert!(writer.ips.is_empty());
+    assert_eq!(
+        writer.instances(),
+        vec![mmm_core::state::RoleIp::bare("writer")]
+    );
+    assert_eq!(writer.instances()[0].to_string(), "writer");
+    let reader = config
+        .roles
+        .iter()
+        .find(|r| r.name == "reader")
+        .expect("reader");
+    assert_eq!(reader.instances().len(), 2);
+    assert!(load_text(&served, Program::Agent).is_ok());
+}
+
+#[test]
+fn a_balanced_role_needs_its_ips() {
+    let text = replace_line(BASE, "ips 10.213.7.101, 10.213.7.102", "");
+    let section = line_of(&text, "<role reader>");
+    assert_single_error(
+        load_text(&text, Program::Monitor),
+        &format!(
+            "test.conf:{section}: Required config entry 'role->reader->ips' is missing: only \
+             an exclusive role can go without VIPs"
+        ),
+    );
+}

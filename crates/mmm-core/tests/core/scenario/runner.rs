@@ -698,9 +698,9 @@ impl Runner {
 fn parse_roles(words: &[&str]) -> Result<Vec<RoleIp>, String> {
     words
         .iter()
-        .map(|r| {
-            let (role, ip) = r.trim_end_matches(')').split_once('(').ok_or("bad role")?;
-            Ok(RoleIp::new(role, ip.parse().map_err(|_| "bad ip")?))
+        .map(|r| match r.trim_end_matches(')').split_once('(') {
+            Some((role, ip)) => Ok(RoleIp::new(role, ip.parse().map_err(|_| "bad ip")?)),
+            None => Ok(RoleIp::bare(*r)),
         })
         .collect()
 }

@@ -132,7 +132,7 @@ impl SimAgent {
     }
 
     fn present_ips(&self) -> Vec<IpAddr> {
-        self.present.iter().map(|r| r.ip).collect()
+        self.present.iter().filter_map(|r| r.ip).collect()
     }
 
     /// The machine rebooted: MySQL comes up read-only, no VIP is configured, the agent
