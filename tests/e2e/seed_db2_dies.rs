@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::client::{WriteStream, wait_converged, wait_read, write_marker, writer_sequence};
 use super::support::{
-    WRITER_VIP, bring_up, history_mentions, launch, seed1_roles, server_id, set_online, since,
-    sleep_until_after, wait, wait_change, wait_mysql_down, wait_show,
+    WRITER_VIP, bring_up, history_mentions, launch, os_uptime, seed1_roles, server_id, set_online,
+    since, sleep_until_after, sleep_until_uptime, wait, wait_change, wait_mysql_down, wait_show,
 };
 
 #[test]
@@ -37,6 +37,7 @@ fn seed_test1_db2_dies_its_reader_moves_and_set_online_brings_it_back() {
 
     let stream = WriteStream::start(&c);
     let t0 = Instant::now();
+    let killed_at = os_uptime();
     c.kill_mysqld("db2").expect("kill -9 db2's mysqld");
     println!("{}: killed db2's mysqld", since(t0));
     let offline = wait_mysql_down(&c, "db2");
@@ -68,6 +69,7 @@ fn seed_test1_db2_dies_its_reader_moves_and_set_online_brings_it_back() {
     // mysql-mmm's 60-second rule would set a host that was down for less than a minute online by
     // itself; the report's db2 stayed down longer and waited for the admin.
     sleep_until_after(offline.at_ms, Duration::from_secs(61));
+    sleep_until_uptime(killed_at, Duration::from_secs(61));
     c.start_mysqld("db2").expect("start db2's mysqld again");
     println!("{}: started db2's mysqld", since(t0));
     wait_change(

@@ -359,6 +359,27 @@ pub fn sleep_until_after(at_ms: u64, after: Duration) {
     }
 }
 
+/// This machine's OS uptime (`/proc/uptime`, which every lab namespace shares): the clock
+/// mysql-mmm's 60-second rule reads through the agents.
+pub fn os_uptime() -> Duration {
+    let text = std::fs::read_to_string("/proc/uptime").expect("/proc/uptime");
+    let secs: f64 = text
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("/proc/uptime starts with seconds");
+    Duration::from_secs_f64(secs)
+}
+
+/// Waits until the OS uptime is at least `since + after`. The wall clock alone is not
+/// enough for the 60-second rule: a virtual machine paused and resumed steps its wall clock
+/// forward by the pause, while the uptime the agents report does not count it.
+pub fn sleep_until_uptime(since: Duration, after: Duration) {
+    while os_uptime() < since + after {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// A stopwatch for printed timelines.
 pub fn since(t0: Instant) -> String {
     format!("{:.2} s", t0.elapsed().as_secs_f64())
