@@ -15,6 +15,7 @@
 mod e2e {
     mod client;
     mod haproxy;
+    mod hooks;
     mod leader_killed;
     mod metrics;
     mod seed002;

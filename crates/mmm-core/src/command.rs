@@ -10,7 +10,9 @@ use std::time::Duration;
 use crate::config::{Config, RoleMode};
 use crate::invariant;
 use crate::log::LogLine;
-use crate::state::{ClusterState, FenceProof, HostState, HostStatus, Mode, RoleIp, WriterRelease};
+use crate::state::{
+    ClusterState, FenceProof, HookVerdict, HostState, HostStatus, Mode, RoleIp, WriterRelease,
+};
 use crate::time::Timestamp;
 
 /// One change to the replicated state, with the leader's time and the MMM lines it stands for.
@@ -80,6 +82,13 @@ pub enum Change {
         epoch: u64,
         /// What proves it.
         proof: FenceProof,
+    },
+    /// Record the pre-failover hook's verdict on the pending writer release of `epoch`.
+    RecordHookVerdict {
+        /// The release's epoch.
+        epoch: u64,
+        /// What the hook decided.
+        verdict: HookVerdict,
     },
     /// Change where a released active-master role should go once fenced.
     RetargetWriter {
@@ -261,6 +270,9 @@ pub fn apply(
     state.history = history;
     if changed {
         state.epoch += 1;
+    }
+    // A hook's verdict changes no state or role, but an operator looks for it in the history.
+    if changed || matches!(cmd.change, Change::RecordHookVerdict { .. }) {
         for l in &lines {
             state.record(cmd.at, l.text.clone());
         }
@@ -369,6 +381,15 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
             validate_release(state, config, host, *ip, target.as_deref())?;
         }
         Change::ProveFenced { host, epoch, .. } => validate_proof(state, host, *epoch)?,
+        Change::RecordHookVerdict { epoch, .. } => {
+            let rel = pending_release(state)?;
+            if rel.epoch != *epoch || !rel.failover {
+                return Err(Rejected::NoReleasePending);
+            }
+            if rel.hook.is_some() {
+                return Err(Rejected::NoChange);
+            }
+        }
         Change::RetargetWriter { to } => {
             host_state(state, to)?;
             let rel = pending_release(state)?;
@@ -557,7 +578,7 @@ fn validate_startup(
 /// Removes all roles of `host`, logging as mysql-mmm does and recording a writer release.
 fn clear_roles(
     state: &mut ClusterState,
-    host: &str,
+    (host, failover): (&str, bool),
     at: Timestamp,
     config: &Config,
     lines: &mut Vec<LogLine>,
@@ -574,7 +595,19 @@ fn clear_roles(
             "    Removed role '{r}' from host '{host}'"
         )));
     }
-    note_writer_removed(state, host, &roles, None, at, config, lines);
+    let release = Release {
+        target: None,
+        failover,
+    };
+    note_writer_removed(state, host, &roles, release, at, config, lines);
+}
+
+/// Why the active-master role is being released.
+struct Release {
+    /// Where an admin move or `prefer` wants it (None after a failure).
+    target: Option<String>,
+    /// Its host failed (see [`WriterRelease::failover`]).
+    failover: bool,
 }
 
 /// Records the release of the active-master role if it was among `removed`.
@@ -582,7 +615,7 @@ fn note_writer_removed(
     state: &mut ClusterState,
     host: &str,
     removed: &[RoleIp],
-    target: Option<String>,
+    release: Release,
     at: Timestamp,
     config: &Config,
     lines: &mut Vec<LogLine>,
@@ -598,8 +631,10 @@ fn note_writer_removed(
         ip: w.ip,
         epoch: state.epoch + 1,
         at,
-        target,
+        target: release.target,
         proof: None,
+        failover: release.failover,
+        hook: None,
     });
     lines.push(LogLine::info(format!(
         "Role '{w}' is held back until host '{host}' confirms it dropped the role or is fenced"
@@ -620,7 +655,7 @@ fn mutate(
             true
         }
         Change::ClearRoles { host, .. } => {
-            clear_roles(state, host, at, config, lines);
+            clear_roles(state, (host, true), at, config, lines);
             true
         }
         Change::AssignRole { role, ip, from, to } => {
@@ -642,16 +677,26 @@ fn mutate(
             if let Some(h) = state.host_mut(host) {
                 h.roles.retain(|x| x != &r);
             }
-            note_writer_removed(state, host, &[r], target.clone(), at, config, lines);
+            let release = Release {
+                target: target.clone(),
+                failover: false,
+            };
+            note_writer_removed(state, host, &[r], release, at, config, lines);
             true
         }
         Change::ProveFenced { host, proof, .. } => {
             prove_fenced(state, host, *proof, config, lines);
             false
         }
+        Change::RecordHookVerdict { verdict, .. } => {
+            record_hook_verdict(state, verdict, config, lines);
+            false
+        }
         Change::RetargetWriter { to } => {
+            // An operator chose where the writer goes: that is no failover to veto.
             if let Some(rel) = state.writer_release.as_mut() {
                 rel.target = Some(to.clone());
+                rel.failover = false;
             }
             false
         }
@@ -698,6 +743,42 @@ fn assign_role(state: &mut ClusterState, r: RoleIp, from: Option<&str>, to: &str
     if writer {
         state.writer_release = None;
     }
+}
+
+/// `RecordHookVerdict`: the pending release keeps the pre-failover hook's verdict, and the
+/// log says what it means for the role.
+fn record_hook_verdict(
+    state: &mut ClusterState,
+    verdict: &HookVerdict,
+    config: &Config,
+    lines: &mut Vec<LogLine>,
+) {
+    let Some(rel) = state.writer_release.as_mut() else {
+        return;
+    };
+    rel.hook = Some(verdict.clone());
+    let role = RoleIp {
+        role: config.active_master_role.clone().unwrap_or_default(),
+        ip: rel.ip,
+    };
+    let host = &rel.host;
+    let output = if verdict.output.is_empty() {
+        String::new()
+    } else {
+        format!(". Output was: {}", verdict.output)
+    };
+    lines.push(if verdict.allowed {
+        LogLine::info(format!(
+            "Pre-failover hook allowed moving role '{role}' away from host '{host}' ({}){output}",
+            verdict.how
+        ))
+    } else {
+        LogLine::fatal(format!(
+            "Pre-failover hook vetoed moving role '{role}' away from host '{host}' ({}){output}. \
+             The role stays orphaned until 'move_role {} HOST' moves it",
+            verdict.how, role.role
+        ))
+    });
 }
 
 /// `ProveFenced`: the pending writer release records its proof and says the role may move.
@@ -760,7 +841,8 @@ fn set_state(state: &mut ClusterState, cmd: &Command, config: &Config, lines: &m
         }
     }
     if *clear {
-        clear_roles(state, host, at, config, lines);
+        let failover = *to != HostState::AdminOffline;
+        clear_roles(state, (host, failover), at, config, lines);
     }
 }
 

@@ -54,7 +54,7 @@ use crate::command::{Change, Command, apply};
 use crate::config::{Config, HostMode, RoleMode};
 use crate::invariant::{self, Violation};
 use crate::log::{LogLine, fmt_secs};
-use crate::state::{ClusterState, FenceProof, HostState, Mode, WriterRelease};
+use crate::state::{ClusterState, FenceProof, HookVerdict, HostState, Mode, WriterRelease};
 use crate::time::Timestamp;
 
 /// Grace after a peer went ONLINE during which replication failures are ignored.
@@ -124,6 +124,9 @@ pub struct Inputs {
     pub leader_since: Timestamp,
     /// The leader has a full round of fresh observations.
     pub fresh: bool,
+    /// What this leader's run of the pre-failover hook decided, for the release of that
+    /// epoch.
+    pub pre_failover: Option<(u64, HookVerdict)>,
 }
 
 /// Runs one main-loop iteration and returns the commands to propose, in order.
@@ -155,6 +158,7 @@ pub fn decide(
     }
     if d.work.mode != Mode::Passive {
         d.prove_release();
+        d.record_hook();
         d.distribute();
     }
     match d.violation {
@@ -167,6 +171,23 @@ pub fn decide(
 /// anywhere once the replicated state records the proof that the old holder is fenced.
 pub fn writer_may_move(rel: &WriterRelease, candidate: &str) -> bool {
     rel.host == candidate || rel.proof.is_some()
+}
+
+/// Whether the pre-failover hook lets the released writer go to another host: it has no say
+/// over an operator's or `prefer`'s move or without a `pre_failover_hook`; after a failure
+/// it must have allowed it.
+pub fn hook_allows(rel: &WriterRelease, config: &Config) -> bool {
+    let configured = config
+        .monitor
+        .as_ref()
+        .is_some_and(|m| m.pre_failover_hook.is_some());
+    !rel.failover || !configured || rel.hook.as_ref().is_some_and(|v| v.allowed)
+}
+
+/// Whether the leader should run the pre-failover hook for `rel` now: a failover that is
+/// proven fenced and only waits for the hook's verdict.
+pub fn hook_due(rel: &WriterRelease, config: &Config) -> bool {
+    rel.proof.is_some() && rel.hook.is_none() && !hook_allows(rel, config)
 }
 
 /// mysql-mmm's peer: the configured `peer`, or the active master for a slave without one.
@@ -636,6 +657,24 @@ impl Decider<'_> {
         }
     }
 
+    /// Records the pre-failover hook's verdict this leader got for the pending release.
+    fn record_hook(&mut self) {
+        let Some(rel) = self.work.writer_release.as_ref() else {
+            return;
+        };
+        let Some((epoch, verdict)) = self.inputs.pre_failover.as_ref() else {
+            return;
+        };
+        if *epoch != rel.epoch || rel.hook.is_some() || !rel.failover {
+            return;
+        }
+        let change = Change::RecordHookVerdict {
+            epoch: *epoch,
+            verdict: verdict.clone(),
+        };
+        self.emit(change, Vec::new());
+    }
+
     /// Clears the roles of every non-ONLINE host that still holds some.
     fn offline_notifications(&mut self) {
         for (host, state) in self.work.role_holders_not_online() {
@@ -682,7 +721,9 @@ impl Decider<'_> {
                         if let Some(t) = rel.target.as_ref().filter(|t| eligible.contains(t)) {
                             choice = t.clone();
                         }
-                        if !writer_may_move(&rel, &choice) {
+                        if !writer_may_move(&rel, &choice)
+                            || (choice != rel.host && !hook_allows(&rel, self.config))
+                        {
                             break;
                         }
                     }
@@ -860,6 +901,7 @@ mod tests {
             agents: BTreeMap::new(),
             leader_since: now,
             fresh: true,
+            pre_failover: None,
         };
         (c, st, inputs, now)
     }

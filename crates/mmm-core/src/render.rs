@@ -19,6 +19,38 @@ pub struct ShowView {
     pub hosts: Vec<HostView>,
     /// Roles that have a preferred host, in config-file order.
     pub preferred: Vec<PreferredView>,
+    /// Why the writer role is held back (see [`writer_held`]); empty when it is not.
+    pub writer_held: String,
+}
+
+/// What `show` says of a pending writer release: which host it left at which epoch, and what
+/// it waits for — the proof that host cannot take writes, the pre-failover hook's verdict — or
+/// that the hook vetoed it.
+pub fn writer_held(rel: &crate::state::WriterRelease, config: &crate::config::Config) -> String {
+    let role = crate::state::RoleIp {
+        role: config.active_master_role.clone().unwrap_or_default(),
+        ip: rel.ip,
+    };
+    let head = format!(
+        "Role '{role}' is held back since host '{}' lost it at epoch {}",
+        rel.host, rel.epoch
+    );
+    let Some(proof) = rel.proof else {
+        return format!(
+            "{head}: host '{}' is not proven unable to take writes",
+            rel.host
+        );
+    };
+    match &rel.hook {
+        Some(v) if !v.allowed => format!(
+            "{head}: the pre-failover hook vetoed the failover ({}); 'move_role {} HOST' moves it",
+            v.how, role.role
+        ),
+        None if !crate::decide::hook_allows(rel, config) => {
+            format!("{head}: {proof}; waiting for the pre-failover hook")
+        }
+        _ => format!("{head}: {proof}; it goes to the next eligible host"),
+    }
 }
 
 /// One host line of `show`.
@@ -83,6 +115,9 @@ pub fn render_show(view: &ShowView) -> String {
             "# Warning: agent on host {} is not reachable",
             host.name
         );
+    }
+    if !view.writer_held.is_empty() {
+        let _ = writeln!(out, "# Warning: {}", view.writer_held);
     }
     for host in &hosts {
         let mut roles: Vec<String> = host
@@ -274,6 +309,7 @@ mod tests {
                 host("db1", "192.168.1.186", "master", "ONLINE", &[]),
             ],
             preferred: vec![],
+            writer_held: String::new(),
         }
     }
 

@@ -237,6 +237,24 @@ pub struct WriterRelease {
     pub target: Option<String>,
     /// How the host was proven unable to take writes; the role goes elsewhere only with one.
     pub proof: Option<FenceProof>,
+    /// The host failed (its checks, not an operator or `prefer`, took the role): with a
+    /// `pre_failover_hook` configured, the role goes to another host only once the hook
+    /// allowed it.
+    pub failover: bool,
+    /// What the pre-failover hook decided for this release.
+    pub hook: Option<HookVerdict>,
+}
+
+/// A pre-failover hook's decision, recorded in the replicated state so it is made once per
+/// release whatever leader runs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HookVerdict {
+    /// Whether the failover may go on.
+    pub allowed: bool,
+    /// How the hook ended: `exit N`, or why it did not and which default applied.
+    pub how: String,
+    /// What it printed (trimmed, at most a few hundred bytes).
+    pub output: String,
 }
 
 /// Why a host that lost the writer role provably cannot accept writes any more.

@@ -282,6 +282,11 @@ impl ControlService {
             stale_reason: String::new(),
             answered_by: self.node_name(self.me).unwrap_or_default(),
             failsafe: Vec::new(),
+            writer_held: state
+                .writer_release
+                .as_ref()
+                .map(|rel| mmm_core::render::writer_held(rel, cfg))
+                .unwrap_or_default(),
         })
     }
 

@@ -29,6 +29,7 @@ use crate::agents::AgentClients;
 use crate::calls::{PushGate, perform};
 use crate::checks::{emit, now};
 use crate::fencing::{fence_mysql, kill_host};
+use crate::hooks::{self, PreFailoverFacts};
 use crate::local_checks::LocalView;
 use crate::machine::{MonitorState, Proposal};
 use crate::raft::{LogId, RaftNode, is_leader, quorum_fresh};
@@ -467,6 +468,21 @@ impl Driver {
             }
             Effect::FenceMysql { id, host, epoch } => self.fence_mysql(id, host, epoch),
             Effect::KillHost { id, host, ping_ok } => self.kill_host(id, host, ping_ok),
+            Effect::RunPreFailoverHook {
+                id,
+                host,
+                role,
+                epoch,
+                target,
+            } => self.pre_failover_hook(
+                id,
+                PreFailoverFacts {
+                    host,
+                    role,
+                    epoch,
+                    target,
+                },
+            ),
             Effect::Log(line) => emit(&line),
         }
     }
@@ -520,6 +536,19 @@ impl Driver {
                 host,
                 outcome,
             }
+        });
+    }
+
+    /// Runs the pre-failover hook; the outcome comes back as an event.
+    fn pre_failover_hook(&mut self, id: CallId, facts: PreFailoverFacts) {
+        let monitor = self.config.monitor.as_ref();
+        let bin = monitor
+            .and_then(|m| m.pre_failover_hook.clone())
+            .unwrap_or_default();
+        let timeout = monitor.map_or(Duration::from_secs(10), |m| m.hook_timeout);
+        self.io.spawn(async move {
+            let outcome = hooks::pre_failover(&bin, &facts, timeout).await;
+            Event::PreFailoverHookRan { call: id, outcome }
         });
     }
 

@@ -6,7 +6,6 @@
 //! [`Event::HostKilled`]: mmm_core::leader::Event::HostKilled
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use mmm_core::config::Config;
@@ -59,37 +58,6 @@ pub async fn fence_mysql(
 
 /// Runs `bin HOST PING` (PING 1 when the host answers ping), killed after `timeout`.
 pub async fn kill_host(bin: &Path, host: &str, ping_ok: bool, timeout: Duration) -> KillOutcome {
-    let mut cmd = tokio::process::Command::new(bin);
-    cmd.arg(host)
-        .arg(if ping_ok { "1" } else { "0" })
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let outcome = match cmd.spawn() {
-        Err(e) => KillOutcome {
-            code: None,
-            output: format!("could not run '{}': {e}", bin.display()),
-        },
-        Ok(child) => match tokio::time::timeout(timeout, child.wait_with_output()).await {
-            Err(_) => KillOutcome {
-                code: None,
-                output: format!("killed after {timeout:?} without exiting"),
-            },
-            Ok(Err(e)) => KillOutcome {
-                code: None,
-                output: format!("waiting for it failed: {e}"),
-            },
-            Ok(Ok(out)) => KillOutcome {
-                code: out.status.code(),
-                output: format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            },
-        },
-    };
-    tracing::info!(host, code = ?outcome.code, output = %outcome.output.trim(), "kill_host_bin ran");
-    outcome
+    let ping = if ping_ok { "1" } else { "0" };
+    crate::hooks::run_command(bin, &[host, ping], &[], timeout).await
 }

@@ -24,6 +24,7 @@ pub mod control;
 pub mod counters;
 pub mod driver;
 pub mod fencing;
+pub mod hooks;
 pub mod http;
 pub mod local_checks;
 pub mod machine;

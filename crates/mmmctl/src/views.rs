@@ -40,6 +40,7 @@ pub fn show_view(reply: &pb::ShowReply) -> ShowView {
                 assigned_host: (!p.assigned_host.is_empty()).then(|| p.assigned_host.clone()),
             })
             .collect(),
+        writer_held: reply.writer_held.clone(),
     }
 }
 
@@ -97,6 +98,7 @@ struct ShowJson<'a> {
     stale_reason: Option<&'a str>,
     answered_by: Option<&'a str>,
     failsafe: Vec<FailsafeJson<'a>>,
+    writer_held: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -192,6 +194,7 @@ pub fn show_json(reply: &pb::ShowReply) -> serde_json::Value {
                 remaining_ms: f.remaining_ms,
             })
             .collect(),
+        writer_held: non_empty(&reply.writer_held),
     };
     to_value(&doc)
 }

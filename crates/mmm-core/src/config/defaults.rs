@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::model::{CheckConfig, ChecksConfig, MonitorConfig, SocketConfig, SocketType, StartMode};
+use super::model::{
+    CheckConfig, ChecksConfig, HookDefault, MonitorConfig, SocketConfig, SocketType, StartMode,
+};
 
 /// Default `agent_port` of a host.
 pub const DEFAULT_AGENT_PORT: u16 = 9989;
@@ -80,6 +82,9 @@ impl MonitorConfig {
             flap_count: 3,
             auto_set_online: Duration::ZERO,
             kill_host_bin: None,
+            pre_failover_hook: None,
+            hook_timeout: Duration::from_secs(10),
+            pre_failover_default: HookDefault::Proceed,
             careful_startup: true,
             mode: StartMode::Active,
             wait_for_other_master: Duration::from_secs(120),

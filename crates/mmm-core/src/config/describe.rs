@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::model::{
-    CheckConfig, Config, HostConfig, MonitorConfig, MonitorNode, Program, RoleConfig, RoleMode,
-    SocketConfig, SocketType, StartMode,
+    CheckConfig, Config, HookDefault, HostConfig, MonitorConfig, MonitorNode, Program, RoleConfig,
+    RoleMode, SocketConfig, SocketType, StartMode,
 };
 use super::rules::{Kind, Scope};
 use super::unused;
@@ -241,6 +241,15 @@ fn monitor(out: &mut Out, monitor: &MonitorConfig, nodes: usize) {
         "kill_host_bin",
         &monitor.kill_host_bin,
         &unused_note(monitor_scope, "kill_host_bin"),
+    );
+    out.path("pre_failover_hook", &monitor.pre_failover_hook, "");
+    out.secs("hook_timeout", monitor.hook_timeout);
+    out.kv(
+        "pre_failover_default",
+        match monitor.pre_failover_default {
+            HookDefault::Proceed => "proceed",
+            HookDefault::Abort => "abort",
+        },
     );
     out.kv("careful_startup", yes_no(monitor.careful_startup));
     out.kv(

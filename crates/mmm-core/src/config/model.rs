@@ -231,6 +231,14 @@ pub struct MonitorConfig {
     pub auto_set_online: Duration,
     /// Optional external fencing hook (kept for compatibility).
     pub kill_host_bin: Option<PathBuf>,
+    /// Extension: the pre-failover hook, run by the leader before the writer role goes to
+    /// another host after its host failed; a non-zero exit vetoes that failover.
+    pub pre_failover_hook: Option<PathBuf>,
+    /// Extension: bound of one hook run (default 10 s).
+    pub hook_timeout: Duration,
+    /// Extension: what a pre-failover hook that did not finish in time decides (default
+    /// proceed).
+    pub pre_failover_default: HookDefault,
     /// Enter PASSIVE at startup when the active-master role is found on more than one host (default true).
     pub careful_startup: bool,
     /// Startup mode (default active).
@@ -248,6 +256,15 @@ pub struct MonitorConfig {
     /// Extension: monitors that must see a check failed before it counts as failed
     /// (default: a majority of the monitor nodes).
     pub observer_quorum: Option<usize>,
+}
+
+/// What a pre-failover hook that timed out (or could not run) decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum HookDefault {
+    /// The failover goes on.
+    Proceed,
+    /// The failover is vetoed.
+    Abort,
 }
 
 /// One member of the monitor cluster.

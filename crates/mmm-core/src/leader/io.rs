@@ -147,6 +147,13 @@ pub enum Event {
         /// How the command ended.
         outcome: KillOutcome,
     },
+    /// An [`Effect::RunPreFailoverHook`] finished.
+    PreFailoverHookRan {
+        /// The run it answers.
+        call: CallId,
+        /// How the hook ended.
+        outcome: HookOutcome,
+    },
     /// An [`Effect::AwaitCaughtUp`] finished.
     CaughtUp {
         /// The wait.
@@ -231,6 +238,21 @@ pub enum Effect {
         host: String,
         /// Whether the host answers ping (mysql-mmm's second argument).
         ping_ok: bool,
+    },
+    /// Run `pre_failover_hook HOST EPOCH` (with `MMM_HOOK=pre_failover`, `MMM_ROLE`,
+    /// `MMM_FAILED_HOST`, `MMM_EPOCH` and `MMM_TARGET` in its environment), bounded by the
+    /// monitor's `hook_timeout`; answered by [`Event::PreFailoverHookRan`].
+    RunPreFailoverHook {
+        /// Names the run.
+        id: CallId,
+        /// The host the writer role was released from.
+        host: String,
+        /// The role instance, as the log names it (`writer(10.0.0.100)` or `writer`).
+        role: String,
+        /// The release's epoch.
+        epoch: u64,
+        /// Where an operator asked it to go (`""` when nobody did).
+        target: String,
     },
     /// Start a Raft election now; answered by [`Event::Campaigned`].
     Campaign,
@@ -393,7 +415,7 @@ pub struct SqlFenced {
     pub killed: usize,
 }
 
-/// How a `kill_host_bin` run ended.
+/// How an operator's command (`kill_host_bin`, a hook) ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KillOutcome {
     /// Its exit code; None when it did not run, timed out or died of a signal.
@@ -401,6 +423,9 @@ pub struct KillOutcome {
     /// Its stdout and stderr (or why it did not run).
     pub output: String,
 }
+
+/// How a hook run ended (the same facts as a `kill_host_bin` run).
+pub type HookOutcome = KillOutcome;
 
 /// Why an agent call produced no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

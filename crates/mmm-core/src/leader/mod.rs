@@ -20,6 +20,7 @@
 mod book;
 mod elections;
 mod fencing;
+mod hook;
 mod hosts;
 mod io;
 mod requests;
@@ -43,14 +44,15 @@ use crate::status_file::StatusFile;
 use book::Book;
 use elections::{Campaign, Elections, Holder, Phase, Transfer};
 use fencing::{Fencing, Round};
+use hook::PreFailover;
 use hosts::Hosts;
 use requests::{Requests, Waiting};
 use startup::{Ctx, Stamp, Startup};
 
 pub use io::{
     AgentAnswer, AgentCall, AgentView, Answer, CallFailure, CallId, CheckRow, Effect, Event, Fence,
-    KillOutcome, NodeId, Now, PeerAsk, Replica, Request, RequestId, SqlFenced, StatusPush,
-    StatusReport, Switches, SystemView,
+    HookOutcome, KillOutcome, NodeId, Now, PeerAsk, Replica, Request, RequestId, SqlFenced,
+    StatusPush, StatusReport, Switches, SystemView,
 };
 pub use requests::check_rows;
 pub use timing::{TRANSFER_WINDOW, Timing};
@@ -117,6 +119,7 @@ struct Term {
     requests: Requests,
     stepped_aside: bool,
     fencing: Fencing,
+    pre_failover: PreFailover,
 }
 
 impl Term {
@@ -131,6 +134,7 @@ impl Term {
             requests: Requests::default(),
             stepped_aside: false,
             fencing: Fencing::default(),
+            pre_failover: PreFailover::default(),
         }
     }
 
@@ -257,6 +261,12 @@ impl Leader {
                         .kill_answered(call, &outcome, ctx, &mut t.hosts, &mut out);
                 }
             }
+            Event::PreFailoverHookRan { call, outcome } => {
+                if let Some(t) = self.term.as_mut() {
+                    t.pre_failover.answered(call, &outcome, &self.config);
+                    self.round_due = true;
+                }
+            }
             Event::Campaigned { result } => self.campaigned(result, now, &mut out),
             Event::Request { id, request } => self.request(id, request, now, &mut out),
         }
@@ -313,6 +323,12 @@ impl Leader {
             .as_ref()
             .map(|t| t.hosts.facts())
             .unwrap_or_default()
+    }
+
+    /// The pre-failover hook's verdict of the current leadership and the release epoch it
+    /// is for (what `decide` reads).
+    pub fn pre_failover(&self) -> Option<(u64, crate::state::HookVerdict)> {
+        self.term.as_ref().and_then(|t| t.pre_failover.verdict())
     }
 
     /// When the current leadership began.
@@ -490,8 +506,9 @@ impl Leader {
         self.step_aside(now, out);
     }
 
-    /// Fences the host of a writer release that lacks a proof (not in PASSIVE mode, which
-    /// changes nothing, and not before the cluster started).
+    /// Fences the host of a writer release that lacks a proof, and runs the pre-failover
+    /// hook for one that has its proof (not in PASSIVE mode, which changes nothing, and not
+    /// before the cluster started).
     fn fence(&mut self, now: Now, out: &mut Out) {
         let state = current(&self.replica, &self.config, now);
         let Some(term) = self.term.as_mut() else {
@@ -518,6 +535,8 @@ impl Leader {
             config: &self.config,
         };
         term.fencing.tick(&round, now, out);
+        let hooked = state.writer_release.as_ref().filter(|_| active);
+        term.pre_failover.tick(hooked, &self.config, out);
     }
 
     /// Asks the startup questions when the replicated state has not started yet.
@@ -556,6 +575,7 @@ impl Leader {
             agents: term.hosts.facts(),
             leader_since: term.since.wall,
             fresh: term.book.fresh_count(term.since.wall) >= self.timing.observer_quorum,
+            pre_failover: term.pre_failover.verdict(),
         };
         match decide(&state, &inputs, now.wall, &self.config) {
             Ok(commands) if commands.is_empty() => {}

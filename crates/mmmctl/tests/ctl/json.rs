@@ -39,7 +39,8 @@ fn show_json_shape() {
             "stale": false,
             "stale_reason": null,
             "answered_by": null,
-            "failsafe": []
+            "failsafe": [],
+            "writer_held": null
         })
     );
     let rt2 = runtime();

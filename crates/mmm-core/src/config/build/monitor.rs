@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use super::super::defaults::{
     self, CLASSIC_MONITOR_NAME, DEFAULT_MONITOR_PORT, DEFAULT_RAFT_PORT, ELECTION_TIMEOUT_MAX,
 };
-use super::super::model::{MonitorConfig, MonitorNode, Program, StartMode};
+use super::super::model::{HookDefault, MonitorConfig, MonitorNode, Program, StartMode};
 use super::super::rules::Kind;
 use super::super::tree::{Entry, Section, Tree};
 use super::super::value;
@@ -30,6 +30,14 @@ fn start_mode(text: &str) -> Result<StartMode, String> {
         "wait" => Ok(StartMode::Wait),
         "passive" => Ok(StartMode::Passive),
         _ => Err("allowed values are: 'passive', 'active', 'manual', 'wait'".to_owned()),
+    }
+}
+
+fn hook_default(text: &str) -> Result<HookDefault, String> {
+    match text {
+        "proceed" => Ok(HookDefault::Proceed),
+        "abort" => Ok(HookDefault::Abort),
+        _ => Err("allowed values are: 'proceed', 'abort'".to_owned()),
     }
 }
 
@@ -269,6 +277,19 @@ fn settings(
             value::seconds,
         ),
         kill_host_bin: path("kill_host_bin"),
+        pre_failover_hook: path("pre_failover_hook"),
+        hook_timeout: ctx.parse_or(
+            shared,
+            "hook_timeout",
+            defaults.hook_timeout,
+            value::positive_seconds,
+        ),
+        pre_failover_default: ctx.parse_or(
+            shared,
+            "pre_failover_default",
+            defaults.pre_failover_default,
+            hook_default,
+        ),
         careful_startup: ctx.parse_or(
             shared,
             "careful_startup",

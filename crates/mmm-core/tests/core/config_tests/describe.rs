@@ -106,6 +106,9 @@ monitor
   flap_count             3
   auto_set_online        0s
   kill_host_bin          -
+  pre_failover_hook      -
+  hook_timeout           10s
+  pre_failover_default   proceed
   careful_startup        yes
   mode                   active
   wait_for_other_master  120s

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mmm_core::config::Program;
+use mmm_core::config::{HookDefault, Program};
 
 use super::{BASE, assert_single_error, line_of, load_text, loaded, replace_line, with_base};
 
@@ -141,6 +141,41 @@ fn lease_directives_and_their_consistency() {
         &format!(
             "test.conf:{at}: Config entry 'monitor->agent_lease' has invalid value '0': must be more than zero seconds"
         ),
+    );
+}
+
+#[test]
+fn pre_failover_hook_directives() {
+    let text = with_base(
+        "<monitor>\npre_failover_hook /usr/local/lib/mmm/pre-failover\nhook_timeout 2.5\npre_failover_default abort\n</monitor>\n",
+    );
+    let m = loaded(load_text(&text, Program::Monitor))
+        .monitor
+        .expect("monitor");
+    assert_eq!(
+        m.pre_failover_hook.as_deref(),
+        Some(std::path::Path::new("/usr/local/lib/mmm/pre-failover"))
+    );
+    assert_eq!(m.hook_timeout, Duration::from_millis(2500));
+    assert_eq!(m.pre_failover_default, HookDefault::Abort);
+    let defaults = loaded(load_text(BASE, Program::Monitor))
+        .monitor
+        .expect("monitor");
+    assert_eq!(defaults.pre_failover_hook, None);
+    assert_eq!(defaults.hook_timeout, Duration::from_secs(10));
+    assert_eq!(defaults.pre_failover_default, HookDefault::Proceed);
+    let text = with_base("<monitor>\npre_failover_default sometimes\n</monitor>\n");
+    let at = line_of(&text, "pre_failover_default sometimes");
+    assert_single_error(
+        load_text(&text, Program::Monitor),
+        &format!(
+            "test.conf:{at}: Config entry 'monitor->pre_failover_default' has invalid value 'sometimes': allowed values are: 'proceed', 'abort'"
+        ),
+    );
+    let text = with_base("<monitor>\nhook_timeout 0\n</monitor>\n");
+    assert!(
+        load_text(&text, Program::Monitor).is_err(),
+        "a zero hook_timeout"
     );
 }
 

@@ -11,8 +11,8 @@ use mmm_core::checks::{CheckKind, CheckResult, CheckTable, MonitorTable, Tracker
 use mmm_core::command::apply_proposal;
 use mmm_core::config::{Config, Program, load_str};
 use mmm_core::leader::{
-    AgentCall, Answer, CallId, Effect, Event, Leader, Now, PeerAsk, Replica, Request, RequestId,
-    StatusPush, Switches, Timing,
+    AgentCall, Answer, CallId, Effect, Event, HookOutcome, Leader, Now, PeerAsk, Replica, Request,
+    RequestId, StatusPush, Switches, Timing,
 };
 use mmm_core::log::{LogLine, format_mmm};
 use mmm_core::state::{ClusterState, HostState, Mode, RoleIp};
@@ -72,6 +72,8 @@ pub struct Runner {
     trace: Trace,
     /// mysql-mmm status file lines (`stored` inputs), handed to the machine when it starts.
     stored: String,
+    /// How the next pre-failover hook runs end (`hook exit N [output]`, `hook hang`).
+    hook: HookOutcome,
     pub out: String,
 }
 
@@ -92,6 +94,10 @@ impl Runner {
             next_request: 0,
             trace: Trace::default(),
             stored: String::new(),
+            hook: HookOutcome {
+                code: Some(0),
+                output: String::new(),
+            },
             out: String::new(),
         }
     }
@@ -280,6 +286,17 @@ impl Runner {
                     outcome,
                 })
             }
+            Effect::RunPreFailoverHook {
+                id, host, epoch, ..
+            } => {
+                if self.trace.calls {
+                    let _ = writeln!(self.out, "> pre_failover_hook {host} {epoch}");
+                }
+                Some(Event::PreFailoverHookRan {
+                    call: id,
+                    outcome: self.hook.clone(),
+                })
+            }
             Effect::Log(line) => {
                 if self.trace.log {
                     self.print(&[line]);
@@ -404,6 +421,7 @@ impl Runner {
             "agent" => self.agent_input(args),
             "leader" | "quorum" | "transfer" | "peer" => self.raft_input(cmd, args),
             "trace" => self.trace_input(args),
+            "hook" => self.hook_input(args),
             "tick" => {
                 self.report()?;
                 self.feed(Event::Tick)
@@ -556,6 +574,22 @@ impl Runner {
         Ok(())
     }
 
+    /// `hook exit N [output…]` or `hook hang` (killed at the timeout, no exit code).
+    fn hook_input(&mut self, args: &[&str]) -> Result<(), String> {
+        self.hook = match args {
+            ["exit", code, output @ ..] => HookOutcome {
+                code: Some(code.parse().map_err(|_| "bad exit")?),
+                output: output.join(" "),
+            },
+            ["hang"] => HookOutcome {
+                code: None,
+                output: "killed after 10s without exiting".into(),
+            },
+            _ => return Err("hook exit N [output] | hook hang".into()),
+        };
+        Ok(())
+    }
+
     fn agent_input(&mut self, args: &[&str]) -> Result<(), String> {
         let host = args.first().ok_or("agent needs a host")?.to_string();
         let what = args.get(1).copied().unwrap_or_default();
@@ -690,6 +724,10 @@ impl Runner {
                 r.proof
                     .map_or_else(|| "not proven fenced".to_string(), |p| p.to_string())
             );
+            if let Some(config) = &self.config {
+                let held = mmm_core::render::writer_held(r, config);
+                let _ = writeln!(self.out, "| # Warning: {held}");
+            }
         }
         Ok(())
     }

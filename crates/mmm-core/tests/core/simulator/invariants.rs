@@ -384,6 +384,7 @@ fn no_needless_orphan(w: &World) -> Result<(), String> {
         agents: m.machine.facts(),
         leader_since: since.wall,
         fresh,
+        pre_failover: m.machine.pre_failover(),
     };
     let pending = decide(st, &inputs, w.now, &w.config).map_err(|v| v.to_string())?;
     if !pending.is_empty() {

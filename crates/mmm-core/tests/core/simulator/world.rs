@@ -545,6 +545,17 @@ impl World {
             Effect::Campaign => self.feed(m, Event::Campaigned { result: Ok(()) }),
             Effect::FenceMysql { id, host, epoch } => self.fence_mysql(m, id, host, epoch),
             Effect::KillHost { id, host, .. } => self.kill_host(m, id, host),
+            // The simulated cluster configures no pre-failover hook; a run would allow.
+            Effect::RunPreFailoverHook { id, .. } => self.feed(
+                m,
+                Event::PreFailoverHookRan {
+                    call: id,
+                    outcome: mmm_core::leader::HookOutcome {
+                        code: Some(0),
+                        output: String::new(),
+                    },
+                },
+            ),
             Effect::SetElections(s) => {
                 self.note(format!("mon{} raft switches {s:?}", m + 1));
                 let was = self.monitors[m].last_switches;
