@@ -11,7 +11,8 @@ use crate::config::{Config, RoleMode};
 use crate::invariant;
 use crate::log::LogLine;
 use crate::state::{
-    ClusterState, FenceProof, HookVerdict, HostState, HostStatus, Mode, RoleIp, WriterRelease,
+    ClusterState, FenceProof, HookVerdict, HostState, HostStatus, Mode, PostChangeCursor, RoleIp,
+    WriterRelease,
 };
 use crate::time::Timestamp;
 
@@ -90,6 +91,8 @@ pub enum Change {
         /// What the hook decided.
         verdict: HookVerdict,
     },
+    /// One step of the post-change hook's progress (see [`PostChangeCursor`]).
+    PostChange(PostChangeStep),
     /// Change where a released active-master role should go once fenced.
     RetargetWriter {
         /// New destination.
@@ -134,6 +137,36 @@ pub enum Change {
         mode: Mode,
         /// Passive cause when `mode` is PASSIVE.
         cause: String,
+    },
+}
+
+/// The post-change hook's steps through the epochs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PostChangeStep {
+    /// The hook is not configured (any more): forget the cursor, so that configuring it
+    /// again starts with the next change instead of replaying every epoch since.
+    Reset,
+    /// The hook was just configured: it starts after epoch `to`.
+    Skip {
+        /// The epoch it starts after.
+        to: u64,
+    },
+    /// The leader of Raft term `term` runs the hook for `epoch` now.
+    Begin {
+        /// The epoch.
+        epoch: u64,
+        /// The running leader's term.
+        term: u64,
+    },
+    /// The run for `epoch` is over: `ran` with how it ended, or not known to have run
+    /// because the leader that began it lost leadership first (it is not run again).
+    Finish {
+        /// The epoch.
+        epoch: u64,
+        /// Whether this leader saw it end.
+        ran: bool,
+        /// `exit N`, or why there is no exit code.
+        how: String,
     },
 }
 
@@ -199,6 +232,9 @@ pub enum Rejected {
     /// No release of the active-master role is pending.
     #[error("no release of the active-master role is pending")]
     NoReleasePending,
+    /// A post-change step out of order.
+    #[error("post-change hook step out of order: {0}")]
+    BadPostChange(String),
     /// The mode is not what the command expected.
     #[error("mode is {actual}, expected {expected}")]
     ModeMismatch {
@@ -381,6 +417,7 @@ fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), 
             validate_release(state, config, host, *ip, target.as_deref())?;
         }
         Change::ProveFenced { host, epoch, .. } => validate_proof(state, host, *epoch)?,
+        Change::PostChange(step) => validate_post_change(state, step)?,
         Change::RecordHookVerdict { epoch, .. } => {
             let rel = pending_release(state)?;
             if rel.epoch != *epoch || !rel.failover {
@@ -448,6 +485,30 @@ fn validate_proof(state: &ClusterState, host: &str, epoch: u64) -> Result<(), Re
         return Err(Rejected::NoChange);
     }
     Ok(())
+}
+
+/// A post-change step must follow the cursor: skip only an unset one, begin the next epoch
+/// (no later than the current one) when none runs, finish the one that runs.
+fn validate_post_change(state: &ClusterState, step: &PostChangeStep) -> Result<(), Rejected> {
+    let cursor = state.post_change;
+    let ok = match (step, cursor) {
+        (PostChangeStep::Reset, Some(_)) => true,
+        (PostChangeStep::Skip { to }, None) => *to <= state.epoch,
+        (PostChangeStep::Begin { epoch, .. }, Some(c)) => {
+            c.started.is_none() && *epoch == c.finished + 1 && *epoch <= state.epoch
+        }
+        (PostChangeStep::Finish { epoch, .. }, Some(c)) => {
+            c.started.is_some_and(|(e, _)| e == *epoch)
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejected::BadPostChange(format!(
+            "{step:?} after {cursor:?}"
+        )))
+    }
 }
 
 /// A host flag change needs a known host whose flag differs (`unchanged` says it does not).
@@ -692,6 +753,10 @@ fn mutate(
             record_hook_verdict(state, verdict, config, lines);
             false
         }
+        Change::PostChange(step) => {
+            post_change(state, step, lines);
+            false
+        }
         Change::RetargetWriter { to } => {
             // An operator chose where the writer goes: that is no failover to veto.
             if let Some(rel) = state.writer_release.as_mut() {
@@ -742,6 +807,38 @@ fn assign_role(state: &mut ClusterState, r: RoleIp, from: Option<&str>, to: &str
     }
     if writer {
         state.writer_release = None;
+    }
+}
+
+/// `PostChange`: moves the cursor; a finish is logged.
+fn post_change(state: &mut ClusterState, step: &PostChangeStep, lines: &mut Vec<LogLine>) {
+    match step {
+        PostChangeStep::Reset => state.post_change = None,
+        PostChangeStep::Skip { to } => {
+            state.post_change = Some(PostChangeCursor {
+                finished: *to,
+                started: None,
+            });
+        }
+        PostChangeStep::Begin { epoch, term } => {
+            if let Some(c) = state.post_change.as_mut() {
+                c.started = Some((*epoch, *term));
+            }
+        }
+        PostChangeStep::Finish { epoch, ran, how } => {
+            if let Some(c) = state.post_change.as_mut() {
+                c.finished = *epoch;
+                c.started = None;
+            }
+            lines.push(if *ran {
+                LogLine::info(format!("Post-change hook for epoch {epoch} ran ({how})"))
+            } else {
+                LogLine::warn(format!(
+                    "Post-change hook for epoch {epoch} may not have run: the leader that \
+                     started it lost leadership first; it is not run again"
+                ))
+            });
+        }
     }
 }
 

@@ -50,7 +50,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::checks::{CheckKind, CheckTable};
-use crate::command::{Change, Command, apply};
+use crate::command::{Change, Command, PostChangeStep, apply};
 use crate::config::{Config, HostMode, RoleMode};
 use crate::invariant::{self, Violation};
 use crate::log::{LogLine, fmt_secs};
@@ -127,6 +127,11 @@ pub struct Inputs {
     /// What this leader's run of the pre-failover hook decided, for the release of that
     /// epoch.
     pub pre_failover: Option<(u64, HookVerdict)>,
+    /// This leader's Raft term (a post-change run begun in another term is not this
+    /// leader's to finish as run).
+    pub term: u64,
+    /// The epoch whose post-change hook run this leader saw end, and how it ended.
+    pub post_change_ran: Option<(u64, String)>,
 }
 
 /// Runs one main-loop iteration and returns the commands to propose, in order.
@@ -160,6 +165,7 @@ pub fn decide(
         d.prove_release();
         d.record_hook();
         d.distribute();
+        d.post_change();
     }
     match d.violation {
         Some(v) => Err(v),
@@ -657,6 +663,52 @@ impl Decider<'_> {
         }
     }
 
+    /// Moves the post-change hook's cursor one step: start after the current epoch when it
+    /// was just configured, begin the next epoch's run, finish the run this leader saw end,
+    /// or finish as not known to have run one that an earlier leader began.
+    fn post_change(&mut self) {
+        let configured = self
+            .config
+            .monitor
+            .as_ref()
+            .is_some_and(|m| m.post_change_hook.is_some());
+        if !configured {
+            if self.work.post_change.is_some() {
+                self.emit(Change::PostChange(PostChangeStep::Reset), Vec::new());
+            }
+            return;
+        }
+        let step = match self.work.post_change {
+            None => Some(PostChangeStep::Skip {
+                to: self.work.epoch,
+            }),
+            Some(c) => match c.started {
+                None => (c.finished < self.work.epoch).then_some(PostChangeStep::Begin {
+                    epoch: c.finished + 1,
+                    term: self.inputs.term,
+                }),
+                Some((epoch, term)) if term != self.inputs.term => Some(PostChangeStep::Finish {
+                    epoch,
+                    ran: false,
+                    how: String::new(),
+                }),
+                Some((epoch, _)) => self
+                    .inputs
+                    .post_change_ran
+                    .as_ref()
+                    .filter(|(e, _)| *e == epoch)
+                    .map(|(_, how)| PostChangeStep::Finish {
+                        epoch,
+                        ran: true,
+                        how: how.clone(),
+                    }),
+            },
+        };
+        if let Some(step) = step {
+            self.emit(Change::PostChange(step), Vec::new());
+        }
+    }
+
     /// Records the pre-failover hook's verdict this leader got for the pending release.
     fn record_hook(&mut self) {
         let Some(rel) = self.work.writer_release.as_ref() else {
@@ -901,7 +953,7 @@ mod tests {
             agents: BTreeMap::new(),
             leader_since: now,
             fresh: true,
-            pre_failover: None,
+            ..Inputs::default()
         };
         (c, st, inputs, now)
     }

@@ -323,6 +323,19 @@ pub struct ClusterState {
     pub writer_release: Option<WriterRelease>,
     /// True once the startup vote has been applied.
     pub started: bool,
+    /// How far the post-change hook has come; `None` until a leader first finds one
+    /// configured (it then starts after the epoch it found, not with the whole past).
+    pub post_change: Option<PostChangeCursor>,
+}
+
+/// The post-change hook's progress through the epochs, replicated so that each epoch's run is
+/// started once: a leader records the start before it runs the hook and the end after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PostChangeCursor {
+    /// Every epoch up to this one has been handled.
+    pub finished: u64,
+    /// The epoch whose run has started and the Raft term of the leader running it.
+    pub started: Option<(u64, u64)>,
 }
 
 impl ClusterState {
@@ -349,6 +362,7 @@ impl ClusterState {
             history: VecDeque::new(),
             writer_release: None,
             started: false,
+            post_change: None,
         }
     }
 
@@ -363,6 +377,7 @@ impl ClusterState {
             history: VecDeque::new(),
             writer_release: self.writer_release.clone(),
             started: self.started,
+            post_change: self.post_change,
         }
     }
 

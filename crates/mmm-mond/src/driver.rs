@@ -12,12 +12,13 @@
 //! Raft's heartbeat and election switches.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mmm_core::checks::MonitorTable;
 use mmm_core::command::Command;
-use mmm_core::config::Config;
+use mmm_core::config::{Config, MonitorConfig};
 use mmm_core::leader::{
     Answer, CallId, Effect, Event, Leader, NodeId, Now, Replica, Request, RequestId, Switches,
     Timing,
@@ -29,7 +30,7 @@ use crate::agents::AgentClients;
 use crate::calls::{PushGate, perform};
 use crate::checks::{emit, now};
 use crate::fencing::{fence_mysql, kill_host};
-use crate::hooks::{self, PreFailoverFacts};
+use crate::hooks::{self, PostChangeFacts, PreFailoverFacts};
 use crate::local_checks::LocalView;
 use crate::machine::{MonitorState, Proposal};
 use crate::raft::{LogId, RaftNode, is_leader, quorum_fresh};
@@ -483,6 +484,21 @@ impl Driver {
                     target,
                 },
             ),
+            Effect::RunPostChangeHook {
+                id,
+                epoch,
+                changes,
+                roles,
+                writer,
+            } => self.post_change_hook(
+                id,
+                PostChangeFacts {
+                    epoch,
+                    changes,
+                    roles,
+                    writer,
+                },
+            ),
             Effect::Log(line) => emit(&line),
         }
     }
@@ -541,15 +557,28 @@ impl Driver {
 
     /// Runs the pre-failover hook; the outcome comes back as an event.
     fn pre_failover_hook(&mut self, id: CallId, facts: PreFailoverFacts) {
-        let monitor = self.config.monitor.as_ref();
-        let bin = monitor
-            .and_then(|m| m.pre_failover_hook.clone())
-            .unwrap_or_default();
-        let timeout = monitor.map_or(Duration::from_secs(10), |m| m.hook_timeout);
+        let (bin, timeout) = self.hook(|m| m.pre_failover_hook.clone());
         self.io.spawn(async move {
             let outcome = hooks::pre_failover(&bin, &facts, timeout).await;
             Event::PreFailoverHookRan { call: id, outcome }
         });
+    }
+
+    /// Runs the post-change hook; the outcome comes back as an event.
+    fn post_change_hook(&mut self, id: CallId, facts: PostChangeFacts) {
+        let (bin, timeout) = self.hook(|m| m.post_change_hook.clone());
+        self.io.spawn(async move {
+            let outcome = hooks::post_change(&bin, &facts, timeout).await;
+            Event::PostChangeHookRan { call: id, outcome }
+        });
+    }
+
+    /// A hook's path (as `pick` reads it from `<monitor>`) and the bound of one run.
+    fn hook(&self, pick: impl Fn(&MonitorConfig) -> Option<PathBuf>) -> (PathBuf, Duration) {
+        let monitor = self.config.monitor.as_ref();
+        let bin = monitor.and_then(pick).unwrap_or_default();
+        let timeout = monitor.map_or(Duration::from_secs(10), |m| m.hook_timeout);
+        (bin, timeout)
     }
 
     /// Who a fence is recorded as done by (`mmm.fence.fenced_by`): this monitor's name.

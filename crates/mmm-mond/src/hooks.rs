@@ -70,6 +70,32 @@ pub async fn pre_failover(bin: &Path, facts: &PreFailoverFacts, timeout: Duratio
     run_command(bin, &[facts.host.as_str(), epoch.as_str()], &env, timeout).await
 }
 
+/// Runs the post-change hook `bin EPOCH` with its facts in the environment.
+pub async fn post_change(bin: &Path, facts: &PostChangeFacts, timeout: Duration) -> KillOutcome {
+    let epoch = facts.epoch.to_string();
+    let env = [
+        ("MMM_HOOK", "post_change"),
+        ("MMM_EPOCH", epoch.as_str()),
+        ("MMM_CHANGES", facts.changes.as_str()),
+        ("MMM_ROLES", facts.roles.as_str()),
+        ("MMM_WRITER", facts.writer.as_str()),
+    ];
+    run_command(bin, &[epoch.as_str()], &env, timeout).await
+}
+
+/// What the post-change hook is told.
+#[derive(Debug, Clone)]
+pub struct PostChangeFacts {
+    /// The epoch.
+    pub epoch: u64,
+    /// Its history lines, one per line.
+    pub changes: String,
+    /// Every host's state and roles now.
+    pub roles: String,
+    /// The host holding the active-master role now (`""` when none does).
+    pub writer: String,
+}
+
 /// What the pre-failover hook is told.
 #[derive(Debug, Clone)]
 pub struct PreFailoverFacts {
@@ -116,6 +142,27 @@ mod tests {
         assert_eq!(
             out.output.trim(),
             "db1 7 pre_failover writer(10.0.0.100) db1 7"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_post_change_hook_gets_the_epoch_its_changes_and_the_roles() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = script(
+            dir.path(),
+            "echo \"$1 $MMM_HOOK $MMM_EPOCH $MMM_WRITER\"; echo \"$MMM_CHANGES\"; echo \"$MMM_ROLES\"",
+        );
+        let facts = PostChangeFacts {
+            epoch: 9,
+            changes: "line one\nline two".into(),
+            roles: "db1=ONLINE:writer(10.0.0.100) db2=ONLINE:".into(),
+            writer: "db1".into(),
+        };
+        let out = post_change(&bin, &facts, Duration::from_secs(5)).await;
+        assert_eq!(out.code, Some(0));
+        assert_eq!(
+            out.output,
+            "9 post_change 9 db1\nline one\nline two\ndb1=ONLINE:writer(10.0.0.100) db2=ONLINE:\n"
         );
     }
 

@@ -83,6 +83,7 @@ impl MonitorConfig {
             auto_set_online: Duration::ZERO,
             kill_host_bin: None,
             pre_failover_hook: None,
+            post_change_hook: None,
             hook_timeout: Duration::from_secs(10),
             pre_failover_default: HookDefault::Proceed,
             careful_startup: true,

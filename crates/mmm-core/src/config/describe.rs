@@ -243,6 +243,7 @@ fn monitor(out: &mut Out, monitor: &MonitorConfig, nodes: usize) {
         &unused_note(monitor_scope, "kill_host_bin"),
     );
     out.path("pre_failover_hook", &monitor.pre_failover_hook, "");
+    out.path("post_change_hook", &monitor.post_change_hook, "");
     out.secs("hook_timeout", monitor.hook_timeout);
     out.kv(
         "pre_failover_default",

@@ -234,6 +234,9 @@ pub struct MonitorConfig {
     /// Extension: the pre-failover hook, run by the leader before the writer role goes to
     /// another host after its host failed; a non-zero exit vetoes that failover.
     pub pre_failover_hook: Option<PathBuf>,
+    /// Extension: the post-change hook, run by the leader once for every committed epoch
+    /// (every change of a host state or role) after it was configured.
+    pub post_change_hook: Option<PathBuf>,
     /// Extension: bound of one hook run (default 10 s).
     pub hook_timeout: Duration,
     /// Extension: what a pre-failover hook that did not finish in time decides (default

@@ -158,6 +158,7 @@ const MONITOR_SHARED_KEYS: &[&str] = &[
     "auto_set_online",
     "kill_host_bin",
     "pre_failover_hook",
+    "post_change_hook",
     "hook_timeout",
     "pre_failover_default",
     "careful_startup",

@@ -154,6 +154,13 @@ pub enum Event {
         /// How the hook ended.
         outcome: HookOutcome,
     },
+    /// An [`Effect::RunPostChangeHook`] finished.
+    PostChangeHookRan {
+        /// The run it answers.
+        call: CallId,
+        /// How the hook ended.
+        outcome: HookOutcome,
+    },
     /// An [`Effect::AwaitCaughtUp`] finished.
     CaughtUp {
         /// The wait.
@@ -253,6 +260,21 @@ pub enum Effect {
         epoch: u64,
         /// Where an operator asked it to go (`""` when nobody did).
         target: String,
+    },
+    /// Run `post_change_hook EPOCH` (with `MMM_HOOK=post_change`, `MMM_EPOCH`,
+    /// `MMM_CHANGES`, `MMM_ROLES` and `MMM_WRITER` in its environment), bounded by the
+    /// monitor's `hook_timeout`; answered by [`Event::PostChangeHookRan`].
+    RunPostChangeHook {
+        /// Names the run.
+        id: CallId,
+        /// The epoch.
+        epoch: u64,
+        /// Its history lines, one per line.
+        changes: String,
+        /// Every host's state and roles now (`db1=ONLINE:writer(…),reader(…) db2=…`).
+        roles: String,
+        /// The host holding the active-master role now (`""` when none does).
+        writer: String,
     },
     /// Start a Raft election now; answered by [`Event::Campaigned`].
     Campaign,

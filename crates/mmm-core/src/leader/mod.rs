@@ -23,6 +23,7 @@ mod fencing;
 mod hook;
 mod hosts;
 mod io;
+mod post_change;
 mod requests;
 mod startup;
 mod timing;
@@ -46,6 +47,7 @@ use elections::{Campaign, Elections, Holder, Phase, Transfer};
 use fencing::{Fencing, Round};
 use hook::PreFailover;
 use hosts::Hosts;
+use post_change::PostChange;
 use requests::{Requests, Waiting};
 use startup::{Ctx, Stamp, Startup};
 
@@ -120,6 +122,7 @@ struct Term {
     stepped_aside: bool,
     fencing: Fencing,
     pre_failover: PreFailover,
+    post_change: PostChange,
 }
 
 impl Term {
@@ -135,6 +138,7 @@ impl Term {
             stepped_aside: false,
             fencing: Fencing::default(),
             pre_failover: PreFailover::default(),
+            post_change: PostChange::default(),
         }
     }
 
@@ -264,6 +268,12 @@ impl Leader {
             Event::PreFailoverHookRan { call, outcome } => {
                 if let Some(t) = self.term.as_mut() {
                     t.pre_failover.answered(call, &outcome, &self.config);
+                    self.round_due = true;
+                }
+            }
+            Event::PostChangeHookRan { call, outcome } => {
+                if let Some(t) = self.term.as_mut() {
+                    t.post_change.answered(call, &outcome);
                     self.round_due = true;
                 }
             }
@@ -537,6 +547,8 @@ impl Leader {
         term.fencing.tick(&round, now, out);
         let hooked = state.writer_release.as_ref().filter(|_| active);
         term.pre_failover.tick(hooked, &self.config, out);
+        term.post_change
+            .tick(&state, self.raft.term, &self.config, out);
     }
 
     /// Asks the startup questions when the replicated state has not started yet.
@@ -576,6 +588,8 @@ impl Leader {
             leader_since: term.since.wall,
             fresh: term.book.fresh_count(term.since.wall) >= self.timing.observer_quorum,
             pre_failover: term.pre_failover.verdict(),
+            term: self.raft.term,
+            post_change_ran: term.post_change.ran(),
         };
         match decide(&state, &inputs, now.wall, &self.config) {
             Ok(commands) if commands.is_empty() => {}

@@ -34,6 +34,7 @@ pub fn monitor() -> MonitorConfig {
         auto_set_online: Duration::ZERO,
         kill_host_bin: None,
         pre_failover_hook: None,
+        post_change_hook: None,
         hook_timeout: Duration::from_secs(10),
         pre_failover_default: HookDefault::Proceed,
         careful_startup: true,

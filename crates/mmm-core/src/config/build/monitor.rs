@@ -278,6 +278,7 @@ fn settings(
         ),
         kill_host_bin: path("kill_host_bin"),
         pre_failover_hook: path("pre_failover_hook"),
+        post_change_hook: path("post_change_hook"),
         hook_timeout: ctx.parse_or(
             shared,
             "hook_timeout",

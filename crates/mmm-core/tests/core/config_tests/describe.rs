@@ -107,6 +107,7 @@ monitor
   auto_set_online        0s
   kill_host_bin          -
   pre_failover_hook      -
+  post_change_hook       -
   hook_timeout           10s
   pre_failover_default   proceed
   careful_startup        yes

@@ -297,6 +297,20 @@ impl Runner {
                     outcome: self.hook.clone(),
                 })
             }
+            Effect::RunPostChangeHook {
+                id, epoch, writer, ..
+            } => {
+                if self.trace.calls {
+                    let _ = writeln!(self.out, "> post_change_hook {epoch} (writer '{writer}')");
+                }
+                Some(Event::PostChangeHookRan {
+                    call: id,
+                    outcome: HookOutcome {
+                        code: Some(0),
+                        output: String::new(),
+                    },
+                })
+            }
             Effect::Log(line) => {
                 if self.trace.log {
                     self.print(&[line]);

@@ -385,6 +385,8 @@ fn no_needless_orphan(w: &World) -> Result<(), String> {
         leader_since: since.wall,
         fresh,
         pre_failover: m.machine.pre_failover(),
+        // The simulated cluster configures no post-change hook.
+        ..Inputs::default()
     };
     let pending = decide(st, &inputs, w.now, &w.config).map_err(|v| v.to_string())?;
     if !pending.is_empty() {

@@ -545,7 +545,17 @@ impl World {
             Effect::Campaign => self.feed(m, Event::Campaigned { result: Ok(()) }),
             Effect::FenceMysql { id, host, epoch } => self.fence_mysql(m, id, host, epoch),
             Effect::KillHost { id, host, .. } => self.kill_host(m, id, host),
-            // The simulated cluster configures no pre-failover hook; a run would allow.
+            // The simulated cluster configures no hooks; a run would succeed.
+            Effect::RunPostChangeHook { id, .. } => self.feed(
+                m,
+                Event::PostChangeHookRan {
+                    call: id,
+                    outcome: mmm_core::leader::HookOutcome {
+                        code: Some(0),
+                        output: String::new(),
+                    },
+                },
+            ),
             Effect::RunPreFailoverHook { id, .. } => self.feed(
                 m,
                 Event::PreFailoverHookRan {
