@@ -154,6 +154,30 @@ fn checks(r: &mut Registry, snap: &Snapshot) {
     );
 }
 
+/// The hooks' facts in the replicated state: a vetoed failover, and how many epochs the
+/// post-change hook has yet to handle (only while it is configured).
+fn hooks(r: &mut Registry, c: &ClusterState) {
+    let vetoed = c
+        .writer_release
+        .as_ref()
+        .and_then(|rel| rel.hook.as_ref())
+        .is_some_and(|v| !v.allowed);
+    gauge(
+        r,
+        "pre_failover_vetoed",
+        "1 while the pre-failover hook's veto keeps the writer role orphaned",
+        i64::from(vetoed),
+    );
+    if let Some(cursor) = c.post_change {
+        gauge(
+            r,
+            "post_change_backlog_epochs",
+            "Committed epochs the post-change hook has not handled yet",
+            c.epoch.saturating_sub(cursor.finished) as i64,
+        );
+    }
+}
+
 /// The exposition text for `snap`, with the driver's `counters`.
 pub fn render(snap: &Snapshot, counters: &Counters) -> Result<String, std::fmt::Error> {
     let mut r = Registry::with_prefix("mmm_monitor");
@@ -178,6 +202,7 @@ pub fn render(snap: &Snapshot, counters: &Counters) -> Result<String, std::fmt::
             "1 while the writer role waits for its old host to be proven fenced",
             i64::from(c.writer_release.is_some()),
         );
+        hooks(&mut r, c);
     }
     text(&r)
 }

@@ -1,5 +1,7 @@
 use mmm_core::checks::CheckKind;
-use mmm_core::state::{ClusterState, HostState, RoleIp};
+use mmm_core::state::{
+    ClusterState, FenceProof, HookVerdict, HostState, PostChangeCursor, RoleIp, WriterRelease,
+};
 use mmm_core::time::Timestamp;
 
 use super::metrics::render;
@@ -64,6 +66,11 @@ fn metrics_show_states_roles_raft_and_checks() {
     has("mmm_monitor_epoch 7");
     has(r#"mmm_monitor_mode{mode="ACTIVE"} 1"#);
     has("mmm_monitor_writer_release_pending 0");
+    has("mmm_monitor_pre_failover_vetoed 0");
+    assert!(
+        series(&text, "mmm_monitor_post_change_backlog_epochs").is_empty(),
+        "no post-change hook, no backlog: {text}"
+    );
     has("mmm_monitor_raft_is_leader 1");
     has(r#"mmm_monitor_raft_state{state="Leader"} 1"#);
     has("mmm_monitor_raft_term 3");
@@ -81,6 +88,37 @@ fn metrics_show_states_roles_raft_and_checks() {
         series(&text, "mmm_monitor_host_state{").len(),
         2 * HostState::ALL.len()
     );
+}
+
+#[test]
+fn a_vetoed_failover_and_the_post_change_backlog_show() {
+    let mut snap = leader_snapshot();
+    let Some(cluster) = snap.cluster.as_mut() else {
+        panic!("the leader snapshot has a state");
+    };
+    cluster.writer_release = Some(WriterRelease {
+        host: "db1".into(),
+        ip: Some("10.213.7.100".parse().unwrap()),
+        epoch: 6,
+        at: Timestamp::from_secs(10),
+        target: None,
+        proof: Some(FenceProof::Operator),
+        failover: true,
+        hook: Some(HookVerdict {
+            allowed: false,
+            how: "exit 1".into(),
+            output: String::new(),
+        }),
+    });
+    cluster.post_change = Some(PostChangeCursor {
+        finished: 4,
+        started: Some((5, 3)),
+    });
+    let text = render(&snap, &Default::default()).expect("renders");
+    let has = |line: &str| assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    has("mmm_monitor_writer_release_pending 1");
+    has("mmm_monitor_pre_failover_vetoed 1");
+    has("mmm_monitor_post_change_backlog_epochs 3");
 }
 
 #[test]
