@@ -13,6 +13,7 @@
 //! message, and under CI (`MMM_REQUIRE_LAB=1`) it fails instead.
 
 mod e2e {
+    mod browser;
     mod client;
     mod haproxy;
     mod hooks;
@@ -21,5 +22,6 @@ mod e2e {
     mod seed002;
     mod seed_db1_dies;
     mod seed_db2_dies;
+    mod status_page;
     mod support;
 }

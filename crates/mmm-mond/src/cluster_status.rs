@@ -44,11 +44,7 @@ pub fn local_view(s: &ControlService) -> pb::ClusterStatusReply {
                         |node| SocketAddr::new(node.ip, node.port).to_string(),
                     ),
                 voter: voters.contains(id),
-                matched: m
-                    .replication
-                    .as_ref()
-                    .and_then(|r| r.get(id).cloned().flatten())
-                    .map(|l| l.index),
+                matched: crate::raft::matched_index(&m, *id),
                 reachability: reachability(*id == s.me, &contact, stale).to_owned(),
                 last_contact_ms: contact.last_contact.map(millis),
                 error: contact.failing.map(|(_, why)| why).unwrap_or_default(),

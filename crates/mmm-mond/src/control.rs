@@ -10,11 +10,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mmm_core::config::{Config, RoleMode};
+use mmm_core::config::Config;
 use mmm_core::leader::{Answer, NodeId, PeerAsk, Request as LeaderRequest, Timing};
-use mmm_core::state::HostState;
+use mmm_proto::pb;
 use mmm_proto::pb::control_client::ControlClient;
-use mmm_proto::{convert, pb};
 use tokio::sync::watch;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
@@ -237,57 +236,8 @@ impl ControlService {
 
     fn show_local(&self) -> Result<pb::ShowReply, Status> {
         let state = self.cluster_state()?;
-        let cfg = &self.config;
-        let hosts = cfg
-            .hosts
-            .iter()
-            .map(|h| {
-                let st = state.host(&h.name);
-                pb::HostView {
-                    name: h.name.clone(),
-                    ip: h.ip.to_string(),
-                    mode: h.mode.as_str().to_string(),
-                    state: convert::state_to_wire(st.map_or(HostState::Unknown, |s| s.state)),
-                    roles: st
-                        .map(|s| convert::roles_to_wire(&s.roles))
-                        .unwrap_or_default(),
-                    agent_down: st.is_some_and(|s| s.agent_down),
-                }
-            })
-            .collect();
-        let preferred = cfg
-            .roles
-            .iter()
-            .filter(|r| r.mode == RoleMode::Exclusive)
-            .filter_map(|r| {
-                let p = r.prefer.clone()?;
-                let assigned = state
-                    .owner_of(&r.name, r.ips.first().copied())
-                    .unwrap_or_default()
-                    .to_string();
-                Some(pb::PreferredRoleView {
-                    role: r.name.clone(),
-                    preferred_host: p,
-                    assigned_host: assigned,
-                })
-            })
-            .collect();
-        Ok(pb::ShowReply {
-            mode: state.mode.as_str().to_string(),
-            passive_cause: state.passive_cause.clone(),
-            hosts,
-            preferred,
-            epoch: state.epoch,
-            stale: false,
-            stale_reason: String::new(),
-            answered_by: self.node_name(self.me).unwrap_or_default(),
-            failsafe: Vec::new(),
-            writer_held: state
-                .writer_release
-                .as_ref()
-                .map(|rel| mmm_core::render::writer_held(rel, cfg))
-                .unwrap_or_default(),
-        })
+        let answered_by = self.node_name(self.me).unwrap_or_default();
+        Ok(crate::show::reply(&state, &self.config, answered_by))
     }
 
     /// Asks the leader machine, mapping "cannot serve" to UNAVAILABLE.

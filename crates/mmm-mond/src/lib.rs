@@ -11,9 +11,11 @@
 //!   effects — proposals, agent calls through [`calls`] and [`agents`], the leader's own
 //!   fencing (SQL fence, `kill_host_bin`) through [`fencing`], Raft's switches.
 //!   [`migrate`] reads mysql-mmm's status file once at start for the machine's startup vote.
-//! * [`control`] serves mmmctl ([`cluster_status`] is its view of the Raft cluster);
+//! * [`control`] serves mmmctl ([`cluster_status`] is its view of the Raft cluster, [`show`]
+//!   its `show` reply, shared with the status page);
 //!   [`monitor`] starts and stops all of it together; [`tls`] is the mutual TLS of every hop.
-//! * [`http`] serves `/metrics` and `/health` when the node has an `http_port`; [`counters`]
+//! * [`http`] serves `/metrics`, `/health` and the status page when the node has an
+//!   `http_port`; [`counters`]
 //!   is what the driver counts for it (agent calls, observations received).
 
 pub mod agents;
@@ -33,4 +35,5 @@ pub mod monitor;
 pub mod observations;
 pub mod raft;
 pub mod reporter;
+pub mod show;
 pub mod tls;

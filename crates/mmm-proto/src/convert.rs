@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use mmm_core::agent::Mono;
 use mmm_core::agent::lease::LeaseBasis;
+use mmm_core::render::{HostView, PreferredView, ShowView};
 use mmm_core::state::{HostState, RoleIp};
 
 use crate::pb;
@@ -136,6 +137,50 @@ pub fn roles_to_wire(roles: &[RoleIp]) -> Vec<pb::RoleIp> {
 /// Role instances received; the first one that does not parse is the error.
 pub fn roles_from_wire(roles: &[pb::RoleIp]) -> Result<Vec<RoleIp>, WireError> {
     roles.iter().map(RoleIp::try_from).collect()
+}
+
+/// A host state received as its name (`ONLINE`), or `?(why)` when it means nothing: what
+/// renderings print, so one odd value never hides the rest of a reply.
+pub fn state_name(wire: i32) -> String {
+    match state_from_wire(wire) {
+        Ok(s) => s.as_str().to_string(),
+        Err(e) => format!("?({e})"),
+    }
+}
+
+/// A `show` reply as the renderer's view, so every place that prints one prints
+/// mmm_control's text from the same fields.
+pub fn show_view(reply: &pb::ShowReply) -> ShowView {
+    ShowView {
+        mode: reply.mode.clone(),
+        passive_cause: reply.passive_cause.clone(),
+        hosts: reply
+            .hosts
+            .iter()
+            .map(|h| HostView {
+                name: h.name.clone(),
+                ip: h.ip.clone(),
+                mode: h.mode.clone(),
+                state: state_name(h.state),
+                roles: h
+                    .roles
+                    .iter()
+                    .map(|r| (r.role.clone(), r.ip.clone()))
+                    .collect(),
+                agent_down: h.agent_down,
+            })
+            .collect(),
+        preferred: reply
+            .preferred
+            .iter()
+            .map(|p| PreferredView {
+                role: p.role.clone(),
+                preferred_host: p.preferred_host.clone(),
+                assigned_host: (!p.assigned_host.is_empty()).then(|| p.assigned_host.clone()),
+            })
+            .collect(),
+        writer_held: reply.writer_held.clone(),
+    }
 }
 
 #[cfg(test)]

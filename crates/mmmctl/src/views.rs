@@ -1,6 +1,6 @@
 //! The monitor's replies as text (mmm_control's renderings) and as versioned JSON (JSON.md).
 
-use mmm_core::render::{self, CheckView, HostView, PreferredView, ShowView};
+use mmm_core::render::{self, CheckView};
 use mmm_proto::{convert, pb};
 use serde::Serialize;
 use time::UtcOffset;
@@ -9,40 +9,6 @@ use crate::timefmt;
 
 /// Version of every JSON document mmmctl prints; bumped only on incompatible changes.
 pub const JSON_VERSION: u32 = 1;
-
-/// `show` as the renderer's view.
-pub fn show_view(reply: &pb::ShowReply) -> ShowView {
-    ShowView {
-        mode: reply.mode.clone(),
-        passive_cause: reply.passive_cause.clone(),
-        hosts: reply
-            .hosts
-            .iter()
-            .map(|h| HostView {
-                name: h.name.clone(),
-                ip: h.ip.clone(),
-                mode: h.mode.clone(),
-                state: state_name(h.state),
-                roles: h
-                    .roles
-                    .iter()
-                    .map(|r| (r.role.clone(), r.ip.clone()))
-                    .collect(),
-                agent_down: h.agent_down,
-            })
-            .collect(),
-        preferred: reply
-            .preferred
-            .iter()
-            .map(|p| PreferredView {
-                role: p.role.clone(),
-                preferred_host: p.preferred_host.clone(),
-                assigned_host: (!p.assigned_host.is_empty()).then(|| p.assigned_host.clone()),
-            })
-            .collect(),
-        writer_held: reply.writer_held.clone(),
-    }
-}
 
 /// The lines above a stale `show`: whose state it is, that it may be out of date, and why no
 /// quorum served it (in mmm_control's `# Warning:` style).
@@ -67,7 +33,7 @@ pub fn stale_warning(reply: &pb::ShowReply) -> String {
 
 /// `show` in mmm_control's text.
 pub fn show_text(reply: &pb::ShowReply) -> String {
-    render::render_show(&show_view(reply))
+    render::render_show(&convert::show_view(reply))
 }
 
 /// `checks` in mmm_control's text.
@@ -132,13 +98,6 @@ struct PreferredJson<'a> {
 
 /// mysql-mmm's name of a host state received from the monitor; a number this version does
 /// not know is shown as such rather than hidden.
-fn state_name(wire: i32) -> String {
-    match convert::state_from_wire(wire) {
-        Ok(s) => s.as_str().to_string(),
-        Err(e) => format!("?({e})"),
-    }
-}
-
 fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
@@ -168,7 +127,7 @@ pub fn show_json(reply: &pb::ShowReply) -> serde_json::Value {
                     name: &h.name,
                     ip: &h.ip,
                     mode: &h.mode,
-                    state: state_name(h.state),
+                    state: convert::state_name(h.state),
                     roles,
                     agent_reachable: !h.agent_down,
                 }

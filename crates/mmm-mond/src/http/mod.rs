@@ -1,9 +1,11 @@
 //! The monitor's HTTP endpoints, off unless its node has an `http_port`: `GET /metrics`
-//! (Prometheus) and `GET /health` (this monitor's view as JSON). Handlers only read what
+//! (Prometheus), `GET /health` (this monitor's view as JSON) and the read-only status page
+//! (`GET /` with its script and stylesheet, and `GET /status`, the JSON it redraws from). Handlers only read what
 //! the monitor already publishes — Raft's metrics, the replicated state as last applied,
 //! this monitor's own check table — so they never wait on the driver, Raft or MySQL.
 
 mod metrics;
+mod status;
 mod view;
 
 use std::sync::Arc;
@@ -52,13 +54,22 @@ async fn metrics(State(s): State<Sources>) -> Response {
     exposition(metrics::render(&s.snapshot(), &s.counters))
 }
 
+async fn status(State(s): State<Sources>) -> Response {
+    let doc = status::document(&s.snapshot(), &s.config, crate::checks::now());
+    json(doc.to_string())
+}
+
 /// The endpoints over `sources`.
 pub fn router(sources: Sources) -> Router {
     let routes = Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(health))
+        .route("/status", get(status))
+        .route("/", get(|| async { status::page() }))
+        .route("/status.js", get(|| async { status::script() }))
+        .route("/status.css", get(|| async { status::style() }))
         .with_state(sources);
-    mmm_daemon::http::finish(routes, "/metrics, /health")
+    mmm_daemon::http::finish(routes, "/, /status, /metrics, /health")
 }
 
 #[cfg(test)]

@@ -1,16 +1,26 @@
 use mmm_core::checks::CheckKind;
 use mmm_core::state::{
-    ClusterState, FenceProof, HookVerdict, HostState, PostChangeCursor, RoleIp, WriterRelease,
+    ClusterState, FenceProof, HistoryEntry, HookVerdict, HostState, PostChangeCursor, RoleIp,
+    WriterRelease,
 };
 use mmm_core::time::Timestamp;
 
 use super::metrics::render;
-use super::view::{Snapshot, health};
+use super::status::{HISTORY_SHOWN, document};
+use super::view::{Member, Snapshot, health};
 use crate::local_checks::LocalView;
 
 const TEXT: &str = "active_master_role writer\n<host default>\nmonitor_user m\nmonitor_password p\nmode master\n</host>\n<host db1>\nip 127.0.0.1\npeer db2\n</host>\n<host db2>\nip 127.0.0.2\npeer db1\n</host>\n<role writer>\nmode exclusive\nhosts db1, db2\nips 10.213.7.100\n</role>\n<monitor>\nip 127.0.0.1\npid_path /tmp/x.pid\nbin_path /tmp\nstatus_path /tmp/x.status\nping_ips 127.0.0.1\n</monitor>\n";
 
 /// A leader's snapshot: db1 ONLINE with the writer, db2 HARD_OFFLINE with a failed mysql check.
+fn config() -> mmm_core::config::Config {
+    let Ok(config) = mmm_core::config::load_str(TEXT, "t.conf", mmm_core::config::Program::Monitor)
+    else {
+        panic!("test config must load");
+    };
+    config
+}
+
 fn leader_snapshot() -> Snapshot {
     let Ok(config) = mmm_core::config::load_str(TEXT, "t.conf", mmm_core::config::Program::Monitor)
     else {
@@ -42,6 +52,17 @@ fn leader_snapshot() -> Snapshot {
         quorum_ack_ms: Some(250),
         cluster: Some(cluster),
         local,
+        members: ["mon1", "mon2", "mon3"]
+            .iter()
+            .zip(1..)
+            .map(|(name, id)| Member {
+                id,
+                name: (*name).into(),
+                address: format!("127.0.0.{id}:9988"),
+                voter: true,
+                matched: Some(40),
+            })
+            .collect(),
     }
 }
 
@@ -149,4 +170,80 @@ fn health_names_the_leader_and_each_hosts_checks() {
     assert_eq!(h["hosts"][1]["state"], "HARD_OFFLINE");
     assert_eq!(h["hosts"][1]["checks"]["mysql"]["ok"], false);
     assert_eq!(h["hosts"][1]["checks"]["mysql"]["message"], "ERROR: down");
+}
+
+#[test]
+fn the_status_document_carries_the_show_text_checks_members_and_newest_history() {
+    let mut snap = leader_snapshot();
+    let Some(cluster) = snap.cluster.as_mut() else {
+        panic!("the leader snapshot has a state");
+    };
+    for i in 0..30u64 {
+        cluster.history.push_back(HistoryEntry {
+            epoch: i,
+            at: Timestamp::from_secs(100 + i),
+            line: format!("line {i}"),
+        });
+    }
+    snap.local.table = Default::default();
+    snap.local
+        .table
+        .record("db1", CheckKind::Ping, true, "OK", Timestamp::from_secs(5));
+    let doc = document(&snap, &config(), Timestamp::from_secs(200));
+    assert_eq!(doc["monitor"], "mon1");
+    assert_eq!(doc["generated_at_ms"], 200_000);
+    assert_eq!(doc["epoch"], 7);
+    assert_eq!(
+        doc["show"],
+        "# Warning: agent on host db2 is not reachable\n  db1(127.0.0.1) master/ONLINE. Roles: writer(10.213.7.100)\n  db2(127.0.0.2) master/HARD_OFFLINE. Roles: \n"
+    );
+    assert_eq!(doc["hosts"][0]["roles"][0], "writer(10.213.7.100)");
+    assert_eq!(doc["hosts"][1]["state"], "HARD_OFFLINE");
+    assert_eq!(doc["hosts"][1]["agent_down"], true);
+    assert_eq!(doc["checks"][0]["checks"]["ping"]["ok"], true);
+    assert_eq!(doc["checks"][0]["checks"]["ping"]["last_change_ms"], 5000);
+    assert!(doc["checks"][0]["checks"]["mysql"].is_null(), "{doc}");
+    assert_eq!(doc["raft"]["members"].as_array().map(Vec::len), Some(3));
+    assert_eq!(doc["raft"]["members"][0]["leader"], true);
+    assert_eq!(doc["raft"]["members"][0]["this"], true);
+    assert_eq!(doc["raft"]["members"][1]["leader"], false);
+    let history = doc["history"].as_array().cloned().unwrap_or_default();
+    assert_eq!(history.len(), HISTORY_SHOWN);
+    assert_eq!(history[0]["line"], "line 29", "newest first");
+    assert_eq!(history[0]["at_ms"], 129_000);
+}
+
+#[test]
+fn a_monitor_without_state_yet_serves_an_empty_show() {
+    let mut snap = leader_snapshot();
+    snap.cluster = None;
+    let doc = document(&snap, &config(), Timestamp::from_secs(1));
+    assert_eq!(doc["show"], "");
+    assert!(doc["epoch"].is_null());
+    assert_eq!(doc["hosts"][0]["state"], "UNKNOWN");
+    assert_eq!(doc["history"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn the_page_and_its_files_carry_a_policy_that_runs_only_their_own_script() {
+    for (response, kind) in [
+        (super::status::page(), "text/html"),
+        (super::status::script(), "text/javascript"),
+        (super::status::style(), "text/css"),
+    ] {
+        assert_eq!(response.status(), 200);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(header("content-type").starts_with(kind), "{kind}");
+        let policy = header("content-security-policy");
+        assert!(policy.contains("script-src 'self'"), "{policy}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert_eq!(header("x-content-type-options"), "nosniff");
+    }
 }

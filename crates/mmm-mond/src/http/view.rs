@@ -32,6 +32,23 @@ pub struct Snapshot {
     pub cluster: Option<ClusterState>,
     /// This monitor's own check table.
     pub local: LocalView,
+    /// The Raft members in this monitor's membership, by id.
+    pub members: Vec<Member>,
+}
+
+/// One Raft member as this monitor's metrics list it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Member {
+    /// Raft node id.
+    pub id: u64,
+    /// Node name from the config (its id when the config lacks it).
+    pub name: String,
+    /// Its Raft address as the membership records it.
+    pub address: String,
+    /// A voter (else a learner).
+    pub voter: bool,
+    /// On the leader: the last log index replicated to it.
+    pub matched: Option<u64>,
 }
 
 fn state_name(s: ServerState) -> &'static str {
@@ -65,7 +82,23 @@ pub(super) fn snapshot(s: &Sources) -> Snapshot {
         quorum_ack_ms: m.millis_since_quorum_ack,
         cluster: s.state.with_state(|st| st.cluster().cloned()),
         local: s.local.borrow().clone(),
+        members: members(&m, node_name),
     }
+}
+
+fn members(m: &crate::raft::Metrics, name: impl Fn(u64) -> String) -> Vec<Member> {
+    let membership = m.membership_config.membership();
+    let voters: Vec<u64> = membership.voter_ids().collect();
+    membership
+        .nodes()
+        .map(|(id, node)| Member {
+            id: *id,
+            name: name(*id),
+            address: node.addr.clone(),
+            voter: voters.contains(id),
+            matched: crate::raft::matched_index(m, *id),
+        })
+        .collect()
 }
 
 fn host_json(snap: &Snapshot, name: &str) -> Value {
@@ -93,19 +126,24 @@ fn host_json(snap: &Snapshot, name: &str) -> Value {
     })
 }
 
+/// This monitor's Raft position: role, term, leader, log and applied index, quorum age.
+pub(super) fn raft_json(snap: &Snapshot) -> Value {
+    json!({
+        "state": snap.raft_state,
+        "term": snap.term,
+        "leader": snap.leader,
+        "last_log_index": snap.last_log_index,
+        "applied_index": snap.applied_index,
+        "quorum_ack_ms": snap.quorum_ack_ms,
+    })
+}
+
 /// The `/health` body: Raft, the replicated state and this monitor's checks.
 pub(super) fn health(snap: &Snapshot) -> Value {
     let cluster = snap.cluster.as_ref();
     json!({
         "monitor": snap.monitor,
-        "raft": {
-            "state": snap.raft_state,
-            "term": snap.term,
-            "leader": snap.leader,
-            "last_log_index": snap.last_log_index,
-            "applied_index": snap.applied_index,
-            "quorum_ack_ms": snap.quorum_ack_ms,
-        },
+        "raft": raft_json(snap),
         "epoch": cluster.map_or(0, |c| c.epoch),
         "mode": cluster.map(|c| c.mode.as_str()),
         "writer_release_pending": cluster.and_then(|c| c.writer_release.as_ref()).map(|r| r.host.clone()),

@@ -33,7 +33,9 @@ pub use network::{
     CodecError, NetworkFactory, ObservationsHandler, Partition, PeerContact, PeerHealth,
     PeerNetwork, TransportError,
 };
-pub use node::{LeaderInfo, RaftNode, StateReader, is_leader, known_leader, quorum_fresh};
+pub use node::{
+    LeaderInfo, RaftNode, StateReader, is_leader, known_leader, matched_index, quorum_fresh,
+};
 pub use openraft::BasicNode;
 pub use store::{LogStore, STORE_FILE, SnapshotBuilder, StateMachineStore, StoreError, open_store};
 pub use types::{LogEntry, LogId, Metrics, MmmRaft, MmmRaftTypes, NodeId, Replicated};

@@ -356,6 +356,16 @@ async fn bind(config: &NodeConfig) -> Result<TcpListener, StartError> {
         })
 }
 
+/// On a leader: the last log index replicated to member `id` (`None` elsewhere or before the
+/// first match).
+pub fn matched_index(metrics: &Metrics, id: NodeId) -> Option<u64> {
+    metrics
+        .replication
+        .as_ref()
+        .and_then(|r| r.get(&id).cloned().flatten())
+        .map(|l| l.index)
+}
+
 /// Whether `metrics` say node `id` leads.
 pub fn is_leader(metrics: &Metrics, id: NodeId) -> bool {
     metrics.state == ServerState::Leader && metrics.current_leader == Some(id)

@@ -132,6 +132,21 @@ fn every_monitor_serves_metrics_and_health_through_a_failover() {
         assert_eq!(h["raft"]["state"], "Leader");
         assert_eq!(h["hosts"][0]["state"], "HARD_OFFLINE");
         assert_eq!(h["hosts"][0]["checks"]["mysql"]["message"], down);
+        // The status page: its files, and the document its script draws from.
+        let (status, page) = get(addrs[0], "/").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("<title>mmm cluster status</title>"), "{page}");
+        let (status, script) = get(addrs[0], "/status.js").await;
+        assert_eq!(status, 200, "{script}");
+        assert!(script.contains(r#"fetch("/status""#), "{script}");
+        let (status, body) = get(addrs[0], "/status").await;
+        assert_eq!(status, 200, "{body}");
+        let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(doc["monitor"], "mon1");
+        assert_eq!(doc["hosts"][0]["state"], "HARD_OFFLINE", "{body}");
+        assert_eq!(doc["raft"]["members"].as_array().map(Vec::len), Some(3));
+        let show = doc["show"].as_str().unwrap_or_default();
+        assert!(show.contains("master/HARD_OFFLINE. Roles: \n"), "{show}");
         let (status, body) = get(addrs[0], "/nope").await;
         assert_eq!(status, 404, "{body}");
         assert!(body.contains("/metrics, /health"), "{body}");
