@@ -113,6 +113,11 @@ fn metrics_and_health_endpoints_follow_a_writer_failover() {
             Some(0.0),
             "{m}"
         );
+        let timed = r#"mmm_monitor_check_duration_seconds_count{host="db1",check="mysql"}"#;
+        assert!(
+            value(&body, timed).is_some_and(|n| n >= 1.0),
+            "{m} times its checks: {body}"
+        );
     }
     wait(&c, "db2's agent serves the writer", || {
         get(&c, "db2", AGENT_HTTP, "/writer").map(|r| r.0) == Ok(200)
@@ -126,6 +131,7 @@ fn metrics_and_health_endpoints_follow_a_writer_failover() {
         "{epoch_before} -> {epoch_after}"
     );
     assert_eq!(get(&c, "db1", AGENT_HTTP, "/writer").map(|r| r.0), Ok(503));
+    agents_show_vips_replication_and_durations(&c);
 
     deploy_files_name_only_exposed_metrics(&c);
 
@@ -171,6 +177,33 @@ fn referenced(text: &str) -> Vec<(usize, String)> {
         }
     }
     out
+}
+
+/// After the failover the agents' own numbers say where the writer VIP is, whom db3
+/// replicates from, that db2 caught up before taking writes and that db1 ran a kill round when
+/// it lost the role (its mysqld was dead, so the round failed: every attempt is timed).
+fn agents_show_vips_replication_and_durations(c: &Cluster) {
+    let vip = format!(r#"mmm_agent_vip_present{{ip="{WRITER_VIP}"}}"#);
+    let db2_ip = c.host("db2").expect("db2").ip();
+    let source = format!(r#"mmm_agent_replication_source{{source="{db2_ip}:3306"}}"#);
+    wait(c, "the agents' metrics after the failover", || {
+        let (db1, db2, db3) = (
+            scrape(c, "db1", AGENT_HTTP),
+            scrape(c, "db2", AGENT_HTTP),
+            scrape(c, "db3", AGENT_HTTP),
+        );
+        value(&db2, &vip) == Some(1.0)
+            && value(&db1, &vip) == Some(0.0)
+            && value(&db3, &vip) == Some(0.0)
+            && value(&db3, &source) == Some(1.0)
+            && value(
+                &db3,
+                r#"mmm_agent_replication_thread_running{thread="sql"}"#,
+            ) == Some(1.0)
+            && value(&db2, "mmm_agent_catch_up_duration_seconds_count").is_some_and(|n| n >= 1.0)
+            && value(&db1, "mmm_agent_kill_round_duration_seconds_count").is_some_and(|n| n >= 1.0)
+            && value(&db2, "mmm_agent_failsafe_remaining_seconds") == Some(0.0)
+    });
 }
 
 /// The alert rules and the dashboard in `deploy/` ask only for metrics the daemons expose (one

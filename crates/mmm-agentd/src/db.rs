@@ -11,6 +11,36 @@ use mmm_mysql::{
 };
 
 use mmm_mysql::kill::select_kills;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
+/// How long the agent's catch-ups and kill rounds took, for `/metrics`: every attempt,
+/// failed or not, in seconds. Clones share the same histograms.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// `sync_with_master`: waiting until the local server applied what it must have before
+    /// taking writes.
+    pub catch_up: Histogram,
+    /// `deny_write`: read_only=1 and the rounds of session kills after it.
+    pub kill_round: Histogram,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        // 1 ms to about 32 s, doubling: a catch-up is bounded by catchup_timeout.
+        let buckets = || Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        Timings {
+            catch_up: buckets(),
+            kill_round: buckets(),
+        }
+    }
+}
+
+async fn timed<T>(into: &Histogram, step: impl std::future::Future<Output = T>) -> T {
+    let t0 = std::time::Instant::now();
+    let out = step.await;
+    into.observe(t0.elapsed().as_secs_f64());
+    out
+}
 
 /// Why an agent MySQL action failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +87,7 @@ pub struct Db {
     max_kill_retries: u32,
     use_gtid: bool,
     kill_pause: Duration,
+    timings: Timings,
 }
 
 impl Db {
@@ -76,6 +107,7 @@ impl Db {
             max_kill_retries: cfg.max_kill_retries,
             use_gtid: cfg.use_gtid,
             kill_pause: Duration::from_secs(1),
+            timings: Timings::default(),
         })
     }
 
@@ -87,6 +119,11 @@ impl Db {
             self.password.clone(),
             self.timeout,
         )
+    }
+
+    /// The durations this backend (and its clones) recorded.
+    pub fn timings(&self) -> Timings {
+        self.timings.clone()
     }
 
     async fn local(&self) -> Result<Mysql, DbError> {
@@ -115,12 +152,12 @@ impl Db {
         Ok(ro)
     }
 
-    /// Seconds_Behind_Master of the local server (`None`: no replication or NULL).
-    pub async fn replication_lag(&self) -> Result<Option<u64>, DbError> {
+    /// The local server's replication status (`None`: not a slave).
+    pub async fn slave_status(&self) -> Result<Option<SlaveStatus>, DbError> {
         let mut c = self.local().await?;
         let slave = c.slave_status().await?;
         c.close().await;
-        Ok(slave.and_then(|s| s.seconds_behind_master))
+        Ok(slave)
     }
 
     /// Everything GET_SYSTEM_STATUS needs from MySQL.
@@ -143,6 +180,10 @@ impl Db {
     /// already queue behind the pending read_only), then read_only is set again.
     /// Returns the number of sessions killed.
     pub async fn deny_write(&self) -> Result<usize, DbError> {
+        timed(&self.timings.kill_round, self.deny_write_untimed()).await
+    }
+
+    async fn deny_write_untimed(&self) -> Result<usize, DbError> {
         let mut c = self.local().await?;
         let first = c.connection_id().await?;
         let mut killed = 0;
@@ -269,6 +310,10 @@ impl Db {
     /// Waits, bounded by `catchup_timeout`, until the local server applied what it must have
     /// before taking writes (mysql-mmm's `sync_with_master`, with a timeout and GTID support).
     pub async fn sync_with_master(&self) -> Result<String, DbError> {
+        timed(&self.timings.catch_up, self.sync_with_master_untimed()).await
+    }
+
+    async fn sync_with_master_untimed(&self) -> Result<String, DbError> {
         let mut c = self.local().await?;
         let Some(slave) = c.slave_status().await? else {
             c.close().await;

@@ -82,6 +82,7 @@ async fn start_http(
     me: &HostConfig,
     tls: Option<&mmm_daemon::tls::Tls>,
     snap: tokio::sync::watch::Receiver<driver::Snapshot>,
+    timings: db::Timings,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let Some(port) = me.http_port else {
         return Ok(None);
@@ -90,6 +91,13 @@ async fn start_http(
     let facts = http::Facts {
         host: me.name.clone(),
         writer_role: cfg.active_master_role.clone(),
+        role_ips: cfg
+            .roles
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(|r| r.ip)
+            .collect(),
+        timings,
     };
     let server = http::bind(addr, tls.cloned(), facts, snap)
         .await
@@ -137,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         failsafe,
     );
     let driver_task = tokio::spawn(drv.run());
-    let http_task = start_http(&cfg, &me, tls.as_ref(), snap.clone()).await?;
+    let http_task = start_http(&cfg, &me, tls.as_ref(), snap.clone(), db.timings()).await?;
 
     let kill_rounds = u64::from(cfg.max_kill_retries) + 1;
     let driver_timeout = cfg

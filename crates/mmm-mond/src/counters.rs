@@ -1,5 +1,6 @@
 //! What the monitor counts as it works, for `/metrics`: agent calls by host, call and outcome
-//! with their durations, and observation tables received from each monitor. The driver (the
+//! with their durations, this monitor's check durations, and observation tables received from
+//! each monitor. The driver (the
 //! only writer) and the HTTP handlers share one [`Counters`]; prometheus-client's counters are
 //! atomics, so a scrape reads them without waiting on the driver.
 
@@ -26,6 +27,7 @@ pub struct Counters {
     calls: Family<Labels, Counter>,
     call_seconds: Histograms,
     observations: Family<Labels, Counter>,
+    check_seconds: Histograms,
 }
 
 impl Default for Counters {
@@ -34,6 +36,7 @@ impl Default for Counters {
             calls: Family::default(),
             call_seconds: Family::new_with_constructor(call_histogram),
             observations: Family::default(),
+            check_seconds: Family::new_with_constructor(call_histogram),
         }
     }
 }
@@ -82,6 +85,14 @@ impl Counters {
         }
     }
 
+    /// Records how long one check of `host` took (every result, passing or not).
+    pub fn check(&self, host: &str, check: &'static str, took: Duration) {
+        let labels = vec![("host", host.to_owned()), ("check", check.to_owned())];
+        self.check_seconds
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+    }
+
     /// Counts one observation table received from `monitor` while leading.
     pub fn observation(&self, monitor: &str) {
         let labels = vec![("monitor", monitor.to_owned())];
@@ -106,6 +117,12 @@ impl Counters {
             "Check tables received from each monitor while this monitor led",
             self.observations.clone(),
         );
+        r.register_with_unit(
+            "check_duration",
+            "Time one check of a host took on this monitor, by host and check",
+            Unit::Seconds,
+            self.check_seconds.clone(),
+        );
     }
 }
 
@@ -121,6 +138,7 @@ mod tests {
         c.agent_call("db2", "ping", "unreachable", Duration::from_millis(500));
         c.agent_call("db2", "set_status", "not_sent", Duration::ZERO);
         c.observation("mon2");
+        c.check("db1", "mysql", Duration::from_millis(2));
         let mut r = Registry::with_prefix("mmm_monitor");
         c.register(&mut r);
         let text = mmm_daemon::metrics::text(&r).expect("renders");
@@ -130,6 +148,7 @@ mod tests {
         has(r#"mmm_monitor_agent_calls_total{host="db2",call="set_status",outcome="not_sent"} 1"#);
         has(r#"mmm_monitor_agent_call_duration_seconds_count{host="db1",call="set_status"} 2"#);
         has(r#"mmm_monitor_observations_received_total{monitor="mon2"} 1"#);
+        has(r#"mmm_monitor_check_duration_seconds_count{host="db1",check="mysql"} 1"#);
         assert!(
             !text.contains(r#"agent_call_duration_seconds_count{host="db2",call="set_status"}"#),
             "a call never sent has no duration:\n{text}"

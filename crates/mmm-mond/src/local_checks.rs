@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::checks::{CheckEvent, emit};
+use crate::counters::Counters;
 
 /// What this monitor currently sees.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,17 +104,20 @@ impl LocalChecks {
         });
     }
 
-    /// Consumes `events` until the channel closes, with the network verdicts of `network`.
+    /// Consumes `events` until the channel closes, with the network verdicts of `network`;
+    /// each check's duration goes to `counters`.
     pub fn spawn(
         mut self,
         mut events: mpsc::Receiver<CheckEvent>,
         mut network: watch::Receiver<bool>,
+        counters: Counters,
     ) -> JoinHandle<()> {
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     ev = events.recv() => match ev {
                         Some(ev) => {
+                            counters.check(&ev.host, ev.kind.as_str(), ev.took);
                             let ok = *network.borrow();
                             self.observe(&ev, ok);
                         }
@@ -155,6 +159,7 @@ mod tests {
             kind,
             line: line.into(),
             at: Timestamp::from_secs(s),
+            took: std::time::Duration::ZERO,
         };
         for k in CheckKind::ALL {
             lc.observe(&ev(k, "OK", 1), true);

@@ -391,7 +391,7 @@ impl Monitor {
         let (driver, switches) = Driver::new(w.driver_parts(stored), driver_rx);
         let driver = tokio::spawn(driver.run(stop_rx.clone()));
         let mut tasks = vec![
-            local_checks.spawn(checks.events, checks.network),
+            local_checks.spawn(checks.events, checks.network, w.counters.clone()),
             tokio::spawn(w.reporter(opts.partition).run(stop_rx)),
         ];
         tasks.extend(http_listener.map(|l| serve_http(l, w.tls.clone(), w.http_sources())));

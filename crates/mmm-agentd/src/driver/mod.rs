@@ -7,12 +7,15 @@
 //! steps), `reassert` runs every second and at startup.
 
 mod failsafe;
+mod observe;
 mod reassert;
 
 pub use failsafe::FailsafeParts;
 mod roles;
 mod status;
 mod timer;
+
+pub use observe::Replication;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -98,6 +101,10 @@ pub struct Snapshot {
     /// Seconds_Behind_Master as last read while holding a reader role or ONLINE without the writer role (`None`: no
     /// replication, NULL, or not read).
     pub lag: Option<u64>,
+    /// This server's replication as last read (`None`: not a slave, or not read).
+    pub replication: Option<Replication>,
+    /// The cluster's role IPs found on this host's interface at the last read (`None`: not read).
+    pub vips_present: Option<Vec<std::net::IpAddr>>,
     /// Until when the writer lease runs on failsafe grants (`None`: not in failsafe).
     pub failsafe_until: Option<Mono>,
     /// The failsafe promise that keeps this host from the writer role: to whom, until when.
@@ -122,6 +129,10 @@ pub struct Driver {
     observed_writable: Option<bool>,
     /// What [`Snapshot::lag`] reports.
     observed_lag: Option<u64>,
+    /// What [`Snapshot::replication`] reports.
+    observed_replication: Option<Replication>,
+    /// What [`Snapshot::vips_present`] reports.
+    observed_vips: Option<Vec<std::net::IpAddr>>,
     /// When the last catch-up attempt failed; re-tries wait a second after it.
     sync_failed_at: Option<Instant>,
     deny_pending: bool,
@@ -162,6 +173,8 @@ impl Driver {
             writer_synced: false,
             writable: None,
             lag: None,
+            replication: None,
+            vips_present: None,
             failsafe_until: None,
             promise: None,
         });
@@ -181,6 +194,8 @@ impl Driver {
             writer_synced: false,
             observed_writable: None,
             observed_lag: None,
+            observed_replication: None,
+            observed_vips: None,
             sync_failed_at: None,
             deny_pending: false,
             pending_removals: Vec::new(),
@@ -242,6 +257,8 @@ impl Driver {
                 .observed_writable
                 .filter(|_| self.held_writer().is_some()),
             lag: self.observed_lag,
+            replication: self.observed_replication.clone(),
+            vips_present: self.observed_vips.clone(),
             failsafe_until: self
                 .failsafe
                 .active_until()
@@ -286,7 +303,8 @@ impl Driver {
                     self.probe_timer().await;
                     let mut errors = Vec::new();
                     self.reassert(&mut errors).await;
-                    self.observe_lag().await;
+                    self.observe_replication().await;
+                    self.observe_vips().await;
                 }
             }
             self.publish();

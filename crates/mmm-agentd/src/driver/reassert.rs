@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use mmm_core::agent::plan::{bad_roles, reassert};
-use mmm_core::state::{HostState, RoleIp};
+use mmm_core::state::RoleIp;
 use mmm_proto::pb;
 use tonic::Status;
 
@@ -241,21 +241,5 @@ impl Driver {
             message: format!("OK: Removed {removed} roles"),
             removed,
         })
-    }
-
-    /// Reads replication lag for the HTTP `?max_lag=` checks while a reader role is held
-    /// (`/reader`) or the host is ONLINE without the writer role (`/replica`).
-    pub(super) async fn observe_lag(&mut self) {
-        let reader = self.desired.roles.iter().any(|r| !self.is_writer(r));
-        let replica = self.desired.state == HostState::Online
-            && !self.desired.roles.iter().any(|r| self.is_writer(r));
-        self.observed_lag = if reader || replica {
-            self.db.replication_lag().await.unwrap_or_else(|e| {
-                tracing::debug!(error = %e, "could not read replication lag");
-                None
-            })
-        } else {
-            None
-        };
     }
 }

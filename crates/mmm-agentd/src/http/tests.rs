@@ -14,6 +14,7 @@ async fn serve(snap: Snapshot) -> (SocketAddr, watch::Sender<Snapshot>) {
     let facts = Facts {
         host: "db1".into(),
         writer_role: Some("writer".into()),
+        ..Facts::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -8,12 +8,16 @@ use serde_json::{Value, json};
 use crate::driver::Snapshot;
 
 /// The parts of the configuration the endpoints need.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Facts {
     /// This host's name.
     pub host: String,
     /// `active_master_role`: the role that makes a host the writer.
     pub writer_role: Option<String>,
+    /// Every role IP of the cluster, so `/metrics` shows the absent ones too.
+    pub role_ips: Vec<std::net::IpAddr>,
+    /// The MySQL backend's catch-up and kill-round durations.
+    pub timings: crate::db::Timings,
 }
 
 impl Facts {
@@ -128,6 +132,7 @@ mod tests {
         Facts {
             host: "db1".into(),
             writer_role: Some("writer".into()),
+            ..Facts::default()
         }
     }
 

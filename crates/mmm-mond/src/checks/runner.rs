@@ -7,7 +7,7 @@
 //! keep their MySQL connection between calls ([`KeptConnection`]).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use mmm_core::checks::CheckKind;
@@ -34,6 +34,8 @@ pub struct CheckEvent {
     pub line: String,
     /// When the result was obtained (wall clock).
     pub at: Timestamp,
+    /// How long the check took.
+    pub took: Duration,
 }
 
 /// The monitor's checkers: which hosts, which checks, with which settings.
@@ -122,12 +124,14 @@ impl CheckRunner {
                 calls.push(async move {
                     let _permit = permits.acquire_owned().await.ok();
                     let mut kept = KeptConnection::default();
+                    let started = Instant::now();
                     let line = run_check(kind, target, kind.config(&checks), &mut kept).await;
                     CheckEvent {
                         host: target.host.clone(),
                         kind,
                         line,
                         at: now(),
+                        took: started.elapsed(),
                     }
                 });
             }
@@ -183,17 +187,20 @@ impl Worker {
                 // The self-check is gone; keep checking rather than go blind.
                 self.network = None;
             }
-            let line = {
+            let (line, took) = {
                 let Ok(_permit) = self.permits.acquire().await else {
                     return;
                 };
-                run_check(self.kind, &target, &config, &mut kept).await
+                let started = Instant::now();
+                let line = run_check(self.kind, &target, &config, &mut kept).await;
+                (line, started.elapsed())
             };
             let event = CheckEvent {
                 host: target.host.clone(),
                 kind: self.kind,
                 line,
                 at: now(),
+                took,
             };
             if self.results.send(event).await.is_err() {
                 return;

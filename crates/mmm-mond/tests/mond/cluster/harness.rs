@@ -161,6 +161,7 @@ impl MonCluster {
                             kind: k,
                             line,
                             at: now(),
+                            took: Duration::ZERO,
                         };
                         if tx.send(ev).await.is_err() {
                             return;
