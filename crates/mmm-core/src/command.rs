@@ -854,10 +854,7 @@ fn record_hook_verdict(
         return;
     };
     rel.hook = Some(verdict.clone());
-    let role = RoleIp {
-        role: config.active_master_role.clone().unwrap_or_default(),
-        ip: rel.ip,
-    };
+    let role = rel.role(config);
     let host = &rel.host;
     let output = if verdict.output.is_empty() {
         String::new()
@@ -891,14 +888,7 @@ fn prove_fenced(
         lines.push(LogLine::info(format!(
             "Host '{host}' cannot take writes any more ({proof}): role '{}' may move to \
              another host",
-            RoleIp {
-                role: config
-                    .active_master_role
-                    .as_deref()
-                    .unwrap_or("writer")
-                    .into(),
-                ip: rel.ip,
-            }
+            rel.role(config)
         )));
     }
 }

@@ -27,10 +27,7 @@ pub struct ShowView {
 /// it waits for — the proof that host cannot take writes, the pre-failover hook's verdict — or
 /// that the hook vetoed it.
 pub fn writer_held(rel: &crate::state::WriterRelease, config: &crate::config::Config) -> String {
-    let role = crate::state::RoleIp {
-        role: config.active_master_role.clone().unwrap_or_default(),
-        ip: rel.ip,
-    };
+    let role = rel.role(config);
     let head = format!(
         "Role '{role}' is held back since host '{}' lost it at epoch {}",
         rel.host, rel.epoch

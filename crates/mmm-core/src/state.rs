@@ -245,6 +245,17 @@ pub struct WriterRelease {
     pub hook: Option<HookVerdict>,
 }
 
+impl WriterRelease {
+    /// The role instance this release holds back: the active-master role of `config` with
+    /// the released IP, named the same way in logs, `show` and the hooks.
+    pub fn role(&self, config: &crate::config::Config) -> RoleIp {
+        RoleIp {
+            role: config.active_master_role.clone().unwrap_or_default(),
+            ip: self.ip,
+        }
+    }
+}
+
 /// A pre-failover hook's decision, recorded in the replicated state so it is made once per
 /// release whatever leader runs it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

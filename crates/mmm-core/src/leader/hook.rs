@@ -8,7 +8,7 @@
 use crate::config::{Config, HookDefault};
 use crate::decide::hook_due;
 use crate::log::LogLine;
-use crate::state::{HookVerdict, RoleIp, WriterRelease};
+use crate::state::{HookVerdict, WriterRelease};
 
 use super::Out;
 use super::io::{CallId, Effect, HookOutcome};
@@ -40,10 +40,7 @@ impl PreFailover {
         else {
             return;
         };
-        let role = RoleIp {
-            role: config.active_master_role.clone().unwrap_or_default(),
-            ip: rel.ip,
-        };
+        let role = rel.role(config);
         let id = out.call_id();
         self.in_flight = Some((id, rel.epoch));
         out.log(LogLine::info(format!(

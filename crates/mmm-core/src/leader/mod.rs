@@ -511,6 +511,7 @@ impl Leader {
         term.refresh_merged(&self.timing, now);
         self.next_proposal(now, out);
         self.fence(now, out);
+        self.run_post_change(now, out);
         self.begin_startup(now, out);
         self.push(now, out);
         self.step_aside(now, out);
@@ -547,6 +548,14 @@ impl Leader {
         term.fencing.tick(&round, now, out);
         let hooked = state.writer_release.as_ref().filter(|_| active);
         term.pre_failover.tick(hooked, &self.config, out);
+    }
+
+    /// Runs the post-change hook for the committed epochs it has not run for yet.
+    fn run_post_change(&mut self, now: Now, out: &mut Out) {
+        let state = current(&self.replica, &self.config, now);
+        let Some(term) = self.term.as_mut() else {
+            return;
+        };
         term.post_change
             .tick(&state, self.raft.term, &self.config, out);
     }
