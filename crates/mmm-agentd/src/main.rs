@@ -91,12 +91,6 @@ async fn start_http(
     let facts = http::Facts {
         host: me.name.clone(),
         writer_role: cfg.active_master_role.clone(),
-        role_ips: cfg
-            .roles
-            .iter()
-            .flat_map(|r| r.instances())
-            .filter_map(|r| r.ip)
-            .collect(),
         timings,
     };
     let server = http::bind(addr, tls.cloned(), facts, snap)

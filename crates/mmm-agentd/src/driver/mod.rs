@@ -103,8 +103,9 @@ pub struct Snapshot {
     pub lag: Option<u64>,
     /// This server's replication as last read (`None`: not a slave, or not read).
     pub replication: Option<Replication>,
-    /// The cluster's role IPs found on this host's interface at the last read (`None`: not read).
-    pub vips_present: Option<Vec<std::net::IpAddr>>,
+    /// Every role IP of the cluster with whether the last read found it on this host's
+    /// interface (`None`: not read), so `/metrics` shows the absent ones too.
+    pub vips_present: Option<Vec<(std::net::IpAddr, bool)>>,
     /// Until when the writer lease runs on failsafe grants (`None`: not in failsafe).
     pub failsafe_until: Option<Mono>,
     /// The failsafe promise that keeps this host from the writer role: to whom, until when.
@@ -132,7 +133,7 @@ pub struct Driver {
     /// What [`Snapshot::replication`] reports.
     observed_replication: Option<Replication>,
     /// What [`Snapshot::vips_present`] reports.
-    observed_vips: Option<Vec<std::net::IpAddr>>,
+    observed_vips: Option<Vec<(std::net::IpAddr, bool)>>,
     /// When the last catch-up attempt failed; re-tries wait a second after it.
     sync_failed_at: Option<Instant>,
     deny_pending: bool,

@@ -51,8 +51,8 @@ impl Driver {
         });
     }
 
-    /// Reads which of the cluster's role IPs are on the interface (`None` when it cannot be
-    /// read); a held writer lease that runs out meanwhile ends the read, and the driver's loop
+    /// Reads which of the cluster's role IPs are on the interface, each IP with whether it is
+    /// (`None` when the interface cannot be read); a held writer lease that runs out meanwhile ends the read, and the driver's loop
     /// then drops the role.
     pub(super) async fn observe_vips(&mut self) {
         let Some(read) = self.guarded(self.vips.addresses()).await else {
@@ -63,8 +63,8 @@ impl Driver {
                 self.configured
                     .iter()
                     .filter_map(|r| r.ip)
-                    .filter(|ip| present.contains(ip))
-                    .collect::<Vec<IpAddr>>(),
+                    .map(|ip| (ip, present.contains(&ip)))
+                    .collect::<Vec<(IpAddr, bool)>>(),
             ),
             Err(e) => {
                 tracing::debug!(error = %e, "could not read the interface's addresses");

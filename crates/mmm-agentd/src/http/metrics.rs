@@ -82,7 +82,7 @@ pub fn render(facts: &Facts, snap: &Snapshot, now: Mono) -> Result<String, std::
             .map_or(0.0, |until| now.until(until).as_secs_f64()),
     );
     replication(&mut r, snap);
-    vips(&mut r, facts, snap);
+    vips(&mut r, snap);
     durations(&mut r, &facts.timings);
     text(&r)
 }
@@ -115,15 +115,15 @@ fn replication(r: &mut Registry, snap: &Snapshot) {
 }
 
 /// 1 or 0 for every role IP of the cluster: on this host's interface at the last read or not.
-fn vips(r: &mut Registry, facts: &Facts, snap: &Snapshot) {
+fn vips(r: &mut Registry, snap: &Snapshot) {
     let Some(present) = &snap.vips_present else {
         return;
     };
     let family = GaugeFamily::default();
-    for ip in &facts.role_ips {
+    for (ip, on) in present {
         family
             .get_or_create(&vec![("ip", ip.to_string())])
-            .set(i64::from(present.contains(ip)));
+            .set(i64::from(*on));
     }
     r.register(
         "vip_present",
@@ -209,17 +209,14 @@ mod tests {
                 io_running: true,
                 sql_running: false,
             }),
-            vips_present: Some(vec!["10.213.7.100".parse().unwrap()]),
+            vips_present: Some(vec![
+                ("10.213.7.100".parse().unwrap(), true),
+                ("10.213.7.101".parse().unwrap(), false),
+            ]),
             failsafe_until: Some(now.plus(Duration::from_millis(2_500))),
             ..Snapshot::default()
         };
-        let facts = Facts {
-            role_ips: vec![
-                "10.213.7.100".parse().unwrap(),
-                "10.213.7.101".parse().unwrap(),
-            ],
-            ..Facts::default()
-        };
+        let facts = Facts::default();
         facts.timings.catch_up.observe(0.3);
         facts.timings.kill_round.observe(0.01);
         facts.timings.kill_round.observe(0.02);

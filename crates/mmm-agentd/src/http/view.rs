@@ -14,8 +14,6 @@ pub struct Facts {
     pub host: String,
     /// `active_master_role`: the role that makes a host the writer.
     pub writer_role: Option<String>,
-    /// Every role IP of the cluster, so `/metrics` shows the absent ones too.
-    pub role_ips: Vec<std::net::IpAddr>,
     /// The MySQL backend's catch-up and kill-round durations.
     pub timings: crate::db::Timings,
 }

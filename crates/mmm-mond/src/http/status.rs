@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mmm_core::checks::CheckKind;
 use mmm_core::config::Config;
-use mmm_core::state::{ClusterState, HostState};
+use mmm_core::state::ClusterState;
 use mmm_core::time::Timestamp;
 use serde_json::{Value, json};
 
@@ -103,19 +103,10 @@ fn hosts(snap: &Snapshot, config: &Config) -> Vec<Value> {
         .hosts
         .iter()
         .map(|h| {
-            let status = snap.cluster.as_ref().and_then(|c| c.host(&h.name));
-            let mut roles: Vec<String> = status.map_or_else(Vec::new, |s| {
-                s.roles.iter().map(ToString::to_string).collect()
-            });
-            roles.sort();
-            json!({
-                "name": h.name,
-                "ip": h.ip.to_string(),
-                "mode": h.mode.as_str(),
-                "state": status.map_or(HostState::Unknown, |s| s.state).as_str(),
-                "roles": roles,
-                "agent_down": status.is_some_and(|s| s.agent_down),
-            })
+            let mut fields = super::view::host_status(snap, &h.name);
+            fields.insert("ip".into(), json!(h.ip.to_string()));
+            fields.insert("mode".into(), json!(h.mode.as_str()));
+            Value::Object(fields)
         })
         .collect()
 }

@@ -101,11 +101,30 @@ fn members(m: &crate::raft::Metrics, name: impl Fn(u64) -> String) -> Vec<Member
         .collect()
 }
 
+/// What the replicated state says of host `name`: state, roles (sorted), agent reachability
+/// and flapping; one rendering for `/health` and the status page.
+pub(super) fn host_status(snap: &Snapshot, name: &str) -> serde_json::Map<String, Value> {
+    let status = snap.cluster.as_ref().and_then(|c| c.host(name));
+    let mut roles: Vec<String> = status.map_or_else(Vec::new, |h| {
+        h.roles.iter().map(ToString::to_string).collect()
+    });
+    roles.sort();
+    let mut fields = serde_json::Map::new();
+    fields.insert("name".into(), json!(name));
+    fields.insert(
+        "state".into(),
+        json!(status.map_or(HostState::Unknown, |h| h.state).as_str()),
+    );
+    fields.insert("roles".into(), json!(roles));
+    fields.insert(
+        "agent_down".into(),
+        json!(status.is_some_and(|h| h.agent_down)),
+    );
+    fields.insert("flapping".into(), json!(status.is_some_and(|h| h.flapping)));
+    fields
+}
+
 fn host_json(snap: &Snapshot, name: &str) -> Value {
-    let status = snap
-        .cluster
-        .as_ref()
-        .and_then(|c| c.hosts.iter().find(|h| h.name == name));
     let checks: serde_json::Map<String, Value> = CheckKind::ALL
         .iter()
         .filter_map(|k| {
@@ -116,14 +135,9 @@ fn host_json(snap: &Snapshot, name: &str) -> Value {
             ))
         })
         .collect();
-    json!({
-        "name": name,
-        "state": status.map_or(HostState::Unknown, |h| h.state).as_str(),
-        "roles": status.map_or_else(Vec::new, |h| h.roles.iter().map(ToString::to_string).collect()),
-        "agent_down": status.is_some_and(|h| h.agent_down),
-        "flapping": status.is_some_and(|h| h.flapping),
-        "checks": checks,
-    })
+    let mut fields = host_status(snap, name);
+    fields.insert("checks".into(), Value::Object(checks));
+    Value::Object(fields)
 }
 
 /// This monitor's Raft position: role, term, leader, log and applied index, quorum age.
