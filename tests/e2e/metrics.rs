@@ -113,6 +113,9 @@ fn metrics_and_health_endpoints_follow_a_writer_failover() {
             Some(0.0),
             "{m}"
         );
+        let moves = |cause: &str| format!(r#"mmm_monitor_writer_moves_total{{cause="{cause}"}}"#);
+        assert_eq!(value(&body, &moves("failover")), Some(1.0), "{m}: {body}");
+        assert_eq!(value(&body, &moves("switchover")), Some(0.0), "{m}: {body}");
         let timed = r#"mmm_monitor_check_duration_seconds_count{host="db1",check="mysql"}"#;
         assert!(
             value(&body, timed).is_some_and(|n| n >= 1.0),

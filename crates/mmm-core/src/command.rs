@@ -806,7 +806,30 @@ fn assign_role(state: &mut ClusterState, r: RoleIp, from: Option<&str>, to: &str
         h.roles.sort();
     }
     if writer {
+        count_writer_move(state, to);
         state.writer_release = None;
+    }
+}
+
+/// Counts a handoff of the active-master role: assigned to `to` while released from another
+/// host (a re-grant to the same host, or a first assignment, is no move). It is a failover
+/// when its checks took the role from the old host, or the old host is in a failed state
+/// now (an operator may have chosen the destination of a failover).
+fn count_writer_move(state: &mut ClusterState, to: &str) {
+    let Some(rel) = state.writer_release.as_ref() else {
+        return;
+    };
+    if rel.host == to {
+        return;
+    }
+    let failed = matches!(
+        state.state_of(&rel.host),
+        Some(HostState::HardOffline | HostState::ReplicationFail | HostState::ReplicationDelay)
+    );
+    if rel.failover || failed {
+        state.writer_moves.failover += 1;
+    } else {
+        state.writer_moves.switchover += 1;
     }
 }
 

@@ -337,6 +337,19 @@ pub struct ClusterState {
     /// How far the post-change hook has come; `None` until a leader first finds one
     /// configured (it then starts after the epoch it found, not with the whole past).
     pub post_change: Option<PostChangeCursor>,
+    /// How often the active-master role reached another host, by cause, since the cluster
+    /// was created (replicated, so every monitor reports the same counts).
+    pub writer_moves: WriterMoves,
+}
+
+/// Handoffs of the active-master role to a host other than the one it was released from,
+/// counted when the role is assigned there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WriterMoves {
+    /// The role left a host that failed (its checks took it).
+    pub failover: u64,
+    /// An operator (`move_role`, `set_ip`) or `prefer` moved it from a working host.
+    pub switchover: u64,
 }
 
 /// The post-change hook's progress through the epochs, replicated so that each epoch's run is
@@ -374,6 +387,7 @@ impl ClusterState {
             writer_release: None,
             started: false,
             post_change: None,
+            writer_moves: WriterMoves::default(),
         }
     }
 
@@ -389,6 +403,7 @@ impl ClusterState {
             writer_release: self.writer_release.clone(),
             started: self.started,
             post_change: self.post_change,
+            writer_moves: self.writer_moves,
         }
     }
 

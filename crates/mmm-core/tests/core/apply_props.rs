@@ -119,6 +119,8 @@ proptest! {
             let before_json = serde_json::to_string(&st).expect("json");
             let before_proj = projection(&st);
             let before_epoch = st.epoch;
+            let before_moves = st.writer_moves;
+            let writer_from = st.writer_release.as_ref().map(|r| r.host.clone());
             match apply(&mut st, &cmd, &config) {
                 Err(_) => {
                     prop_assert_eq!(serde_json::to_string(&st).expect("json"), before_json);
@@ -130,6 +132,16 @@ proptest! {
                     let changed = projection(&st) != before_proj;
                     prop_assert_eq!(changed, a.changed);
                     prop_assert_eq!(st.epoch, before_epoch + u64::from(changed));
+                    let moved = (st.writer_moves.failover + st.writer_moves.switchover)
+                        - (before_moves.failover + before_moves.switchover);
+                    let handed_off = matches!(
+                        &cmd.change,
+                        Change::AssignRole { role, to, .. }
+                            if role == "writer" && writer_from.as_ref().is_some_and(|f| f != to)
+                    );
+                    prop_assert!(st.writer_moves.failover >= before_moves.failover);
+                    prop_assert!(st.writer_moves.switchover >= before_moves.switchover);
+                    prop_assert_eq!(moved, u64::from(handed_off), "{:?}", cmd.change);
                     // Roles only ever sit on configured hosts allowed to hold them.
                     for h in &st.hosts {
                         for r in &h.roles {
@@ -145,6 +157,76 @@ proptest! {
         }
         if std::env::var_os("MMM_PROP_STATS").is_some() { eprintln!("applied {applied}"); }
     }
+}
+
+/// The writer's handoffs are counted by cause: a failed host's role is a failover, an
+/// operator's move from a working host a switchover, a re-grant to the same host nothing.
+#[test]
+fn writer_moves_are_counted_by_cause() {
+    let config = fixtures::lab(true);
+    let now = Timestamp::from_secs(1_000);
+    let mut st = ClusterState::new(&config, now);
+    let ip: IpAddr = IPS[0].parse().expect("ip");
+    for h in ["db1", "db2"] {
+        st.host_mut(h).expect("host").state = HostState::Online;
+    }
+    st.host_mut("db1")
+        .expect("db1")
+        .roles
+        .push(RoleIp::new("writer", ip));
+    let run = |st: &mut ClusterState, change: Change| {
+        let cmd = Command {
+            at: now,
+            change,
+            lines: Vec::new(),
+        };
+        apply(st, &cmd, &config).expect("applies");
+    };
+    let assign = |to: &str| Change::AssignRole {
+        role: "writer".into(),
+        ip: Some(ip),
+        from: None,
+        to: to.into(),
+    };
+    let release = |host: &str, target: Option<&str>| Change::ReleaseWriter {
+        host: host.into(),
+        ip: Some(ip),
+        target: target.map(str::to_string),
+    };
+    // A lease re-grant to the same host is no move.
+    run(&mut st, release("db1", Some("db1")));
+    run(&mut st, assign("db1"));
+    assert_eq!(
+        (st.writer_moves.failover, st.writer_moves.switchover),
+        (0, 0)
+    );
+    // move_role writer db2: a switchover.
+    run(&mut st, release("db1", Some("db2")));
+    run(&mut st, assign("db2"));
+    assert_eq!(
+        (st.writer_moves.failover, st.writer_moves.switchover),
+        (0, 1)
+    );
+    // db2 fails: a failover, also when an operator chose where the role goes meanwhile.
+    run(&mut st, release("db2", None));
+    run(
+        &mut st,
+        Change::SetState {
+            host: "db2".into(),
+            from: HostState::Online,
+            to: HostState::HardOffline,
+            clear_roles: true,
+            clear_flapping: false,
+            last_uptime_ms: None,
+        },
+    );
+    run(&mut st, Change::RetargetWriter { to: "db1".into() });
+    run(&mut st, assign("db1"));
+    assert_eq!(
+        (st.writer_moves.failover, st.writer_moves.switchover),
+        (1, 1)
+    );
+    assert!(st.writer_release.is_none());
 }
 
 const WORDS: [&str; 20] = [

@@ -5,7 +5,9 @@
 
 use mmm_core::checks::CheckKind;
 use mmm_core::state::{ClusterState, HostState};
-use mmm_daemon::metrics::{GaugeFamily, gauge, seconds, text};
+use mmm_daemon::metrics::{GaugeFamily, Labels, gauge, seconds, text};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use super::view::Snapshot;
@@ -178,6 +180,25 @@ fn hooks(r: &mut Registry, c: &ClusterState) {
     }
 }
 
+/// The writer's handoffs by cause, from the replicated counts, so every monitor reports the
+/// same totals and a new leader continues them.
+fn writer_moves(r: &mut Registry, c: &ClusterState) {
+    let f: Family<Labels, Counter> = Family::default();
+    let moves = c.writer_moves;
+    for (cause, n) in [
+        ("failover", moves.failover),
+        ("switchover", moves.switchover),
+    ] {
+        f.get_or_create(&vec![("cause", cause.to_owned())])
+            .inc_by(n);
+    }
+    r.register(
+        "writer_moves",
+        "Handoffs of the writer role to another host, by cause (failover: its host failed; switchover: move_role, set_ip or prefer)",
+        f,
+    );
+}
+
 /// The exposition text for `snap`, with the driver's `counters`.
 pub fn render(snap: &Snapshot, counters: &Counters) -> Result<String, std::fmt::Error> {
     let mut r = Registry::with_prefix("mmm_monitor");
@@ -203,6 +224,7 @@ pub fn render(snap: &Snapshot, counters: &Counters) -> Result<String, std::fmt::
             i64::from(c.writer_release.is_some()),
         );
         hooks(&mut r, c);
+        writer_moves(&mut r, c);
     }
     text(&r)
 }

@@ -33,6 +33,7 @@ fn leader_snapshot() -> Snapshot {
     cluster.hosts[0].roles = vec![RoleIp::new("writer", "10.213.7.100".parse().unwrap())];
     cluster.hosts[1].state = HostState::HardOffline;
     cluster.hosts[1].agent_down = true;
+    cluster.writer_moves.failover = 2;
     let mut local = LocalView::default();
     for kind in CheckKind::ALL {
         local.table.record("db1", kind, true, "OK", at);
@@ -88,6 +89,8 @@ fn metrics_show_states_roles_raft_and_checks() {
     has(r#"mmm_monitor_mode{mode="ACTIVE"} 1"#);
     has("mmm_monitor_writer_release_pending 0");
     has("mmm_monitor_pre_failover_vetoed 0");
+    has(r#"mmm_monitor_writer_moves_total{cause="failover"} 2"#);
+    has(r#"mmm_monitor_writer_moves_total{cause="switchover"} 0"#);
     assert!(
         series(&text, "mmm_monitor_post_change_backlog_epochs").is_empty(),
         "no post-change hook, no backlog: {text}"
