@@ -361,6 +361,22 @@ fn renewal_on(events: &[Event], host: &str, after: Micros, lease_ms: u64) -> Opt
     })
 }
 
+/// The last moment (a probe's middle, not before `after`) at which monitor `m` still said it
+/// did not lead: a leader knows it leads as soon as it does, so `m` pushed nothing as leader
+/// before this.
+pub fn not_leading_until(events: &[Event], after: Micros, m: &str) -> Micros {
+    let mut until = after;
+    for e in events.iter().filter(|e| e.host == m && e.start() >= after) {
+        if let What::Monitor { leader, .. } = &e.what {
+            if leader == m {
+                break;
+            }
+            until = until.max(e.mid());
+        }
+    }
+    until
+}
+
 /// When a monitor first reported a leader other than `old` in a probe started after `after`
 /// (earliest over the monitors), with that leader.
 pub fn new_leader(events: &[Event], after: Micros, old: &str) -> Option<(Micros, String)> {

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::events::{Event, Micros, ms};
-use crate::measure::{Milestone, failed_writes, lease_renewal, longest_ack_gap, new_leader};
+use crate::measure::{
+    Milestone, failed_writes, lease_renewal, longest_ack_gap, new_leader, not_leading_until,
+};
 use crate::recorder::Recorder;
 use crate::report::RunResult;
 use crate::rig::{Rig, Writer};
@@ -61,8 +63,13 @@ struct Kill<'a> {
 
 fn measure(rig: &Rig, events: &[Event], k: &Kill<'_>, w: &Writer, n: usize) -> RunResult {
     let (at, end) = (k.at, k.end);
-    let push = lease_renewal(events, at, k.lease_ms);
     let elected = new_leader(events, at, k.leader);
+    // The old leader's last statuses may still land just after the kill: only a renewal after
+    // the new leader knew it led is its push.
+    let since = elected
+        .as_ref()
+        .map_or(at, |(_, new)| not_leading_until(events, at, new));
+    let push = lease_renewal(events, since, k.lease_ms);
     let writer_after = last_writer(rig, events, &w.host);
     let mut r = RunResult {
         run: n,

@@ -257,6 +257,23 @@ fn the_new_leaders_first_push_is_seen_in_the_agents_leases() {
     assert_eq!(leader, "mon2");
     assert!((1460 * MS..=1510 * MS).contains(&elected), "{elected}");
     assert_eq!(lease_renewal(&e, 1700 * MS, 2000), None);
+    let since = not_leading_until(&e, 1000 * MS, "mon2");
+    assert!((1400 * MS..1500 * MS).contains(&since), "{since}");
+    assert_eq!(
+        lease_renewal(&e, since, 2000).map(|r| r.1),
+        Some("db3".into())
+    );
+    // The old leader's last status, seen only after the kill, is no push of the new one.
+    let mut late = e.clone();
+    late.retain(|ev| !(ev.host == "db1" && (1010 * MS..1100 * MS).contains(&ev.at)));
+    late.push(agent(1100 * MS, "db1", 1950));
+    sort(&mut late);
+    assert!(lease_renewal(&late, 1000 * MS, 2000).is_some_and(|(t, _)| t < 1100 * MS));
+    let since = not_leading_until(&late, 1000 * MS, "mon2");
+    assert_eq!(
+        lease_renewal(&late, since, 2000).map(|r| r.1),
+        Some("db3".into())
+    );
 }
 
 #[test]

@@ -28,6 +28,7 @@ pub struct Counters {
     call_seconds: Histograms,
     observations: Family<Labels, Counter>,
     check_seconds: Histograms,
+    leader_gone: Counter,
 }
 
 impl Default for Counters {
@@ -37,6 +38,7 @@ impl Default for Counters {
             call_seconds: Family::new_with_constructor(call_histogram),
             observations: Family::default(),
             check_seconds: Family::new_with_constructor(call_histogram),
+            leader_gone: Counter::default(),
         }
     }
 }
@@ -99,6 +101,16 @@ impl Counters {
         self.observations.get_or_create(&labels).inc();
     }
 
+    /// Counts an election this monitor started because the leader's process was gone.
+    pub fn leader_gone_campaign(&self) {
+        self.leader_gone.inc();
+    }
+
+    /// How many elections this monitor started because the leader's process was gone.
+    pub fn leader_gone_campaigns(&self) -> u64 {
+        self.leader_gone.get()
+    }
+
     /// Adds the counters to a scrape's registry (they stay shared with the driver).
     pub fn register(&self, r: &mut Registry) {
         r.register(
@@ -122,6 +134,11 @@ impl Counters {
             "Time one check of a host took on this monitor, by host and check",
             Unit::Seconds,
             self.check_seconds.clone(),
+        );
+        r.register(
+            "raft_leader_gone_campaigns",
+            "Elections this monitor started as soon as the leader's lease allowed, because the leader monitor refused connections",
+            self.leader_gone.clone(),
         );
     }
 }

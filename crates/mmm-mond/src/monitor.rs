@@ -25,7 +25,7 @@ use crate::driver::{Driver, DriverHandle, DriverParts};
 use crate::local_checks::{LocalChecks, LocalView};
 use crate::machine::MonitorState;
 use crate::observations::{Inbox, Vocabulary};
-use crate::raft::{BasicNode, NodeConfig, Partition, RaftNode};
+use crate::raft::{BasicNode, LeaderGone, NodeConfig, Partition, RaftNode};
 use crate::reporter::Reporter;
 use crate::tls::Tls;
 
@@ -119,6 +119,7 @@ pub struct Monitor {
     network: Option<NetworkHandle>,
     runner: Option<CheckRunnerHandle>,
     tls: Option<Tls>,
+    counters: crate::counters::Counters,
 }
 
 /// The monitor node `this` (or the configured/only one) of `config`.
@@ -363,6 +364,11 @@ impl Monitor {
         let node_cfg = node_config(&config, &this, &opts, tls.clone());
         let voters = config.monitor_nodes.len();
         let (max, propose) = (node_cfg.election_timeout_max, node_cfg.propose_timeout);
+        let gone_timing = crate::raft::LeaderGoneTiming {
+            heartbeat: node_cfg.heartbeat_interval,
+            leader_lease: max,
+            probe_timeout: node_cfg.connect_timeout.min(node_cfg.heartbeat_interval),
+        };
         let timing = Timing::new(&config, voters, max, propose);
         let clients = AgentClients::new(&config, timing.agent_timeout, tls.as_ref())?;
         let control_listener = bind_control(&this).await?;
@@ -390,13 +396,20 @@ impl Monitor {
         };
         let (driver, switches) = Driver::new(w.driver_parts(stored), driver_rx);
         let driver = tokio::spawn(driver.run(stop_rx.clone()));
+        let (elect, counters) = (switches.clone(), w.counters.clone());
+        let hooks = crate::raft::LeaderGoneHooks {
+            elections_on: Box::new(move || elect.borrow().elect),
+            on_campaign: Box::new(move || counters.leader_gone_campaign()),
+        };
+        let gone = LeaderGone::new(w.node.clone(), gone_timing, hooks);
         let mut tasks = vec![
             local_checks.spawn(checks.events, checks.network, w.counters.clone()),
+            tokio::spawn(gone.run(stop_rx.clone())),
             tokio::spawn(w.reporter(opts.partition).run(stop_rx)),
         ];
         tasks.extend(http_listener.map(|l| serve_http(l, w.tls.clone(), w.http_sources())));
         let (control_stop, control) = serve_control(control_listener, w.tls.clone(), w.control());
-        let (node, tls) = (w.node, w.tls);
+        let (node, tls, counters) = (w.node, w.tls, w.counters);
         Ok(Monitor {
             node,
             switches,
@@ -408,6 +421,7 @@ impl Monitor {
             network: checks.network_handle,
             runner: checks.runner,
             tls,
+            counters,
         })
     }
 
@@ -419,6 +433,11 @@ impl Monitor {
     /// The monitor's TLS settings (to reload them on SIGHUP), `None` for plain sockets.
     pub fn tls(&self) -> Option<Tls> {
         self.tls.clone()
+    }
+
+    /// What this monitor counted (the numbers `/metrics` shows).
+    pub fn counters(&self) -> &crate::counters::Counters {
+        &self.counters
     }
 
     /// Raft's heartbeat and election switches as the driver loop last set them.

@@ -25,10 +25,11 @@ pub const CLASSIC_MONITOR_NAME: &str = "monitor";
 pub const DEFAULT_MAX_KILL_RETRIES: u32 = 10;
 /// Default `catchup_timeout` (extension).
 pub const DEFAULT_CATCHUP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Upper bound of the monitors' randomized Raft election timeout. A leader stops deciding and
+/// Upper bound of the monitors' randomized Raft election timeout, and the leader lease during
+/// which openraft's voters refuse votes after a heartbeat. A leader stops deciding and
 /// pushing once its quorum has not acknowledged it for this long, so `lease_margin` must be at
 /// least this (checked at load).
-pub const ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(600);
+pub const ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(350);
 
 impl Default for CheckConfig {
     /// Check every 5 s, fail after 10 s, 2 s timeout, restart_after 10000, max_backlog 60.

@@ -48,7 +48,7 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    /// A config with heartbeat 100 ms, election timeout 300–600 ms and snapshots every 1000 entries.
+    /// A config with heartbeat 100 ms, election timeout 200–350 ms and snapshots every 1000 entries.
     pub fn new(
         id: NodeId,
         data_dir: impl Into<PathBuf>,
@@ -62,7 +62,7 @@ impl NodeConfig {
             peers,
             bootstrap: true,
             heartbeat_interval: Duration::from_millis(100),
-            election_timeout_min: Duration::from_millis(300),
+            election_timeout_min: Duration::from_millis(200),
             election_timeout_max: mmm_core::config::ELECTION_TIMEOUT_MAX,
             connect_timeout: Duration::from_millis(500),
             propose_timeout: Duration::from_secs(3),
@@ -102,7 +102,7 @@ mod tests {
         let mut c = NodeConfig::new(1, "/nonexistent", addr, BTreeMap::new());
         let rc = c.raft_config();
         assert!(rc.is_ok(), "{rc:?}");
-        c.election_timeout_min = Duration::from_millis(700);
+        c.election_timeout_min = Duration::from_millis(400);
         assert!(c.raft_config().is_err(), "min above max must be rejected");
         c.election_timeout_min = Duration::from_millis(50);
         assert!(

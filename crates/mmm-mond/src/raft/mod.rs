@@ -22,6 +22,7 @@
 
 mod config;
 mod error;
+mod leader_gone;
 mod network;
 mod node;
 mod store;
@@ -29,6 +30,9 @@ mod types;
 
 pub use config::NodeConfig;
 pub use error::{MembershipError, ProposeError, StartError};
+pub use leader_gone::{
+    LeaderGone, LeaderGoneHooks, LeaderGoneTiming, Silent, campaign_after, silent_leader,
+};
 pub use network::{
     CodecError, NetworkFactory, ObservationsHandler, Partition, PeerContact, PeerHealth,
     PeerNetwork, TransportError,

@@ -125,12 +125,12 @@ fn lease_directives_and_their_consistency() {
              or agents lose their lease between two status updates"
         ),
     );
-    let text = with_base("<monitor>\nlease_margin 0.5\n</monitor>\n");
-    let at = line_of(&text, "lease_margin 0.5");
+    let text = with_base("<monitor>\nlease_margin 0.3\n</monitor>\n");
+    let at = line_of(&text, "lease_margin 0.3");
     assert_single_error(
         load_text(&text, Program::Monitor),
         &format!(
-            "test.conf:{at}: 'monitor->lease_margin' (0.5s) must be at least the monitors' election timeout (0.6s): \
+            "test.conf:{at}: 'monitor->lease_margin' (0.3s) must be at least the monitors' election timeout (0.35s): \
              a deposed leader may renew leases for that long"
         ),
     );

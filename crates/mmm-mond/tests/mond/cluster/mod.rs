@@ -124,6 +124,16 @@ fn killed_leader_is_replaced_and_statuses_flow_within_a_second() {
         println!(
             "leader {old} killed; new leader {new_leader} pushed its first status after {elapsed:?}"
         );
+        // A follower found the leader's port refusing connections and stood for election as
+        // soon as the leader lease allowed.
+        let early: u64 = (1..=3)
+            .filter(|id| *id != old)
+            .map(|id| c.monitor(id).counters().leader_gone_campaigns())
+            .sum();
+        assert!(
+            early >= 1,
+            "no follower campaigned early after the leader died"
+        );
         assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
         // The new leader demoted nothing: db1 still holds the writer.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -240,9 +250,10 @@ fn partitioned_minority_leader_changes_nothing_and_stops_renewing() {
         };
         tokio::time::sleep(Duration::from_millis(1500)).await;
 
-        // Nothing the old leader sent after it lost its quorum (quorum_age 0.6 s plus the
-        // call bound) was accepted, and its state did not change.
-        let cutoff = t_iso + Duration::from_millis(600 + 500 + 200);
+        // Nothing the old leader sent after it lost its quorum (quorum_age, Raft's election
+        // timeout bound, plus the call bound) was accepted, and its state did not change.
+        let cutoff =
+            t_iso + mmm_core::config::ELECTION_TIMEOUT_MAX + Duration::from_millis(500 + 200);
         for a in c.agents.values() {
             for call in a.calls() {
                 if call.leader_id == old && call.at > cutoff {
@@ -255,6 +266,14 @@ fn partitioned_minority_leader_changes_nothing_and_stops_renewing() {
             }
         }
         assert_eq!(c.monitor(old).node().with_state(|m| m.epoch()), old_epoch);
+        // A cut-off leader still accepts connections: Raft's own timeout elected the new one.
+        for id in 1..=3 {
+            assert_eq!(
+                c.monitor(id).counters().leader_gone_campaigns(),
+                0,
+                "monitor {id}"
+            );
+        }
         let r = c
             .command(new, &["set_offline", "db3"])
             .await
