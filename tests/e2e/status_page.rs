@@ -90,6 +90,14 @@ fn assert_first_view(c: &Cluster, seen: &Seen, monitor: &str) {
         "{}",
         seen.monitors
     );
+    if leader != monitor {
+        let heard = row(&seen.monitors, leader.as_str());
+        assert!(
+            heard.contains("reachable (last contact") && !heard.contains("unreachable"),
+            "the leader's heartbeats reach this monitor: {}",
+            seen.monitors
+        );
+    }
     assert!(!seen.history.is_empty(), "{seen:#?}");
     assert!(seen.banner.is_none(), "{seen:#?}");
 }

@@ -19,12 +19,17 @@ use crate::raft::PeerContact;
 /// of the quorum-freshness window.
 const STALE_WINDOWS: u32 = 3;
 
+/// How old the last contact with a member may be for it to count as reachable.
+pub fn stale_after(quorum_age: Duration) -> Duration {
+    (quorum_age * STALE_WINDOWS).max(Duration::from_secs(1))
+}
+
 /// The reply of `ClusterStatus` from this monitor.
 pub fn local_view(s: &ControlService) -> pb::ClusterStatusReply {
     let m = s.metrics.borrow().clone();
     let membership = m.membership_config.membership();
     let voters: Vec<u64> = membership.voter_ids().collect();
-    let stale = (s.timing.quorum_age * STALE_WINDOWS).max(Duration::from_secs(1));
+    let stale = stale_after(s.timing.quorum_age);
     let members = membership
         .nodes()
         .map(|(id, n)| {
@@ -45,7 +50,8 @@ pub fn local_view(s: &ControlService) -> pb::ClusterStatusReply {
                     ),
                 voter: voters.contains(id),
                 matched: crate::raft::matched_index(&m, *id),
-                reachability: reachability(*id == s.me, &contact, stale).to_owned(),
+                reachability: reachability(*id == s.me, expects_contact(&m, *id), &contact, stale)
+                    .to_owned(),
                 last_contact_ms: contact.last_contact.map(millis),
                 error: contact.failing.map(|(_, why)| why).unwrap_or_default(),
             }
@@ -105,12 +111,26 @@ fn is_voter(s: &ControlService, id: u64) -> bool {
         .any(|v| v == id)
 }
 
-fn millis(d: Duration) -> u64 {
+/// Milliseconds of `d`, saturating.
+pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// "self", "reachable", "unreachable" or "unknown" (see control.proto's `MemberView`).
-fn reachability(is_self: bool, contact: &PeerContact, stale: Duration) -> &'static str {
+/// Whether this node (metrics `m`) exchanges Raft messages with member `id` all the time: a
+/// leader with every member, a follower only with its leader.
+pub fn expects_contact(m: &crate::raft::Metrics, id: u64) -> bool {
+    m.state == openraft::ServerState::Leader || m.current_leader == Some(id)
+}
+
+/// "self", "reachable", "unreachable" or "unknown" (see control.proto's `MemberView`). A
+/// member this node does not expect to hear from (`expects` false: a follower and another
+/// follower) is "unknown" once its last contact is old, unless sending to it fails.
+pub fn reachability(
+    is_self: bool,
+    expects: bool,
+    contact: &PeerContact,
+    stale: Duration,
+) -> &'static str {
     if is_self {
         return "self";
     }
@@ -119,8 +139,8 @@ fn reachability(is_self: bool, contact: &PeerContact, stale: Duration) -> &'stat
     }
     match contact.last_contact {
         Some(ago) if ago <= stale => "reachable",
-        Some(_) => "unreachable",
-        None => "unknown",
+        Some(_) if expects => "unreachable",
+        _ => "unknown",
     }
 }
 
@@ -135,19 +155,21 @@ mod tests {
             last_contact: last.map(Duration::from_millis),
             failing: failing.then(|| (Duration::from_secs(1), "connection refused".to_owned())),
         };
-        assert_eq!(reachability(true, &contact(None, true), stale), "self");
-        assert_eq!(
-            reachability(false, &contact(Some(100), false), stale),
-            "reachable"
-        );
-        assert_eq!(
-            reachability(false, &contact(Some(100), true), stale),
-            "unreachable"
-        );
-        assert_eq!(
-            reachability(false, &contact(Some(5000), false), stale),
-            "unreachable"
-        );
-        assert_eq!(reachability(false, &contact(None, false), stale), "unknown");
+        for expects in [true, false] {
+            let r = |last, failing| reachability(false, expects, &contact(last, failing), stale);
+            assert_eq!(
+                reachability(true, expects, &contact(None, true), stale),
+                "self"
+            );
+            assert_eq!(r(Some(100), false), "reachable");
+            assert_eq!(r(Some(100), true), "unreachable");
+            assert_eq!(r(None, true), "unreachable");
+            assert_eq!(r(None, false), "unknown");
+        }
+        // Silence is a failure only from a member that should be talking: a follower hears
+        // the leader all the time, another follower never.
+        let old = contact(Some(5000), false);
+        assert_eq!(reachability(false, true, &old, stale), "unreachable");
+        assert_eq!(reachability(false, false, &old, stale), "unknown");
     }
 }

@@ -333,6 +333,8 @@ impl Wiring {
             state: self.node.state_reader(),
             local: self.local.clone(),
             counters: self.counters.clone(),
+            health: self.node.peer_health(),
+            stale_after: crate::cluster_status::stale_after(self.timing.quorum_age),
         }
     }
 

@@ -38,6 +38,10 @@ pub struct Sources {
     pub local: watch::Receiver<LocalView>,
     /// The driver's counters (agent calls, observations received).
     pub counters: crate::counters::Counters,
+    /// The Peer network's contact records, for each member's reachability.
+    pub health: crate::raft::PeerHealth,
+    /// Contact older than this makes a member unreachable.
+    pub stale_after: std::time::Duration,
 }
 
 impl Sources {

@@ -90,6 +90,9 @@ fn raft(snap: &Snapshot) -> Value {
                 "leader": snap.leader.as_deref() == Some(m.name.as_str()),
                 "this": m.name == snap.monitor,
                 "matched": m.matched,
+                "reachability": m.reachability,
+                "last_contact_ms": m.last_contact_ms,
+                "error": m.error,
             })
         })
         .collect();

@@ -62,6 +62,9 @@ fn leader_snapshot() -> Snapshot {
                 address: format!("127.0.0.{id}:9988"),
                 voter: true,
                 matched: Some(40),
+                reachability: if id == 1 { "self" } else { "reachable" },
+                last_contact_ms: (id != 1).then_some(30),
+                error: String::new(),
             })
             .collect(),
     }
@@ -210,6 +213,9 @@ fn the_status_document_carries_the_show_text_checks_members_and_newest_history()
     assert_eq!(doc["raft"]["members"][0]["leader"], true);
     assert_eq!(doc["raft"]["members"][0]["this"], true);
     assert_eq!(doc["raft"]["members"][1]["leader"], false);
+    assert_eq!(doc["raft"]["members"][0]["reachability"], "self");
+    assert_eq!(doc["raft"]["members"][1]["reachability"], "reachable");
+    assert_eq!(doc["raft"]["members"][1]["last_contact_ms"], 30);
     let history = doc["history"].as_array().cloned().unwrap_or_default();
     assert_eq!(history.len(), HISTORY_SHOWN);
     assert_eq!(history[0]["line"], "line 29", "newest first");

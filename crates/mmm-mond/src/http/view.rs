@@ -49,6 +49,12 @@ pub struct Member {
     pub voter: bool,
     /// On the leader: the last log index replicated to it.
     pub matched: Option<u64>,
+    /// From this monitor: "self", "reachable", "unreachable" or "unknown".
+    pub reachability: &'static str,
+    /// Milliseconds since a Raft message last went through with it.
+    pub last_contact_ms: Option<u64>,
+    /// Why sending to it fails, while it does ("" otherwise).
+    pub error: String,
 }
 
 fn state_name(s: ServerState) -> &'static str {
@@ -82,21 +88,30 @@ pub(super) fn snapshot(s: &Sources) -> Snapshot {
         quorum_ack_ms: m.millis_since_quorum_ack,
         cluster: s.state.with_state(|st| st.cluster().cloned()),
         local: s.local.borrow().clone(),
-        members: members(&m, node_name),
+        members: members(&m, s, node_name),
     }
 }
 
-fn members(m: &crate::raft::Metrics, name: impl Fn(u64) -> String) -> Vec<Member> {
+fn members(m: &crate::raft::Metrics, s: &Sources, name: impl Fn(u64) -> String) -> Vec<Member> {
     let membership = m.membership_config.membership();
     let voters: Vec<u64> = membership.voter_ids().collect();
     membership
         .nodes()
-        .map(|(id, node)| Member {
-            id: *id,
-            name: name(*id),
-            address: node.addr.clone(),
-            voter: voters.contains(id),
-            matched: crate::raft::matched_index(m, *id),
+        .map(|(id, node)| {
+            let contact = s.health.contact(*id);
+            let expects = crate::cluster_status::expects_contact(m, *id);
+            let reachability =
+                crate::cluster_status::reachability(*id == s.me, expects, &contact, s.stale_after);
+            Member {
+                id: *id,
+                name: name(*id),
+                address: node.addr.clone(),
+                voter: voters.contains(id),
+                matched: crate::raft::matched_index(m, *id),
+                reachability,
+                last_contact_ms: contact.last_contact.map(crate::cluster_status::millis),
+                error: contact.failing.map(|(_, why)| why).unwrap_or_default(),
+            }
         })
         .collect()
 }

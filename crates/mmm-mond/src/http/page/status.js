@@ -64,7 +64,14 @@ function monitorRows(doc) {
     el("td", m.voter ? "voter" : "learner"),
     el("td", m.leader ? "leader" : "", m.leader ? "ok" : ""),
     el("td", m.matched === null ? "-" : "log index " + m.matched),
+    el("td", contact(m), m.reachability === "unreachable" ? "fail" : ""),
   ]));
+}
+
+function contact(m) {
+  if (m.reachability === "self") return "-";
+  const ago = m.last_contact_ms === null ? "" : " (last contact " + m.last_contact_ms + " ms ago)";
+  return m.reachability + ago + (m.error ? ": " + m.error : "");
 }
 
 function historyItems(doc) {
