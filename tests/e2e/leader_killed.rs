@@ -52,6 +52,16 @@ fn the_leader_monitor_killed_during_a_writer_failover() {
         c.leader().is_some_and(|l| l != leader)
     });
     println!("{}: new leader {:?}", since(t0), c.leader());
+    // The new leader did not wait out Raft's election timeout: a follower found nothing
+    // listening on the killed leader's port and stood for election once its lease ran out.
+    let early = format!("Leader monitor {leader} (");
+    wait(&c, "a follower's early election", || {
+        c.monitor_names().iter().filter(|m| **m != leader).any(|m| {
+            let log = c.log(m);
+            log.contains(&early)
+                && log.contains("Standing for election: the leader lease of monitor")
+        })
+    });
     wait_writer_on(&c, "db2");
     println!("{}: the writer VIP is on db2", since(t0));
     assert_eq!(write_marker(&c, 2), server_id(&c, "db2"));

@@ -172,13 +172,13 @@ impl<S: Replicated> LeaderGone<S> {
             return;
         };
         let wait = campaign_after(ago, s.rank, &self.timing);
+        let name = self.node.peer_health().name(s.leader);
         tracing::info!(
             leader = s.leader,
             addr = %s.addr,
             term = s.term,
             wait_ms = wait.as_millis() as u64,
-            "Leader monitor {} ({}) refuses connections: its process is gone; standing for election once its lease has run out",
-            s.leader,
+            "Leader monitor {name} ({}) refuses connections: its process is gone",
             s.addr
         );
         tokio::time::sleep(wait).await;
@@ -186,6 +186,12 @@ impl<S: Replicated> LeaderGone<S> {
             return;
         }
         (self.hooks.on_campaign)();
+        tracing::info!(
+            leader = s.leader,
+            term = s.term,
+            "Standing for election: the leader lease of monitor {name} (term {}) has run out",
+            s.term
+        );
         if let Err(e) = self.node.campaign().await {
             tracing::warn!(error = %e, "could not start an election");
         }

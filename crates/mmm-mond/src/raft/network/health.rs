@@ -49,7 +49,8 @@ impl PeerHealth {
         }
     }
 
-    fn name(&self, id: NodeId) -> String {
+    /// The monitor's name for log lines (its id when the config lacks it).
+    pub(crate) fn name(&self, id: NodeId) -> String {
         self.names
             .get(&id)
             .cloned()
