@@ -63,9 +63,15 @@ impl PeerHealth {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A message from `id` arrived (e.g. the leader's heartbeat on a follower).
+    /// A message from `id` arrived (e.g. the leader's heartbeat on a follower). It also ends a
+    /// recorded sending failure: a follower sends nothing to its leader, so a failure from
+    /// before the leader was up (a refused vote request at start) would otherwise stand for
+    /// good; a later failed send records a new one.
     pub fn heard_from(&self, id: NodeId) {
-        self.lock().entry(id).or_default().last_ok = Some(Instant::now());
+        let mut peers = self.lock();
+        let peer = peers.entry(id).or_default();
+        peer.last_ok = Some(Instant::now());
+        peer.failing = None;
     }
 
     /// A message to `id` at `addr` was answered.
@@ -198,6 +204,11 @@ mod tests {
         assert!(c.last_contact.is_some() && c.failing.is_none(), "{c:?}");
         h.heard_from(3);
         assert!(h.contact(3).last_contact.is_some());
+        // A refused send at start, then the peer's own messages: it is not failing any more.
+        h.failed(2, "10.213.7.22:9990", "connection refused");
+        h.heard_from(2);
+        let c = h.contact(2);
+        assert!(c.failing.is_none() && c.last_contact.is_some(), "{c:?}");
         assert_eq!(h.name(3), "3");
     }
 
