@@ -33,7 +33,7 @@ pub fn local_view(s: &ControlService) -> pb::ClusterStatusReply {
     let members = membership
         .nodes()
         .map(|(id, n)| {
-            let contact = s.health.contact(*id);
+            let contact = member_contact(&m, s.me, *id, &s.health, stale);
             pb::MemberView {
                 id: *id,
                 name: s.node_name(*id).unwrap_or_default(),
@@ -50,10 +50,9 @@ pub fn local_view(s: &ControlService) -> pb::ClusterStatusReply {
                     ),
                 voter: voters.contains(id),
                 matched: crate::raft::matched_index(&m, *id),
-                reachability: reachability(*id == s.me, expects_contact(&m, *id), &contact, stale)
-                    .to_owned(),
-                last_contact_ms: contact.last_contact.map(millis),
-                error: contact.failing.map(|(_, why)| why).unwrap_or_default(),
+                reachability: contact.reachability.to_owned(),
+                last_contact_ms: contact.last_contact_ms,
+                error: contact.error,
             }
         })
         .collect();
@@ -111,21 +110,48 @@ fn is_voter(s: &ControlService, id: u64) -> bool {
         .any(|v| v == id)
 }
 
-/// Milliseconds of `d`, saturating.
-pub fn millis(d: Duration) -> u64 {
+/// This monitor's contact with one member, as `cluster status` and the status page show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberContact {
+    /// "self", "reachable", "unreachable" or "unknown".
+    pub reachability: &'static str,
+    /// Milliseconds since a Raft message last went through with it.
+    pub last_contact_ms: Option<u64>,
+    /// Why sending to it fails, while it does ("" otherwise).
+    pub error: String,
+}
+
+/// The contact of node `me` (metrics `m`) with member `id`, from the Peer network's records;
+/// a contact older than `stale` is a failure only from a member that should be talking.
+pub fn member_contact(
+    m: &crate::raft::Metrics,
+    me: u64,
+    id: u64,
+    health: &crate::raft::PeerHealth,
+    stale: Duration,
+) -> MemberContact {
+    let contact = health.contact(id);
+    MemberContact {
+        reachability: reachability(id == me, expects_contact(m, id), &contact, stale),
+        last_contact_ms: contact.last_contact.map(millis),
+        error: contact.failing.map(|(_, why)| why).unwrap_or_default(),
+    }
+}
+
+fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Whether this node (metrics `m`) exchanges Raft messages with member `id` all the time: a
 /// leader with every member, a follower only with its leader.
-pub fn expects_contact(m: &crate::raft::Metrics, id: u64) -> bool {
+fn expects_contact(m: &crate::raft::Metrics, id: u64) -> bool {
     m.state == openraft::ServerState::Leader || m.current_leader == Some(id)
 }
 
 /// "self", "reachable", "unreachable" or "unknown" (see control.proto's `MemberView`). A
 /// member this node does not expect to hear from (`expects` false: a follower and another
 /// follower) is "unknown" once its last contact is old, unless sending to it fails.
-pub fn reachability(
+fn reachability(
     is_self: bool,
     expects: bool,
     contact: &PeerContact,

@@ -98,19 +98,17 @@ fn members(m: &crate::raft::Metrics, s: &Sources, name: impl Fn(u64) -> String) 
     membership
         .nodes()
         .map(|(id, node)| {
-            let contact = s.health.contact(*id);
-            let expects = crate::cluster_status::expects_contact(m, *id);
-            let reachability =
-                crate::cluster_status::reachability(*id == s.me, expects, &contact, s.stale_after);
+            let contact =
+                crate::cluster_status::member_contact(m, s.me, *id, &s.health, s.stale_after);
             Member {
                 id: *id,
                 name: name(*id),
                 address: node.addr.clone(),
                 voter: voters.contains(id),
                 matched: crate::raft::matched_index(m, *id),
-                reachability,
-                last_contact_ms: contact.last_contact.map(crate::cluster_status::millis),
-                error: contact.failing.map(|(_, why)| why).unwrap_or_default(),
+                reachability: contact.reachability,
+                last_contact_ms: contact.last_contact_ms,
+                error: contact.error,
             }
         })
         .collect()

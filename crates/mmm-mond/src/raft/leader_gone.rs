@@ -135,7 +135,8 @@ impl<S: Replicated> LeaderGone<S> {
     }
 
     fn silent(&self) -> Option<Silent> {
-        let metrics = self.node.metrics().borrow().clone();
+        let metrics = self.node.metrics();
+        let metrics = metrics.borrow();
         let heard = metrics.current_leader.and_then(|l| self.heard_ago(l));
         silent_leader(&metrics, self.node.id(), heard, &self.timing)
     }
