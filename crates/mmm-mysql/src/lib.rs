@@ -22,5 +22,5 @@ pub use conn::{
     quote,
 };
 pub use error::{MysqlError, Operation};
-pub use status::{MasterStatus, RowMap, SlaveStatus, gtid_without_server};
+pub use status::{MasterStatus, RowMap, SlaveStatus, gtid_not_covered, gtid_without_server};
 pub use version::{Flavour, ServerInfo};

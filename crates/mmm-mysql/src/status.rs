@@ -158,6 +158,35 @@ pub fn gtid_without_server(gtid_list: &str, server_id: u64) -> String {
         .join(",")
 }
 
+/// The entries of the MariaDB GTID position `need` (`domain-server-seq,…`) that the
+/// position `have` does not cover, so a slave can wait for a new master to reach its own
+/// position before following it: a master asked for a GTID its binary log lacks refuses
+/// the slave for good (error 1236). `have` covers `d-s-n` once its entry for domain `d`
+/// has reached sequence number `n`; an entry that does not parse is never covered.
+pub fn gtid_not_covered(have: &str, need: &str) -> Vec<String> {
+    let reached: Vec<(u32, u64)> = gtid_entries(have).filter_map(domain_seq).collect();
+    gtid_entries(need)
+        .filter(|g| match domain_seq(g) {
+            Some((domain, seq)) => !reached.iter().any(|&(d, s)| d == domain && s >= seq),
+            None => true,
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fn gtid_entries(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|g| !g.is_empty())
+}
+
+/// `(domain, seq)` of one `domain-server-seq` entry.
+fn domain_seq(gtid: &str) -> Option<(u32, u64)> {
+    let mut parts = gtid.split('-');
+    let domain = parts.next()?.parse().ok()?;
+    let _server: u64 = parts.next()?.parse().ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((domain, seq))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +277,24 @@ mod tests {
         assert_eq!(gtid_without_server("1-1-10,2-2-7", 2), "1-1-10");
         assert_eq!(gtid_without_server("", 2), "");
         assert_eq!(gtid_without_server("0-1-3", 9), "0-1-3");
+    }
+
+    #[test]
+    fn gtid_coverage_is_per_domain_by_sequence_number() {
+        assert!(gtid_not_covered("0-1-12", "0-1-12").is_empty());
+        assert!(
+            gtid_not_covered("0-2-15", "0-1-12").is_empty(),
+            "a later seq covers"
+        );
+        assert_eq!(gtid_not_covered("0-1-10", "0-1-12"), ["0-1-12"]);
+        assert_eq!(gtid_not_covered("", "0-1-3, 1-4-7"), ["0-1-3", "1-4-7"]);
+        assert_eq!(gtid_not_covered("0-1-9,1-4-6", "0-1-3,1-4-7"), ["1-4-7"]);
+        assert!(gtid_not_covered("0-1-9", "").is_empty(), "nothing needed");
+        assert_eq!(
+            gtid_not_covered("0-1-9", "0-1"),
+            ["0-1"],
+            "odd entries never pass"
+        );
+        assert_eq!(gtid_not_covered("0-1-x,0-1-9", "0-1-9-1"), ["0-1-9-1"]);
     }
 }

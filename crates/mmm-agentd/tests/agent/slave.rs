@@ -131,3 +131,105 @@ fn slave_follows_new_master_with_gtid() {
 fn slave_follows_new_master_with_binlog_coordinates() {
     repoint("agb", ReplicationMode::BinlogCoordinates, false);
 }
+
+/// A failover begins while the new writer is still applying its relay log: a slave that
+/// follows it at once asks for GTIDs it has not got yet, MariaDB refuses (error 1236) and the
+/// slave's replication stays broken after the writer has caught up. The slave waits instead,
+/// bounded by catchup_timeout, and leaves its replication untouched when the wait runs out.
+#[test]
+fn a_slave_follows_a_lagging_new_master_only_once_it_has_caught_up() {
+    let Some(mut c) = cluster(
+        "agw",
+        TopologySpec::default(),
+        "use_gtid 1\ncatchup_timeout 2\n",
+    ) else {
+        return;
+    };
+    c.start_agent("db3");
+    let rt = runtime();
+    let (db1, db2, db3) = (
+        c.topo.db("db1").expect("db1"),
+        c.topo.db("db2").expect("db2"),
+        c.topo.db("db3").expect("db3"),
+    );
+    rt.block_on(async {
+        db2.exec("STOP SLAVE SQL_THREAD").await?;
+        db1.exec("CREATE TABLE mmm_test.lag (id INT PRIMARY KEY)")
+            .await?;
+        db1.exec("INSERT INTO mmm_test.lag VALUES (1), (2), (3)")
+            .await?;
+        wait_until(
+            db3,
+            "SELECT COUNT(*) = 3 FROM mmm_test.lag",
+            Duration::from_secs(10),
+        )
+        .await
+    })
+    .expect("db3 applied db1's rows while db2 only received them");
+
+    // db2 does not catch up within catchup_timeout: db3 keeps following db1.
+    let reader = lab_ip(103);
+    let reply = c
+        .set_status("db3", "ONLINE", &[("reader", &reader)], "db2", 1, 0)
+        .expect("set_status");
+    assert!(
+        reply.errors.iter().any(|e| e.starts_with(
+            "Failed to change master to 'db2': new master 'db2' has not applied GTID"
+        )),
+        "errors: {:?}\n{}",
+        reply.errors,
+        c.log("db3")
+    );
+    let st = rt
+        .block_on(slave_status(db3))
+        .expect("slave status")
+        .expect("db3 is a slave");
+    assert_eq!(
+        st.master_host(),
+        lab_ip(11),
+        "db3 left db1 for a master that lacks its rows"
+    );
+    assert!(st.running(), "db3's replication was stopped");
+
+    // db2 catches up while db3 waits: db3 follows it and gets what db2 writes next.
+    let reply = std::thread::scope(|s| {
+        let catch_up = s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(500));
+            runtime().block_on(db2.exec("START SLAVE SQL_THREAD"))
+        });
+        let reply = c.set_status("db3", "ONLINE", &[("reader", &reader)], "db2", 2, 0);
+        catch_up
+            .join()
+            .expect("join")
+            .expect("start db2's SQL thread");
+        reply.expect("set_status")
+    });
+    assert!(
+        reply.errors.is_empty(),
+        "errors: {:?}\n{}",
+        reply.errors,
+        c.log("db3")
+    );
+    let log = c.log("db3");
+    assert!(
+        log.contains("Waiting for new master 'db2' to apply GTID"),
+        "{log}"
+    );
+    assert!(
+        log.contains("New master 'db2' has caught up with this slave"),
+        "{log}"
+    );
+    rt.block_on(async {
+        db2.exec("INSERT INTO mmm_test.lag VALUES (4)").await?;
+        wait_until(
+            db3,
+            "SELECT COUNT(*) = 4 FROM mmm_test.lag",
+            Duration::from_secs(10),
+        )
+        .await
+    })
+    .unwrap_or_else(|e| {
+        let st = rt.block_on(slave_status(db3));
+        panic!("db2's write did not reach db3 ({e}); db3: {st:?}")
+    });
+}

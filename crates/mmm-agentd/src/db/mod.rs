@@ -1,16 +1,19 @@
 //! The agent's MySQL actions: deny/allow writes, catch up before taking writes, follow a new
-//! master, and read the server's status. Every call is bounded by the connection timeouts.
+//! master (`repoint`), and read the server's status. Every call is bounded by the connection
+//! timeouts.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use mmm_core::config::{Config, HostConfig};
 use mmm_mysql::{
-    ChangeMasterPosition, ConnectOpts, Flavour, MasterStatus, Mysql, MysqlError, ServerInfo,
-    SlaveStatus, WaitOutcome, gtid_without_server, timer::Scheduler,
+    ConnectOpts, Flavour, MasterStatus, Mysql, MysqlError, ServerInfo, SlaveStatus, WaitOutcome,
+    gtid_without_server, timer::Scheduler,
 };
 
 use mmm_mysql::kill::select_kills;
+
+mod repoint;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 /// How long the agent's catch-ups and kill rounds took, for `/metrics`: every attempt,
@@ -406,97 +409,6 @@ impl Db {
             o,
             format!("master binlog {}:{}", master.file, master.position),
         ))
-    }
-
-    /// mysql-mmm's `set_active_master NEW` for a slave: catch up (bounded), stop, point at
-    /// NEW (GTID auto-positioning when possible, else NEW's current binlog coordinates), start.
-    pub async fn set_active_master(&self, new_name: &str) -> Result<String, DbError> {
-        let new = self.host(new_name)?.clone();
-        let mut c = self.local().await?;
-        let slave = c.slave_status().await?;
-        if let Some(s) = &slave
-            && self.host_by_ip(&s.master_host).map(|h| h.name.as_str()) == Some(new_name)
-        {
-            c.close().await;
-            return Ok("OK: We are already a slave of the new master".into());
-        }
-        // Wait for what we already have (or what the old master wrote) to be applied.
-        if let Some(s) = &slave {
-            let old = self.host_by_ip(&s.master_host).cloned();
-            let target = match &old {
-                Some(o) => self.remote_master_status(o).await.map(|(m, _)| m),
-                None => None,
-            };
-            let (file, pos) = match &target {
-                Some(m) => (m.file.clone(), m.position),
-                None => (s.master_log_file.clone(), s.read_master_log_pos),
-            };
-            if !file.is_empty() {
-                match c
-                    .wait_for_position(&file, pos, self.catchup_timeout)
-                    .await?
-                {
-                    WaitOutcome::Reached => {}
-                    other => tracing::warn!(
-                        "Catch-up to {file}:{pos} before changing master ended with {other:?}"
-                    ),
-                }
-            }
-        }
-        let (repl_user, repl_password) = (
-            new.replication_user.clone().ok_or_else(|| {
-                DbError::Config(format!("host '{}' has no replication_user", new.name))
-            })?,
-            new.replication_password.clone().unwrap_or_default(),
-        );
-        let new_conn = mmm_mysql::connect(&self.opts(&new)).await;
-        let mut new_conn = new_conn
-            .map_err(|e| DbError::State(format!("new master '{}' not reachable: {e}", new.name)))?;
-        let new_gtid = new_conn.gtid_enabled().await?;
-        let local_gtid = c.gtid_enabled().await?;
-        let gtid =
-            self.use_gtid && new_gtid && local_gtid && new_conn.info().flavour == c.info().flavour;
-        if slave.is_some() {
-            c.stop_slave().await?;
-        }
-        let position = if gtid {
-            ChangeMasterPosition::Gtid
-        } else {
-            let m = new_conn.master_status().await?;
-            if m.file.is_empty() {
-                return Err(DbError::State(format!(
-                    "new master '{}' has binary logging off",
-                    new.name
-                )));
-            }
-            tracing::warn!(
-                "Changing master to '{}' with binlog coordinates {}:{}: without GTID, events the new master lacks or wrote at other positions can be skipped or applied twice",
-                new.name,
-                m.file,
-                m.position
-            );
-            ChangeMasterPosition::Binlog {
-                file: m.file,
-                position: m.position,
-            }
-        };
-        new_conn.close().await;
-        c.change_master(
-            &new.ip.to_string(),
-            new.mysql_port,
-            &repl_user,
-            &repl_password,
-            &position,
-        )
-        .await?;
-        c.start_slave().await?;
-        c.close().await;
-        Ok(match position {
-            ChangeMasterPosition::Gtid => format!("OK: now replicating from '{new_name}' (GTID)"),
-            ChangeMasterPosition::Binlog { file, position } => {
-                format!("OK: now replicating from '{new_name}' at {file}:{position}")
-            }
-        })
     }
 }
 
