@@ -17,6 +17,7 @@
 //! so the agents' leases run out as the fencing rules require. In PASSIVE mode it renews
 //! the statuses the agents hold and sends nothing new.
 
+mod answers;
 mod book;
 mod elections;
 mod fencing;
@@ -27,6 +28,7 @@ mod post_change;
 mod requests;
 mod startup;
 mod timing;
+mod transfer;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -34,7 +36,6 @@ use std::sync::Arc;
 
 use crate::admin::{AdminRequest, Reply, admin};
 use crate::checks::{CheckKind, CheckTable};
-use crate::command::Outcome;
 use crate::config::Config;
 use crate::decide::{AgentFacts, Inputs, decide, release_proof};
 use crate::invariant;
@@ -43,13 +44,13 @@ use crate::state::{ClusterState, Mode, WriterRelease};
 use crate::status_file::StatusFile;
 
 use book::Book;
-use elections::{Campaign, Elections, Holder, Phase, Transfer};
+use elections::{Campaign, Elections, Holder, Transfer};
 use fencing::{Fencing, Round};
 use hook::PreFailover;
 use hosts::Hosts;
 use post_change::PostChange;
 use requests::{Requests, Waiting};
-use startup::{Ctx, Stamp, Startup};
+use startup::{Stamp, Startup};
 
 pub use io::{
     AgentAnswer, AgentCall, AgentView, Answer, CallFailure, CallId, CheckRow, Effect, Event, Fence,
@@ -710,125 +711,6 @@ impl Leader {
         );
     }
 
-    // ---- answers --------------------------------------------------------------------
-
-    fn committed(
-        &mut self,
-        proposal: CallId,
-        outcome: &Outcome,
-        replica: Replica,
-        now: Now,
-        out: &mut Out,
-    ) {
-        self.applied(replica, out);
-        let Some(term) = self.term.as_mut() else {
-            return;
-        };
-        let Some((_, origin)) = term.proposal.take_if(|(id, _)| *id == proposal) else {
-            return;
-        };
-        // The slot is free and the state moved on: the next decision may be due now.
-        self.round_due = true;
-        match (origin, &outcome.rejected) {
-            (Origin::Decide, None) => {}
-            (Origin::Decide, Some(why)) => {
-                out.log(LogLine::warn(format!("Proposal refused by apply: {why}")));
-            }
-            (Origin::Admin { request, reply }, None) => out.reply(request, Answer::Reply(reply)),
-            (Origin::Admin { request, .. }, Some(why)) => out.reply(
-                request,
-                Answer::Reply(Reply::err(format!(
-                    "ERROR: The cluster state changed meanwhile ({why}). Please try again."
-                ))),
-            ),
-            (Origin::Vote, Some(why)) => {
-                term.startup = None;
-                out.log(LogLine::warn(format!(
-                    "Startup vote refused by apply: {why}"
-                )));
-            }
-            (Origin::Vote, None) => self.begin_cleanup(now, out),
-        }
-        self.try_admin(now, out);
-        self.push(now, out);
-    }
-
-    fn begin_cleanup(&mut self, now: Now, out: &mut Out) {
-        let stamp = self.stamp();
-        let state = current(&self.replica, &self.config, now);
-        let Some(term) = self.term.as_mut() else {
-            return;
-        };
-        let Some(Startup::Voting { skip }) = term.startup.take() else {
-            return;
-        };
-        let mut ctx = Ctx {
-            state: &state,
-            config: &self.config,
-            hosts: &mut term.hosts,
-            stamp,
-            now,
-        };
-        term.startup = Startup::committed(&skip, &mut ctx, out);
-    }
-
-    fn proposal_failed(&mut self, proposal: CallId, error: &str, out: &mut Out) {
-        let Some(term) = self.term.as_mut() else {
-            return;
-        };
-        let Some((_, origin)) = term.proposal.take_if(|(id, _)| *id == proposal) else {
-            return;
-        };
-        match origin {
-            Origin::Decide => out.log(LogLine::warn(format!("Proposal not committed: {error}"))),
-            Origin::Admin { request, .. } => out.reply(
-                request,
-                Answer::Unavailable(format!("no quorum: the change was not committed: {error}")),
-            ),
-            Origin::Vote => {
-                term.startup = None;
-                out.log(LogLine::warn(format!(
-                    "Startup proposal not committed: {error}"
-                )));
-            }
-        }
-    }
-
-    fn agent_answered(
-        &mut self,
-        call: CallId,
-        host: &str,
-        result: &Result<AgentAnswer, CallFailure>,
-        now: Now,
-        out: &mut Out,
-    ) {
-        let stamp = self.stamp();
-        let state = current(&self.replica, &self.config, now);
-        let writer_role = self.config.active_master_role.as_deref();
-        let Some(term) = self.term.as_mut() else {
-            return;
-        };
-        if term.requests.pinged(call, result.is_ok()) {
-            self.try_admin(now, out);
-            return;
-        }
-        let ctx = (now, &self.timing, writer_role);
-        let pushed = term.hosts.answer(call, host, result, ctx, out);
-        if let Some(startup) = term.startup.take() {
-            let mut ctx = Ctx {
-                state: &state,
-                config: &self.config,
-                hosts: &mut term.hosts,
-                stamp,
-                now,
-            };
-            term.startup = startup.answered((call, host, result), pushed, &mut ctx, out);
-        }
-        if self.gate_open() && self.transfers.is_empty() {
-            self.propose_vote(now, out);
-        }
-    }
-
     // ---- requests -------------------------------------------------------------------
 
     fn request(&mut self, id: RequestId, request: Request, now: Now, out: &mut Out) {
@@ -945,169 +827,6 @@ impl Leader {
             }
         }
         false
-    }
-
-    // ---- leader transfer ------------------------------------------------------------
-
-    /// openraft 0.9 has no leader transfer: the other followers hold their elections, this
-    /// leader stops heartbeats and its own candidacy, and the successor campaigns until it
-    /// wins or the window closes.
-    fn begin_transfer(&mut self, id: RequestId, to: NodeId, out: &mut Out) {
-        let Some(node) = self.config.monitor_nodes.iter().find(|n| n.id == to) else {
-            let text = format!("ERROR: Unknown monitor '{}'!", self.node_name(to));
-            out.reply(id, Answer::Reply(Reply::err(text)));
-            return;
-        };
-        let name = node.name.clone();
-        if to == self.me {
-            let text = format!("OK: '{name}' is the leader already.");
-            out.reply(id, Answer::Reply(Reply::ok(text)));
-            return;
-        }
-        let mut pending = std::collections::BTreeSet::new();
-        for n in &self.config.monitor_nodes {
-            if n.id != to && n.id != self.me {
-                let call = out.call_id();
-                out.effect(Effect::AskPeer {
-                    id: call,
-                    node: n.id,
-                    ask: PeerAsk::HoldElections,
-                });
-                pending.insert(call);
-            }
-        }
-        self.transfers.push(Transfer {
-            request: id,
-            target: to,
-            name,
-            phase: Phase::Holding { pending },
-        });
-    }
-
-    /// Once the bystanders hold and this leader's last proposal is through (a transfer
-    /// pauses new ones), waits for the successor to have the whole log: a candidate with
-    /// less log cannot win the election it is about to start.
-    fn catch_up(&mut self, out: &mut Out) {
-        let proposing = self.proposing();
-        for t in &mut self.transfers {
-            if matches!(&t.phase, Phase::Holding { pending } if pending.is_empty()) && !proposing {
-                let wait = out.call_id();
-                out.effect(Effect::AwaitCaughtUp {
-                    id: wait,
-                    node: t.target,
-                });
-                t.phase = Phase::CatchingUp { wait };
-            }
-        }
-    }
-
-    fn caught_up(&mut self, call: CallId, result: Result<(), String>, now: Now, out: &mut Out) {
-        let mut transfers = std::mem::take(&mut self.transfers);
-        for t in &mut transfers {
-            if t.phase == (Phase::CatchingUp { wait: call }) {
-                match &result {
-                    Ok(()) => self.start_moving(t, now, out),
-                    Err(why) => {
-                        t.phase = Phase::Moving {
-                            ask: call,
-                            why: Some(why.clone()),
-                            deadline: now.mono,
-                        }
-                    }
-                }
-            }
-        }
-        self.transfers = transfers;
-    }
-
-    fn start_moving(&mut self, t: &mut Transfer, now: Now, out: &mut Out) {
-        let deadline = now.mono + self.timing.transfer_window;
-        self.elections
-            .hold(Holder::Transfer(t.request), true, deadline);
-        // Heartbeats stop before the successor is asked, so its election can succeed.
-        self.elections.update(now.mono, out);
-        let ask = out.call_id();
-        out.effect(Effect::AskPeer {
-            id: ask,
-            node: t.target,
-            ask: PeerAsk::Campaign,
-        });
-        t.phase = Phase::Moving {
-            ask,
-            why: None,
-            deadline,
-        };
-    }
-
-    fn peer_answered(&mut self, call: CallId, result: Result<(), String>) {
-        let mut transfers = std::mem::take(&mut self.transfers);
-        for t in &mut transfers {
-            match &mut t.phase {
-                Phase::Holding { pending } => {
-                    pending.remove(&call);
-                }
-                Phase::Moving { ask, why, .. } if *ask == call => *why = result.clone().err(),
-                Phase::Moving { .. } | Phase::CatchingUp { .. } => {}
-            }
-        }
-        self.transfers = transfers;
-    }
-
-    /// Answers every transfer that reached its successor or ran out of time.
-    fn finish_transfers(&mut self, now: Now, out: &mut Out) {
-        let leader = self.raft.leader;
-        let mut keep = Vec::new();
-        for t in std::mem::take(&mut self.transfers) {
-            let Phase::Moving { why, deadline, .. } = &t.phase else {
-                keep.push(t);
-                continue;
-            };
-            let reply = if leader == Some(t.target) {
-                Reply::ok(format!("OK: Leadership transferred to '{}'.", t.name))
-            } else if now.mono >= *deadline {
-                let why = why.clone().unwrap_or_default();
-                let text = format!(
-                    "ERROR: Could not transfer leadership to '{}'. {why}",
-                    t.name
-                );
-                Reply::err(text.trim_end().to_string())
-            } else {
-                keep.push(t);
-                continue;
-            };
-            self.elections.release(Holder::Transfer(t.request));
-            out.reply(t.request, Answer::Reply(reply));
-        }
-        self.transfers = keep;
-    }
-
-    fn campaign_tick(&mut self, now: Now, out: &mut Out) {
-        let leading = self.raft.leading;
-        let Some(c) = self.campaign.as_mut() else {
-            return;
-        };
-        if leading || now.mono >= c.until {
-            self.campaign = None;
-            return;
-        }
-        if !c.in_flight && now.mono >= c.next {
-            c.in_flight = true;
-            out.effect(Effect::Campaign);
-        }
-    }
-
-    fn campaigned(&mut self, result: Result<(), String>, now: Now, out: &mut Out) {
-        let Some(c) = self.campaign.as_mut() else {
-            return;
-        };
-        c.in_flight = false;
-        match result {
-            Ok(()) => c.next = now.mono + self.timing.campaign_retry,
-            Err(e) => {
-                self.campaign = None;
-                out.log(LogLine::warn(format!("Campaign failed: {e}")));
-            }
-        }
     }
 
     // ---- after every event ----------------------------------------------------------

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::command::Outcome;
 use crate::state::HostState;
 use crate::time::Timestamp;
 
