@@ -7,14 +7,19 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::{Config, RoleMode};
+use crate::config::Config;
 use crate::invariant;
 use crate::log::LogLine;
 use crate::state::{
     ClusterState, FenceProof, HookVerdict, HostState, HostStatus, Mode, PostChangeCursor, RoleIp,
-    WriterRelease,
 };
 use crate::time::Timestamp;
+
+mod validate;
+mod writer;
+
+use validate::validate;
+use writer::{Release, assign_role, note_writer_removed, prove_fenced, record_hook_verdict};
 
 /// One change to the replicated state, with the leader's time and the MMM lines it stands for.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -378,264 +383,6 @@ pub fn apply_all(
     Ok(out)
 }
 
-fn host_state(state: &ClusterState, host: &str) -> Result<HostState, Rejected> {
-    state
-        .state_of(host)
-        .ok_or_else(|| Rejected::UnknownHost(host.to_string()))
-}
-
-fn expect_state(state: &ClusterState, host: &str, expected: HostState) -> Result<(), Rejected> {
-    let actual = host_state(state, host)?;
-    if actual != expected {
-        return Err(Rejected::StateMismatch {
-            host: host.to_string(),
-            expected,
-            actual,
-        });
-    }
-    Ok(())
-}
-
-fn validate(state: &ClusterState, cmd: &Command, config: &Config) -> Result<(), Rejected> {
-    match &cmd.change {
-        Change::SetState { host, from, to, .. } => {
-            expect_state(state, host, *from)?;
-            if from == to {
-                return Err(Rejected::NoChange);
-            }
-        }
-        Change::ClearRoles { host, state: st } => {
-            expect_state(state, host, *st)?;
-            if state.roles_of(host).is_empty() {
-                return Err(Rejected::NoChange);
-            }
-        }
-        Change::AssignRole { role, ip, from, to } => {
-            validate_assign(state, config, role, *ip, from.as_deref(), to)?;
-        }
-        Change::ReleaseWriter { host, ip, target } => {
-            validate_release(state, config, host, *ip, target.as_deref())?;
-        }
-        Change::ProveFenced { host, epoch, .. } => validate_proof(state, host, *epoch)?,
-        Change::PostChange(step) => validate_post_change(state, step)?,
-        Change::RecordHookVerdict { epoch, .. } => {
-            let rel = pending_release(state)?;
-            if rel.epoch != *epoch || !rel.failover {
-                return Err(Rejected::NoReleasePending);
-            }
-            if rel.hook.is_some() {
-                return Err(Rejected::NoChange);
-            }
-        }
-        Change::RetargetWriter { to } => {
-            host_state(state, to)?;
-            let rel = pending_release(state)?;
-            if rel.target.as_ref() == Some(to) {
-                return Err(Rejected::NoChange);
-            }
-        }
-        Change::RemoveRole { host, role } => {
-            host_state(state, host)?;
-            let rc = config
-                .roles
-                .iter()
-                .find(|r| &r.name == role && r.mode == RoleMode::Balanced)
-                .ok_or_else(|| Rejected::UnknownRole(role.clone()))?;
-            if !state.roles_of(host).iter().any(|r| r.role == rc.name) {
-                return Err(Rejected::NoChange);
-            }
-        }
-        Change::SetMode { from, to, .. } => {
-            if state.mode != *from {
-                return Err(Rejected::ModeMismatch {
-                    expected: *from,
-                    actual: state.mode,
-                });
-            }
-            if from == to {
-                return Err(Rejected::NoChange);
-            }
-        }
-        Change::SetAgentDown { host, down } => {
-            validate_flag(state, host, |h| h.agent_down == *down)?;
-        }
-        Change::SetServerTimer { host, on } => {
-            validate_flag(state, host, |h| h.server_timer == *on)?;
-        }
-        Change::Startup { hosts, .. } => validate_startup(state, config, hosts)?,
-    }
-    Ok(())
-}
-
-/// The writer release in progress, or `NoReleasePending`.
-fn pending_release(state: &ClusterState) -> Result<&WriterRelease, Rejected> {
-    state
-        .writer_release
-        .as_ref()
-        .ok_or(Rejected::NoReleasePending)
-}
-
-/// `ProveFenced` fits only the pending release of `host` at `epoch`, and only once.
-fn validate_proof(state: &ClusterState, host: &str, epoch: u64) -> Result<(), Rejected> {
-    let rel = pending_release(state)?;
-    if rel.host != host || rel.epoch != epoch {
-        return Err(Rejected::NoReleasePending);
-    }
-    if rel.proof.is_some() {
-        return Err(Rejected::NoChange);
-    }
-    Ok(())
-}
-
-/// A post-change step must follow the cursor: skip only an unset one, begin the next epoch
-/// (no later than the current one) when none runs, finish the one that runs.
-fn validate_post_change(state: &ClusterState, step: &PostChangeStep) -> Result<(), Rejected> {
-    let cursor = state.post_change;
-    let ok = match (step, cursor) {
-        (PostChangeStep::Reset, Some(_)) => true,
-        (PostChangeStep::Skip { to }, None) => *to <= state.epoch,
-        (PostChangeStep::Begin { epoch, .. }, Some(c)) => {
-            c.started.is_none() && *epoch == c.finished + 1 && *epoch <= state.epoch
-        }
-        (PostChangeStep::Finish { epoch, .. }, Some(c)) => {
-            c.started.is_some_and(|(e, _)| e == *epoch)
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Rejected::BadPostChange(format!(
-            "{step:?} after {cursor:?}"
-        )))
-    }
-}
-
-/// A host flag change needs a known host whose flag differs (`unchanged` says it does not).
-fn validate_flag(
-    state: &ClusterState,
-    host: &str,
-    unchanged: impl FnOnce(&HostStatus) -> bool,
-) -> Result<(), Rejected> {
-    let h = state
-        .host(host)
-        .ok_or_else(|| Rejected::UnknownHost(host.to_string()))?;
-    if unchanged(h) {
-        return Err(Rejected::NoChange);
-    }
-    Ok(())
-}
-
-fn validate_assign(
-    state: &ClusterState,
-    config: &Config,
-    role: &str,
-    ip: Option<IpAddr>,
-    from: Option<&str>,
-    to: &str,
-) -> Result<(), Rejected> {
-    let instance = RoleIp {
-        role: role.to_string(),
-        ip,
-    };
-    let rc = config
-        .roles
-        .iter()
-        .find(|r| r.has_instance(&instance))
-        .ok_or_else(|| Rejected::UnknownRole(instance.to_string()))?;
-    let to_state = host_state(state, to)?;
-    if !rc.hosts.iter().any(|h| h == to) {
-        return Err(Rejected::CannotHold {
-            host: to.to_string(),
-            role: role.to_string(),
-        });
-    }
-    if to_state != HostState::Online {
-        return Err(Rejected::NotOnline {
-            host: to.to_string(),
-            state: to_state,
-        });
-    }
-    let actual = state.owner_of(role, ip);
-    if actual != from {
-        return Err(Rejected::OwnerMismatch {
-            role: instance.to_string(),
-            expected: from.map(str::to_string),
-            actual: actual.map(str::to_string),
-        });
-    }
-    if from == Some(to) {
-        return Err(Rejected::NoChange);
-    }
-    if Some(role) == config.active_master_role.as_deref() && from.is_some() {
-        return Err(Rejected::WriterNotReleased);
-    }
-    Ok(())
-}
-
-fn validate_release(
-    state: &ClusterState,
-    config: &Config,
-    host: &str,
-    ip: Option<IpAddr>,
-    target: Option<&str>,
-) -> Result<(), Rejected> {
-    host_state(state, host)?;
-    let role = config
-        .active_master_role
-        .as_deref()
-        .ok_or_else(|| Rejected::UnknownRole("active master".into()))?;
-    if state.owner_of(role, ip) != Some(host) {
-        return Err(Rejected::OwnerMismatch {
-            role: RoleIp {
-                role: role.to_string(),
-                ip,
-            }
-            .to_string(),
-            expected: Some(host.to_string()),
-            actual: state.owner_of(role, ip).map(str::to_string),
-        });
-    }
-    if let Some(t) = target {
-        host_state(state, t)?;
-    }
-    Ok(())
-}
-
-fn validate_startup(
-    state: &ClusterState,
-    config: &Config,
-    hosts: &[(String, HostState, Vec<RoleIp>)],
-) -> Result<(), Rejected> {
-    if state.started {
-        return Err(Rejected::BadStartup("already started".into()));
-    }
-    let names: Vec<&str> = hosts.iter().map(|(h, _, _)| h.as_str()).collect();
-    let want: Vec<&str> = state.hosts.iter().map(|h| h.name.as_str()).collect();
-    if names != want {
-        return Err(Rejected::BadStartup(
-            "host list differs from the config".into(),
-        ));
-    }
-    let mut seen: Vec<&RoleIp> = Vec::new();
-    for (h, _, roles) in hosts {
-        for r in roles {
-            let ok = config
-                .roles
-                .iter()
-                .any(|rc| rc.has_instance(r) && rc.hosts.contains(h));
-            if !ok {
-                return Err(Rejected::BadStartup(format!("{h} can't hold {r}")));
-            }
-            if seen.contains(&r) {
-                return Err(Rejected::BadStartup(format!("{r} given to two hosts")));
-            }
-            seen.push(r);
-        }
-    }
-    Ok(())
-}
-
 /// Removes all roles of `host`, logging as mysql-mmm does and recording a writer release.
 fn clear_roles(
     state: &mut ClusterState,
@@ -661,45 +408,6 @@ fn clear_roles(
         failover,
     };
     note_writer_removed(state, host, &roles, release, at, config, lines);
-}
-
-/// Why the active-master role is being released.
-struct Release {
-    /// Where an admin move or `prefer` wants it (None after a failure).
-    target: Option<String>,
-    /// Its host failed (see [`WriterRelease::failover`]).
-    failover: bool,
-}
-
-/// Records the release of the active-master role if it was among `removed`.
-fn note_writer_removed(
-    state: &mut ClusterState,
-    host: &str,
-    removed: &[RoleIp],
-    release: Release,
-    at: Timestamp,
-    config: &Config,
-    lines: &mut Vec<LogLine>,
-) {
-    let Some(am) = config.active_master_role.as_deref() else {
-        return;
-    };
-    let Some(w) = removed.iter().find(|r| r.role == am) else {
-        return;
-    };
-    state.writer_release = Some(WriterRelease {
-        host: host.to_string(),
-        ip: w.ip,
-        epoch: state.epoch + 1,
-        at,
-        target: release.target,
-        proof: None,
-        failover: release.failover,
-        hook: None,
-    });
-    lines.push(LogLine::info(format!(
-        "Role '{w}' is held back until host '{host}' confirms it dropped the role or is fenced"
-    )));
 }
 
 /// Performs a validated command; returns whether states or roles changed.
@@ -794,45 +502,6 @@ fn mutate(
     }
 }
 
-/// `AssignRole`: the role leaves `from` (if given) and joins `to`; assigning the writer ends its
-/// release.
-fn assign_role(state: &mut ClusterState, r: RoleIp, from: Option<&str>, to: &str, config: &Config) {
-    let writer = config.active_master_role.as_deref() == Some(r.role.as_str());
-    if let Some(f) = from.and_then(|f| state.host_mut(f)) {
-        f.roles.retain(|x| x != &r);
-    }
-    if let Some(h) = state.host_mut(to) {
-        h.roles.push(r);
-        h.roles.sort();
-    }
-    if writer {
-        count_writer_move(state, to);
-        state.writer_release = None;
-    }
-}
-
-/// Counts a handoff of the active-master role: assigned to `to` while released from another
-/// host (a re-grant to the same host, or a first assignment, is no move). It is a failover
-/// when its checks took the role from the old host, or the old host is in a failed state
-/// now (an operator may have chosen the destination of a failover).
-fn count_writer_move(state: &mut ClusterState, to: &str) {
-    let Some(rel) = state.writer_release.as_ref() else {
-        return;
-    };
-    if rel.host == to {
-        return;
-    }
-    let failed = matches!(
-        state.state_of(&rel.host),
-        Some(HostState::HardOffline | HostState::ReplicationFail | HostState::ReplicationDelay)
-    );
-    if rel.failover || failed {
-        state.writer_moves.failover += 1;
-    } else {
-        state.writer_moves.switchover += 1;
-    }
-}
-
 /// `PostChange`: moves the cursor; a finish is logged.
 fn post_change(state: &mut ClusterState, step: &PostChangeStep, lines: &mut Vec<LogLine>) {
     match step {
@@ -862,57 +531,6 @@ fn post_change(state: &mut ClusterState, step: &PostChangeStep, lines: &mut Vec<
                 ))
             });
         }
-    }
-}
-
-/// `RecordHookVerdict`: the pending release keeps the pre-failover hook's verdict, and the
-/// log says what it means for the role.
-fn record_hook_verdict(
-    state: &mut ClusterState,
-    verdict: &HookVerdict,
-    config: &Config,
-    lines: &mut Vec<LogLine>,
-) {
-    let Some(rel) = state.writer_release.as_mut() else {
-        return;
-    };
-    rel.hook = Some(verdict.clone());
-    let role = rel.role(config);
-    let host = &rel.host;
-    let output = if verdict.output.is_empty() {
-        String::new()
-    } else {
-        format!(". Output was: {}", verdict.output)
-    };
-    lines.push(if verdict.allowed {
-        LogLine::info(format!(
-            "Pre-failover hook allowed moving role '{role}' away from host '{host}' ({}){output}",
-            verdict.how
-        ))
-    } else {
-        LogLine::fatal(format!(
-            "Pre-failover hook vetoed moving role '{role}' away from host '{host}' ({}){output}. \
-             The role stays orphaned until 'move_role {} HOST' moves it",
-            verdict.how, role.role
-        ))
-    });
-}
-
-/// `ProveFenced`: the pending writer release records its proof and says the role may move.
-fn prove_fenced(
-    state: &mut ClusterState,
-    host: &str,
-    proof: FenceProof,
-    config: &Config,
-    lines: &mut Vec<LogLine>,
-) {
-    if let Some(rel) = state.writer_release.as_mut() {
-        rel.proof = Some(proof);
-        lines.push(LogLine::info(format!(
-            "Host '{host}' cannot take writes any more ({proof}): role '{}' may move to \
-             another host",
-            rel.role(config)
-        )));
     }
 }
 
