@@ -41,5 +41,8 @@ pub use node::{
     LeaderInfo, RaftNode, StateReader, is_leader, known_leader, matched_index, quorum_fresh,
 };
 pub use openraft::BasicNode;
-pub use store::{LogStore, STORE_FILE, SnapshotBuilder, StateMachineStore, StoreError, open_store};
+pub use store::{
+    KEY_FORMAT, LogStore, STORE_FILE, STORE_FORMAT, SnapshotBuilder, StateMachineStore, StoreError,
+    open_store,
+};
 pub use types::{LogEntry, LogId, Metrics, MmmRaft, MmmRaftTypes, NodeId, Replicated};

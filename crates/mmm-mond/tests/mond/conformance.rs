@@ -2,7 +2,10 @@
 
 use std::io::Cursor;
 
-use mmm_mond::raft::{LogStore, MmmRaftTypes, StateMachineStore, open_store};
+use mmm_mond::raft::{
+    KEY_FORMAT, LogStore, MmmRaftTypes, STORE_FILE, STORE_FORMAT, StateMachineStore, StoreError,
+    open_store,
+};
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{
@@ -131,4 +134,90 @@ async fn store_reopens_with_log_vote_state_and_snapshot() {
         sm2.applied_state().await.expect("applied").0,
         Some(log_id(1, 4))
     );
+}
+
+/// The store's META table, as `mmm_mond::raft` lays it out.
+const META: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("raft_meta");
+
+/// The format number recorded in the store file of `dir`.
+fn stored_format(dir: &std::path::Path) -> Option<Vec<u8>> {
+    use redb::ReadableDatabase;
+    let db = redb::Database::open(dir.join(STORE_FILE)).expect("open store file");
+    let tx = db.begin_read().expect("read tx");
+    let meta = tx.open_table(META).expect("meta table");
+    meta.get(KEY_FORMAT)
+        .expect("read format")
+        .map(|v| v.value().to_vec())
+}
+
+fn set_stored_format(dir: &std::path::Path, bytes: Option<&[u8]>) {
+    let db = redb::Database::open(dir.join(STORE_FILE)).expect("open store file");
+    let tx = db.begin_write().expect("write tx");
+    {
+        let mut meta = tx.open_table(META).expect("meta table");
+        match bytes {
+            Some(b) => meta.insert(KEY_FORMAT, b).map(drop),
+            None => meta.remove(KEY_FORMAT).map(drop),
+        }
+        .expect("write format");
+    }
+    tx.commit().expect("commit");
+}
+
+/// A new store records its format; a store without the number (written before it was kept)
+/// is format 1 and gets it; a store of another format is refused with the path and both
+/// numbers, and neither its format nor its log changes.
+#[tokio::test]
+async fn a_store_of_another_format_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (tx, _) = broadcast::channel(16);
+    let current = postcard::to_stdvec(&STORE_FORMAT).expect("encode");
+    {
+        let (mut log, _sm) = open_store::<Register>(dir.path(), ctx(), tx.clone())
+            .await
+            .expect("open");
+        log.blocking_append(vec![entry(1, 1, EntryPayload::Normal(set(0, "db1")))])
+            .await
+            .expect("append");
+    }
+    assert_eq!(stored_format(dir.path()), Some(current.clone()));
+
+    set_stored_format(dir.path(), None);
+    drop(
+        open_store::<Register>(dir.path(), ctx(), tx.clone())
+            .await
+            .expect("a store without a format number opens"),
+    );
+    assert_eq!(stored_format(dir.path()), Some(current));
+
+    let other = postcard::to_stdvec(&(STORE_FORMAT + 1)).expect("encode");
+    set_stored_format(dir.path(), Some(&other));
+    let Err(err) = open_store::<Register>(dir.path(), ctx(), tx.clone()).await else {
+        panic!("a store of format {} opened", STORE_FORMAT + 1);
+    };
+    let text = err.to_string();
+    assert!(
+        matches!(err, StoreError::Format { found, supported, .. }
+            if found == STORE_FORMAT + 1 && supported == STORE_FORMAT),
+        "{text}"
+    );
+    assert!(
+        text.contains(&dir.path().join(STORE_FILE).display().to_string()),
+        "{text}"
+    );
+    assert_eq!(
+        stored_format(dir.path()),
+        Some(other),
+        "the format was rewritten"
+    );
+
+    set_stored_format(
+        dir.path(),
+        Some(&postcard::to_stdvec(&STORE_FORMAT).expect("encode")),
+    );
+    let (mut log, _sm) = open_store::<Register>(dir.path(), ctx(), tx)
+        .await
+        .expect("reopen at the supported format");
+    let kept = log.try_get_log_entries(0..10).await.expect("read");
+    assert_eq!(kept.len(), 1, "the refused open changed the log");
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -19,6 +19,15 @@ pub(crate) const KEY_COMMITTED: &str = "committed";
 pub(crate) const KEY_LAST_PURGED: &str = "last_purged";
 pub(crate) const KEY_APPLIED: &str = "applied";
 pub(crate) const KEY_SNAPSHOT: &str = "snapshot";
+/// The META key holding the store's [`STORE_FORMAT`].
+pub const KEY_FORMAT: &str = "format";
+
+/// The layout and encoding of what this build stores (tables, keys, the postcard encoding of
+/// log entries, vote, log ids, applied state and snapshot). It is raised whenever a stored
+/// type changes shape, so that a build never decodes another build's records as something
+/// else: a store of another format is refused at open and left as it is. Stores written
+/// before the number was kept hold format 1.
+pub const STORE_FORMAT: u32 = 1;
 
 /// The name of the store file inside a node's data directory.
 pub const STORE_FILE: &str = "raft.redb";
@@ -37,6 +46,20 @@ pub enum StoreError {
     /// redb reported an error (open, transaction, table, commit).
     #[error("redb: {0}")]
     Redb(#[from] redb::Error),
+    /// The store was written in a format this build does not read.
+    #[error(
+        "{path} holds Raft store format {found}; this mmm-mond reads format {supported} only \
+         (the file is left unchanged: start the mmm-mond release that wrote it, or restore a \
+         backup of this data_dir taken with a matching release)"
+    )]
+    Format {
+        /// The store file.
+        path: PathBuf,
+        /// The format recorded in it.
+        found: u32,
+        /// The format this build reads and writes.
+        supported: u32,
+    },
     /// A stored record did not decode, or a value did not encode.
     #[error("codec: {0}")]
     Codec(#[from] postcard::Error),
@@ -57,17 +80,40 @@ pub(crate) struct Db {
 }
 
 impl Db {
-    /// Opens (or creates) the store file in `data_dir` and makes sure every table exists.
+    /// Opens (or creates) the store file in `data_dir`, makes sure every table exists, and
+    /// refuses a store of another [`STORE_FORMAT`] (recording the format in a store without it).
     pub(crate) fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let db = Database::create(data_dir.join(STORE_FILE)).map_err(redb_err)?;
+        let path = data_dir.join(STORE_FILE);
+        let db = Database::create(&path).map_err(redb_err)?;
         let tx = db.begin_write().map_err(redb_err)?;
         tx.open_table(LOG).map_err(redb_err)?;
-        tx.open_table(META).map_err(redb_err)?;
         tx.open_table(SM).map_err(redb_err)?;
+        {
+            let mut meta = tx.open_table(META).map_err(redb_err)?;
+            let found = match meta.get(KEY_FORMAT).map_err(redb_err)? {
+                Some(v) => Some(decode::<u32>(v.value())?),
+                None => None,
+            };
+            match found {
+                Some(found) if found != STORE_FORMAT => {
+                    return Err(StoreError::Format {
+                        path,
+                        found,
+                        supported: STORE_FORMAT,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    let bytes = encode(&STORE_FORMAT)?;
+                    meta.insert(KEY_FORMAT, bytes.as_slice())
+                        .map_err(redb_err)?;
+                }
+            }
+        }
         tx.commit().map_err(redb_err)?;
         Ok(Self {
             inner: Arc::new(db),

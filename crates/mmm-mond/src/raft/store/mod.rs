@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 pub(crate) use db::Db;
-pub use db::{STORE_FILE, StoreError};
+pub use db::{KEY_FORMAT, STORE_FILE, STORE_FORMAT, StoreError};
 pub use log_store::LogStore;
 pub(crate) use state_machine::{SharedApplied, read_lock};
 pub use state_machine::{SnapshotBuilder, StateMachineStore};
