@@ -28,9 +28,10 @@ impl Db {
             c.close().await;
             return Ok("OK: We are already a slave of the new master".into());
         }
-        if let Some(s) = &slave {
-            self.catch_up_with_old_master(&mut c, s).await?;
-        }
+        let old_answers = match &slave {
+            Some(s) => self.catch_up_with_old_master(&mut c, s).await?,
+            None => false,
+        };
         let (repl_user, repl_password) = (
             new.replication_user.clone().ok_or_else(|| {
                 DbError::Config(format!("host '{}' has no replication_user", new.name))
@@ -44,8 +45,12 @@ impl Db {
             && new_conn.gtid_enabled().await?
             && c.gtid_enabled().await?
             && new_conn.info().flavour == c.info().flavour;
-        self.await_new_master(&mut c, &mut new_conn, &new.name, gtid)
-            .await?;
+        let how = NewMaster {
+            name: &new.name,
+            gtid,
+            old_answers,
+        };
+        self.await_new_master(&mut c, &mut new_conn, &how).await?;
         if slave.is_some() {
             c.stop_slave().await?;
         }
@@ -70,12 +75,12 @@ impl Db {
     }
 
     /// Waits (bounded) for what this slave already received, or what the old master wrote
-    /// when it still answers, to be applied.
+    /// when it still answers, to be applied. Returns whether the old master answered.
     async fn catch_up_with_old_master(
         &self,
         c: &mut Mysql,
         s: &SlaveStatus,
-    ) -> Result<(), DbError> {
+    ) -> Result<bool, DbError> {
         let old = self.host_by_ip(&s.master_host).cloned();
         let target = match &old {
             Some(o) => self.remote_master_status(o).await.map(|(m, _)| m),
@@ -85,36 +90,36 @@ impl Db {
             Some(m) => (m.file.clone(), m.position),
             None => (s.master_log_file.clone(), s.read_master_log_pos),
         };
-        if file.is_empty() {
-            return Ok(());
+        if !file.is_empty() {
+            match c
+                .wait_for_position(&file, pos, self.catchup_timeout)
+                .await?
+            {
+                WaitOutcome::Reached => {}
+                other => tracing::warn!(
+                    "Catch-up to {file}:{pos} before changing master ended with {other:?}"
+                ),
+            }
         }
-        match c
-            .wait_for_position(&file, pos, self.catchup_timeout)
-            .await?
-        {
-            WaitOutcome::Reached => {}
-            other => tracing::warn!(
-                "Catch-up to {file}:{pos} before changing master ended with {other:?}"
-            ),
-        }
-        Ok(())
+        Ok(target.is_some())
     }
 
     /// Waits, bounded by `catchup_timeout`, until the new master has what this slave has:
     /// with MariaDB GTIDs its position covers this slave's `gtid_slave_pos`; with binlog
     /// coordinates it has applied its own relay log (its binlog position then follows what
     /// it received). MySQL's auto-positioning needs no wait: it sends what the slave lacks.
+    /// A new master that lacks GTIDs of this slave, has applied all it received and cannot
+    /// receive more (the old master is down) never gets them: that is refused at once.
     async fn await_new_master(
         &self,
         local: &mut Mysql,
         new: &mut Mysql,
-        name: &str,
-        gtid: bool,
+        how: &NewMaster<'_>,
     ) -> Result<(), DbError> {
-        if gtid && local.info().flavour == Flavour::Mysql {
+        if how.gtid && local.info().flavour == Flavour::Mysql {
             return Ok(());
         }
-        let own = if gtid {
+        let own = if how.gtid {
             local
                 .first_value("SELECT @@GLOBAL.gtid_slave_pos", Operation::Query)
                 .await?
@@ -122,23 +127,36 @@ impl Db {
         } else {
             String::new()
         };
+        let name = how.name;
         let deadline = tokio::time::Instant::now() + self.catchup_timeout;
         let mut logged = false;
         loop {
-            let Some(lacking) = new_master_lacks(new, gtid, &own).await? else {
+            let Some(lacking) = new_master_lacks(new, how.gtid, &own).await? else {
                 if logged {
                     tracing::info!("New master '{name}' has caught up with this slave");
                 }
                 return Ok(());
             };
+            if how.gtid && !how.old_answers && applied_all(new).await? {
+                tracing::warn!("New master '{name}' lacks {} for good", lacking.detail);
+                return Err(DbError::CatchUp(format!(
+                    "new master '{name}' lacks {} that this slave has applied and has nothing \
+                     left to apply while the old master is down: those transactions reached \
+                     only this slave; not following '{name}'",
+                    lacking.what
+                )));
+            }
             if tokio::time::Instant::now() >= deadline {
                 return Err(DbError::CatchUp(format!(
-                    "new master '{name}' has not applied {lacking} within {:?}; not following it yet",
-                    self.catchup_timeout
+                    "new master '{name}' has not applied {} within {:?}; not following it yet",
+                    lacking.what, self.catchup_timeout
                 )));
             }
             if !logged {
-                tracing::info!("Waiting for new master '{name}' to apply {lacking}");
+                tracing::info!(
+                    "Waiting for new master '{name}' to apply {}",
+                    lacking.detail
+                );
                 logged = true;
             }
             tokio::time::sleep(NEW_MASTER_POLL).await;
@@ -146,12 +164,37 @@ impl Db {
     }
 }
 
-/// What the new master still lacks, in words, or `None` once it has everything needed.
+/// The new master a slave is about to follow.
+struct NewMaster<'a> {
+    name: &'a str,
+    /// GTID auto-positioning will be used.
+    gtid: bool,
+    /// The old master answered during the catch-up, so the new master may still receive.
+    old_answers: bool,
+}
+
+/// What the new master lacks: `what` stays the same while it lacks the same transactions
+/// (the leader logs each distinct error once), `detail` adds its current position.
+struct Lacking {
+    what: String,
+    detail: String,
+}
+
+/// The new master has applied everything it received (or is not a slave at all).
+async fn applied_all(new: &mut Mysql) -> Result<bool, DbError> {
+    Ok(new.slave_status().await?.is_none_or(|s| relay_applied(&s)))
+}
+
+fn relay_applied(s: &SlaveStatus) -> bool {
+    s.relay_master_log_file == s.master_log_file && s.exec_master_log_pos >= s.read_master_log_pos
+}
+
+/// What the new master still lacks, or `None` once it has everything needed.
 async fn new_master_lacks(
     new: &mut Mysql,
     gtid: bool,
     own_slave_pos: &str,
-) -> Result<Option<String>, DbError> {
+) -> Result<Option<Lacking>, DbError> {
     if gtid {
         let have = new
             .first_value("SELECT @@GLOBAL.gtid_current_pos", Operation::Query)
@@ -159,26 +202,31 @@ async fn new_master_lacks(
             .unwrap_or_default();
         let missing = mmm_mysql::gtid_not_covered(&have, own_slave_pos);
         return Ok((!missing.is_empty()).then(|| {
-            format!(
-                "GTID {} that this slave has (its position: {})",
-                missing.join(","),
-                if have.is_empty() { "empty" } else { &have }
-            )
+            let what = format!("GTID {}", missing.join(","));
+            let at = if have.is_empty() { "empty" } else { &have };
+            Lacking {
+                detail: format!("{what} that this slave has (its position: {at})"),
+                what,
+            }
         }));
     }
-    Ok(new.slave_status().await?.and_then(|s| {
-        let applied = s.relay_master_log_file == s.master_log_file
-            && s.exec_master_log_pos >= s.read_master_log_pos;
-        (!applied).then(|| {
-            format!(
+    Ok(new
+        .slave_status()
+        .await?
+        .filter(|s| !relay_applied(s))
+        .map(|s| {
+            let what = format!(
                 "its relay log (executed {}:{}, received {}:{})",
                 s.relay_master_log_file,
                 s.exec_master_log_pos,
                 s.master_log_file,
                 s.read_master_log_pos
-            )
-        })
-    }))
+            );
+            Lacking {
+                detail: what.clone(),
+                what,
+            }
+        }))
 }
 
 /// Where to start replicating from the new master: GTID auto-positioning, or its current

@@ -139,6 +139,9 @@ pub struct Driver {
     deny_pending: bool,
     pending_removals: Vec<RoleIp>,
     remembered_master: String,
+    /// The master this host last failed to follow, and the failure (logged once until it
+    /// changes or ends).
+    follow_failed: Option<(String, String)>,
     /// Set at startup when the writer VIP was found on the interface: the role is held only
     /// until the startup lease runs out or the first status arrives; nothing is re-asserted.
     adopted: bool,
@@ -201,6 +204,7 @@ impl Driver {
             deny_pending: false,
             pending_removals: Vec::new(),
             remembered_master: String::new(),
+            follow_failed: None,
             adopted: false,
             startup_lease,
             failsafe,

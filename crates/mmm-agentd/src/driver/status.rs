@@ -161,15 +161,24 @@ impl Driver {
             return true;
         }
         let m = new.active_master.clone();
-        tracing::info!("Changing active master to '{m}'");
+        // Tried again with every status while it fails: the log says it once until it changes.
+        let retry = self.follow_failed.as_ref().is_some_and(|(to, _)| *to == m);
+        if !retry {
+            tracing::info!("Changing active master to '{m}'");
+        }
         match self.guarded(self.db.set_active_master(&m)).await {
             Some(Ok(msg)) => {
                 tracing::info!("{msg}");
                 self.remembered_master = m;
+                self.follow_failed = None;
             }
             Some(Err(e)) => {
-                fatal!("Failed to change master to '{m}': {e}");
-                errors.push(format!("Failed to change master to '{m}': {e}"));
+                let failure = format!("Failed to change master to '{m}': {e}");
+                if self.follow_failed.as_ref().map(|(_, f)| f) != Some(&failure) {
+                    fatal!("{failure}");
+                }
+                errors.push(failure.clone());
+                self.follow_failed = Some((m, failure));
             }
             None => return false,
         }

@@ -233,3 +233,72 @@ fn a_slave_follows_a_lagging_new_master_only_once_it_has_caught_up() {
         panic!("db2's write did not reach db3 ({e}); db3: {st:?}")
     });
 }
+
+/// db1 dies after a transaction reached db3 but not db2 (asynchronous replication): db2 never
+/// gets it, so a slave that followed db2 would fail with error 1236 for good. db3 refuses at
+/// once, without waiting out catchup_timeout, says which transaction db2 lacks, and keeps
+/// its replication as it was; the refusal is logged once however often the status comes.
+#[test]
+fn a_slave_ahead_of_its_new_master_refuses_to_follow_it() {
+    let Some(mut c) = cluster(
+        "agd",
+        TopologySpec::default(),
+        "use_gtid 1\ncatchup_timeout 60\n",
+    ) else {
+        return;
+    };
+    c.start_agent("db3");
+    let rt = runtime();
+    rt.block_on(async {
+        let (db1, db2, db3) = (c.topo.db("db1")?, c.topo.db("db2")?, c.topo.db("db3")?);
+        db2.exec("STOP SLAVE IO_THREAD").await?;
+        db1.exec("CREATE TABLE mmm_test.lost (id INT PRIMARY KEY)")
+            .await?;
+        wait_until(
+            db3,
+            "SELECT COUNT(*) = 0 FROM mmm_test.lost",
+            Duration::from_secs(10),
+        )
+        .await
+    })
+    .expect("db3 has db1's table, db2 does not");
+    c.topo
+        .db_mut("db1")
+        .expect("db1")
+        .kill9()
+        .expect("kill -9 db1's mysqld");
+
+    let reader = lab_ip(103);
+    for generation in 1..=3 {
+        let reply = c
+            .set_status(
+                "db3",
+                "ONLINE",
+                &[("reader", &reader)],
+                "db2",
+                generation,
+                0,
+            )
+            .expect("set_status");
+        assert!(
+            reply.errors.iter().any(|e| e
+                .starts_with("Failed to change master to 'db2': new master 'db2' lacks GTID ")
+                && e.contains("reached only this slave")),
+            "errors: {:?}\n{}",
+            reply.errors,
+            c.log("db3")
+        );
+    }
+    let log = c.log("db3");
+    assert_eq!(
+        log.matches("FATAL Failed to change master to 'db2'")
+            .count(),
+        1,
+        "{log}"
+    );
+    let st = rt
+        .block_on(slave_status(c.topo.db("db3").expect("db3")))
+        .expect("slave status")
+        .expect("db3 is a slave");
+    assert_eq!(st.master_host(), lab_ip(11), "db3 was repointed");
+}

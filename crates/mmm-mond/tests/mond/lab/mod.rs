@@ -85,6 +85,29 @@ fn bring_up(c: &Cluster) {
             .is_ok()
         },
     );
+    // The fault comes to a cluster in step: with asynchronous replication a row db1 wrote
+    // just before it died can reach db3 and not db2, and db3 then rightly refuses to follow
+    // a master that lacks it (the agent's slave tests show that case).
+    let count = "SELECT COUNT(*) FROM mmm_test.t";
+    let db1 = c.topology().db("db1").expect("db1");
+    let rows = c
+        .host("db1")
+        .expect("db1's lab host")
+        .block_on(db1.query_value(count))
+        .expect("inside db1")
+        .expect("db1 counts its rows")
+        .unwrap_or_default();
+    for host in ["db2", "db3"] {
+        let db = c.topology().db(host).expect("a lab database host");
+        let h = c.host(host).expect("a lab host");
+        h.block_on(mmm_lab::replication::wait_until(
+            db,
+            &format!("SELECT COUNT(*) = {rows} FROM mmm_test.t"),
+            Duration::from_secs(30),
+        ))
+        .expect("inside the host")
+        .unwrap_or_else(|e| panic!("db1's row on {host}: {e}"));
+    }
 }
 
 /// Asserts the seeds' expected end state after db1's mysqld died.
