@@ -50,7 +50,7 @@ impl Db {
             gtid,
             old_answers,
         };
-        self.await_new_master(&mut c, &mut new_conn, &how).await?;
+        let lost = self.await_new_master(&mut c, &mut new_conn, &how).await?;
         if slave.is_some() {
             c.stop_slave().await?;
         }
@@ -66,11 +66,15 @@ impl Db {
         .await?;
         c.start_slave().await?;
         c.close().await;
-        Ok(match position {
+        let ok = match position {
             ChangeMasterPosition::Gtid => format!("OK: now replicating from '{new_name}' (GTID)"),
             ChangeMasterPosition::Binlog { file, position } => {
                 format!("OK: now replicating from '{new_name}' at {file}:{position}")
             }
+        };
+        Ok(match lost {
+            None => ok,
+            Some(what) => format!("{ok}, although it lacks {what}"),
         })
     }
 
@@ -109,15 +113,21 @@ impl Db {
     /// coordinates it has applied its own relay log (its binlog position then follows what
     /// it received). MySQL's auto-positioning needs no wait: it sends what the slave lacks.
     /// A new master that lacks GTIDs of this slave, has applied all it received and cannot
-    /// receive more (the old master is down) never gets them: that is refused at once.
+    /// receive more (the old master is down) never gets them: the transactions reached only
+    /// this slave. Waiting would not help, and staying on the dead master would leave this
+    /// slave serving reads that never change again while its checks pass (`Connecting` counts
+    /// as running), so it follows at once and says what the new master lacks. Where the new
+    /// master has later transactions of the same domain MariaDB refuses the position (error
+    /// 1236), the host goes REPLICATION_FAIL and loses its reader roles; otherwise the slave
+    /// replicates on and keeps its extra transactions. Returns what the new master lacks then.
     async fn await_new_master(
         &self,
         local: &mut Mysql,
         new: &mut Mysql,
         how: &NewMaster<'_>,
-    ) -> Result<(), DbError> {
+    ) -> Result<Option<String>, DbError> {
         if how.gtid && local.info().flavour == Flavour::Mysql {
-            return Ok(());
+            return Ok(None);
         }
         let own = if how.gtid {
             local
@@ -135,16 +145,18 @@ impl Db {
                 if logged {
                     tracing::info!("New master '{name}' has caught up with this slave");
                 }
-                return Ok(());
+                return Ok(None);
             };
             if how.gtid && !how.old_answers && applied_all(new).await? {
-                tracing::warn!("New master '{name}' lacks {} for good", lacking.detail);
-                return Err(DbError::CatchUp(format!(
-                    "new master '{name}' lacks {} that this slave has applied and has nothing \
-                     left to apply while the old master is down: those transactions reached \
-                     only this slave; not following '{name}'",
-                    lacking.what
-                )));
+                mmm_daemon::fatal!(
+                    "New master '{name}' lacks {} and has nothing left to apply while the old \
+                     master is down: those transactions reached only this slave, which keeps \
+                     them; following '{name}' all the same (MariaDB stops with error 1236 \
+                     when '{name}' has later transactions of the same domain; an operator \
+                     repairs it)",
+                    lacking.detail
+                );
+                return Ok(Some(lacking.what));
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(DbError::CatchUp(format!(

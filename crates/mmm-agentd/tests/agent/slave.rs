@@ -235,11 +235,12 @@ fn a_slave_follows_a_lagging_new_master_only_once_it_has_caught_up() {
 }
 
 /// db1 dies after a transaction reached db3 but not db2 (asynchronous replication): db2 never
-/// gets it, so a slave that followed db2 would fail with error 1236 for good. db3 refuses at
-/// once, without waiting out catchup_timeout, says which transaction db2 lacks, and keeps
-/// its replication as it was; the refusal is logged once however often the status comes.
+/// gets it. Staying on the dead db1 would leave db3 serving reads that never change while its
+/// checks pass, so db3 follows db2 at once (not after catchup_timeout), says which transaction
+/// db2 lacks and that replication will stop, and MariaDB stops it with error 1236: the
+/// monitors then see REPLICATION_FAIL, as mysql-mmm's operators know it.
 #[test]
-fn a_slave_ahead_of_its_new_master_refuses_to_follow_it() {
+fn a_slave_ahead_of_its_new_master_follows_at_once_and_says_why_replication_stops() {
     let Some(mut c) = cluster(
         "agd",
         TopologySpec::default(),
@@ -251,17 +252,26 @@ fn a_slave_ahead_of_its_new_master_refuses_to_follow_it() {
     let rt = runtime();
     rt.block_on(async {
         let (db1, db2, db3) = (c.topo.db("db1")?, c.topo.db("db2")?, c.topo.db("db3")?);
-        db2.exec("STOP SLAVE IO_THREAD").await?;
         db1.exec("CREATE TABLE mmm_test.lost (id INT PRIMARY KEY)")
             .await?;
+        for db in [db2, db3] {
+            wait_until(
+                db,
+                "SELECT COUNT(*) = 0 FROM mmm_test.lost",
+                Duration::from_secs(10),
+            )
+            .await?;
+        }
+        db2.exec("STOP SLAVE IO_THREAD").await?;
+        db1.exec("INSERT INTO mmm_test.lost VALUES (1)").await?;
         wait_until(
             db3,
-            "SELECT COUNT(*) = 0 FROM mmm_test.lost",
+            "SELECT COUNT(*) = 1 FROM mmm_test.lost",
             Duration::from_secs(10),
         )
         .await
     })
-    .expect("db3 has db1's table, db2 does not");
+    .expect("db3 has db1's row, db2 only its table");
     c.topo
         .db_mut("db1")
         .expect("db1")
@@ -269,36 +279,34 @@ fn a_slave_ahead_of_its_new_master_refuses_to_follow_it() {
         .expect("kill -9 db1's mysqld");
 
     let reader = lab_ip(103);
-    for generation in 1..=3 {
-        let reply = c
-            .set_status(
-                "db3",
-                "ONLINE",
-                &[("reader", &reader)],
-                "db2",
-                generation,
-                0,
-            )
-            .expect("set_status");
-        assert!(
-            reply.errors.iter().any(|e| e
-                .starts_with("Failed to change master to 'db2': new master 'db2' lacks GTID ")
-                && e.contains("reached only this slave")),
-            "errors: {:?}\n{}",
-            reply.errors,
-            c.log("db3")
-        );
-    }
+    let reply = c
+        .set_status("db3", "ONLINE", &[("reader", &reader)], "db2", 1, 0)
+        .expect("set_status");
     let log = c.log("db3");
-    assert_eq!(
-        log.matches("FATAL Failed to change master to 'db2'")
-            .count(),
-        1,
+    assert!(reply.errors.is_empty(), "errors: {:?}\n{log}", reply.errors);
+    assert!(
+        log.contains("FATAL New master 'db2' lacks GTID ") && log.contains("stops with error 1236"),
         "{log}"
     );
-    let st = rt
-        .block_on(slave_status(c.topo.db("db3").expect("db3")))
-        .expect("slave status")
-        .expect("db3 is a slave");
-    assert_eq!(st.master_host(), lab_ip(11), "db3 was repointed");
+    assert!(
+        log.contains("INFO OK: now replicating from 'db2' (GTID), although it lacks GTID "),
+        "{log}"
+    );
+    let db3 = c.topo.db("db3").expect("db3");
+    let stopped = c.wait_for(Duration::from_secs(10), || {
+        rt.block_on(slave_status(db3))
+            .ok()
+            .flatten()
+            .is_some_and(|st| st.get("Last_IO_Errno") == "1236" && !st.running())
+    });
+    let st = rt.block_on(slave_status(db3));
+    assert!(
+        stopped.is_some(),
+        "db3's replication did not stop with 1236: {st:?}\n{}",
+        c.log("db3")
+    );
+    assert_eq!(
+        st.expect("status").expect("slave").master_host(),
+        lab_ip(12)
+    );
 }
