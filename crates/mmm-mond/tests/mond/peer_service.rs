@@ -1,5 +1,5 @@
-//! The Peer gRPC service: bad payloads are refused without effect, and the observations
-//! handler can be installed on a running node.
+//! The Peer gRPC service: bad payloads and payloads of another wire format are refused without
+//! effect, and the observations handler can be installed on a running node.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +44,7 @@ async fn garbage_is_refused_and_observations_reach_the_handler() {
 
     let garbage = RaftPayload {
         data: vec![0xff; 7],
+        format: 1,
     };
     for status in [
         client
@@ -83,7 +84,25 @@ async fn garbage_is_refused_and_observations_reach_the_handler() {
     assert!(ack.accepted);
     assert_eq!(*seen.lock().expect("recorder lock"), [7]);
 
-    // The refused garbage changed nothing: same leader, and the cluster still commits.
+    // A well-formed vote for a far later term in another wire format (a monitor of a release
+    // that encodes differently) is refused as such, never read: the term does not move.
+    let term = c.node(follower).metrics().borrow().current_term;
+    let vote = openraft::raft::VoteRequest::<u64>::new(openraft::Vote::new(term + 50, 9), None);
+    let foreign = RaftPayload {
+        data: postcard::to_stdvec(&vote).expect("encode"),
+        format: 2,
+    };
+    let status = client.vote(foreign).await.expect_err("foreign format");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("wire format 2; this monitor reads format 1 only"),
+        "{status:?}"
+    );
+    assert!(c.node(follower).metrics().borrow().current_term < term + 50);
+
+    // The refused payloads changed nothing: same leader, and the cluster still commits.
     assert_eq!(c.wait_leader(&all, Duration::from_secs(2)).await, leader);
     let r = c.node(leader).propose(set(0, "db1")).await.expect("write");
     assert_eq!(r, RegResp::Set { epoch: 1 });

@@ -84,7 +84,7 @@ fn call_peer_and_agent(c: &Cluster, tls: Tls) -> (Option<String>, Option<String>
             };
             let peer = mmm_daemon::tls::lazy_channel(endpoint(format!("{mon1}:9990")), Some(&tls));
             let vote = pb::peer_client::PeerClient::new(peer)
-                .vote(pb::RaftPayload { data: Vec::new() })
+                .vote(pb::RaftPayload::default())
                 .await;
             let agent = mmm_daemon::tls::lazy_channel(endpoint(format!("{db1}:9989")), Some(&tls));
             let status = pb::agent_client::AgentClient::new(agent)

@@ -9,7 +9,7 @@ use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::Serialize;
 use tonic::{Request, Response, Status};
 
-use super::codec::{from_payload, to_payload};
+use super::codec::{CodecError, from_payload, to_payload};
 use super::health::PeerHealth;
 use super::partition::Partition;
 use crate::raft::types::{MmmRaft, MmmRaftTypes, NodeId, Replicated};
@@ -36,6 +36,8 @@ pub(crate) struct PeerService<S: Replicated> {
     partition: Partition,
     observations: ObservationsSlot,
     health: PeerHealth,
+    /// The last foreign wire format logged, so a peer of another release is named once.
+    logged_format: std::sync::atomic::AtomicU32,
 }
 
 impl<S: Replicated> PeerService<S> {
@@ -52,6 +54,7 @@ impl<S: Replicated> PeerService<S> {
             partition,
             observations,
             health,
+            logged_format: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -66,10 +69,23 @@ impl<S: Replicated> PeerService<S> {
         self.health.heard_from(sender);
         Ok(())
     }
-}
 
-fn bad_payload(e: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("undecodable raft payload: {e}"))
+    /// Refuses a payload that does not decode: another wire format (a monitor of another
+    /// release, logged once per format) or bytes that are no such message.
+    fn bad_payload(&self, e: CodecError) -> Status {
+        match e {
+            CodecError::Format { found, .. } => {
+                let order = std::sync::atomic::Ordering::Relaxed;
+                if self.logged_format.swap(found, order) != found {
+                    mmm_daemon::fatal!("Refusing Raft messages from a peer monitor: {e}");
+                }
+                Status::failed_precondition(e.to_string())
+            }
+            CodecError::Postcard(_) => {
+                Status::invalid_argument(format!("undecodable raft payload: {e}"))
+            }
+        }
+    }
 }
 
 fn reply<T: Serialize>(result: &T) -> Result<Response<RaftPayload>, Status> {
@@ -85,13 +101,14 @@ impl<S: Replicated> Peer for PeerService<S> {
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
         let req: AppendEntriesRequest<MmmRaftTypes<S>> =
-            from_payload(request.get_ref()).map_err(bad_payload)?;
+            from_payload(request.get_ref()).map_err(|e| self.bad_payload(e))?;
         self.admit(req.vote.leader_id().voted_for().unwrap_or_default())?;
         reply(&self.raft.append_entries(req).await)
     }
 
     async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let req: VoteRequest<NodeId> = from_payload(request.get_ref()).map_err(bad_payload)?;
+        let req: VoteRequest<NodeId> =
+            from_payload(request.get_ref()).map_err(|e| self.bad_payload(e))?;
         self.admit(req.vote.leader_id().voted_for().unwrap_or_default())?;
         reply(&self.raft.vote(req).await)
     }
@@ -101,7 +118,7 @@ impl<S: Replicated> Peer for PeerService<S> {
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
         let req: InstallSnapshotRequest<MmmRaftTypes<S>> =
-            from_payload(request.get_ref()).map_err(bad_payload)?;
+            from_payload(request.get_ref()).map_err(|e| self.bad_payload(e))?;
         self.admit(req.vote.leader_id().voted_for().unwrap_or_default())?;
         reply(&self.raft.install_snapshot(req).await)
     }
