@@ -128,6 +128,13 @@ impl SlaveStatus {
     pub fn is_configured(&self) -> bool {
         !self.master_host.is_empty()
     }
+
+    /// True when the SQL thread has applied everything the IO thread received, so the
+    /// server's own position follows what it got from its master.
+    pub fn relay_log_applied(&self) -> bool {
+        self.relay_master_log_file == self.master_log_file
+            && self.exec_master_log_pos >= self.read_master_log_pos
+    }
 }
 
 impl MasterStatus {
@@ -145,10 +152,7 @@ impl MasterStatus {
 /// Removes from a MariaDB GTID list (`domain-server-seq,…`) the entries written by
 /// `server_id`: a server already has its own transactions, so waiting for them is pointless.
 pub fn gtid_without_server(gtid_list: &str, server_id: u64) -> String {
-    gtid_list
-        .split(',')
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
+    gtid_entries(gtid_list)
         .filter(|g| {
             let mut parts = g.split('-');
             let _domain = parts.next();

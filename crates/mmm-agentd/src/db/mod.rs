@@ -357,9 +357,7 @@ impl Db {
             (WaitOutcome::Reached, what) => Ok(format!("caught up with {what}")),
             (WaitOutcome::NotReplicating, what) => {
                 // The SQL thread is stopped: acceptable only when everything received is applied.
-                let applied = slave.relay_master_log_file == slave.master_log_file
-                    && slave.exec_master_log_pos >= slave.read_master_log_pos;
-                if applied {
+                if slave.relay_log_applied() {
                     tracing::warn!(
                         "Replication SQL thread is not running; relay log is fully applied, not waiting for {what}"
                     );

@@ -194,11 +194,10 @@ struct Lacking {
 
 /// The new master has applied everything it received (or is not a slave at all).
 async fn applied_all(new: &mut Mysql) -> Result<bool, DbError> {
-    Ok(new.slave_status().await?.is_none_or(|s| relay_applied(&s)))
-}
-
-fn relay_applied(s: &SlaveStatus) -> bool {
-    s.relay_master_log_file == s.master_log_file && s.exec_master_log_pos >= s.read_master_log_pos
+    Ok(new
+        .slave_status()
+        .await?
+        .is_none_or(|s| s.relay_log_applied()))
 }
 
 /// What the new master still lacks, or `None` once it has everything needed.
@@ -225,7 +224,7 @@ async fn new_master_lacks(
     Ok(new
         .slave_status()
         .await?
-        .filter(|s| !relay_applied(s))
+        .filter(|s| !s.relay_log_applied())
         .map(|s| {
             let what = format!(
                 "its relay log (executed {}:{}, received {}:{})",
