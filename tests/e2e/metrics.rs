@@ -1,7 +1,8 @@
 //! The HTTP endpoints of the real daemons through a failover, scraped with curl from the lab's
 //! client namespace as Prometheus or a load balancer would: every monitor's `/metrics` shows the
-//! writer move from db1 to db2 and db1 fail, and the agents' own numbers agree (db2 holds the
-//! writer, answers `/writer` with 200, and accepted a higher epoch; db1's `/writer` is 503).
+//! writer move from db1 to db2 and db1 fail, and the agents' own numbers agree (db1, then db2
+//! holds the writer, shows its replication from the peer master, answers `/writer` with 200,
+//! and accepted a higher epoch; db1's `/writer` is 503 after).
 
 use std::time::Instant;
 
@@ -91,6 +92,7 @@ fn metrics_and_health_endpoints_follow_a_writer_failover() {
     assert_eq!(leaders, 1, "exactly one monitor says it leads");
     let db1 = scrape(&c, "db1", AGENT_HTTP);
     assert_eq!(value(&db1, AGENT_WRITER), Some(1.0), "{db1}");
+    writer_shows_its_replication_from_the_peer(&c);
     let epoch_before = value(&scrape(&c, "db2", AGENT_HTTP), "mmm_agent_accepted_epoch")
         .expect("db2's accepted epoch");
     assert_eq!(get(&c, "db1", AGENT_HTTP, "/writer").map(|r| r.0), Ok(200));
@@ -207,6 +209,25 @@ fn agents_show_vips_replication_and_durations(c: &Cluster) {
             && value(&db1, "mmm_agent_kill_round_duration_seconds_count").is_some_and(|n| n >= 1.0)
             && value(&db2, "mmm_agent_failsafe_remaining_seconds") == Some(0.0)
     });
+}
+
+/// The writer db1 replicates from its peer master db2 (master-master), and its agent says so
+/// as every other agent does for its own server.
+fn writer_shows_its_replication_from_the_peer(c: &Cluster) {
+    let db2_ip = c.host("db2").expect("db2").ip();
+    let source = format!(r#"mmm_agent_replication_source{{source="{db2_ip}:3306"}}"#);
+    let thread = |t: &str| format!(r#"mmm_agent_replication_thread_running{{thread="{t}"}}"#);
+    wait(
+        c,
+        "the writer's agent shows its replication from db2",
+        || {
+            let db1 = scrape(c, "db1", AGENT_HTTP);
+            value(&db1, AGENT_WRITER) == Some(1.0)
+                && value(&db1, &source) == Some(1.0)
+                && value(&db1, &thread("io")) == Some(1.0)
+                && value(&db1, &thread("sql")) == Some(1.0)
+        },
+    );
 }
 
 /// The alert rules and the dashboard in `deploy/` ask only for metrics the daemons expose (one

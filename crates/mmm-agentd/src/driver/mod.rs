@@ -9,13 +9,14 @@
 mod failsafe;
 mod observe;
 mod reassert;
+mod replication;
 
 pub use failsafe::FailsafeParts;
 mod roles;
 mod status;
 mod timer;
 
-pub use observe::Replication;
+pub use replication::Replication;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -98,10 +99,11 @@ pub struct Snapshot {
     /// `read_only=0` as the driver last read it while holding the writer role (`None`: not
     /// read since, or the read failed).
     pub writable: Option<bool>,
-    /// Seconds_Behind_Master as last read while holding a reader role or ONLINE without the writer role (`None`: no
-    /// replication, NULL, or not read).
+    /// Seconds_Behind_Master as last read (`None`: no replication, NULL, or no fresh
+    /// reading).
     pub lag: Option<u64>,
-    /// This server's replication as last read (`None`: not a slave, or not read).
+    /// This server's replication as last read, on every host, the writer included (`None`:
+    /// not a slave, or no fresh reading).
     pub replication: Option<Replication>,
     /// Every role IP of the cluster with whether the last read found it on this host's
     /// interface (`None`: not read), so `/metrics` shows the absent ones too.
@@ -128,10 +130,9 @@ pub struct Driver {
     writer_synced: bool,
     /// What [`Snapshot::writable`] reports.
     observed_writable: Option<bool>,
-    /// What [`Snapshot::lag`] reports.
-    observed_lag: Option<u64>,
-    /// What [`Snapshot::replication`] reports.
-    observed_replication: Option<Replication>,
+    /// The replication observer's readings, for [`Snapshot::lag`] and
+    /// [`Snapshot::replication`] (`None` until [`Driver::run`] starts it).
+    replication: Option<watch::Receiver<replication::Reading>>,
     /// What [`Snapshot::vips_present`] reports.
     observed_vips: Option<Vec<(std::net::IpAddr, bool)>>,
     /// When the last catch-up attempt failed; re-tries wait a second after it.
@@ -197,8 +198,7 @@ impl Driver {
             timer_armed_until: None,
             writer_synced: false,
             observed_writable: None,
-            observed_lag: None,
-            observed_replication: None,
+            replication: None,
             observed_vips: None,
             sync_failed_at: None,
             deny_pending: false,
@@ -246,6 +246,11 @@ impl Driver {
     }
 
     fn snapshot_now(&self) -> Snapshot {
+        let reading = self
+            .replication
+            .as_ref()
+            .map(|r| r.borrow().fresh_at(Instant::now()))
+            .unwrap_or_default();
         Snapshot {
             desired: self.desired.clone(),
             epoch: self.epochs.current(),
@@ -261,8 +266,8 @@ impl Driver {
             writable: self
                 .observed_writable
                 .filter(|_| self.held_writer().is_some()),
-            lag: self.observed_lag,
-            replication: self.observed_replication.clone(),
+            lag: reading.lag,
+            replication: reading.replication,
             vips_present: self.observed_vips.clone(),
             failsafe_until: self
                 .failsafe
@@ -288,6 +293,7 @@ impl Driver {
 
     /// Runs until every sender is gone.
     pub async fn run(mut self) {
+        self.replication = Some(replication::spawn(self.db.clone()));
         self.probe_timer().await;
         self.adopt_running_writer().await;
         self.publish();
@@ -308,7 +314,6 @@ impl Driver {
                     self.probe_timer().await;
                     let mut errors = Vec::new();
                     self.reassert(&mut errors).await;
-                    self.observe_replication().await;
                     self.observe_vips().await;
                 }
             }
