@@ -7,6 +7,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 
 use crate::error::{MysqlError, Operation};
+use crate::known::KnownVersions;
 use crate::status::{MasterStatus, RowMap, SlaveStatus};
 use crate::version::{Flavour, ServerInfo};
 
@@ -69,11 +70,32 @@ pub struct Mysql {
 
 /// Opens a connection (TCP with `prefer_socket(false)`, or the given socket) and reads `VERSION()`.
 pub async fn connect(opts: &ConnectOpts) -> Result<Mysql, MysqlError> {
+    open(opts, None).await
+}
+
+/// [`connect`], reusing `known`'s `VERSION()` answer for this address while the server's
+/// handshake announces the same version numbers (and remembering it otherwise): then opening
+/// a connection runs no statement at all.
+pub async fn connect_known(opts: &ConnectOpts, known: &KnownVersions) -> Result<Mysql, MysqlError> {
+    open(opts, Some(known)).await
+}
+
+/// The client's packet limit: the protocol's own ceiling, so no reply a server may send is
+/// refused (set here, so that the driver does not ask the server for it on every connect).
+const MAX_ALLOWED_PACKET: usize = 1 << 30;
+
+/// The server default of `wait_timeout`; the driver uses it only for pooled connections,
+/// which mmm has none of, and would otherwise ask for it on every connect.
+const WAIT_TIMEOUT_SECS: usize = 28_800;
+
+async fn open(opts: &ConnectOpts, known: Option<&KnownVersions>) -> Result<Mysql, MysqlError> {
     let addr = opts.addr();
     let mut builder = OptsBuilder::default()
         .user(Some(opts.user.clone()))
         .pass(Some(opts.password.clone()))
-        .stmt_cache_size(0);
+        .stmt_cache_size(0)
+        .max_allowed_packet(Some(MAX_ALLOWED_PACKET))
+        .wait_timeout(Some(WAIT_TIMEOUT_SECS));
     builder = match &opts.socket {
         Some(path) => builder
             .socket(Some(path.display().to_string()))
@@ -93,24 +115,26 @@ pub async fn connect(opts: &ConnectOpts) -> Result<Mysql, MysqlError> {
         Ok(Err(e)) => return Err(MysqlError::from_driver(e, Operation::Connect, None, &addr)),
         Ok(Ok(c)) => c,
     };
+    let announced = conn.server_version();
+    let remembered = known.and_then(|k| k.matching(&addr, announced));
     let mut m = Mysql {
         conn,
-        info: ServerInfo {
+        info: remembered.clone().unwrap_or(ServerInfo {
             version: String::new(),
             flavour: Flavour::Mysql,
             major: 0,
             minor: 0,
             patch: 0,
-        },
+        }),
         addr,
         query_timeout: opts.query_timeout,
     };
-    let version: Option<String> = m
-        .first_value("SELECT VERSION()", Operation::Connect)
-        .await?;
-    let version = version.ok_or_else(|| MysqlError::UnexpectedReply("empty VERSION()".into()))?;
-    m.info = ServerInfo::parse(&version)
-        .ok_or_else(|| MysqlError::UnexpectedReply(format!("VERSION() = {version:?}")))?;
+    if remembered.is_none() {
+        m.info = m.read_version().await?;
+        if let Some(known) = known {
+            known.remember(&m.addr, &m.info);
+        }
+    }
     Ok(m)
 }
 
@@ -250,6 +274,17 @@ impl Mysql {
             Ok(Err(e)) => Err(MysqlError::from_driver(e, op, Some(&info), &addr)),
             Ok(Ok(rows)) => Ok(rows.iter().map(row_map).collect()),
         }
+    }
+
+    /// `SELECT VERSION()`, parsed.
+    async fn read_version(&mut self) -> Result<ServerInfo, MysqlError> {
+        let version: Option<String> = self
+            .first_value("SELECT VERSION()", Operation::Connect)
+            .await?;
+        let version =
+            version.ok_or_else(|| MysqlError::UnexpectedReply("empty VERSION()".into()))?;
+        ServerInfo::parse(&version)
+            .ok_or_else(|| MysqlError::UnexpectedReply(format!("VERSION() = {version:?}")))
     }
 
     /// First column of the first row as text (`None` for no row or NULL).

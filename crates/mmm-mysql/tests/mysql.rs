@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use mmm_lab::replication::{replicate_from, wait_caught_up};
 use mmm_lab::users::{AGENT_PASSWORD, AGENT_USER};
 use mmm_lab::{MariaDb, MariaDbOpts, ReplicationMode};
-use mmm_mysql::{ConnectOpts, Flavour, MysqlError, WaitOutcome, connect};
+use mmm_mysql::{
+    ConnectOpts, Flavour, KnownVersions, Mysql, MysqlError, Operation, WaitOutcome, connect,
+    connect_known,
+};
 
 fn opts(db: &MariaDb, user: &str, password: &str) -> ConnectOpts {
     ConnectOpts::tcp(
@@ -20,6 +23,19 @@ fn opts(db: &MariaDb, user: &str, password: &str) -> ConnectOpts {
         password,
         Duration::from_secs(1),
     )
+}
+
+/// How many SELECTs this session ran (`Com_select`; the SHOW itself is not one).
+async fn selects_so_far(conn: &mut Mysql) -> u64 {
+    let rows = conn
+        .rows("SHOW SESSION STATUS LIKE 'Com_select'", Operation::Query)
+        .await
+        .expect("session status");
+    let value = rows
+        .first()
+        .and_then(|r| r.get(1))
+        .and_then(|(_, v)| v.clone());
+    value.and_then(|v| v.parse().ok()).expect("Com_select")
 }
 
 #[test]
@@ -53,6 +69,22 @@ fn against_real_mariadb() {
         assert_eq!(m.slave_status().await.expect("slave status"), None);
         let ms = m.master_status().await.expect("master status");
         assert!(!ms.file.is_empty() && ms.position > 0, "{ms:?}");
+
+        // A known server's connection runs no statement at all: no settings query, no
+        // VERSION() — the first connection asks VERSION() once and remembers it.
+        let known = KnownVersions::default();
+        let master_agent = opts(&master, AGENT_USER, AGENT_PASSWORD);
+        let mut first = connect_known(&master_agent, &known)
+            .await
+            .expect("first connect");
+        assert_eq!(selects_so_far(&mut first).await, 1, "only VERSION()");
+        let mut second = connect_known(&master_agent, &known)
+            .await
+            .expect("second connect");
+        assert_eq!(selects_so_far(&mut second).await, 0, "nothing asked again");
+        assert_eq!(second.info(), m.info());
+        let mut plain = connect(&master_agent).await.expect("plain connect");
+        assert_eq!(selects_so_far(&mut plain).await, 1, "only VERSION()");
 
         // A slave: parsed status, GTID and position waits, a wait that times out.
         replicate_from(&slave, &master, &ReplicationMode::Gtid)

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use mmm_core::config::{Config, HostConfig};
 use mmm_mysql::{
-    ConnectOpts, Flavour, MasterStatus, Mysql, MysqlError, ServerInfo, SlaveStatus, WaitOutcome,
-    gtid_without_server, timer::Scheduler,
+    ConnectOpts, Flavour, KnownVersions, MasterStatus, Mysql, MysqlError, ServerInfo, SlaveStatus,
+    WaitOutcome, gtid_without_server, timer::Scheduler,
 };
 
 use mmm_mysql::kill::select_kills;
@@ -91,6 +91,9 @@ pub struct Db {
     use_gtid: bool,
     kill_pause: Duration,
     timings: Timings,
+    /// The servers' `VERSION()` answers, shared by the clones: a connection to a server
+    /// already asked runs no statement before the caller's.
+    known: KnownVersions,
 }
 
 impl Db {
@@ -111,6 +114,7 @@ impl Db {
             use_gtid: cfg.use_gtid,
             kill_pause: Duration::from_secs(1),
             timings: Timings::default(),
+            known: KnownVersions::default(),
         })
     }
 
@@ -130,7 +134,12 @@ impl Db {
     }
 
     async fn local(&self) -> Result<Mysql, DbError> {
-        Ok(mmm_mysql::connect(&self.opts(&self.me)).await?)
+        self.connect(&self.me).await
+    }
+
+    /// A new connection to `host` as the agent user.
+    async fn connect(&self, host: &HostConfig) -> Result<Mysql, DbError> {
+        Ok(mmm_mysql::connect_known(&self.opts(host), &self.known).await?)
     }
 
     fn host_by_ip(&self, ip: &str) -> Option<&HostConfig> {
@@ -297,7 +306,7 @@ impl Db {
 
     /// The master status of another host, or `None` when it cannot be reached.
     async fn remote_master_status(&self, host: &HostConfig) -> Option<(MasterStatus, bool)> {
-        let mut c = match mmm_mysql::connect(&self.opts(host)).await {
+        let mut c = match self.connect(host).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::info!(host = %host.name, error = %e, "host not reachable for catch-up");

@@ -38,7 +38,8 @@ impl Db {
             })?,
             new.replication_password.clone().unwrap_or_default(),
         );
-        let mut new_conn = mmm_mysql::connect(&self.opts(&new))
+        let mut new_conn = self
+            .connect(&new)
             .await
             .map_err(|e| DbError::State(format!("new master '{}' not reachable: {e}", new.name)))?;
         let gtid = self.use_gtid

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mmm_mysql::{MysqlError, Operation};
+use mmm_mysql::{KnownVersions, MysqlError, Operation};
 
 use super::mysql_conn::{TIMEOUT_LINE, bounded, close, detail, open};
 use super::target::CheckTarget;
@@ -15,11 +15,21 @@ use super::target::CheckTarget;
 /// `mmm_core::checks::CheckResult::parse` classifies as `Outcome::Refused` (no trap period);
 /// every other failure is a plain `ERROR`.
 pub async fn check_mysql(target: &CheckTarget, timeout: Duration) -> String {
-    bounded(timeout, mysql_line(target, timeout)).await
+    check_mysql_known(target, timeout, &KnownVersions::default()).await
 }
 
-async fn mysql_line(target: &CheckTarget, timeout: Duration) -> String {
-    let mut conn = match open(target, timeout).await {
+/// [`check_mysql`] on a new connection that asks nothing but `SELECT NOW()` when `known`
+/// already holds the server's version (the check's loop keeps one for all its calls).
+pub async fn check_mysql_known(
+    target: &CheckTarget,
+    timeout: Duration,
+    known: &KnownVersions,
+) -> String {
+    bounded(timeout, mysql_line(target, timeout, known)).await
+}
+
+async fn mysql_line(target: &CheckTarget, timeout: Duration, known: &KnownVersions) -> String {
+    let mut conn = match open(target, timeout, known).await {
         Ok(conn) => conn,
         Err(MysqlError::Timeout { .. }) => return TIMEOUT_LINE.to_string(),
         Err(e @ MysqlError::TooManyConnections { .. }) => {

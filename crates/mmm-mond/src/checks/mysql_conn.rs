@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mmm_core::checks::{REFUSED_DETAIL, SHUTDOWN_DETAIL};
-use mmm_mysql::{ConnectOpts, Mysql, MysqlError};
+use mmm_mysql::{ConnectOpts, KnownVersions, Mysql, MysqlError};
 
 use super::target::CheckTarget;
 
@@ -25,8 +25,13 @@ pub(crate) async fn bounded(timeout: Duration, check: impl Future<Output = Strin
 }
 
 /// Opens a TCP connection to `target` as the monitor user: connecting may take `timeout`,
-/// each statement afterwards up to the check's hard bound.
-pub(crate) async fn open(target: &CheckTarget, timeout: Duration) -> Result<Mysql, MysqlError> {
+/// each statement afterwards up to the check's hard bound. `known` spares the `VERSION()`
+/// question for a server already asked.
+pub(crate) async fn open(
+    target: &CheckTarget,
+    timeout: Duration,
+    known: &KnownVersions,
+) -> Result<Mysql, MysqlError> {
     let mut opts = ConnectOpts::tcp(
         target.ip.to_string(),
         target.mysql_port,
@@ -35,7 +40,7 @@ pub(crate) async fn open(target: &CheckTarget, timeout: Duration) -> Result<Mysq
         timeout,
     );
     opts.query_timeout = hard_bound(timeout);
-    mmm_mysql::connect(&opts).await
+    mmm_mysql::connect_known(&opts, known).await
 }
 
 /// Says goodbye to the server in the background (bounded inside), so the check's result

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use mmm_mysql::{Mysql, MysqlError, Operation, ServerInfo};
+use mmm_mysql::{KnownVersions, Mysql, MysqlError, Operation, ServerInfo};
 
 use super::mysql_check::connect_error;
 use super::mysql_conn::{TIMEOUT_LINE, bounded, close, detail, open};
@@ -105,9 +105,21 @@ pub async fn check_rep_backlog(
 #[derive(Default)]
 pub struct KeptConnection {
     conn: Option<Mysql>,
+    known: KnownVersions,
 }
 
 impl KeptConnection {
+    /// No connection yet; connections it opens use (and add to) `known`.
+    pub fn sharing(known: KnownVersions) -> KeptConnection {
+        KeptConnection { conn: None, known }
+    }
+
+    /// The server versions this loop's connections know, for the `mysql` check's new
+    /// connection every call.
+    pub fn known(&self) -> &KnownVersions {
+        &self.known
+    }
+
     /// `rep_threads` on the kept connection (opened or reopened as needed).
     pub async fn rep_threads(&mut self, target: &CheckTarget, timeout: Duration) -> String {
         bounded(timeout, async {
@@ -154,7 +166,7 @@ impl KeptConnection {
                 Err(_) => close(conn),
             }
         }
-        let mut conn = match open(target, timeout).await {
+        let mut conn = match open(target, timeout, &self.known).await {
             Ok(conn) => conn,
             Err(e) => return Err(connect_error("UNKNOWN", target, &e)),
         };

@@ -13,6 +13,7 @@ use futures_util::future::join_all;
 use mmm_core::checks::CheckKind;
 use mmm_core::config::{ChecksConfig, Config};
 use mmm_core::time::Timestamp;
+use mmm_mysql::KnownVersions;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -46,6 +47,8 @@ pub struct CheckRunner {
     kinds: Vec<CheckKind>,
     max_concurrent: usize,
     network: Option<watch::Receiver<bool>>,
+    /// Every server's `VERSION()`, asked once and shared by all loops.
+    known: KnownVersions,
 }
 
 /// The running check loops; dropping it (or [`CheckRunnerHandle::shutdown`]) stops them.
@@ -71,6 +74,7 @@ impl CheckRunner {
             kinds: CheckKind::ALL.to_vec(),
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             network: None,
+            known: KnownVersions::default(),
         }
     }
 
@@ -121,9 +125,10 @@ impl CheckRunner {
             for target in self.targets.iter() {
                 let permits = Arc::clone(&permits);
                 let checks = Arc::clone(&self.checks);
+                let known = self.known.clone();
                 calls.push(async move {
                     let _permit = permits.acquire_owned().await.ok();
-                    let mut kept = KeptConnection::default();
+                    let mut kept = KeptConnection::sharing(known);
                     let started = Instant::now();
                     let line = run_check(kind, target, kind.config(&checks), &mut kept).await;
                     CheckEvent {
@@ -154,6 +159,7 @@ impl CheckRunner {
                     permits: Arc::clone(&permits),
                     network: self.network.clone(),
                     results: results.clone(),
+                    known: self.known.clone(),
                 };
                 tasks.spawn(worker.run());
             }
@@ -171,6 +177,7 @@ struct Worker {
     permits: Arc<Semaphore>,
     network: Option<watch::Receiver<bool>>,
     results: mpsc::Sender<CheckEvent>,
+    known: KnownVersions,
 }
 
 impl Worker {
@@ -179,7 +186,7 @@ impl Worker {
             return;
         };
         let config = self.kind.config(&self.checks).clone();
-        let mut kept = KeptConnection::default();
+        let mut kept = KeptConnection::sharing(self.known.clone());
         loop {
             if let Some(network) = self.network.as_mut()
                 && network.wait_for(|ok| *ok).await.is_err()
