@@ -19,9 +19,18 @@ pub fn hard_bound(timeout: Duration) -> Duration {
 
 /// Runs a MySQL check, cut off with `ERROR: Timeout` at its hard bound.
 pub(crate) async fn bounded(timeout: Duration, check: impl Future<Output = String>) -> String {
+    bounded_or(timeout, check, || TIMEOUT_LINE.to_string()).await
+}
+
+/// Runs MySQL checks, cut off at their hard bound with what `overran` says.
+pub(crate) async fn bounded_or<T>(
+    timeout: Duration,
+    check: impl Future<Output = T>,
+    overran: impl FnOnce() -> T,
+) -> T {
     tokio::time::timeout(hard_bound(timeout), check)
         .await
-        .unwrap_or_else(|_elapsed| TIMEOUT_LINE.to_string())
+        .unwrap_or_else(|_elapsed| overran())
 }
 
 /// Opens a TCP connection to `target` as the monitor user: connecting may take `timeout`,

@@ -1,5 +1,6 @@
 //! The `rep_threads` and `rep_backlog` checks: is this host's replication running, and how
-//! far behind is it? Both read SHOW SLAVE STATUS (SHOW REPLICA STATUS on MySQL ≥ 8.0.22).
+//! far behind is it? Both read SHOW SLAVE STATUS (SHOW REPLICA STATUS on MySQL ≥ 8.0.22), one
+//! read for both when they run at the same pace ([`KeptConnection::rep_both`]).
 //!
 //! Connection trouble is `UNKNOWN` here on purpose (as in mysql-mmm): reachability is the
 //! business of `ping` and `mysql`, and an UNKNOWN never fails a host.
@@ -9,7 +10,7 @@ use std::time::Duration;
 use mmm_mysql::{KnownVersions, Mysql, MysqlError, Operation, ServerInfo};
 
 use super::mysql_check::connect_error;
-use super::mysql_conn::{TIMEOUT_LINE, bounded, close, detail, open};
+use super::mysql_conn::{TIMEOUT_LINE, bounded, bounded_or, close, detail, open};
 use super::target::CheckTarget;
 
 /// The replication columns the two checks read, NULL kept as `None`.
@@ -143,6 +144,29 @@ impl KeptConnection {
                 Ok(row) => backlog_line(row.as_ref(), max_backlog),
                 Err(line) => line,
             }
+        })
+        .await
+    }
+
+    /// Both replication checks from one status read: `(rep_threads, rep_backlog)`, each
+    /// line what its own check would have said of that row.
+    pub async fn rep_both(
+        &mut self,
+        target: &CheckTarget,
+        timeout: Duration,
+        max_backlog: u64,
+    ) -> (String, String) {
+        let both = async {
+            match self.replication_row(target, timeout).await {
+                Ok(row) => (
+                    threads_line(row.as_ref()),
+                    backlog_line(row.as_ref(), max_backlog),
+                ),
+                Err(line) => (line.clone(), line),
+            }
+        };
+        bounded_or(timeout, both, || {
+            (TIMEOUT_LINE.to_string(), TIMEOUT_LINE.to_string())
         })
         .await
     }

@@ -4,14 +4,15 @@
 //! host whose mysqld hangs delays nobody else — its calls end with `ERROR: Timeout` after
 //! `timeout` + 1 s while the other hosts keep their cadence. A semaphore per check kind
 //! bounds how many calls of that kind are in flight at once. The replication checks' loops
-//! keep their MySQL connection between calls ([`KeptConnection`]).
+//! keep their MySQL connection between calls ([`KeptConnection`]); when both run with the same
+//! period and timeout, one loop per host runs both on one SHOW SLAVE STATUS a round.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use mmm_core::checks::CheckKind;
-use mmm_core::config::{ChecksConfig, Config};
+use mmm_core::config::{CheckConfig, ChecksConfig, Config};
 use mmm_core::time::Timestamp;
 use mmm_mysql::KnownVersions;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -148,11 +149,16 @@ impl CheckRunner {
     /// when the handle is dropped or the receiver goes away.
     pub fn spawn(&self, results: mpsc::Sender<CheckEvent>) -> CheckRunnerHandle {
         let mut tasks = JoinSet::new();
+        let paired = self.replication_paired();
         for &kind in &self.kinds {
+            if paired && kind == CheckKind::RepBacklog {
+                continue;
+            }
             let permits = Arc::new(Semaphore::new(self.max_concurrent));
             for index in 0..self.targets.len() {
                 let worker = Worker {
                     kind,
+                    paired: paired && kind == CheckKind::RepThreads,
                     index,
                     targets: Arc::clone(&self.targets),
                     checks: Arc::clone(&self.checks),
@@ -166,11 +172,23 @@ impl CheckRunner {
         }
         CheckRunnerHandle { tasks }
     }
+
+    /// Whether one loop per host runs both replication checks on one status read: both
+    /// are run, with the same period and timeout, so they would read the same thing at the
+    /// same pace anyway.
+    fn replication_paired(&self) -> bool {
+        let (threads, backlog) = (&self.checks.rep_threads, &self.checks.rep_backlog);
+        self.kinds.contains(&CheckKind::RepThreads)
+            && self.kinds.contains(&CheckKind::RepBacklog)
+            && threads.check_period == backlog.check_period
+            && threads.timeout == backlog.timeout
+    }
 }
 
-/// The loop of one check on one host.
+/// The loop of one check on one host (or of both replication checks, when `paired`).
 struct Worker {
     kind: CheckKind,
+    paired: bool,
     index: usize,
     targets: Arc<[CheckTarget]>,
     checks: Arc<ChecksConfig>,
@@ -194,26 +212,47 @@ impl Worker {
                 // The self-check is gone; keep checking rather than go blind.
                 self.network = None;
             }
-            let (line, took) = {
+            let (lines, took) = {
                 let Ok(_permit) = self.permits.acquire().await else {
                     return;
                 };
                 let started = Instant::now();
-                let line = run_check(self.kind, &target, &config, &mut kept).await;
-                (line, started.elapsed())
+                let lines = self.check(&target, &config, &mut kept).await;
+                (lines, started.elapsed())
             };
-            let event = CheckEvent {
-                host: target.host.clone(),
-                kind: self.kind,
-                line,
-                at: now(),
-                took,
-            };
-            if self.results.send(event).await.is_err() {
-                return;
+            let at = now();
+            for (kind, line) in lines {
+                let event = CheckEvent {
+                    host: target.host.clone(),
+                    kind,
+                    line,
+                    at,
+                    took,
+                };
+                if self.results.send(event).await.is_err() {
+                    return;
+                }
             }
             tokio::time::sleep(config.check_period).await;
         }
+    }
+
+    /// This loop's result lines for one round.
+    async fn check(
+        &self,
+        target: &CheckTarget,
+        config: &CheckConfig,
+        kept: &mut KeptConnection,
+    ) -> Vec<(CheckKind, String)> {
+        if !self.paired {
+            return vec![(self.kind, run_check(self.kind, target, config, kept).await)];
+        }
+        let max_backlog = self.checks.rep_backlog.max_backlog;
+        let (threads, backlog) = kept.rep_both(target, config.timeout, max_backlog).await;
+        vec![
+            (CheckKind::RepThreads, threads),
+            (CheckKind::RepBacklog, backlog),
+        ]
     }
 }
 

@@ -2,10 +2,12 @@
 
 use std::time::{Duration, Instant};
 
+use mmm_core::checks::CheckKind;
 use mmm_lab::replication::{ReplicationMode, replicate_from};
 use mmm_mond::checks::{
-    CheckTarget, KeptConnection, check_mysql, check_rep_backlog, check_rep_threads,
+    CheckRunner, CheckTarget, KeptConnection, check_mysql, check_rep_backlog, check_rep_threads,
 };
+use tokio::sync::mpsc;
 
 use super::{TIMEOUT, loopback_db, target_as, target_for};
 
@@ -174,4 +176,56 @@ async fn replication_checks_keep_one_connection_and_reopen_a_killed_one() {
         "ERROR: Replication is broken"
     );
     assert_eq!(connections_of(&slave, &on_slave.user).await, second);
+}
+
+/// SHOW SLAVE STATUS statements `db` has run so far.
+async fn status_reads(db: &mmm_lab::MariaDb) -> u64 {
+    db.query_value(
+        "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+         WHERE VARIABLE_NAME = 'COM_SHOW_SLAVE_STATUS'",
+    )
+    .await
+    .expect("read the status counter")
+    .and_then(|v| v.parse().ok())
+    .expect("a counter")
+}
+
+/// With the same period and timeout, a host's two replication checks come from one
+/// SHOW SLAVE STATUS per round: both results at the same moment, and the server runs one
+/// statement per round, not two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_replication_checks_share_one_status_read_per_round() {
+    let (_master, slave) = replicating_pair(("chk-pm", 126), ("chk-ps", 127)).await;
+    let runner = CheckRunner::new(
+        vec![target_for(&slave, "db2")],
+        super::checks_config(Duration::from_millis(100), TIMEOUT),
+    )
+    .with_kinds(&[CheckKind::RepThreads, CheckKind::RepBacklog]);
+    let before = status_reads(&slave).await;
+    let (tx, mut rx) = mpsc::channel(256);
+    let handle = runner.spawn(tx);
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        events.push(event);
+    }
+    handle.shutdown().await;
+    let reads = status_reads(&slave).await - before;
+
+    let of = |kind| events.iter().filter(|e| e.kind == kind).collect::<Vec<_>>();
+    let (threads, backlog) = (of(CheckKind::RepThreads), of(CheckKind::RepBacklog));
+    assert!(threads.len() >= 5, "rounds: {events:?}");
+    assert!(threads.iter().all(|e| e.line == "OK"), "{threads:?}");
+    assert!(
+        backlog.iter().all(|e| e.line.starts_with("OK")),
+        "{backlog:?}"
+    );
+    for (t, b) in threads.iter().zip(&backlog) {
+        assert_eq!((t.at, t.took), (b.at, b.took), "one read serves both");
+    }
+    let rounds = threads.len() as u64;
+    assert!(
+        (rounds..=rounds + 1).contains(&reads),
+        "{reads} status reads for {rounds} rounds of both checks"
+    );
 }
