@@ -423,10 +423,24 @@ pub fn merge(
     previous: &CheckTable,
     now: Timestamp,
 ) -> CheckTable {
+    let dated = tables.iter().map(|t| (t, t.observed_at));
+    merge_dated(dated, quorum, max_age, previous, now)
+}
+
+/// [`merge`] with each table's age judged by the time given next to it instead of its own
+/// `observed_at` (the leader's receive time), without copying the tables.
+pub fn merge_dated<'a>(
+    tables: impl IntoIterator<Item = (&'a MonitorTable, Timestamp)>,
+    quorum: usize,
+    max_age: Duration,
+    previous: &CheckTable,
+    now: Timestamp,
+) -> CheckTable {
     let quorum = quorum.max(1);
     let fresh: Vec<&MonitorTable> = tables
-        .iter()
-        .filter(|t| t.network_ok && now.since(t.observed_at) <= max_age)
+        .into_iter()
+        .filter(|(t, at)| t.network_ok && now.since(*at) <= max_age)
+        .map(|(t, _)| t)
         .collect();
     let mut hosts: Vec<&String> = previous.hosts.keys().collect();
     for t in &fresh {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::checks::{CheckTable, MonitorTable, merge};
+use crate::checks::{CheckTable, MonitorTable, merge_dated};
 use crate::time::Timestamp;
 
 use super::io::NodeId;
@@ -54,15 +54,8 @@ impl Book {
         previous: &CheckTable,
         now: Timestamp,
     ) -> CheckTable {
-        let tables: Vec<MonitorTable> = self
-            .reports
-            .values()
-            .map(|(t, received)| MonitorTable {
-                observed_at: *received,
-                ..t.clone()
-            })
-            .collect();
-        merge(&tables, quorum, max_age, previous, now)
+        let dated = self.reports.values().map(|(t, received)| (t, *received));
+        merge_dated(dated, quorum, max_age, previous, now)
     }
 }
 
