@@ -162,6 +162,7 @@ fn first_words(e: &str) -> String {
 /// A running stream of writes through the writer VIP from the client namespace.
 pub struct WriteStream {
     stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
     progress: Arc<Progress>,
     done: tokio::sync::oneshot::Receiver<Ledger>,
 }
@@ -172,6 +173,8 @@ pub struct WriteStream {
 struct Progress {
     acked: AtomicUsize,
     last_server: AtomicU32,
+    /// Set by the loop when it saw the pause and has no write in flight.
+    idle: AtomicBool,
 }
 
 impl WriteStream {
@@ -186,15 +189,21 @@ impl WriteStream {
     pub fn start_at(c: &Cluster, addr: &str) -> Self {
         create_table(c, addr);
         let stop = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(false));
         let progress = Arc::new(Progress::default());
         let target = app_target(c, addr);
+        let flags = Flags {
+            stop: Arc::clone(&stop),
+            paused: Arc::clone(&paused),
+        };
         let done = c
             .client()
             .netns()
-            .spawn_future(write_loop(target, Arc::clone(&stop), Arc::clone(&progress)))
+            .spawn_future(write_loop(target, flags, Arc::clone(&progress)))
             .expect("start the client in its namespace");
         Self {
             stop,
+            paused,
             progress,
             done,
         }
@@ -218,6 +227,20 @@ impl WriteStream {
         });
     }
 
+    /// Holds the writes and waits until none is in flight.
+    pub fn pause(&self, c: &Cluster) {
+        self.paused.store(true, Ordering::SeqCst);
+        wait(c, "the client's writes paused", || {
+            self.progress.idle.load(Ordering::SeqCst)
+        });
+    }
+
+    /// Writes again after [`WriteStream::pause`].
+    pub fn resume(&self) {
+        self.progress.idle.store(false, Ordering::SeqCst);
+        self.paused.store(false, Ordering::SeqCst);
+    }
+
     /// Stops writing and returns every attempt.
     pub fn stop(self) -> Ledger {
         self.stop.store(true, Ordering::SeqCst);
@@ -225,14 +248,28 @@ impl WriteStream {
     }
 }
 
-async fn write_loop(target: Target, stop: Arc<AtomicBool>, progress: Arc<Progress>) -> Ledger {
+/// What the test tells a running write loop.
+struct Flags {
+    stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+}
+
+async fn write_loop(target: Target, flags: Flags, progress: Arc<Progress>) -> Ledger {
     let t0 = Instant::now();
     let mut ledger = Ledger::default();
     let mut next = t0;
-    for id in 1.. {
-        if stop.load(Ordering::SeqCst) {
+    let mut id = 0;
+    loop {
+        if flags.stop.load(Ordering::SeqCst) {
             break;
         }
+        next += WRITE_EVERY;
+        if flags.paused.load(Ordering::SeqCst) {
+            progress.idle.store(true, Ordering::SeqCst);
+            tokio::time::sleep_until(next.max(Instant::now()).into()).await;
+            continue;
+        }
+        id += 1;
         let sql = format!("INSERT INTO {TABLE} (id, server_id) VALUES ({id}, @@server_id)");
         let record = execute(&target, &sql).await;
         let attempt = Attempt {
@@ -246,7 +283,6 @@ async fn write_loop(target: Target, stop: Arc<AtomicBool>, progress: Arc<Progres
             progress.acked.fetch_add(1, Ordering::SeqCst);
         }
         ledger.attempts.push(attempt);
-        next += WRITE_EVERY;
         tokio::time::sleep_until(next.max(Instant::now()).into()).await;
     }
     ledger
