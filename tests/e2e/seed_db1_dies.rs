@@ -32,10 +32,11 @@ fn seed_test2_db1_dies_the_writer_moves_to_db2_and_db3_follows() {
     let stream = WriteStream::start(&c);
     write_marker(&c, 1);
     stream.wait_acks(&c, 10);
-    // With asynchronous replication a write in flight at the kill may reach one slave and not
-    // the other: acknowledged and lost, or on db3 and not on db2, which db3 cannot then follow
-    // (no failover manager can repair either). The test kills db1 once both have all it wrote,
-    // and writes again at once, so the failover still happens under the application's writes.
+    // With asynchronous replication a write in flight at the kill may reach neither slave
+    // (acknowledged and lost for good) or db3 and not db2, and mmm does not copy a slave's extra
+    // transactions to the new writer, so db3 could not follow db2 (deploy/README §8). The test
+    // kills db1 once both have all it wrote, and writes again at once, so the failover still
+    // happens under the application's writes.
     stream.pause(&c);
     wait(&c, "db2 and db3 have every row db1 has", || {
         let db1 = rows_on(&c, "db1");
