@@ -23,7 +23,7 @@ mod target;
 
 pub use dispatch::run_check;
 pub use emit::emit;
-pub use mysql_check::{check_mysql, check_mysql_known};
+pub use mysql_check::check_mysql;
 pub use mysql_conn::{TIMEOUT_LINE, hard_bound};
 pub use network::{NetworkChecker, NetworkConfigError, NetworkHandle};
 pub use ping::{FALLBACK_PORT, PING_TIMEOUT, ProbeMethod, check_ping, ping_line, probe};

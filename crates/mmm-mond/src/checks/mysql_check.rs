@@ -20,7 +20,7 @@ pub async fn check_mysql(target: &CheckTarget, timeout: Duration) -> String {
 
 /// [`check_mysql`] on a new connection that asks nothing but `SELECT NOW()` when `known`
 /// already holds the server's version (the check's loop keeps one for all its calls).
-pub async fn check_mysql_known(
+pub(crate) async fn check_mysql_known(
     target: &CheckTarget,
     timeout: Duration,
     known: &KnownVersions,
