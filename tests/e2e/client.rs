@@ -235,6 +235,26 @@ impl WriteStream {
         });
     }
 
+    /// Holds the writes and waits until every host in `slaves` holds every row `writer` has.
+    ///
+    /// With asynchronous replication a write in flight when the writer's mysqld dies may reach
+    /// no slave (acknowledged and lost for good), or one slave and not the new writer, and mmm
+    /// does not copy a slave's extra transactions to the new writer, so that slave could not
+    /// follow it (deploy/README §8). A test that kills the writer and asserts that no
+    /// acknowledged row is lost pauses here first and resumes right after the kill, so the
+    /// failover still runs under the application's writes.
+    pub fn pause_replicated(&self, c: &Cluster, writer: &str, slaves: &[&str]) {
+        self.pause(c);
+        wait(
+            c,
+            &format!("{slaves:?} have every row {writer} has"),
+            || {
+                let on_writer = rows_on(c, writer);
+                on_writer.is_ok() && slaves.iter().all(|h| rows_on(c, h) == on_writer)
+            },
+        );
+    }
+
     /// Writes again after [`WriteStream::pause`].
     pub fn resume(&self) {
         self.progress.idle.store(false, Ordering::SeqCst);

@@ -66,8 +66,11 @@ fn haproxy_follows_the_writer_through_a_failover_with_no_vip_at_all() {
     );
     wait_reads_from(&c, &[db2, db3]);
 
+    // No write in flight and every slave in step at the kill: see `pause_replicated`.
+    stream.pause_replicated(&c, "db1", &["db2", "db3"]);
     let t0 = Instant::now();
     c.kill_mysqld("db1").expect("kill -9 db1's mysqld");
+    stream.resume();
     wait_mysql_down(&c, "db1");
     wait_change(&c, "Orphaned role 'writer' has been assigned to 'db2'");
     println!("{}: the writer role is on db2", since(t0));

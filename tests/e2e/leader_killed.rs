@@ -27,8 +27,11 @@ fn the_leader_monitor_killed_during_a_writer_failover() {
     stream.wait_acks(&c, 10);
     let leader = c.leader().expect("a leader monitor");
 
+    // No write in flight and every slave in step at the kill: see `pause_replicated`.
+    stream.pause_replicated(&c, "db1", &["db2", "db3"]);
     let t0 = Instant::now();
     c.kill_mysqld("db1").expect("kill -9 db1's mysqld");
+    stream.resume();
     // Every monitor logs a change once it is committed; the daemon logs are read directly, much
     // faster than a round of mmmctl.
     wait(&c, "db1's HARD_OFFLINE committed", || {

@@ -32,8 +32,11 @@ fn seed002_db1_stopped_the_writer_moves_to_db2_and_both_slaves_follow() {
     stream.wait_acks(&c, 10);
     wait_reads(&c, 1);
 
+    // No write in flight and every slave in step at the kill: see `pause_replicated`.
+    stream.pause_replicated(&c, "db1", &["db2", "db3", "db4"]);
     let t0 = Instant::now();
     c.stop_mysqld("db1").expect("stop db1's mysqld");
+    stream.resume();
     println!("{}: stopped db1's mysqld", since(t0));
     wait_mysql_down(&c, "db1");
     wait_writer_on(&c, "db2");

@@ -12,9 +12,7 @@
 
 use std::time::Instant;
 
-use super::client::{
-    WriteStream, rows_on, wait_converged, wait_reads, write_marker, writer_sequence,
-};
+use super::client::{WriteStream, wait_converged, wait_reads, write_marker, writer_sequence};
 use super::support::{
     WRITER_VIP, bring_up, history_mentions, launch, seed1_roles, server_id, since, wait,
     wait_change, wait_mysql_down, wait_replicates_from, wait_show, wait_writer_on,
@@ -32,16 +30,8 @@ fn seed_test2_db1_dies_the_writer_moves_to_db2_and_db3_follows() {
     let stream = WriteStream::start(&c);
     write_marker(&c, 1);
     stream.wait_acks(&c, 10);
-    // With asynchronous replication a write in flight at the kill may reach neither slave
-    // (acknowledged and lost for good) or db3 and not db2, and mmm does not copy a slave's extra
-    // transactions to the new writer, so db3 could not follow db2 (deploy/README §8). The test
-    // kills db1 once both have all it wrote, and writes again at once, so the failover still
-    // happens under the application's writes.
-    stream.pause(&c);
-    wait(&c, "db2 and db3 have every row db1 has", || {
-        let db1 = rows_on(&c, "db1");
-        db1.is_ok() && ["db2", "db3"].iter().all(|h| rows_on(&c, h) == db1)
-    });
+    // No write in flight and both slaves in step at the kill: see `pause_replicated`.
+    stream.pause_replicated(&c, "db1", &["db2", "db3"]);
 
     let t0 = Instant::now();
     c.kill_mysqld("db1").expect("kill -9 db1's mysqld");
