@@ -33,7 +33,7 @@ use crate::fencing::{fence_mysql, kill_host};
 use crate::hooks::{self, PostChangeFacts, PreFailoverFacts};
 use crate::local_checks::LocalView;
 use crate::machine::{MonitorState, Proposal};
-use crate::raft::{LogId, RaftNode, is_leader, quorum_fresh};
+use crate::raft::{LogId, RaftNode, leadership, quorum_fresh};
 
 /// How often the machine gets a [`Event::Tick`].
 pub const TICK: Duration = Duration::from_millis(50);
@@ -231,10 +231,16 @@ impl Driver {
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Leadership wakes the loop at once. The full metrics, republished after every
+        // heartbeat, wake it only while it leads without a fresh quorum (a new leader's first
+        // pushes wait for it); otherwise freshness is read on each tick, and the push gate
+        // reads it again right before every status push.
+        let mut leadership = self.node.server_metrics();
         let mut metrics = self.node.metrics();
         let mut applied = self.node.subscribe_applied();
         let mut local = self.local.clone();
-        let (mut metrics_open, mut applied_open, mut local_open) = (true, true, true);
+        let (mut leadership_open, mut metrics_open) = (true, true);
+        let (mut applied_open, mut local_open) = (true, true);
         self.observe_network();
         loop {
             tokio::select! {
@@ -251,10 +257,16 @@ impl Driver {
                     Err(e) => tracing::error!("a monitor I/O task failed: {e}"),
                 },
                 Some(_) = self.membership.join_next() => {}
-                changed = metrics.changed(), if metrics_open => match changed {
+                changed = leadership.changed(), if leadership_open => match changed {
                     Ok(()) => self.observe_raft(),
-                    Err(_) => metrics_open = false,
+                    Err(_) => leadership_open = false,
                 },
+                changed = metrics.changed(), if metrics_open && self.awaiting_quorum() => {
+                    match changed {
+                        Ok(()) => self.observe_raft(),
+                        Err(_) => metrics_open = false,
+                    }
+                }
                 r = applied.recv(), if applied_open => self.log_applied(r, &mut applied_open),
                 changed = local.changed(), if local_open => match changed {
                     Ok(()) => self.observe_network(),
@@ -323,12 +335,8 @@ impl Driver {
     }
 
     fn observe_raft(&mut self) {
-        let (seen, fresh) = {
-            let m = self.node.metrics();
-            let m = m.borrow();
-            let seen = (is_leader(&m, self.me), m.current_term, m.current_leader);
-            (seen, quorum_fresh(&m, self.timing.quorum_age))
-        };
+        let seen = leadership(&self.node.server_metrics().borrow(), self.me);
+        let fresh = quorum_fresh(&self.node.metrics().borrow(), self.timing.quorum_age);
         if self.raft_seen != Some(seen) {
             self.raft_seen = Some(seen);
             let (leading, term, leader) = seen;
@@ -342,6 +350,11 @@ impl Driver {
             self.quorum_seen = Some(fresh);
             self.step(Event::QuorumFreshness { fresh });
         }
+    }
+
+    /// Whether this monitor leads and has not yet seen its quorum's acknowledgement.
+    fn awaiting_quorum(&self) -> bool {
+        matches!(self.raft_seen, Some((true, _, _))) && self.quorum_seen != Some(true)
     }
 
     fn observe_network(&mut self) {

@@ -31,7 +31,19 @@ pub struct LocalView {
     pub failures: u64,
 }
 
-/// Feeds check events through trackers and publishes the resulting [`LocalView`].
+impl LocalView {
+    /// What receivers are woken for: a check just reported failed, the network verdict, the
+    /// first full table. The table itself changes with every result (about 15 a second per
+    /// host at the fast profile) and is read where it is used, so a new result alone wakes
+    /// nobody.
+    fn signals(&self) -> (u64, bool, bool) {
+        (self.failures, self.network_ok, self.complete)
+    }
+}
+
+/// Feeds check events through trackers and publishes the resulting [`LocalView`]; receivers
+/// are woken only when [`LocalView::signals`] change, and read the latest table when they
+/// need it.
 pub struct LocalChecks {
     hosts: Vec<String>,
     trackers: BTreeMap<(String, CheckKind), Tracker>,
@@ -75,7 +87,8 @@ impl LocalChecks {
             emit(line);
         }
         let hosts = &self.hosts;
-        self.view.send_modify(|v| {
+        self.view.send_if_modified(|v| {
+            let before = v.signals();
             if let Some(ok) = out.report {
                 v.table
                     .record(&ev.host, ev.kind, ok, &result.message, ev.at);
@@ -92,6 +105,7 @@ impl LocalChecks {
             v.network_ok = network_ok;
             v.complete = hosts.iter().all(|h| v.table.complete(h));
             v.updated = ev.at;
+            v.signals() != before
         });
     }
 
@@ -153,7 +167,7 @@ mod tests {
             // The loader's own tests cover config errors; this test needs a valid config.
             panic!("test config must load");
         };
-        let (mut lc, rx) = LocalChecks::new(&cfg);
+        let (mut lc, mut rx) = LocalChecks::new(&cfg);
         let ev = |kind, line: &str, s| CheckEvent {
             host: "db1".into(),
             kind,
@@ -164,12 +178,23 @@ mod tests {
         for k in CheckKind::ALL {
             lc.observe(&ev(k, "OK", 1), true);
         }
-        assert!(rx.borrow().complete);
+        assert!(rx.borrow_and_update().complete);
+        lc.observe(&ev(CheckKind::Ping, "OK", 2), true);
+        assert!(
+            !rx.has_changed().unwrap(),
+            "a result that changes no signal wakes nobody"
+        );
+        assert_eq!(
+            rx.borrow().updated,
+            Timestamp::from_secs(2),
+            "yet it is in the view"
+        );
         lc.observe(&ev(CheckKind::Mysql, "ERROR: down", 2), true);
         assert!(rx.borrow().table.ok("db1", CheckKind::Mysql));
         assert_eq!(rx.borrow().failures, 0);
         lc.observe(&ev(CheckKind::Mysql, "ERROR: down", 20), true);
-        assert!(!rx.borrow().table.ok("db1", CheckKind::Mysql));
+        assert!(rx.has_changed().unwrap(), "a failure wakes the receivers");
+        assert!(!rx.borrow_and_update().table.ok("db1", CheckKind::Mysql));
         assert_eq!(rx.borrow().failures, 1, "a flip to failed is counted");
         lc.observe(&ev(CheckKind::Mysql, "ERROR: down", 21), true);
         assert_eq!(rx.borrow().failures, 1, "once");

@@ -38,11 +38,14 @@ pub use network::{
     PeerNetwork, TransportError,
 };
 pub use node::{
-    LeaderInfo, RaftNode, StateReader, is_leader, known_leader, matched_index, quorum_fresh,
+    LeaderInfo, RaftNode, StateReader, is_leader, known_leader, leadership, matched_index,
+    quorum_fresh,
 };
 pub use openraft::BasicNode;
 pub use store::{
     KEY_FORMAT, LogStore, STORE_FILE, STORE_FORMAT, SnapshotBuilder, StateMachineStore, StoreError,
     open_store,
 };
-pub use types::{LogEntry, LogId, Metrics, MmmRaft, MmmRaftTypes, NodeId, Replicated};
+pub use types::{
+    LogEntry, LogId, Metrics, MmmRaft, MmmRaftTypes, NodeId, Replicated, ServerMetrics,
+};

@@ -18,7 +18,7 @@ use super::network::{
     NetworkFactory, ObservationsHandler, ObservationsSlot, PeerContact, PeerHealth, PeerService,
 };
 use super::store::{Db, SharedApplied, open_store_tracked, read_lock};
-use super::types::{LogId, Metrics, MmmRaft, NodeId, Replicated};
+use super::types::{LogId, Metrics, MmmRaft, NodeId, Replicated, ServerMetrics};
 
 /// How many applied commands a slow subscriber may fall behind before it misses some.
 const APPLIED_CHANNEL_CAPACITY: usize = 1024;
@@ -214,6 +214,12 @@ impl<S: Replicated> RaftNode<S> {
         self.raft.metrics()
     }
 
+    /// openraft's server metrics of this node: they change only when the vote, the role, the
+    /// leader or the membership do, so waiting on them does not wake on every heartbeat.
+    pub fn server_metrics(&self) -> watch::Receiver<ServerMetrics> {
+        self.raft.server_metrics()
+    }
+
     /// Whether this node is the leader right now (as far as it knows).
     pub fn is_leader(&self) -> bool {
         is_leader(&self.raft.metrics().borrow(), self.id)
@@ -364,6 +370,17 @@ pub fn matched_index(metrics: &Metrics, id: NodeId) -> Option<u64> {
         .as_ref()
         .and_then(|r| r.get(&id).cloned().flatten())
         .map(|l| l.index)
+}
+
+/// What `metrics` say of leadership, as node `id` sees it: whether `id` leads, the term and
+/// the leader it knows.
+pub fn leadership(metrics: &ServerMetrics, id: NodeId) -> (bool, u64, Option<NodeId>) {
+    let leads = metrics.state == ServerState::Leader && metrics.current_leader == Some(id);
+    (
+        leads,
+        metrics.vote.leader_id().get_term(),
+        metrics.current_leader,
+    )
 }
 
 /// Whether `metrics` say node `id` leads.

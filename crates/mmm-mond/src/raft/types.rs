@@ -51,6 +51,11 @@ pub type LogId = openraft::LogId<NodeId>;
 /// The metrics openraft publishes for this configuration.
 pub type Metrics = openraft::RaftMetrics<NodeId, BasicNode>;
 
+/// The part of openraft's metrics that changes only with the vote, the role, the leader or
+/// the membership: what a task that reacts to leadership changes waits on, since the full
+/// [`Metrics`] are republished after every heartbeat.
+pub type ServerMetrics = openraft::metrics::RaftServerMetrics<NodeId, BasicNode>;
+
 /// A log entry of state machine `S`.
 pub type LogEntry<S> = Entry<MmmRaftTypes<S>>;
 
