@@ -20,17 +20,18 @@ use std::time::{Duration, Instant};
 use crate::error::{LabError, Result};
 use crate::host::Host;
 use crate::lab::{CLIENT_OCTET, Lab, MONITOR_OCTET_BASE, lab_ip};
-use crate::mmm_config::{MmmConfig, RoleLayout, WRITER_VIP_OCTET, write_private_file};
+use crate::mmm_config::{MmmConfig, WRITER_VIP_OCTET};
 use crate::process::{LabProcess, output_with_deadline};
-use crate::topology::{Topology, TopologySpec};
+use crate::topology::Topology;
 use crate::workload::{Outcome, Target, execute};
+
+mod configs;
+mod options;
+
+pub use options::{Binaries, ClusterOptions, MAX_MONITORS, MAX_SLAVES, Timings, results_path};
 
 /// Name of the client host (namespace `<prefix>-client`) that runs `mmmctl` and application SQL.
 pub const CLIENT_HOST: &str = "client";
-/// Most monitors a cluster can have (10.213.7.21 up to the client's .50).
-pub const MAX_MONITORS: usize = (CLIENT_OCTET - MONITOR_OCTET_BASE - 1) as usize;
-/// Most slaves (db3…db30; see [`crate::topology::db_octet`] for their addresses).
-pub const MAX_SLAVES: usize = crate::topology::MAX_DB_HOSTS - 2;
 /// How long one `mmmctl` run may take before it is killed.
 const MMMCTL_DEADLINE: Duration = Duration::from_secs(30);
 /// How long [`Cluster::stop`] waits after SIGTERM before it kills.
@@ -39,176 +40,6 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const APP_TIMEOUT: Duration = Duration::from_secs(3);
 /// Each daemon's output file inside its host's directory.
 const LOG_FILE: &str = "daemon.log";
-/// How long the certificate script may take.
-const TLS_SCRIPT_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Paths of the three programs the cluster runs; the caller builds them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binaries {
-    /// `mmm-agentd`.
-    pub agentd: PathBuf,
-    /// `mmm-mond`.
-    pub mond: PathBuf,
-    /// `mmmctl`.
-    pub mmmctl: PathBuf,
-}
-
-impl Binaries {
-    /// The three programs inside `dir` (e.g. `target/debug`).
-    pub fn in_dir(dir: &Path) -> Self {
-        Self {
-            agentd: dir.join("mmm-agentd"),
-            mond: dir.join("mmm-mond"),
-            mmmctl: dir.join("mmmctl"),
-        }
-    }
-
-    /// Fails with the list of programs that are not files.
-    pub fn check(&self) -> Result<()> {
-        let missing: Vec<String> = [&self.agentd, &self.mond, &self.mmmctl]
-            .into_iter()
-            .filter(|p| !p.is_file())
-            .map(|p| p.display().to_string())
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(LabError::Unsupported(format!(
-                "missing program(s): {} (build them with `cargo build --workspace --bins`)",
-                missing.join(", ")
-            )))
-        }
-    }
-}
-
-/// `<target>/<kind>/<unix seconds><suffix>`, where `<target>` is the cargo target directory
-/// holding `exe_dir` (else `exe_dir` itself): where a lab program's run keeps its results, so
-/// runs never overwrite each other.
-pub fn results_path(exe_dir: &Path, kind: &str, suffix: &str) -> PathBuf {
-    let target = exe_dir
-        .ancestors()
-        .find(|p| p.file_name().is_some_and(|n| n == "target"))
-        .unwrap_or(exe_dir);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    target.join(kind).join(format!("{now}{suffix}"))
-}
-
-/// The cluster's timing knobs; the defaults are short so tests see failovers within seconds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Timings {
-    /// `<check default> check_period`.
-    pub check_period: Duration,
-    /// `<check default> trap_period`.
-    pub trap_period: Duration,
-    /// `<check default> timeout`.
-    pub check_timeout: Duration,
-    /// `<monitor> agent_lease`: how long a writer stays writable without hearing the leader.
-    pub agent_lease: Duration,
-    /// `<monitor> status_interval`: how often the leader pushes status (and renews leases).
-    pub status_interval: Duration,
-    /// `<monitor> agent_timeout`: deadline of one agent call.
-    pub agent_timeout: Duration,
-    /// `<monitor> lease_margin`: extra wait before a lease counts as surely expired.
-    pub lease_margin: Duration,
-    /// `mmm-agentd --io-timeout-ms`: deadline of each MySQL and netlink call of the agents.
-    pub agent_io_timeout: Duration,
-}
-
-impl Default for Timings {
-    fn default() -> Self {
-        Self {
-            check_period: Duration::from_millis(200),
-            trap_period: Duration::from_millis(800),
-            check_timeout: Duration::from_secs(1),
-            agent_lease: Duration::from_secs(2),
-            status_interval: Duration::from_millis(300),
-            agent_timeout: Duration::from_secs(1),
-            lease_margin: Duration::from_millis(600),
-            agent_io_timeout: Duration::from_secs(1),
-        }
-    }
-}
-
-/// What to launch. Start from [`ClusterOptions::new`] and adjust the public fields.
-#[derive(Debug, Clone)]
-pub struct ClusterOptions {
-    /// Lab tag: namespaces are `<tag>-<pid>-<n>-<host>`.
-    pub tag: String,
-    /// Number of monitors (`mon1`…); default 3.
-    pub monitors: usize,
-    /// Slaves and replication mode (GTID or binlog coordinates) of the seeds' topology.
-    pub topology: TopologySpec,
-    /// Which hosts hold which roles; `None` is the lab's default (writer on the masters, one
-    /// reader VIP per host on every host).
-    pub roles: Option<RoleLayout>,
-    /// Check, lease and status timings.
-    pub timings: Timings,
-    /// The programs to run.
-    pub binaries: Binaries,
-    /// Extra configuration text appended to every daemon's file (before `this`).
-    pub extra_config: String,
-    /// `RUST_LOG` of the agents.
-    pub agent_log_filter: String,
-    /// `RUST_LOG` of the monitors.
-    pub monitor_log_filter: String,
-    /// The script that makes a test CA and per-host certificates (`deploy/tls/mmm-make-test-ca`);
-    /// when set, the cluster makes a certificate for every daemon and for `mmmctl` and every hop
-    /// uses mutual TLS (`<socket type ssl>`).
-    pub tls_script: Option<PathBuf>,
-    /// Semi-synchronous replication between the masters (each the other's acker, `AFTER_SYNC`,
-    /// no fallback; see [`crate::replication::semi_sync_config`]); slaves stay asynchronous.
-    pub semi_sync: bool,
-    /// Run the daemons with `--log-json` (microsecond timestamps, for the benchmark's phase
-    /// breakdown) instead of mysql-mmm's layout.
-    pub log_json: bool,
-    /// VIP-less mode: no writer VIP, every agent serving its health endpoints on this port
-    /// (see [`MmmConfig::vip_less`]).
-    pub vip_less: Option<u16>,
-}
-
-impl ClusterOptions {
-    /// Three monitors, one slave, GTID replication, [`Timings::default`].
-    pub fn new(tag: &str, binaries: Binaries) -> Self {
-        Self {
-            tag: tag.to_owned(),
-            monitors: 3,
-            topology: TopologySpec::default(),
-            roles: None,
-            timings: Timings::default(),
-            binaries,
-            extra_config: String::new(),
-            agent_log_filter: "info".to_owned(),
-            monitor_log_filter: "info,openraft=error".to_owned(),
-            tls_script: None,
-            semi_sync: false,
-            log_json: false,
-            vip_less: None,
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        if self.monitors == 0 || self.monitors > MAX_MONITORS {
-            return Err(LabError::Unsupported(format!(
-                "{} monitors; a lab cluster has 1..={MAX_MONITORS}",
-                self.monitors
-            )));
-        }
-        if self.topology.slaves > MAX_SLAVES {
-            return Err(LabError::Unsupported(format!(
-                "{} slaves; a lab cluster has at most {MAX_SLAVES}",
-                self.topology.slaves
-            )));
-        }
-        if self.timings.status_interval >= self.timings.agent_lease {
-            return Err(LabError::Unsupported(
-                "status_interval must be shorter than agent_lease".to_owned(),
-            ));
-        }
-        self.binaries.check()
-    }
-}
 
 /// Whether a daemon is an agent or a monitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,109 +126,6 @@ impl Cluster {
         }
         tracing::info!(prefix = cluster.lab.prefix(), "lab cluster started");
         Ok(cluster)
-    }
-
-    /// The configuration every daemon shares: the topology's `mmm_common.conf`, checks, the
-    /// monitor cluster (with `pid_path`, which each monitor needs for itself) and any extra text.
-    fn render_common(&self, monitor_pid_path: &Path) -> String {
-        let t = &self.opts.timings;
-        let mut s = self.config.render();
-        let _ = write!(
-            s,
-            "\n<check default>\n    check_period {}\n    trap_period {}\n    timeout {}\n</check>\n",
-            secs(t.check_period),
-            secs(t.trap_period),
-            secs(t.check_timeout)
-        );
-        let ping_ips: Vec<String> = self.config.hosts.iter().map(|h| h.ip.to_string()).collect();
-        let _ = write!(
-            s,
-            "\n<monitor>\n    pid_path {}\n    ping_ips {}\n    agent_lease {}\n    status_interval {}\n    agent_timeout {}\n    lease_margin {}\n</monitor>\n",
-            monitor_pid_path.display(),
-            ping_ips.join(", "),
-            secs(t.agent_lease),
-            secs(t.status_interval),
-            secs(t.agent_timeout),
-            secs(t.lease_margin)
-        );
-        for d in self.daemons_of(DaemonKind::Monitor) {
-            let _ = write!(
-                s,
-                "\n<monitor {}>\n    ip {}\n    data_dir {}\n</monitor>\n",
-                d.name,
-                d.host.ip(),
-                d.host.dir().join("raft").display()
-            );
-        }
-        if !self.opts.extra_config.is_empty() {
-            s.push('\n');
-            s.push_str(&self.opts.extra_config);
-            s.push('\n');
-        }
-        s
-    }
-
-    fn write_configs(&self) -> Result<()> {
-        for d in &self.daemons {
-            let (this, pid_dir) = match d.kind {
-                DaemonKind::Agent => (format!("this {}", d.name), self.client.dir()),
-                DaemonKind::Monitor => (format!("this_monitor {}", d.name), d.host.dir()),
-            };
-            let common = self.render_common(&pid_dir.join("mmm_mond.pid"));
-            let socket = self.render_socket(&d.name);
-            write_private_file(
-                &self.daemon_config_path(d),
-                &format!("{common}{socket}\n{this}\n"),
-            )?;
-        }
-        let common = self.render_common(&self.client.dir().join("mmm_mond.pid"));
-        let socket = self.render_socket(CLIENT_HOST);
-        write_private_file(&self.mmmctl_config_path(), &format!("{common}{socket}"))
-    }
-
-    /// The `<socket>` section of `name`'s file: its own certificate when the cluster uses TLS.
-    fn render_socket(&self, name: &str) -> String {
-        match self.tls_dir() {
-            None => String::new(),
-            Some(dir) => format!(
-                "\n<socket>\n    type ssl\n    cert_file {d}/{name}.crt\n    key_file {d}/{name}.key\n    ca_file {d}/ca.crt\n</socket>\n",
-                d = dir.display()
-            ),
-        }
-    }
-
-    /// Where the daemons' certificates are (`<lab dir>/tls`), when the cluster uses TLS.
-    pub fn tls_dir(&self) -> Option<PathBuf> {
-        self.opts
-            .tls_script
-            .as_ref()
-            .map(|_| self.lab.dir().join("tls"))
-    }
-
-    /// Runs the certificate script into `dir` for every daemon (`db1=10.213.7.11`, …, `mon1=…`)
-    /// and the client (`client=10.213.7.50`): a new CA there unless `dir` already has one. With
-    /// a fresh `dir` this makes a second, unrelated CA (certificates the cluster does not trust).
-    pub fn make_certificates(&self, dir: &Path) -> Result<()> {
-        let script = self.opts.tls_script.as_ref().ok_or_else(|| {
-            LabError::Unsupported("the cluster was launched without tls_script".to_owned())
-        })?;
-        let mut command = Command::new(script);
-        command.arg(dir);
-        for d in &self.daemons {
-            command.arg(format!("{}={}", d.name, d.host.ip()));
-        }
-        command.arg(format!("{CLIENT_HOST}={}", self.client.ip()));
-        let out =
-            output_with_deadline(command, "the certificate script", TLS_SCRIPT_DEADLINE, None)?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(LabError::Unsupported(format!(
-                "{} failed: {}",
-                script.display(),
-                String::from_utf8_lossy(&out.stderr)
-            )))
-        }
     }
 
     /// Sends `signal` (e.g. `libc::SIGHUP`) to daemon `name`; fails if it is not running.
@@ -916,12 +644,6 @@ fn path_arg(path: &Path) -> Result<&str> {
         .ok_or_else(|| LabError::Unsupported(format!("path {} is not UTF-8", path.display())))
 }
 
-/// Seconds as MMM's config writes them (`0.2`, `1`).
-fn secs(d: Duration) -> String {
-    let text = format!("{:.3}", d.as_secs_f64());
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -955,38 +677,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seconds_are_written_without_trailing_zeros() {
-        assert_eq!(secs(Duration::from_millis(200)), "0.2");
-        assert_eq!(secs(Duration::from_secs(1)), "1");
-        assert_eq!(secs(Duration::from_millis(2500)), "2.5");
-        assert_eq!(secs(Duration::from_millis(1)), "0.001");
-    }
-
-    #[test]
     fn the_writer_is_found_in_show_output() {
         let vip = lab_ip(100);
         let show = "  db1(10.213.7.11) master/ONLINE. Roles: reader(10.213.7.101), writer(10.213.7.100)\n  db2(10.213.7.12) master/ONLINE. Roles: reader(10.213.7.102)\n";
         assert_eq!(writer_in_show(show, vip).as_deref(), Some("db1"));
         let none = "  db1(10.213.7.11) master/AWAITING_RECOVERY. Roles: \n";
         assert_eq!(writer_in_show(none, vip), None);
-    }
-
-    #[test]
-    fn options_are_validated_before_anything_starts() {
-        let bins = Binaries::in_dir(Path::new("/nonexistent-dir"));
-        let mut opts = ClusterOptions::new("mmmc", bins);
-        assert!(
-            matches!(opts.validate(), Err(LabError::Unsupported(m)) if m.contains("missing program"))
-        );
-        opts.monitors = 0;
-        assert!(opts.validate().is_err());
-        opts.monitors = MAX_MONITORS + 1;
-        assert!(opts.validate().is_err());
-        opts.monitors = 3;
-        opts.topology.slaves = MAX_SLAVES + 1;
-        assert!(opts.validate().is_err());
-        opts.topology.slaves = 1;
-        opts.timings.status_interval = opts.timings.agent_lease;
-        assert!(opts.validate().is_err());
     }
 }
