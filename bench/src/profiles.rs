@@ -55,6 +55,7 @@ fn stock(check_period: Duration, trap_period: Duration) -> Timings {
         check_period,
         trap_period,
         check_timeout: check.timeout,
+        replication_check_period: None,
         agent_lease: monitor.agent_lease,
         status_interval: monitor.status_interval,
         agent_timeout: monitor.agent_timeout,
@@ -72,6 +73,8 @@ pub struct TimingsMs {
     pub trap_period: u128,
     /// Check `timeout`.
     pub check_timeout: u128,
+    /// `check_period` of the replication checks (the same as `check_period` when not set).
+    pub replication_check_period: u128,
     /// `agent_lease`.
     pub agent_lease: u128,
     /// `status_interval`.
@@ -90,6 +93,10 @@ impl From<&Timings> for TimingsMs {
             check_period: t.check_period.as_millis(),
             trap_period: t.trap_period.as_millis(),
             check_timeout: t.check_timeout.as_millis(),
+            replication_check_period: t
+                .replication_check_period
+                .unwrap_or(t.check_period)
+                .as_millis(),
             agent_lease: t.agent_lease.as_millis(),
             status_interval: t.status_interval.as_millis(),
             agent_timeout: t.agent_timeout.as_millis(),

@@ -27,6 +27,15 @@ impl Cluster {
             secs(t.trap_period),
             secs(t.check_timeout)
         );
+        if let Some(period) = t.replication_check_period {
+            for check in ["rep_threads", "rep_backlog"] {
+                let _ = write!(
+                    s,
+                    "\n<check {check}>\n    check_period {}\n</check>\n",
+                    secs(period)
+                );
+            }
+        }
         let ping_ips: Vec<String> = self.config.hosts.iter().map(|h| h.ip.to_string()).collect();
         let _ = write!(
             s,

@@ -76,6 +76,11 @@ pub struct Timings {
     pub trap_period: Duration,
     /// `<check default> timeout`.
     pub check_timeout: Duration,
+    /// `check_period` of `<check rep_threads>` and `<check rep_backlog>` when set; `None`
+    /// leaves them at `check_period`. They decide a slave's replication states and no
+    /// failover's speed, so the fast profile reads replication once a second while `ping` and
+    /// `mysql` run every 0.2 s.
+    pub replication_check_period: Option<Duration>,
     /// `<monitor> agent_lease`: how long a writer stays writable without hearing the leader.
     pub agent_lease: Duration,
     /// `<monitor> status_interval`: how often the leader pushes status (and renews leases).
@@ -94,6 +99,7 @@ impl Default for Timings {
             check_period: Duration::from_millis(200),
             trap_period: Duration::from_millis(800),
             check_timeout: Duration::from_secs(1),
+            replication_check_period: Some(Duration::from_secs(1)),
             agent_lease: Duration::from_secs(2),
             status_interval: Duration::from_millis(300),
             agent_timeout: Duration::from_secs(1),
